@@ -1,0 +1,97 @@
+"""Command line entry point: ``lmi-wizard [--plain] [VERB ...]``.
+
+Verbs live in ``core/commands/<module>.py``; each module defines::
+
+    NAME = "doctor"            # the verb on the command line
+    HELP = "one line"          # shown in --help
+    def register(parser): ...  # add its arguments to an argparse sub-parser
+    def run(args) -> int: ...  # do it; return the exit code
+
+Modules are discovered automatically, so adding a verb touches no other file. Keep the module's
+top-level imports light (start-up time is measured in bench/): import heavy things inside ``run``.
+
+Every :class:`~lmi_wizard.core.errors.WizardError` becomes one line on stderr and its exit code
+(2 by default); no traceback reaches the user for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import WizardError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors: one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message} — fix: see `{self.prog} --help`\n")
+
+
+def _command_modules():
+    from . import commands
+
+    mods = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
+        if hasattr(mod, "NAME") and hasattr(mod, "run"):
+            mods.append(mod)
+    mods.sort(key=lambda m: (getattr(m, "ORDER", 50), m.NAME))
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lmi-wizard",
+        description="From a GPU box and a model to a compiled TensorRT-LLM model that LMI loads from S3. "
+        "Without a verb, starts the full-screen wizard.",
+    )
+    parser.add_argument("--version", action="version", version=f"lmi-wizard {__version__}")
+    parser.add_argument("--plain", action="store_true", help="ask the wizard's questions as plain prompts (no full-screen app)")
+    parser.add_argument("--state", metavar="FILE", help="where the wizard keeps its answers (default: ~/.config/lmi-wizard/state.toml)")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    for mod in _command_modules():
+        p = sub.add_parser(mod.NAME, help=getattr(mod, "HELP", None), description=getattr(mod, "HELP", None))
+        if hasattr(mod, "register"):
+            mod.register(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def _fail(exc: WizardError) -> int:
+    print(f"lmi-wizard: error: {exc}", file=sys.stderr)
+    return exc.exit_code
+
+
+def main(argv: Sequence[str] | None = None, front_end: Callable[[argparse.Namespace], int] | None = None) -> int:
+    """Run a verb. Without one, hand over to ``front_end`` (the console script passes the
+    Textual/plain launcher from ``lmi_wizard.tui.main``; core itself never imports a front end)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # fast paths: no verb module import for --version
+    if argv == ["--version"]:
+        print(f"lmi-wizard {__version__}")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "_run", None) is None:
+            if front_end is None:
+                raise WizardError("no verb given", "run `lmi-wizard --help` for the list of verbs")
+            return int(front_end(args) or 0)
+        return int(args._run(args) or 0)
+    except WizardError as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        print("lmi-wizard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Atomic writes: temp file in the same folder + fsync + rename. Nothing half-written survives."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import WizardError
+
+
+def _explain_oserror(path: Path, exc: OSError, verb: str) -> WizardError:
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return WizardError(f"cannot {verb} {path}: permission denied or read-only file system",
+                           "choose a writable location or fix the permissions")
+    if exc.errno == errno.ENOSPC:
+        return WizardError(f"cannot {verb} {path}: no space left on device",
+                           "free disk space or choose another location")
+    if exc.errno == errno.ENOENT:
+        return WizardError(f"cannot {verb} {path}: folder does not exist", "create the folder first")
+    return WizardError(f"cannot {verb} {path}: {exc.strerror or exc}", "check the path")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` atomically. Keeps the existing file's mode when there is one."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp_name, mode)
+            os.replace(tmp_name, path)
+            tmp_name = None
+        finally:
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except FileNotFoundError:
+                    pass
+    except OSError as exc:
+        raise _explain_oserror(path, exc, "write") from None
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8", mode: int | None = None) -> None:
+    atomic_write_bytes(path, text.encode(encoding), mode=mode)
+
+
+def read_text(path: str | os.PathLike, *, what: str = "file", max_bytes: int | None = None) -> str:
+    """Read a UTF-8 text file or raise a WizardError naming the problem."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise WizardError(f"{path} is a folder, not a {what}", f"pass the path of the {what} itself")
+        with open(path, "rb") as fh:
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise WizardError(f"{what} not found: {path}", "check the path") from None
+    except OSError as exc:
+        raise _explain_oserror(path, exc, "read") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise WizardError(f"{path} is larger than {max_bytes} bytes; it is not a {what}",
+                          f"pass the right {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WizardError(f"{path} is not a text file (not UTF-8); it is not a {what}",
+                          f"pass the right {what}") from None

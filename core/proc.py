@@ -1,0 +1,192 @@
+"""Subprocesses: argv lists only, own process group, line streaming, cancel kills the whole group.
+
+Every external command the wizard runs (git, the engine builders, LMI's partition tool) goes
+through :func:`run_streaming` or :func:`run_capture`. Nothing here uses ``shell=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+from .errors import Cancelled, WizardError
+from .progress import CancelToken
+
+LineFn = Callable[[str, str], None]  # (stream name "out"/"err", line without newline)
+
+
+@dataclass
+class ProcResult:
+    argv: list[str]
+    returncode: int
+    tail: list[str] = field(default_factory=list)  # last lines of combined output
+    elapsed: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.cancelled
+
+
+def kill_group(proc: subprocess.Popen, grace: float = 1.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        pgid = proc.pid
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # the leader is gone; make sure no child of the group survives
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+    # last resort, nothing more we can do
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _check_argv(argv: Sequence[str]) -> list[str]:
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("argv must be a list of strings, never a shell string")
+    argv = [os.fspath(a) for a in argv]
+    if not argv:
+        raise ValueError("empty argv")
+    return argv
+
+
+def run_streaming(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    on_line: LineFn | None = None,
+    log_path: str | os.PathLike | None = None,
+    cancel: CancelToken | None = None,
+    timeout: float | None = None,
+    tail_lines: int = 40,
+    redact: Callable[[str], str] | None = None,
+) -> ProcResult:
+    """Run ``argv`` in its own process group and stream stdout/stderr line by line.
+
+    ``on_line`` gets each line (from reader threads, in order per stream). ``log_path`` receives every
+    line too (appended). Cancel or timeout kills the whole process group. Never raises for a non-zero
+    exit: look at :attr:`ProcResult.returncode`. Raises WizardError when the program cannot start.
+    """
+    argv = _check_argv(argv)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=os.fspath(cwd) if cwd is not None else None,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # own session => own process group
+        )
+    except FileNotFoundError:
+        raise WizardError(f"program not found: {argv[0]}", f"install {Path(argv[0]).name} or check PATH") from None
+    except PermissionError:
+        raise WizardError(f"program not executable: {argv[0]}", "check its permissions") from None
+    except NotADirectoryError:
+        raise WizardError(f"working folder does not exist: {cwd}", "check the path") from None
+
+    tail: list[str] = []
+    lock = threading.Lock()
+    log_fh = open(log_path, "a", encoding="utf-8", errors="replace") if log_path else None
+
+    def reader(stream, name: str) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if redact is not None:
+                line = redact(line)
+            with lock:
+                tail.append(line)
+                if len(tail) > tail_lines:
+                    del tail[0]
+                if log_fh is not None:
+                    log_fh.write(line + "\n")
+            if on_line is not None:
+                try:
+                    on_line(name, line)
+                except Exception:
+                    pass
+        stream.close()
+
+    threads = [
+        threading.Thread(target=reader, args=(proc.stdout, "out"), daemon=True),
+        threading.Thread(target=reader, args=(proc.stderr, "err"), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+
+    cancelled = threading.Event()
+
+    def do_cancel() -> None:
+        cancelled.set()
+        kill_group(proc)
+
+    unregister = cancel.on_cancel(do_cancel) if cancel is not None else (lambda: None)
+    try:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            cancelled.set()
+            kill_group(proc)
+        except KeyboardInterrupt:
+            kill_group(proc)
+            raise
+    finally:
+        unregister()
+        # the leader may be gone while children of its group still run; take them down too
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for t in threads:
+            t.join(timeout=5)
+        if log_fh is not None:
+            log_fh.close()
+    return ProcResult(argv, proc.returncode, list(tail), time.monotonic() - start, cancelled.is_set())
+
+
+def run_capture(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = 120,
+    cancel: CancelToken | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a short command and capture its output (own process group, killed on timeout/cancel)."""
+    argv = _check_argv(argv)
+    out: list[str] = []
+    err: list[str] = []
+
+    def on_line(stream: str, line: str) -> None:
+        (out if stream == "out" else err).append(line)
+
+    res = run_streaming(argv, cwd=cwd, env=env, on_line=on_line, cancel=cancel, timeout=timeout, tail_lines=0)
+    if res.cancelled and cancel is not None and cancel.cancelled:
+        raise Cancelled(Path(argv[0]).name)
+    rc = res.returncode if not res.cancelled else -9
+    return subprocess.CompletedProcess(argv, rc, "\n".join(out) + ("\n" if out else ""),
+                                       "\n".join(err) + ("\n" if err else ""))

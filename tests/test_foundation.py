@@ -1,0 +1,146 @@
+"""proc (process groups, streaming, cancel), fsutil (atomic writes), errors and the CLI shell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from lmi_wizard.core import cli, fsutil, proc
+from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.progress import CancelToken
+
+
+def test_run_streaming_streams_lines_in_order(tmp_path):
+    lines = []
+    log = tmp_path / "log.txt"
+    res = proc.run_streaming([sys.executable, "-c", "import sys\nfor i in range(200): print(i)\nsys.stderr.write('oops\\n')\nsys.exit(3)"],
+                             on_line=lambda s, l: lines.append((s, l)), log_path=log)
+    assert res.returncode == 3 and not res.ok
+    assert [l for s, l in lines if s == "out"] == [str(i) for i in range(200)]
+    assert ("err", "oops") in lines
+    assert log.read_text().count("\n") == 201
+    assert res.tail[-1] in ("oops", "199")
+
+
+def test_run_streaming_rejects_shell_strings():
+    with pytest.raises(TypeError):
+        proc.run_streaming("echo hi")
+
+
+def test_missing_program_is_a_clear_error():
+    with pytest.raises(WizardError, match="program not found"):
+        proc.run_streaming(["/nonexistent/builder"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # zombies count as gone
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_cancel_kills_the_whole_process_group(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    # the leader starts a grandchild that ignores SIGTERM; both must die on cancel
+    script = (
+        "import subprocess, sys, time\n"
+        f"c = subprocess.Popen([sys.executable, '-c', 'import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])\n"
+        f"open({str(pidfile)!r}, 'w').write(str(c.pid))\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    token = CancelToken()
+    started = threading.Event()
+
+    def on_line(stream, line):
+        if line == "started":
+            started.set()
+
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", proc.run_streaming([sys.executable, "-c", script], on_line=on_line, cancel=token)))
+    t.start()
+    assert started.wait(20)
+    child = int(pidfile.read_text())
+    t0 = time.monotonic()
+    token.cancel()
+    t.join(10)
+    assert not t.is_alive()
+    assert time.monotonic() - t0 < 4
+    assert result["r"].cancelled
+    deadline = time.monotonic() + 3
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "grandchild survived the cancel"
+
+
+def test_timeout_kills(tmp_path):
+    t0 = time.monotonic()
+    res = proc.run_streaming([sys.executable, "-c", "import time; time.sleep(60)"], timeout=0.5)
+    assert res.cancelled and time.monotonic() - t0 < 5
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "config.pbtxt"
+    target.write_text("old")
+    os.chmod(target, 0o640)
+    fsutil.atomic_write_text(target, "new")
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o640
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(WizardError, match="no space left"):
+        fsutil.atomic_write_text(target, "half")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["config.pbtxt"], "temp file left behind"
+
+
+def test_atomic_write_into_read_only_dir(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores directory permissions")
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o500)
+    with pytest.raises(WizardError, match="permission denied"):
+        fsutil.atomic_write_text(d / "x", "y")
+
+
+def test_read_text_errors(tmp_path):
+    with pytest.raises(WizardError, match="not found"):
+        fsutil.read_text(tmp_path / "nope", what="config.pbtxt")
+    with pytest.raises(WizardError, match="is a folder"):
+        fsutil.read_text(tmp_path, what="config.pbtxt")
+    (tmp_path / "bin").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(WizardError, match="not a text file"):
+        fsutil.read_text(tmp_path / "bin", what="config.pbtxt")
+
+
+def test_cli_without_verb_and_front_end_is_one_line_error(capsys):
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no verb" in err
+
+
+def test_console_script_version():
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "lmi-wizard"), "--version"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("lmi-wizard ")
+
+
+def test_unknown_verb_is_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["frobnicate"])
+    assert e.value.code == 2
+    assert "fix:" in capsys.readouterr().err

@@ -1,0 +1,32 @@
+"""Console-script entry point: verbs go to lmi_wizard.core.cli; no verb starts a front end.
+
+Kept free of heavy imports: Textual and questionary are imported only when a front end starts.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from lmi_wizard.core import cli
+from lmi_wizard.core.errors import WizardError
+
+
+def start_front_end(args) -> int:
+    try:
+        if getattr(args, "plain", False):
+            from lmi_wizard.tui.plain import main as run_front_end
+        else:
+            from lmi_wizard.tui.app import main as run_front_end
+    except ImportError as exc:  # only when installed without the front-end deps
+        raise WizardError(f"the interactive wizard cannot start: {exc}",
+                          "reinstall with `pip install lmi-wizard` (textual and questionary are required)") from None
+    return int(run_front_end(args) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.main(argv, front_end=start_front_end)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
