@@ -1,0 +1,172 @@
+"""core/steps.py: the one description of the wizard's steps and fields."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmi_wizard.core import steps as S
+from lmi_wizard.core.errors import WizardError
+
+
+def tutorial_answers(**extra) -> S.Answers:
+    ctx = S.Context(installed_trtllm=None, gpus=[], gpu_count=2, gpu_arch="sm80")
+    values = {"env.trtllm_version": "0.12.0", "model.source": "baichuan-inc/Baichuan-13B-Chat",
+              "model.example": "baichuan", "build.tp": 2,
+              "destination.uri": "s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/baichuan-13b-chat/"}
+    values.update(extra)
+    return S.Answers(values, ctx=ctx)
+
+
+def test_steps_are_the_nine_screens_in_order():
+    assert [s.key for s in S.STEPS] == ["environment", "checkout", "model", "build", "triton", "destination",
+                                        "review", "run", "done"]
+    keys = [f.key for s in S.STEPS for f in s.fields]
+    assert len(keys) == len(set(keys)), "field keys are unique"
+    for f in S.FIELDS.values():
+        assert "." in f.key and f.label and f.help, f.key
+        assert isinstance(f.kind, S.Kind)
+        if f.kind is S.Kind.SECRET:
+            assert f.env and not f.stored
+        else:
+            assert f.stored
+
+
+def test_defaults_parse_and_derived_values():
+    a = tutorial_answers()
+    assert a["build.tp"] == 2 and a["build.dtype"] == "float16" and a["build.context_fmha"] is True
+    assert a["model.name"] == "baichuan-13b-chat"
+    assert a.tag == "v0.12.0" and a.layout == "triton"
+    assert a["checkout.dir"] == "tensorrtllm_backend"
+    assert a["tokenizer.source"] == "baichuan-inc/Baichuan-13B-Chat"
+    assert S.lmi_model_id(a) == "s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/"
+    # the text forms a front end gets back
+    a["build.tp"] = " 4 "
+    assert a["build.tp"] == 4
+    a["build.context_fmha"] = "no"
+    assert a["build.context_fmha"] is False
+    a["triton.kv_cache_free_gpu_mem_fraction"] = "0.9"
+    assert a["triton.kv_cache_free_gpu_mem_fraction"] == 0.9
+    a["build.extra_flags"] = "--model_version:v1_13b"
+    assert a["build.extra_flags"] == {"--model_version": "v1_13b"}
+    del a["build.tp"]
+    assert a["build.tp"] == 1  # back to the default
+
+
+def test_flat_layout_from_version_hides_triton_step():
+    a = tutorial_answers(**{"env.trtllm_version": "0.21.0rc1",
+                            "destination.uri": "s3://lmi-llm/trtllm/qwen/"})
+    assert a.layout == "flat"
+    assert a["checkout.dir"] == "TensorRT-LLM"  # templates live in TensorRT-LLM from 0.20
+    assert "triton" not in [s.key for s in S.steps_for(a)]
+    assert S.lmi_model_id(a) == "s3://lmi-llm/trtllm/qwen/"
+    a["env.lmi_layout"] = "triton"
+    assert "triton" in [s.key for s in S.steps_for(a)]
+
+
+@pytest.mark.parametrize("key,raw,msg", [
+    ("build.tp", "two", "whole number"),
+    ("build.tp", "0", "minimum"),
+    ("build.dtype", "float61", "did you mean 'float16'"),
+    ("build.context_fmha", "maybe", "true or false"),
+    ("triton.kv_cache_free_gpu_mem_fraction", "1.5", "maximum"),
+    ("build.extra_flags", "novalue", "key:value"),
+])
+def test_bad_values_raise_one_clear_error(key, raw, msg):
+    a = tutorial_answers()
+    with pytest.raises(S.FieldError) as err:
+        a[key] = raw
+    assert msg in str(err.value) and isinstance(err.value, WizardError)
+    assert S.validate_field(key, raw, a) and msg in S.validate_field(key, raw, a)
+
+
+def test_unknown_key_suggests():
+    a = S.Answers()
+    with pytest.raises(S.FieldError, match="did you mean 'build.tp'"):
+        a["build.tpp"] = 2
+    with pytest.raises(WizardError, match="did you mean"):
+        S.step("buld")
+
+
+def test_step_validation_errors_and_warnings(tmp_path):
+    a = tutorial_answers(**{"build.tp": 3})
+    probs = S.validate_step("build", a)
+    assert any(p.key == "build.tp" and "power of two" in p.message and p.blocking for p in probs)
+    a["build.tp"] = 4
+    probs = S.validate_step("build", a)
+    assert [p for p in probs if p.key == "build.tp" and p.severity == "warning"]  # 4 > 2 GPUs visible
+    assert not [p for p in probs if p.blocking]
+    # Triton layout refuses a destination one folder deep (the two-folder rule), before anything runs
+    a["destination.uri"] = "s3://lmi-llm/baichuan/"
+    probs = S.validate_step("destination", a)
+    assert any(p.key == "destination.uri" and p.blocking and "two folders" in p.message for p in probs)
+    assert S.lmi_model_id(a) is None
+    # a local model folder must exist and hold config.json
+    a["model.source"] = str(tmp_path / "nope")
+    assert "does not exist" in S.validate_field("model.source", a["model.source"], a)
+    (tmp_path / "m").mkdir()
+    assert "no config.json" in S.validate_field("model.source", str(tmp_path / "m"), a)
+    (tmp_path / "m" / "config.json").write_text("{}")
+    assert S.validate_field("model.source", str(tmp_path / "m"), a) is None
+    assert "neither a Hugging Face repo id" in S.validate_field("model.source", "not an id", a)
+
+
+def test_context_fmha_refused_on_sm75():
+    a = tutorial_answers()
+    a.ctx.set("gpu_arch", "sm75")
+    assert any(p.key == "build.context_fmha" and p.blocking for p in S.validate_step("build", a))
+    a["build.context_fmha"] = False
+    assert not any(p.key == "build.context_fmha" for p in S.validate_step("build", a))
+
+
+def test_visibility_and_advanced():
+    a = tutorial_answers()
+    build = S.step("build")
+    basic = [f.key for f in build.visible_fields(a, advanced=False)]
+    assert "build.tp" in basic and "build.extra_flags" not in basic and "build.engine_dir" not in basic
+    a["build.method"] = "prebuilt"
+    keys = [f.key for f in build.visible_fields(a)]
+    assert "build.engine_dir" in keys and "build.context_fmha" not in keys
+    assert any(p.key == "build.engine_dir" for p in S.validate_step(build, a))
+
+
+def test_choices_static_and_dynamic(tmp_path):
+    assert [c.value for c in S.field("build.dtype").options()] == ["float16", "bfloat16", "float32"]
+    # example folders come from the checkout on disk
+    co = tmp_path / "tensorrtllm_backend" / "tensorrt_llm" / "examples"
+    for name in ("baichuan", "llama"):
+        (co / name).mkdir(parents=True)
+        (co / name / "build.py").write_text("# builder\n")
+    a = tutorial_answers(**{"checkout.work_dir": str(tmp_path)})
+    del a["model.example"]
+    names = [c.value for c in S.field("model.example").options(a)]
+    assert "baichuan" in names and "llama" in names
+    assert a["model.example"] == "baichuan"  # guessed from the model id
+    msg = S.validate_field("model.example", "baichuam", a)
+    assert msg and "did you mean 'baichuan'" in msg
+
+
+def test_secrets_never_exported(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_SECRET_from_env")
+    a = tutorial_answers()
+    assert a.secret("tokenizer.hf_token") == "hf_SECRET_from_env"
+    a["tokenizer.hf_token"] = "hf_TYPED_secret"
+    assert a.secret("tokenizer.hf_token") == "hf_TYPED_secret"
+    assert set(a.secret_values()) == {"hf_SECRET_from_env", "hf_TYPED_secret"}
+    dumped = repr(a.to_sections()) + repr(a.explicit()) + repr(a.resolved(include_hidden=True)) + repr(a)
+    assert "SECRET" not in dumped and "hf_TYPED" not in dumped
+    assert S.field("tokenizer.hf_token").format("x") == "********"
+
+
+def test_mapping_text_form_round_trips():
+    m = {"gpu_device_ids": "0,1", "path": "/a:b", "x": "1"}
+    assert S.parse_mapping(S.format_mapping(m)) == m
+    assert S.parse_mapping("") == {}
+    with pytest.raises(S.FieldError):
+        S.parse_mapping(":x")
+
+
+def test_copy_is_independent():
+    a = tutorial_answers()
+    b = a.copy()
+    b["build.tp"] = 8
+    assert a["build.tp"] == 2 and b.ctx is a.ctx
