@@ -66,17 +66,17 @@ def render_human(report) -> str:
     lmi = report.lmi
     ver = f"LMI {lmi.version}" if lmi.version else "LMI (unknown release)"
     lines.append(f"LMI target    {ver} → {lmi.layout} layout  [{lmi.source}]")
-    lines.extend(textwrap.wrap(lmi.explanation, width=100, initial_indent=" " * 14, subsequent_indent=" " * 14))
+    lines.extend(textwrap.wrap(lmi.explanation, width=100, initial_indent=" " * 14, subsequent_indent=" " * 14, break_on_hyphens=False))
     cannot = report.cannot_do()
     if cannot:
         lines.append("Cannot do here:")
         for c in cannot:
-            lines.extend(textwrap.wrap(c, width=100, initial_indent="  - ", subsequent_indent="    "))
+            lines.extend(textwrap.wrap(c, width=100, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False))
     notes = list(report.notes) + (list(report.tag.notes) if report.tag else [])
     if notes:
         lines.append("Notes:")
         for n in notes:
-            lines.extend(textwrap.wrap(n, width=100, initial_indent="  - ", subsequent_indent="    "))
+            lines.extend(textwrap.wrap(n, width=100, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False))
     return "\n".join(lines)
 
 
