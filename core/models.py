@@ -1,0 +1,547 @@
+"""Model choice (tutorial step 4): the checkout's example folders, the model's config.json, size estimate.
+
+* :func:`list_examples` — model folders of a checkout: ``examples/<model>`` (≤0.18) and
+  ``examples/models/core|contrib/<model>`` (newer), with the builder each uses: ``convert_checkpoint``
+  (``convert_checkpoint.py`` then ``trtllm-build``, 0.8+) or ``build.py`` (legacy one-step, ≤0.7);
+  a folder with neither is listed as not buildable.
+* :func:`load_model_config` — a Hugging Face repo id (only ``config.json`` is fetched) or a local folder.
+* :func:`pick_example` — the example folder for the model's architecture (table in ``data/arch_map.json``).
+* :class:`ModelConfig` — architecture, sizes, a parameter-count estimate and weight bytes per dtype.
+* :func:`jit_support` — whether LMI compiles this architecture itself (then the manual path is optional).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+from .errors import WizardError
+
+# --------------------------------------------------------------------------------------------------------
+# data table
+
+_DATA = Path(__file__).resolve().parent / "data" / "arch_map.json"
+
+
+@lru_cache(maxsize=1)
+def arch_map() -> dict:
+    return json.loads(_DATA.read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------------------------------------
+# example folders of a checkout
+
+BUILDER_CONVERT = "convert_checkpoint"
+BUILDER_LEGACY = "build.py"
+
+
+@dataclass(frozen=True)
+class ExampleModel:
+    name: str  # folder name, e.g. "llama"
+    path: Path  # absolute folder
+    rel: str  # relative to examples/, e.g. "models/core/llama" or "llama"
+    group: str  # "flat" | "core" | "contrib"
+    builder: Optional[str]  # "convert_checkpoint" | "build.py" | None (not buildable)
+    script: Optional[Path]  # convert_checkpoint.py / build.py
+    also: tuple[str, ...] = ()  # another builder present in the same folder (transition versions)
+
+    @property
+    def buildable(self) -> bool:
+        return self.builder is not None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "path": str(self.path), "rel": self.rel, "group": self.group,
+                "builder": self.builder, "script": str(self.script) if self.script else None,
+                "also": list(self.also), "buildable": self.buildable}
+
+
+def _examples_dir(checkout: Any) -> Path:
+    """Accept a Checkout, its root, the TensorRT-LLM root, or the examples folder itself."""
+    p = getattr(checkout, "examples_dir", None)
+    if p is not None:
+        return Path(p)
+    p = Path(checkout).expanduser()
+    for cand in (p / "tensorrt_llm" / "examples", p / "examples"):
+        if cand.is_dir():
+            return cand
+    if p.is_dir() and p.name == "examples":
+        return p
+    if not p.exists():
+        raise WizardError(f"checkout folder not found: {p}", "run `lmi-wizard checkout --tag vX.Y.Z --dest DIR` first")
+    raise WizardError(f"{p} is not a TensorRT-LLM checkout: no examples/ folder",
+                      "pass the folder made by `lmi-wizard checkout` (tensorrtllm_backend or TensorRT-LLM root)")
+
+
+def _example(folder: Path, examples: Path, group: str) -> ExampleModel:
+    conv = folder / "convert_checkpoint.py"
+    legacy = folder / "build.py"
+    if conv.is_file():
+        builder, script = BUILDER_CONVERT, conv
+        also = (BUILDER_LEGACY,) if legacy.is_file() else ()
+    elif legacy.is_file():
+        builder, script, also = BUILDER_LEGACY, legacy, ()
+    else:
+        builder, script, also = None, None, ()
+    return ExampleModel(folder.name, folder, folder.relative_to(examples).as_posix(), group, builder, script, also)
+
+
+def list_examples(checkout: Any, *, include_unbuildable: bool = True) -> list[ExampleModel]:
+    """Model folders of a checkout, sorted by name (``core`` before ``contrib`` before flat on a clash)."""
+    examples = _examples_dir(checkout)
+    found: dict[str, ExampleModel] = {}
+    order = {"core": 0, "contrib": 1, "flat": 2}
+    candidates: list[tuple[Path, str]] = []
+    for group in ("core", "contrib"):
+        base = examples / "models" / group
+        if base.is_dir():
+            candidates += [(d, group) for d in base.iterdir() if d.is_dir()]
+    candidates += [(d, "flat") for d in examples.iterdir() if d.is_dir() and d.name != "models"]
+    for folder, group in candidates:
+        if folder.name.startswith((".", "_")):
+            continue
+        ex = _example(folder, examples, group)
+        prev = found.get(ex.name)
+        if prev is None or (not prev.buildable and ex.buildable) or (
+                prev.buildable == ex.buildable and order[group] < order[prev.group]):
+            found[ex.name] = ex
+    out = sorted(found.values(), key=lambda e: e.name)
+    return out if include_unbuildable else [e for e in out if e.buildable]
+
+
+def find_example(checkout: Any, name: str) -> ExampleModel:
+    """The example folder called ``name`` (or ``models/core/name``); unknown names get close suggestions."""
+    examples = list_examples(checkout)
+    key = name.strip().strip("/")
+    for e in examples:
+        if key in (e.name, e.rel):
+            if not e.buildable:
+                raise WizardError(
+                    f"example folder {e.rel!r} has no builder (neither convert_checkpoint.py nor build.py)",
+                    "pick a model folder that has one; see `lmi-wizard models --checkout DIR`")
+            return e
+    names = [e.name for e in examples if e.buildable]
+    close = difflib.get_close_matches(key.split("/")[-1].lower(), names, n=3, cutoff=0.5)
+    fix = f"did you mean {', '.join(close)}?" if close else "see `lmi-wizard models --checkout DIR` for the list"
+    raise WizardError(f"no model folder {name!r} in {_examples_dir(checkout)}", fix)
+
+
+# --------------------------------------------------------------------------------------------------------
+# config.json
+
+BYTES_PER_DTYPE = {
+    "float32": 4.0, "fp32": 4.0, "float": 4.0,
+    "float16": 2.0, "fp16": 2.0, "half": 2.0, "bfloat16": 2.0, "bf16": 2.0,
+    "fp8": 1.0, "float8": 1.0, "int8": 1.0, "w8a8": 1.0, "int8_sq": 1.0,
+    "int4": 0.5, "int4_awq": 0.5, "w4a16": 0.5, "int4_gptq": 0.5, "nvfp4": 0.5, "fp4": 0.5,
+}
+
+
+_TIED_BY_DEFAULT = {"gpt2", "gpt_bigcode", "opt", "bloom", "mpt", "falcon", "RefinedWeb", "RefinedWebModel",
+                    "gemma", "gemma2", "gemma3_text", "t5", "mt5", "bart", "whisper", "bert"}
+
+
+def _first(cfg: dict, *keys: str, default=None):
+    for k in keys:
+        v = cfg.get(k)
+        if v is not None:
+            return v
+    return default
+
+
+@dataclass
+class ModelConfig:
+    """What the wizard needs from a model's ``config.json``."""
+
+    source: str  # as given (HF id or folder)
+    kind: str  # "hf" | "local"
+    config_path: Path
+    raw: dict = field(repr=False)
+    revision: Optional[str] = None
+
+    # -- fields (with the aliases older architectures use) ------------------------------------------------
+    @property
+    def _text(self) -> dict:
+        """Multimodal configs keep the language model in ``text_config`` / ``llm_config``."""
+        for k in ("text_config", "llm_config"):
+            sub = self.raw.get(k)
+            if isinstance(sub, dict) and _first(sub, "hidden_size", "n_embd", "d_model"):
+                if not _first(self.raw, "hidden_size", "n_embd", "d_model"):
+                    return sub
+        return self.raw
+
+    @property
+    def architectures(self) -> list[str]:
+        a = self.raw.get("architectures") or []
+        return [str(x) for x in a] if isinstance(a, list) else [str(a)]
+
+    @property
+    def architecture(self) -> Optional[str]:
+        return self.architectures[0] if self.architectures else None
+
+    @property
+    def model_type(self) -> Optional[str]:
+        mt = self.raw.get("model_type")
+        return str(mt) if mt else None
+
+    def _int(self, *keys: str) -> Optional[int]:
+        v = _first(self._text, *keys)
+        try:
+            return int(v) if v is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def hidden_size(self) -> Optional[int]:
+        return self._int("hidden_size", "n_embd", "d_model", "dim")
+
+    @property
+    def num_hidden_layers(self) -> Optional[int]:
+        return self._int("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+
+    @property
+    def num_attention_heads(self) -> Optional[int]:
+        return self._int("num_attention_heads", "n_head", "n_heads", "num_heads")
+
+    @property
+    def num_key_value_heads(self) -> Optional[int]:
+        t = self._text
+        v = self._int("num_key_value_heads", "num_kv_heads", "multi_query_group_num", "n_head_kv")
+        if v is None and t.get("multi_query") and self.model_type not in ("chatglm",):
+            v = 1  # falcon-7b style multi-query attention
+        if v is None:
+            attn = t.get("attn_config") or {}
+            if isinstance(attn, dict) and attn.get("kv_n_heads"):
+                v = int(attn["kv_n_heads"])
+        return v if v is not None else self.num_attention_heads
+
+    @property
+    def head_dim(self) -> Optional[int]:
+        v = self._int("head_dim", "kv_channels")
+        if v:
+            return v
+        h, n = self.hidden_size, self.num_attention_heads
+        return h // n if h and n else None
+
+    @property
+    def intermediate_size(self) -> Optional[int]:
+        v = self._int("intermediate_size", "ffn_hidden_size", "n_inner", "ffn_dim", "d_ff", "ffn_config_hidden")
+        if v is None and self.hidden_size:
+            ratio = self._text.get("expansion_ratio")  # mpt
+            v = int(self.hidden_size * (ratio if ratio else 4))
+        return v
+
+    @property
+    def vocab_size(self) -> Optional[int]:
+        return self._int("padded_vocab_size", "vocab_size", "n_vocab")
+
+    @property
+    def torch_dtype(self) -> Optional[str]:
+        v = _first(self.raw, "torch_dtype", "dtype") or _first(self._text, "torch_dtype", "dtype")
+        return str(v).replace("torch.", "") if v else None
+
+    @property
+    def tie_word_embeddings(self) -> bool:
+        t = self._text
+        if "tie_word_embeddings" in t:
+            return bool(t["tie_word_embeddings"])
+        # transformers' per-architecture defaults: most causal LMs keep a separate lm_head
+        return (self.model_type or "") in _TIED_BY_DEFAULT
+
+    @property
+    def num_experts(self) -> int:
+        v = self._int("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+        return v or 0
+
+    @property
+    def max_position_embeddings(self) -> Optional[int]:
+        return self._int("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length",
+                         "model_max_length", "max_seq_len")
+
+    @property
+    def quantization(self) -> Optional[str]:
+        q = self.raw.get("quantization_config")
+        if isinstance(q, dict):
+            return str(q.get("quant_method") or q.get("quant_algo") or "quantized")
+        return None
+
+    # -- size estimate ------------------------------------------------------------------------------------
+    def _gated(self) -> bool:
+        mt = (self.model_type or "").lower()
+        gated = {t.lower() for t in arch_map().get("gated_mlp_model_types", [])}
+        if mt in gated:
+            return True
+        act = str(_first(self._text, "hidden_act", "activation_function", "hidden_activation") or "").lower()
+        return act in ("silu", "swiglu", "swish", "geglu") and mt not in ("gptj", "gpt2", "opt", "bloom")
+
+    def estimate_parameters(self) -> Optional[int]:
+        """Parameter count of a decoder-only transformer from the config (weights only, biases/norms
+        approximated). None when the config lacks the sizes. Within a few % for the common families."""
+        h, L, V = self.hidden_size, self.num_hidden_layers, self.vocab_size
+        if not (h and L and V):
+            return None
+        n_heads = self.num_attention_heads or max(1, h // 128)
+        hd = self.head_dim or h // n_heads
+        kv = self.num_key_value_heads or n_heads
+        inter = self.intermediate_size or 4 * h
+        mt = (self.model_type or "").lower()
+        if mt == "qwen" and "intermediate_size" in self._text:
+            inter = inter // 2  # QWen v1 splits intermediate_size across its two gate projections
+        attn = h * (n_heads * hd) * 2 + h * (kv * hd) * 2  # q, o + k, v
+        mlp_one = (3 if self._gated() else 2) * h * inter
+        experts = self.num_experts
+        if experts:
+            moe_inter = self._int("moe_intermediate_size") or inter
+            mlp = experts * (3 if self._gated() else 2) * h * moe_inter + h * experts
+            shared = self._int("shared_expert_intermediate_size")
+            if shared:
+                mlp += 3 * h * shared
+        else:
+            mlp = mlp_one
+        norms = 4 * h
+        per_layer = attn + mlp + norms
+        embed = V * h
+        lm_head = 0 if self.tie_word_embeddings else V * h
+        pos = 0
+        if mt in ("gpt2", "gpt_bigcode", "opt") and self.max_position_embeddings:
+            pos = self.max_position_embeddings * h
+        return int(embed + lm_head + pos + L * per_layer + 2 * h)
+
+    def weight_bytes(self, dtype: Optional[str] = None) -> Optional[int]:
+        """Estimated bytes of the weights in ``dtype`` (default: the config's torch_dtype, else float16)."""
+        n = self.estimate_parameters()
+        if n is None:
+            return None
+        d = (dtype or self.torch_dtype or "float16").lower().replace("torch.", "")
+        if d not in BYTES_PER_DTYPE:
+            raise WizardError(f"unknown dtype {dtype!r}", f"use one of {', '.join(sorted(BYTES_PER_DTYPE))}")
+        return int(n * BYTES_PER_DTYPE[d])
+
+    def summary(self) -> dict:
+        n = self.estimate_parameters()
+        return {
+            "source": self.source, "kind": self.kind, "config_path": str(self.config_path),
+            "revision": self.revision,
+            "architectures": self.architectures, "model_type": self.model_type,
+            "hidden_size": self.hidden_size, "num_hidden_layers": self.num_hidden_layers,
+            "num_attention_heads": self.num_attention_heads, "num_key_value_heads": self.num_key_value_heads,
+            "intermediate_size": self.intermediate_size, "vocab_size": self.vocab_size,
+            "torch_dtype": self.torch_dtype, "tie_word_embeddings": self.tie_word_embeddings,
+            "num_experts": self.num_experts, "max_position_embeddings": self.max_position_embeddings,
+            "quantization": self.quantization,
+            "parameters_estimate": n,
+            "weight_bytes_estimate": None if n is None else {
+                d: int(n * BYTES_PER_DTYPE[d]) for d in ("float32", "float16", "bfloat16", "fp8", "int8", "int4")},
+        }
+
+
+def human_bytes(n: Optional[float]) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def human_params(n: Optional[int]) -> str:
+    if n is None:
+        return "?"
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.2f}{suffix}"
+    return str(n)
+
+
+def parse_config(text: str, *, source: str, kind: str, path: Path, revision: Optional[str] = None) -> ModelConfig:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WizardError(f"config.json of {source} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg})", f"fix or re-download {path}") from None
+    if not isinstance(raw, dict):
+        raise WizardError(f"config.json of {source} is not a JSON object", f"fix or re-download {path}")
+    cfg = ModelConfig(source=source, kind=kind, config_path=path, raw=raw, revision=revision)
+    if not cfg.architectures and not cfg.model_type:
+        raise WizardError(f"config.json of {source} names neither 'architectures' nor 'model_type'",
+                          "point at a Hugging Face transformers model folder (its config.json has them)")
+    return cfg
+
+
+_HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+
+
+def looks_like_path(source: str) -> bool:
+    return source.startswith(("/", "./", "../", "~", ".\\")) or source in (".", "..") or os.sep + os.sep in source \
+        or source.count("/") > 1 or source.endswith(".json")
+
+
+def load_model_config(
+    source: str,
+    *,
+    endpoint: Optional[str] = None,
+    token: Optional[str] = None,
+    revision: Optional[str] = None,
+    cache_dir: Optional[str | os.PathLike] = None,
+    local_files_only: bool = False,
+    etag_timeout: float = 10.0,
+) -> ModelConfig:
+    """Read ``config.json`` of a local folder, or fetch only ``config.json`` of a Hugging Face repo.
+
+    Every problem is a WizardError: folder without config.json, malformed JSON, HF id that does not
+    exist, gated/private repo without access, hub unreachable. The token is never put into a message.
+    """
+    src = (source or "").strip()
+    if not src:
+        raise WizardError("no model given", "give a Hugging Face repo id (org/name) or a local model folder")
+    p = Path(src).expanduser()
+    if p.exists() or looks_like_path(src):
+        return _load_local(src, p)
+    if not _HF_ID.match(src) or "--" in src or ".." in src:
+        raise WizardError(f"{src!r} is neither an existing folder nor a Hugging Face repo id",
+                          "give a repo id like baichuan-inc/Baichuan-13B-Chat, or the path of a model folder")
+    return _load_hf(src, endpoint=endpoint, token=token, revision=revision, cache_dir=cache_dir,
+                    local_files_only=local_files_only, etag_timeout=etag_timeout)
+
+
+def _load_local(src: str, p: Path) -> ModelConfig:
+    if not p.exists():
+        raise WizardError(f"model folder not found: {p}", "check the path (or give a Hugging Face repo id)")
+    cfg_path = p if p.is_file() else p / "config.json"
+    if p.is_file() and p.name != "config.json":
+        raise WizardError(f"{p} is a file, not a model folder", "give the folder that holds config.json")
+    if not cfg_path.is_file():
+        raise WizardError(f"no config.json in {p}",
+                          "point at the folder with the Hugging Face model files (config.json, tokenizer, weights)")
+    try:
+        text = cfg_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise WizardError(f"{cfg_path} is not UTF-8 text", "fix or re-download it") from None
+    except OSError as exc:
+        raise WizardError(f"cannot read {cfg_path}: {exc.strerror or exc}", "check its permissions") from None
+    return parse_config(text, source=src, kind="local", path=cfg_path.resolve())
+
+
+def _load_hf(repo_id: str, *, endpoint, token, revision, cache_dir, local_files_only, etag_timeout) -> ModelConfig:
+    try:
+        import huggingface_hub as hf
+        from huggingface_hub import errors as hf_errors
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise WizardError("huggingface_hub is not installed", "pip install huggingface_hub, or give a local folder")
+    where = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    page = f"{where.rstrip('/')}/{repo_id}"
+    try:
+        path = hf.hf_hub_download(repo_id, "config.json", revision=revision, endpoint=endpoint, token=token,
+                                  cache_dir=cache_dir, local_files_only=local_files_only,
+                                  etag_timeout=etag_timeout)
+    except hf_errors.GatedRepoError:
+        raise WizardError(f"Hugging Face repo {repo_id} is gated and this token has no access",
+                          f"accept the model's license on {page} and set HF_TOKEN to a token of that account") from None
+    except hf_errors.RepositoryNotFoundError:
+        hint = "" if token or os.environ.get("HF_TOKEN") else " (or is private and no HF_TOKEN is set)"
+        raise WizardError(f"HF id {repo_id} does not exist{hint}",
+                          f"check the spelling on {page}; for a private repo set HF_TOKEN") from None
+    except hf_errors.RevisionNotFoundError:
+        raise WizardError(f"revision {revision!r} not found in {repo_id}", "check the branch, tag or commit") from None
+    except hf_errors.LocalEntryNotFoundError:
+        raise WizardError(f"cannot reach the Hugging Face Hub at {where} to fetch {repo_id}/config.json, and it is "
+                          "not in the local cache (offline?)",
+                          "connect to the network, set HF_ENDPOINT to a reachable mirror, or download the model and "
+                          "give its local folder") from None
+    except hf_errors.EntryNotFoundError:
+        raise WizardError(f"{repo_id} has no config.json", "is it a transformers model? give a model repo "
+                          "with config.json, or a local folder") from None
+    except hf_errors.OfflineModeIsEnabled:
+        raise WizardError(f"HF_HUB_OFFLINE is set and {repo_id}/config.json is not cached",
+                          "unset HF_HUB_OFFLINE or give a local model folder") from None
+    except hf_errors.HFValidationError as exc:
+        raise WizardError(f"{repo_id!r} is not a valid Hugging Face repo id ({exc})",
+                          "give a repo id like org/name") from None
+    except hf_errors.HfHubHTTPError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise WizardError(f"the Hugging Face Hub refused access to {repo_id} (HTTP {status})",
+                              "set HF_TOKEN to a token with read access to this repo") from None
+        raise WizardError(f"the Hugging Face Hub answered HTTP {status} for {repo_id}/config.json",
+                          "try again later, or give a local model folder") from None
+    except (OSError, ConnectionError) as exc:
+        raise WizardError(f"cannot fetch {repo_id}/config.json from {where}: {type(exc).__name__}",
+                          "check the network or HF_ENDPOINT, or give a local model folder") from None
+    except Exception as exc:  # httpx transport errors etc. — never a traceback for a network problem
+        name = type(exc).__name__
+        if "Connect" in name or "Timeout" in name or "Network" in name or "Transport" in name:
+            raise WizardError(f"cannot reach the Hugging Face Hub at {where} ({name})",
+                              "check the network or HF_ENDPOINT, or give a local model folder") from None
+        raise
+    p = Path(path)
+    return parse_config(p.read_text(encoding="utf-8"), source=repo_id, kind="hf", path=p, revision=revision)
+
+
+# --------------------------------------------------------------------------------------------------------
+# architecture -> example folder, JIT
+
+def candidate_folders(cfg: ModelConfig) -> list[str]:
+    table = arch_map()
+    out: list[str] = []
+    for a in cfg.architectures:
+        out += table["architectures"].get(a, [])
+    if cfg.model_type:
+        out += table["model_types"].get(cfg.model_type, [])
+        out.append(cfg.model_type.lower().replace("-", "_"))
+    seen: list[str] = []
+    for n in out:
+        if n not in seen:
+            seen.append(n)
+    return seen
+
+
+def pick_example(checkout: Any, cfg: ModelConfig) -> ExampleModel:
+    """The example folder for the model's architecture: the first candidate that exists and is buildable."""
+    by_name = {e.name: e for e in list_examples(checkout)}
+    cands = candidate_folders(cfg)
+    for n in cands:
+        e = by_name.get(n)
+        if e is not None and e.buildable:
+            return e
+    arch = cfg.architecture or cfg.model_type
+    present = [n for n in cands if n in by_name]
+    if present:
+        raise WizardError(f"the example folder for {arch} ({', '.join(present)}) has no builder in this checkout",
+                          "this TensorRT-LLM version cannot build it with convert_checkpoint.py/build.py; "
+                          "try another version or pick a folder with --model")
+    raise WizardError(f"no example folder for architecture {arch} in this checkout "
+                      f"(looked for: {', '.join(cands) or 'nothing known'})",
+                      "pick the folder yourself (see `lmi-wizard models --checkout DIR`) or use a TensorRT-LLM "
+                      "version that supports this architecture")
+
+
+@dataclass
+class JitSupport:
+    supported: bool
+    reason: str
+    source: str
+
+    def to_dict(self) -> dict:
+        return {"supported": self.supported, "reason": self.reason, "source": self.source}
+
+
+def jit_support(cfg: ModelConfig) -> JitSupport:
+    """Whether LMI's TensorRT-LLM container compiles this architecture itself (just-in-time)."""
+    jit = arch_map()["jit"]
+    src = jit["_source"].split(",")[0] + ", " + jit["_source"].split(",")[1].split("(")[0].strip()
+    arch_hit = [a for a in cfg.architectures if a in jit["architectures"]]
+    if arch_hit:
+        return JitSupport(True, f"LMI compiles {arch_hit[0]} itself (JIT, documented for LMI "
+                          f"{jit['lmi_versions']}): the manual build is optional — it saves load time and lets you "
+                          "choose the build flags", src)
+    if not cfg.architectures and cfg.model_type in jit["model_types"]:
+        return JitSupport(True, f"LMI compiles model type {cfg.model_type} itself (JIT)", src)
+    what = cfg.architecture or cfg.model_type or "this model"
+    return JitSupport(False, f"{what} is not in LMI's JIT list: the manual build is the way to serve it with "
+                      "TensorRT-LLM", src)
