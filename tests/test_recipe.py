@@ -1,0 +1,151 @@
+"""core/recipe.py: recipes (TOML, no secrets) and the wizard's saved state."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import pytest
+
+from lmi_wizard.core import recipe as R
+from lmi_wizard.core import steps as S
+from lmi_wizard.core.errors import WizardError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _answers() -> S.Answers:
+    a = S.Answers(ctx=S.Context(installed_trtllm=None, gpus=[]))
+    a["env.trtllm_version"] = "0.12.0"
+    a["model.source"] = "baichuan-inc/Baichuan-13B-Chat"
+    a["model.example"] = "baichuan"
+    a["build.tp"] = 2
+    a["build.extra_flags"] = {"--model_version": "v1_13b", "--odd key": 'q"uote\\back,colon:'}
+    a["triton.substitutions"] = "max_beam_width:1,gpu_device_ids:0\\,1"
+    a["tokenizer.extra_patterns"] = ["*.py", "*.tiktoken"]
+    a["destination.uri"] = "s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/baichuan-13b-chat/"
+    a["triton.kv_cache_free_gpu_mem_fraction"] = 0.95
+    return a
+
+
+def test_round_trip_every_kind(tmp_path):
+    a = _answers()
+    path = R.save_recipe(tmp_path / "r.toml", a)
+    text = path.read_text()
+    tomllib.loads(text)  # valid TOML
+    b = R.load_recipe(path)
+    assert b.explicit() == a.resolved()
+    assert b["build.extra_flags"]["--odd key"] == 'q"uote\\back,colon:'
+    assert b["triton.substitutions"] == {"max_beam_width": "1", "gpu_device_ids": "0,1"}
+    assert b["tokenizer.extra_patterns"] == ["*.py", "*.tiktoken"]
+    # a recipe of only what the user set round-trips too, and keeps defaults dynamic
+    c = R.loads_recipe(R.dumps_recipe(a, include_defaults=False))
+    assert c.explicit() == a.explicit()
+    assert not c.is_set("build.output_dir")
+
+
+def test_save_refuses_existing_without_force(tmp_path):
+    p = tmp_path / "r.toml"
+    p.write_text("mine\n")
+    with pytest.raises(WizardError, match="already exists"):
+        R.save_recipe(p, _answers(), force=False)
+    assert p.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("text,problem,fix", [
+    ("[buld]\ntp = 2\n", "unknown section [buld]", "did you mean [build]?"),
+    ("[build]\ntpp = 2\n", "[build] tpp: unknown setting", "did you mean `tp`?"),
+    ("[build]\nsource = 'a/b'\n", "[build] source: unknown setting", "under [model]"),
+    ("[build]\ntp = 'two'\n", "[build] tp: expected a whole number", "write a number"),
+    ("[build]\ncontext_fmha = 'sometimes'\n", "expected true or false", None),
+    ("[build]\ndtype = 'float61'\n", "'float61' is not one of", "did you mean 'float16'?"),
+    ("build = 3\n", "build must be a [build] table", None),
+    ("[model]\nsource = \n", "not valid TOML", None),
+    ("format = 9\n", "format 9 is not supported", "upgrade"),
+    ("[env]\ntrtllm_version = '0.12.0'\n", "model.source is required", 'add `source = "'),
+])
+def test_errors_are_one_clear_message(text, problem, fix):
+    if "model.source is required" not in problem:
+        text += "\n[model]\nsource = 'a/b'\n" if "[model]" not in text else ""
+    with pytest.raises(WizardError) as err:
+        R.loads_recipe(text, source="my.toml")
+    msg = str(err.value)
+    assert problem in msg and msg.startswith("my.toml")
+    if fix:
+        assert fix in (err.value.fix or "")
+    assert "\n" not in err.value.problem
+
+
+def test_secrets_refused_in_recipe_and_never_written(tmp_path, monkeypatch):
+    for text in ("[tokenizer]\nhf_token = 'hf_x'\n", "[destination]\naws_secret_access_key = 'k'\n",
+                 "[credentials]\nkey = 'k'\n"):
+        with pytest.raises(WizardError, match="secret"):
+            R.loads_recipe(text + "[model]\nsource = 'a/b'\n")
+    monkeypatch.setenv("HF_TOKEN", "hf_ENVSECRET123")
+    a = _answers()
+    a["tokenizer.hf_token"] = "hf_TYPEDSECRET456"
+    p = R.save_recipe(tmp_path / "r.toml", a)
+    st = R.WizardState(a, "build")
+    sp = R.save_state(st, tmp_path / "state.toml")
+    for f in (p, sp):
+        body = f.read_text()
+        assert "SECRET" not in body and "hf_token" not in body
+    # a secret that sneaks into a plain value is caught before writing
+    a["model.revision"] = "hf_TYPEDSECRET456"
+    with pytest.raises(WizardError, match="secret"):
+        R.dumps_recipe(a)
+
+
+def test_template_is_valid_and_documents_every_setting(tmp_path):
+    t = R.template_recipe()
+    data = tomllib.loads(t)
+    assert data["model"]["source"]  # the one required value, with an example
+    for f in S.FIELDS.values():
+        if f.stored:
+            assert f"{f.name}" in t, f.key
+        else:
+            assert f"{f.name} =" not in t, f.key
+    a = R.loads_recipe(t)
+    assert a.explicit() == {"model.source": "baichuan-inc/Baichuan-13B-Chat"}
+    # uncommenting a line gives a recipe that still loads
+    b = R.loads_recipe(t.replace("# tp = 1", "tp = 4"))
+    assert b["build.tp"] == 4
+
+
+def test_state_resumes_at_last_step(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.delenv("LMI_WIZARD_STATE", raising=False)
+    assert R.default_state_path() == tmp_path / "cfg" / "lmi-wizard" / "state.toml"
+    fresh = R.load_state()
+    assert fresh.last_step is None and fresh.answers.explicit() == {}
+    a = S.Answers()
+    a["model.source"] = "Qwen/Qwen2-7B"
+    a["build.tp"] = 4
+    R.save_state(R.WizardState(a, "build"))
+    p = R.default_state_path()
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+    back = R.load_state()
+    assert back.last_step == "build" and back.updated
+    assert back.answers.explicit() == {"model.source": "Qwen/Qwen2-7B", "build.tp": 4}
+    # defaults stay dynamic: name follows the source
+    back.answers["model.source"] = "Qwen/Qwen2-72B"
+    assert back.answers["model.name"] == "qwen2-72b"
+    # explicit --state path / env override
+    monkeypatch.setenv("LMI_WIZARD_STATE", str(tmp_path / "other.toml"))
+    assert R.default_state_path() == tmp_path / "other.toml"
+    R.clear_state(p)
+    assert not p.exists()
+
+
+def test_damaged_state_names_the_file(tmp_path):
+    p = tmp_path / "state.toml"
+    p.write_text("[build\n")
+    with pytest.raises(WizardError) as err:
+        R.load_state(p)
+    assert str(p) in str(err.value) and "delete" in err.value.fix
+    p.write_text("[wizard]\nlast_step = 'nonsense'\n[model]\nsource = 'a/b'\n")
+    assert R.load_state(p).last_step is None  # unknown step: start at the beginning
