@@ -1,0 +1,1084 @@
+"""Triton ``config.pbtxt``: fill placeholders like the tag's own ``tools/fill_template.py``, and check.
+
+Fill
+----
+:func:`fill_text` / :func:`fill_file` reproduce ``fill_template.py`` byte for byte for any substitution
+string that the tag's tool accepts (``--tag`` picks the semantics; default: the newest). Per tag range
+(see ``core/data/fill_template_semantics.json``, verified from the tags' sources):
+
+=====================  ==========================  ==============================================
+range                  argument parsing            defaults the tool always substitutes
+=====================  ==========================  ==============================================
+v0.5.0 … v0.11.x       naive ``split(",")`` then   none
+                       ``split(":")``
+v0.12.0 … v0.14.x      naive                       ``max_queue_size=0``
+v0.15.x                naive                       ``max_queue_size=0``, ``participant_ids=""``
+v0.16.0 … v0.18.x      backslash escapes           ``max_queue_size=0``
+v0.19.0 and later      backslash escapes           ``max_queue_size=0``,
+(TensorRT-LLM 1.x)                                 ``max_queue_delay_microseconds=0``
+=====================  ==========================  ==============================================
+
+The tool reads the file in text mode (so CRLF becomes LF), substitutes with
+``string.Template.safe_substitute`` and either writes the result (``-i``) or ``print()``s it (one extra
+``\\n``). :attr:`FillResult.text` is what ``-i`` writes, :attr:`FillResult.printed` what it prints.
+
+Where lmi-wizard is deliberately better than the tool (it never produces *different* output for input
+the tool accepts; it refuses or accepts more instead):
+
+* Escapes. ``\\,`` and ``\\:`` (v0.16+ syntax) put a ``,`` or ``:`` into a value verbatim. The tool's own
+  two-pass unescaping loses ``\\:`` (``engine_dir:/a\\:b`` crashes it); when the tool would stop, the string
+  is read once, escape-aware, and the value is written verbatim. This also applies to tags before v0.16
+  (whose tool has no escapes at all): if the naive split fails but the escaped reading works, the
+  escaped reading is used and a note says the tag's tool would have failed. If the naive split
+  succeeds, its (tool-identical) result is used and a note warns when backslashes were taken literally.
+* Every requested key must be a ``${key}`` placeholder of the file: an unknown key is an error with a
+  suggestion (``decoupled`` → "did you mean ``decoupled_mode``?"); a key that upstream removed from the
+  templates is named as obsolete with the release it disappeared in (table built from the real
+  templates, ``placeholders`` in the data file); ``skip_obsolete=True`` drops such keys with a note.
+  A key that only occurs inside a ``#`` comment (``enable_trt_overlap`` since v0.10.0) is substituted
+  there like the tool does, with a note that it has no effect.
+* Malformed strings (empty item, no ``:``, two ``:``, empty key, spaces around a key, a duplicate key)
+  are one clear :class:`WizardError` instead of an unpack traceback.
+
+Check
+-----
+:func:`check_text` lists every unresolved ``${name}`` outside comments with line, the field it sits in
+and a kind: ``blocking`` (unquoted — Triton cannot parse the file — or a string Triton/the backend
+cannot work with: ``backend``, ``gpt_model_type`` = ``${batching_strategy}``, ``gpt_model_path``, a
+python model's ``tokenizer_dir``/``tokenizer_type``) or ``optional`` (a ``string_value`` parameter where
+the backend falls back to its default: fill it or delete the whole ``parameters { … }`` block). It also
+reports ``model_transaction_policy.decoupled``, the engine path, whether the text parses as Triton's
+``inference.ModelConfig``, and whether the file still is an untouched template (fill not applied).
+
+Text transforms for a live diff preview (nothing touches the disk): :func:`fill_key`,
+:func:`delete_parameter`, :func:`set_decoupled`, :func:`set_engine_path`, :func:`unified_diff`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import re
+import string
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .errors import WizardError
+from .fsutil import atomic_write_text
+
+DATA_FILE = "fill_template_semantics.json"
+#: where LMI mounts the model; the tutorial's engine path for a ``tensorrt_llm`` sub-folder
+DEFAULT_ENGINE_PATH = "/opt/ml/model/tensorrt_llm/1"
+ENGINE_PATH_KEYS = ("gpt_model_path", "engine_dir")
+MAX_PBTXT_BYTES = 512 * 1024 * 1024
+
+# --------------------------------------------------------------------------------------------------
+# data: semantics per tag range, placeholders per template
+# --------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _data() -> dict:
+    from importlib import resources
+
+    return json.loads(resources.files("lmi_wizard.core.data").joinpath(DATA_FILE).read_text("utf-8"))
+
+
+_TAG_RE = re.compile(
+    r"^(?:trtllm-)?v?(\d+)\.(\d+)(?:\.(\d+))?"
+    r"((?:[.-]?(?:rc|a|b|alpha|beta|pre|post|dev)\.?\d*)*)"
+    r"(?:\+[0-9A-Za-z.]+)?(?:-[0-9a-f]{7,40})?$",
+    re.IGNORECASE,
+)
+
+
+def parse_tag(tag: str) -> tuple[int, int, int]:
+    """``v0.17.0.post1`` → ``(0, 17, 0)``; raises WizardError for anything else."""
+    m = _TAG_RE.match((tag or "").strip())
+    if not m:
+        raise WizardError(f"unknown tag `{tag}`: not a release tag like v0.12.0, v0.17.0.post1 or v1.1.0rc6",
+                          f"pass --tag with a release tag; known fill_template.py ranges: {known_ranges_text()}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def _version_tuple(s: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in s.split("."))
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """How one range of tags' ``fill_template.py`` behaves."""
+
+    id: str
+    label: str
+    escaping: bool  # backslash escapes in the argument (v0.16+)
+    defaults: tuple[tuple[str, str], ...]  # always substituted first (user keys override)
+    assert_keys: bool  # the tool asserts each requested key occurs in the file (v0.19+)
+    tag: str = ""  # the tag asked for
+
+    @property
+    def default_dict(self) -> dict[str, str]:
+        return dict(self.defaults)
+
+
+def _ranges() -> list[dict]:
+    return _data()["ranges"]
+
+
+def known_ranges_text() -> str:
+    return "; ".join(r["label"] for r in _ranges())
+
+
+def semantics_for(tag: str | None = None) -> Semantics:
+    """The fill semantics of ``tag`` (``None``: the newest)."""
+    ranges = _ranges()
+    if tag is None or str(tag).strip() == "":
+        chosen = ranges[-1]
+        tag = "newest"
+    else:
+        ver = parse_tag(tag)
+        chosen = None
+        for r in ranges:
+            lo = _version_tuple(r["from"])
+            hi = _version_tuple(r["to"]) if r.get("to") else None
+            if ver[: len(lo)] >= lo and (hi is None or ver[: len(hi)] < hi):
+                chosen = r
+                break
+        if chosen is None:
+            raise WizardError(f"unknown tag `{tag}`: no fill_template.py is known for it",
+                              f"known ranges: {known_ranges_text()}")
+    return Semantics(
+        id=chosen["id"], label=chosen["label"], escaping=bool(chosen["escaping"]),
+        defaults=tuple((k, str(v)) for k, v in chosen["defaults"].items()),
+        assert_keys=bool(chosen.get("assert_keys")), tag=str(tag),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# substitution strings
+# --------------------------------------------------------------------------------------------------
+
+_KEY_RE = re.compile(r"^[_A-Za-z][_A-Za-z0-9]*$")
+
+
+def _short(s: str, n: int = 60) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _tool_split(s: str, delim: str) -> list[str]:
+    """Exactly the v0.16+ tool's ``split``: split on unescaped ``delim`` and drop every escape backslash
+    (a trailing lone backslash disappears)."""
+    out: list[str] = []
+    cur: list[str] = []
+    pat = re.compile(r"\\(.)|\\$|" + re.escape(delim) + r"|[^\\" + re.escape(delim) + r"]+", re.S)
+    for m in pat.finditer(s):
+        tok = m.group(0)
+        if tok == delim:
+            out.append("".join(cur))
+            cur = []
+        elif tok[0] == "\\":
+            if m.group(1) is not None:
+                cur.append(m.group(1))
+        else:
+            cur.append(tok)
+    out.append("".join(cur))
+    return out
+
+
+def _raw_split(s: str, delim: str) -> list[str]:
+    """Split on unescaped ``delim``, keeping escapes as written."""
+    out: list[str] = []
+    cur: list[str] = []
+    pat = re.compile(r"\\.|\\$|" + re.escape(delim) + r"|[^\\" + re.escape(delim) + r"]+", re.S)
+    for m in pat.finditer(s):
+        tok = m.group(0)
+        if tok == delim:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(tok)
+    out.append("".join(cur))
+    return out
+
+
+def _unescape(s: str) -> str:
+    return re.sub(r"\\(.)|\\$", lambda m: m.group(1) or "", s, flags=re.S)
+
+
+def _tool_parse(s: str, sem: Semantics) -> tuple[list[tuple[str, str]] | None, str]:
+    """What the tag's tool makes of ``s``: pairs, or None and why it would crash."""
+    items = _tool_split(s, ",") if sem.escaping else s.split(",")
+    pairs = []
+    for item in items:
+        parts = _tool_split(item, ":") if sem.escaping else item.split(":")
+        if len(parts) != 2:
+            return None, f"`{_short(item)}` splits into {len(parts)} parts, not key:value"
+        pairs.append((parts[0], parts[1]))
+    return pairs, ""
+
+
+def _lenient_parse(s: str) -> list[tuple[str, str]]:
+    """lmi-wizard's reading: one escape-aware pass; raises WizardError naming the first bad item."""
+    pairs = []
+    for n, raw in enumerate(_raw_split(s, ","), 1):
+        if raw == "":
+            raise WizardError(f"malformed substitution string: item {n} is empty (a stray or trailing comma)",
+                              "write key:value pairs separated by single commas, e.g. `decoupled_mode:True,max_beam_width:1`")
+        parts = _raw_split(raw, ":")
+        if len(parts) == 1:
+            raise WizardError(f"malformed substitution string: `{_short(raw)}` has no `:`",
+                              "write each item as key:value, e.g. `triton_max_batch_size:64`")
+        if len(parts) > 2:
+            raise WizardError(f"malformed substitution string: `{_short(raw)}` has more than one `:`",
+                              "escape a `:` or `,` that belongs to the value as `\\:` / `\\,` (e.g. `gpu_device_ids:0\\,1`)")
+        pairs.append((_unescape(parts[0]), _unescape(parts[1])))
+    return pairs
+
+
+@dataclass
+class ParsedSubstitutions:
+    pairs: list[tuple[str, str]]
+    notes: list[str]
+    tool_accepts: bool  # the tag's own fill_template.py would parse the string the same way
+
+
+def parse_substitutions(s: str, sem: Semantics | None = None) -> ParsedSubstitutions:
+    """Parse ``key:value,key2:value2`` like the tag's tool would, or better where the tool would crash."""
+    sem = sem or semantics_for(None)
+    if not isinstance(s, str) or s == "":
+        raise WizardError("malformed substitution string: it is empty",
+                          "pass key:value pairs separated by commas, e.g. `decoupled_mode:True`")
+    notes: list[str] = []
+    pairs, why = _tool_parse(s, sem)
+    tool_accepts = pairs is not None
+    if pairs is None:
+        pairs = _lenient_parse(s)
+        notes.append(f"fill_template.py of {sem.label} would stop on this string ({why}); "
+                     "lmi-wizard reads `\\,` and `\\:` as escapes and writes the values verbatim")
+    elif "\\" in s:
+        if not sem.escaping:
+            notes.append(f"fill_template.py of {sem.label} has no `\\` escapes: backslashes are kept literally, "
+                         "as that tool does (escapes need v0.16 or later)")
+        else:
+            try:
+                single = _lenient_parse(s)
+            except WizardError:
+                single = None
+            if single is not None and single != pairs:
+                notes.append("fill_template.py unescapes twice: a `\\\\` in a value ends up removed; "
+                             "the values written are the tool's: "
+                             + ", ".join(f"{k}={_short(v, 30)!r}" for k, v in pairs if "\\" not in v)[:200])
+    seen: dict[str, str] = {}
+    for key, value in pairs:
+        if key == "":
+            raise WizardError(f"malformed substitution string: `:{_short(value)}` has an empty key",
+                              "write key:value, e.g. `decoupled_mode:True`")
+        if key != key.strip():
+            raise WizardError(f"malformed substitution string: key `{_short(key)}` has spaces around it",
+                              "remove the spaces around commas and colons: `a:1,b:2`")
+        if not _KEY_RE.match(key):
+            raise WizardError(f"malformed substitution string: `{_short(key)}` is not a placeholder name",
+                              "keys are the names inside ${…}: letters, digits and _")
+        if key in seen:
+            raise WizardError(f"malformed substitution string: key `{key}` is given twice "
+                              f"(`{_short(seen[key], 30)}` and `{_short(value, 30)}`)", "keep one of them")
+        seen[key] = value
+    return ParsedSubstitutions(pairs=pairs, notes=notes, tool_accepts=tool_accepts)
+
+
+def format_substitutions(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """Build an escaped (v0.16+) substitution string from pairs."""
+    items = pairs.items() if isinstance(pairs, Mapping) else pairs
+
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+
+    return ",".join(f"{esc(k)}:{esc(v)}" for k, v in items)
+
+
+# --------------------------------------------------------------------------------------------------
+# placeholders
+# --------------------------------------------------------------------------------------------------
+
+# string.Template's pattern (delimiter $, braced or bare identifier)
+_PH_RE = re.compile(r"\$(?:\{([_a-zA-Z][_a-zA-Z0-9]*)\}|([_a-zA-Z][_a-zA-Z0-9]*))")
+_BRACED_RE = re.compile(r"\$\{([^}\n]*)\}")
+
+
+def _comment_start(line: str) -> int:
+    """Offset of a ``#`` comment in ``line`` (outside quotes), or -1."""
+    if "#" not in line:
+        return -1
+    quote = None
+    i = 0
+    n = len(line)
+    while i < n:
+        c = line[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            return i
+        i += 1
+    return -1
+
+
+def placeholder_names(text: str) -> tuple[set[str], set[str]]:
+    """Names of ``${name}`` placeholders: (outside comments, only inside ``#`` comments)."""
+    live: set[str] = set()
+    commented: set[str] = set()
+    line_cache: dict[int, int] = {}
+    for m in _BRACED_RE.finditer(text):
+        name = m.group(1)
+        start = text.rfind("\n", 0, m.start()) + 1
+        cs = line_cache.get(start)
+        if cs is None:
+            end = text.find("\n", start)
+            cs = _comment_start(text[start: end if end >= 0 else len(text)])
+            line_cache[start] = cs
+        if cs >= 0 and m.start() - start > cs:
+            commented.add(name)
+        else:
+            live.add(name)
+    return live, commented - live
+
+
+def scan_template_tree(root: str | os.PathLike) -> dict:
+    """``{model: {tag: {"live": [...], "commented": [...]}}}`` for ``root/<tag>/<model>/config.pbtxt``
+    (how ``placeholders`` in the data file is built from the real upstream templates)."""
+    root = Path(root)
+    table: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for cfg in sorted(root.glob("*/*/config.pbtxt")):
+        tag, model = cfg.parent.parent.name, cfg.parent.name
+        live, commented = placeholder_names(cfg.read_text("utf-8"))
+        table.setdefault(model, {})[tag] = {"live": sorted(live), "commented": sorted(commented)}
+    for model in table:
+        table[model] = dict(sorted(table[model].items(), key=lambda kv: parse_tag(kv[0])))
+    return dict(sorted(table.items()))
+
+
+def _table() -> dict:
+    return _data()["placeholders"]
+
+
+def _tag_key(tag: str) -> tuple[int, int, int]:
+    return parse_tag(tag)
+
+
+def _pretty_tag(tag: str) -> str:
+    m = re.match(r"^trtllm-(.*?)(?:-[0-9a-f]{7,40})?$", tag)
+    return f"TensorRT-LLM {m.group(1)}" if m else tag
+
+
+def key_history(key: str, model: str | None = None) -> dict:
+    """Where ``key`` occurs in the known templates: per model, first/last tag live, tags only commented."""
+    out = {}
+    for mdl, tags in _table().items():
+        if model and mdl != model:
+            continue
+        live = [t for t, v in tags.items() if key in v["live"]]
+        commented = [t for t, v in tags.items() if key in v["commented"]]
+        if not live and not commented:
+            continue
+        order = list(tags)
+        info = {"live": live, "commented": commented, "tags": order}
+        if live:
+            last = live[-1]
+            after = order[order.index(last) + 1:]
+            info["removed_in"] = after[0] if after and not any(t in live for t in after) else None
+            info["commented_from"] = next((t for t in after if t in commented), None)
+        out[mdl] = info
+    return out
+
+
+def explain_missing_key(key: str, live_names: Iterable[str], model: str | None = None) -> tuple[str, str, bool]:
+    """Why ``key`` is not a placeholder of a file: (problem, fix, obsolete?)."""
+    live_names = sorted(set(live_names))
+    hist = key_history(key, model) if model else {}
+    if model and not hist:
+        hist_any = key_history(key)
+    else:
+        hist_any = {}
+    info = hist.get(model) if model else None
+    if info is None and not model:
+        # model unknown: use tensorrt_llm history first, then any model
+        all_hist = key_history(key)
+        info = all_hist.get("tensorrt_llm") or next(iter(all_hist.values()), None)
+    if info and info.get("live"):
+        last = info["live"][-1]
+        if info.get("removed_in"):
+            gone = info["removed_in"]
+            extra = ""
+            if info.get("commented_from"):
+                extra = f"; from {_pretty_tag(info['commented_from'])} it is only a comment (deprecated, no effect)"
+            return (f"`{key}` is obsolete: upstream removed it from the templates in {_pretty_tag(gone)} "
+                    f"(last in {_pretty_tag(last)}){extra}, and this file has no ${{{key}}}",
+                    f"drop `{key}:…` from the substitution string (or pass --skip-obsolete)", True)
+        first = info["live"][0]
+        others = sorted(m for m in key_history(key) if m != model and model)
+        also = f" (it is also a placeholder of {', '.join(others)})" if others else ""
+        if first == info["tags"][0]:
+            return (f"this file has no ${{{key}}} left: already filled, or its block was deleted{also}",
+                    f"drop `{key}:…`, or run `lmi-wizard pbtxt check FILE` to see what is left", False)
+        return (f"`{key}` is not a placeholder of this file; templates have it from {_pretty_tag(first)} on "
+                f"— already filled, or the file is older than that{also}",
+                f"drop `{key}:…`, or use the template of the matching release", False)
+    if hist_any:
+        models = ", ".join(sorted(hist_any))
+        return (f"`{key}` is not a placeholder of this file; it belongs to the {models} config.pbtxt",
+                f"fill it in that model's config.pbtxt, not here", False)
+    close = difflib.get_close_matches(key, live_names, n=1, cutoff=0.6)
+    if not close:
+        close = [n for n in live_names if key in n or n in key][:1]
+    if close:
+        return (f"`{key}` is not a placeholder of this file — did you mean `{close[0]}`?",
+                f"use `{close[0]}:…`; `lmi-wizard pbtxt check FILE` lists the placeholders left", False)
+    return (f"`{key}` is not a placeholder of this file",
+            "`lmi-wizard pbtxt check FILE` lists the placeholders it has", False)
+
+
+# --------------------------------------------------------------------------------------------------
+# fill
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FillResult:
+    text: str  # what fill_template.py -i writes
+    original: str
+    semantics: Semantics
+    requested: dict[str, str]  # keys the user asked for (after skip_obsolete)
+    defaults_used: dict[str, str]  # tag defaults that replaced a placeholder
+    filled: list[str]  # placeholder names replaced
+    skipped: list[str] = field(default_factory=list)  # obsolete keys dropped
+    notes: list[str] = field(default_factory=list)
+    path: str | None = None
+    written: bool = False
+
+    @property
+    def printed(self) -> str:
+        """What fill_template.py prints without -i (print() adds one newline)."""
+        return self.text + "\n"
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
+    @property
+    def remaining(self) -> list[str]:
+        return sorted(placeholder_names(self.text)[0])
+
+
+def normalize_newlines(text: str) -> str:
+    """What reading a file in Python text mode does (the tool reads that way)."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def model_of(text: str, path: str | os.PathLike | None = None) -> str | None:
+    """The inflight_batcher_llm model a config belongs to (from ``name:`` or the folder name)."""
+    known = set(_table())
+    m = re.search(r'^name\s*:\s*"([^"]*)"', text[:20000], re.M)
+    if m and m.group(1) in known:
+        return m.group(1)
+    if path is not None:
+        parent = Path(path).parent.name
+        if parent in known:
+            return parent
+    return None
+
+
+def fill_text(text: str, substitutions: str, *, tag: str | None = None, path: str | os.PathLike | None = None,
+              skip_obsolete: bool = False) -> FillResult:
+    """Fill ``text`` (the file's content, as read) like ``fill_template.py`` of ``tag`` would."""
+    sem = semantics_for(tag)
+    parsed = parse_substitutions(substitutions, sem)
+    original = text
+    text = normalize_newlines(text)
+    notes = list(parsed.notes)
+    if text != original:
+        notes.append("line endings become LF, as fill_template.py (text mode) writes them")
+    live, commented = placeholder_names(text)
+    model = model_of(text, path)
+    requested: dict[str, str] = {}
+    skipped: list[str] = []
+    errors: list[tuple[str, str, bool]] = []
+    for key, value in parsed.pairs:
+        if key in live:
+            requested[key] = value
+        elif key in commented:
+            requested[key] = value
+            info = key_history(key).get(model or "tensorrt_llm", {})
+            since = info.get("commented_from")
+            notes.append(f"`{key}` only occurs inside a # comment here"
+                         + (f" (deprecated, a comment since {_pretty_tag(since)})" if since else "")
+                         + ": it is substituted there, as fill_template.py does, but has no effect")
+        else:
+            problem, fix, obsolete = explain_missing_key(key, live, model)
+            if obsolete and skip_obsolete:
+                skipped.append(key)
+                notes.append(f"skipped `{key}`: {problem}")
+                continue
+            errors.append((problem, fix, obsolete))
+    if errors:
+        problem, fix, _ = errors[0]
+        more = f" (and {len(errors) - 1} more unknown key{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise WizardError(problem + more, fix)
+    mapping = sem.default_dict
+    mapping.update(requested)
+    new = string.Template(text).safe_substitute(mapping)
+    used_defaults = {k: v for k, v in sem.defaults if k not in requested and (k in live or k in commented)}
+    filled = sorted(k for k in mapping if k in live or k in commented)
+    res = FillResult(text=new, original=original, semantics=sem, requested=requested, defaults_used=used_defaults,
+                     filled=filled, skipped=skipped, notes=notes, path=str(path) if path is not None else None)
+    if not res.changed:
+        res.notes.append("the fill changed nothing")
+    return res
+
+
+def _read_pbtxt(path: str | os.PathLike) -> str:
+    from .fsutil import read_text
+
+    text = read_text(path, what="config.pbtxt", max_bytes=MAX_PBTXT_BYTES)
+    if not looks_like_pbtxt(text):
+        raise WizardError(f"{path} is not a pbtxt (Triton model configuration text)",
+                          "pass the config.pbtxt of a model, e.g. triton_model_repo/tensorrt_llm/config.pbtxt")
+    return text
+
+
+def fill_file(path: str | os.PathLike, substitutions: str, *, tag: str | None = None, in_place: bool = False,
+              skip_obsolete: bool = False) -> FillResult:
+    """Fill the file at ``path``; with ``in_place`` write it atomically (mode kept)."""
+    text = _read_pbtxt(path)
+    res = fill_text(text, substitutions, tag=tag, path=path, skip_obsolete=skip_obsolete)
+    if in_place:
+        atomic_write_text(path, res.text)
+        res.written = True
+    return res
+
+
+# --------------------------------------------------------------------------------------------------
+# scanner (protobuf text format, tolerant of ${…})
+# --------------------------------------------------------------------------------------------------
+
+_TOK = re.compile(
+    r"""(?P<ws>\s+)
+      |(?P<comment>\#[^\n]*)
+      |(?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+      |(?P<ph>\$\{[^}\n]*\})
+      |(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+      |(?P<num>[-+]?(?:[0-9]|\.[0-9])[0-9A-Za-z_.+-]*)
+      |(?P<punct>[{}\[\]<>:,;])
+      |(?P<bad>.)""",
+    re.X,
+)
+
+
+def _unquote(tok: str) -> str:
+    body = tok[1:-1]
+    if "\\" not in body:
+        return body
+    try:
+        return bytes(body, "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return _unescape(body)
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+@dataclass
+class _Frame:
+    name: str
+    kind: str  # "msg" | "list"
+    start: int  # offset of the field name (or of "{" for list items)
+    open_at: int  # offset of the opening bracket
+    label: str | None = None  # name: "…" inside
+    key: str | None = None  # key: "…" inside (parameters)
+    index: int = 0  # items seen (lists)
+    depth: int = 0
+    param_idx: int | None = None  # index in _Scan.params for a top-level parameters block
+
+
+@dataclass
+class _Value:
+    path: list[_Frame]
+    field: str
+    kind: str  # str | ph | ident | num
+    start: int
+    end: int
+    raw: str
+
+
+@dataclass
+class ParamBlock:
+    key: str | None
+    start: int  # offset of `parameters`
+    end: int  # offset just after the closing bracket
+    value: str | None = None  # string_value, unquoted
+    value_span: tuple[int, int] | None = None
+    in_list: bool = False
+
+
+@dataclass
+class _Scan:
+    values: list[_Value] = field(default_factory=list)
+    params: list[ParamBlock] = field(default_factory=list)
+    mtp: tuple[int, int] | None = None  # model_transaction_policy { … } span of brackets (open, close)
+    first_tokens: list[str] = field(default_factory=list)
+    bad: int | None = None  # offset of the first character the tokenizer could not read
+    unbalanced: bool = False
+
+
+def _field_label(frames: list[_Frame], fld: str) -> str:
+    """``max_batch_size``, ``input["encoder_input_features"].data_type``, ``parameters["gpt_model_type"]``…"""
+    parts: list[str] = []
+    prev: _Frame | None = None
+    for i, f in enumerate(frames):
+        if f.kind == "list":
+            if i == len(frames) - 1:
+                parts.append(f.name)
+            prev = f
+            continue
+        label = f.key if f.name == "parameters" and f.key is not None else f.label
+        if label is None and f.name == "parameters":
+            label = f.key
+        if label is not None and (f.name == "parameters" or (prev is not None and prev.kind == "list")):
+            parts.append(f'{f.name}["{label}"]')
+        elif prev is not None and prev.kind == "list":
+            parts.append(f"{f.name}[{f.index}]")
+        else:
+            parts.append(f.name)
+        prev = f
+    if parts and parts[0].startswith("parameters[") and parts[1:] in ([], ["value"]) and fld in ("string_value", ""):
+        return parts[0]
+    if fld and (not frames or frames[-1].kind != "list"):
+        parts.append(fld)
+    return ".".join(parts)
+
+
+def _scan(text: str) -> _Scan:
+    sc = _Scan()
+    stack: list[_Frame] = []
+    pending: str | None = None  # field name waiting for ":" / "{"
+    pending_at = 0
+    after_colon = False
+    for m in _TOK.finditer(text):
+        kind = m.lastgroup
+        if kind in ("ws", "comment"):
+            continue
+        tok = m.group(0)
+        pos = m.start()
+        if len(sc.first_tokens) < 3:
+            sc.first_tokens.append(kind if kind != "punct" else tok)
+        if kind == "bad":
+            if sc.bad is None:
+                sc.bad = pos
+            continue
+        top = stack[-1] if stack else None
+        if kind == "punct":
+            if tok in "{<":
+                if top is not None and top.kind == "list" and pending is None:
+                    fr = _Frame(top.name, "msg", pos, pos, index=top.index, depth=len(stack))
+                    top.index += 1
+                    if len(stack) == 1 and top.name == "parameters":
+                        fr.param_idx = len(sc.params)
+                        sc.params.append(ParamBlock(None, pos, -1, in_list=True))
+                else:
+                    name = pending or "?"
+                    fr = _Frame(name, "msg", pending_at if pending else pos, pos, depth=len(stack))
+                    if name == "parameters" and not stack:
+                        fr.param_idx = len(sc.params)
+                        sc.params.append(ParamBlock(None, fr.start, -1))
+                stack.append(fr)
+                pending, after_colon = None, False
+            elif tok in "}>":
+                if not stack or stack[-1].kind != "msg":
+                    sc.unbalanced = True
+                    continue
+                fr = stack.pop()
+                if fr.param_idx is not None:
+                    sc.params[fr.param_idx].end = m.end()
+                if fr.name == "model_transaction_policy" and not stack:
+                    sc.mtp = (fr.open_at, pos)
+                pending, after_colon = None, False
+            elif tok == "[":
+                stack.append(_Frame(pending or "?", "list", pending_at if pending else pos, pos, depth=len(stack)))
+                pending, after_colon = None, False
+            elif tok == "]":
+                if not stack or stack[-1].kind != "list":
+                    sc.unbalanced = True
+                    continue
+                stack.pop()
+                pending, after_colon = None, False
+            elif tok == ":":
+                after_colon = True
+            else:  # , ;
+                if not (top is not None and top.kind == "list"):
+                    pending, after_colon = None, False
+            continue
+        # a value or a field name
+        in_list = top is not None and top.kind == "list"
+        if kind == "ident" and not after_colon and not in_list:
+            pending, pending_at = tok, pos
+            continue
+        fld = top.name if in_list else (pending or "?")
+        frames = list(stack)
+        val = _Value(frames, "" if in_list else fld, kind, pos, m.end(), tok)
+        sc.values.append(val)
+        if top is not None and not in_list and kind == "str":
+            if fld == "name" and top.label is None:
+                top.label = _unquote(tok)
+            elif fld == "key" and top.key is None:
+                top.key = _unquote(tok)
+                if top.param_idx is not None:
+                    sc.params[top.param_idx].key = top.key
+            elif fld == "string_value" and len(stack) >= 2 and stack[-2].param_idx is not None \
+                    and stack[-1].name == "value":
+                pb = sc.params[stack[-2].param_idx]
+                if pb.value_span is None:
+                    pb.value = _unquote(tok)
+                    pb.value_span = (pos, m.end())
+        if not in_list:
+            pending, after_colon = None, False
+    if stack:
+        sc.unbalanced = True
+    return sc
+
+
+def looks_like_pbtxt(text: str) -> bool:
+    """A cheap test that ``text`` is protobuf text (first field is ``name:``/``name {``)."""
+    head = text[:65536]
+    for m in _TOK.finditer(head):
+        if m.lastgroup in ("ws", "comment"):
+            continue
+        if m.lastgroup != "ident":
+            return False
+        for m2 in _TOK.finditer(head, m.end()):
+            if m2.lastgroup in ("ws", "comment"):
+                continue
+            return m2.group(0) in (":", "{", "<")
+        return False
+    return False
+
+
+# --------------------------------------------------------------------------------------------------
+# check
+# --------------------------------------------------------------------------------------------------
+
+#: quoted parameters that stop the model at load when left as ${…} (see the backend's model_instance_state.cc)
+LOAD_FATAL_PARAMS = {
+    "gpt_model_type": "the tensorrtllm backend stops on a gpt_model_type other than "
+                      "V1/inflight_batching/inflight_fused_batching",
+    "gpt_model_path": "the tensorrtllm backend finds no engine (\"Both encoder and decoder model paths are empty\")",
+}
+#: the same for python models (preprocessing/postprocessing load their tokenizer from these)
+LOAD_FATAL_PYTHON_PARAMS = {
+    "tokenizer_dir": "the python model cannot load its tokenizer",
+    "tokenizer_type": "the python model rejects an unknown tokenizer_type",
+}
+
+
+@dataclass
+class Finding:
+    file: str
+    line: int
+    name: str
+    field: str
+    kind: str  # "blocking" | "optional"
+    reason: str = ""
+    fix: str = ""
+    param: str | None = None  # the parameters key, when it sits in a parameters block
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CheckReport:
+    file: str
+    findings: list[Finding]
+    parses: bool | None  # None: tritonclient/protobuf not installed
+    parse_error: str | None
+    decoupled: dict
+    engine_path: dict
+    notes: list[str]
+    untouched_template_of: list[str]
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "blocking"]
+
+    @property
+    def optional(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "optional"]
+
+    @property
+    def ok(self) -> bool:
+        """Nothing blocks: no blocking placeholder and the file parses (or parsing could not be tried)."""
+        return not self.blocking and self.parses is not False
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.file, "parses": self.parses, "parse_error": self.parse_error, "ok": self.ok,
+            "blocking": len(self.blocking), "optional": len(self.optional),
+            "decoupled": self.decoupled, "engine_path": self.engine_path, "notes": self.notes,
+            "untouched_template_of": self.untouched_template_of,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+class _Lines:
+    """Line numbers for increasing offsets in linear total time."""
+
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def at(self, offset: int) -> int:
+        if offset < self.pos:
+            self.pos, self.line = 0, 1
+        self.line += self.text.count("\n", self.pos, offset)
+        self.pos = offset
+        return self.line
+
+
+def parse_model_config(text: str) -> tuple[bool | None, str | None]:
+    """Does ``text`` parse as Triton's ``inference.ModelConfig``? (None when tritonclient is missing)."""
+    try:
+        from google.protobuf import text_format
+        from tritonclient.grpc import model_config_pb2
+    except ImportError:  # pragma: no cover - both are runtime deps
+        return None, "tritonclient[grpc] / protobuf not installed: cannot parse as inference.ModelConfig"
+    try:
+        text_format.Parse(text, model_config_pb2.ModelConfig())
+    except text_format.ParseError as exc:
+        return False, str(exc)
+    except Exception as exc:  # protobuf may raise others on odd input
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, None
+
+
+def _top_value(sc: _Scan, name: str) -> _Value | None:
+    for v in sc.values:
+        if not v.path and v.field == name:
+            return v
+    return None
+
+
+def check_text(text: str, path: str | os.PathLike = "config.pbtxt", *,
+               expected_engine_path: str | None = DEFAULT_ENGINE_PATH, parse: bool = True) -> CheckReport:
+    """Review a config.pbtxt: unresolved placeholders, decoupled, engine path, parse result."""
+    file = str(path)
+    sc = _scan(text)
+    lines = _Lines(text)
+    backend_v = _top_value(sc, "backend")
+    backend = _unquote(backend_v.raw) if backend_v is not None and backend_v.kind == "str" else None
+    is_python = backend == "python"
+    findings: list[Finding] = []
+    for v in sc.values:
+        if v.kind == "ph":
+            names = [v.raw[2:-1]]
+        elif v.kind == "str" and "${" in v.raw:
+            names = [m.group(1) for m in _BRACED_RE.finditer(v.raw)]
+        else:
+            continue
+        if not names:
+            continue
+        line = lines.at(v.start)
+        fld = _field_label(v.path, v.field)
+        param = next((f.key for f in v.path if f.name == "parameters" and f.key is not None), None)
+        for name in names:
+            if v.kind == "ph":
+                kind, reason = "blocking", "unquoted: Triton cannot parse the file until it is filled"
+                fix = f"fill `{name}`"
+            elif param is not None and not is_python and param in LOAD_FATAL_PARAMS:
+                kind, reason, fix = "blocking", LOAD_FATAL_PARAMS[param], f"fill `{name}`"
+            elif param is not None and is_python and param in LOAD_FATAL_PYTHON_PARAMS:
+                kind, reason, fix = "blocking", LOAD_FATAL_PYTHON_PARAMS[param], f"fill `{name}`"
+            elif param is not None:
+                kind = "optional"
+                reason = "string_value parameter: the backend falls back to its default when it cannot read it"
+                fix = f'fill `{name}` or delete the whole parameters {{ key: "{param}" … }} block'
+            elif not v.path and v.field in ("backend", "platform"):
+                kind, reason = "blocking", f"Triton looks for a backend literally named `{_unquote(v.raw)}` and fails to load"
+                fix = f"fill `{name}` (tensorrt_llm: `tensorrtllm`)"
+            else:
+                kind, reason, fix = "blocking", "Triton uses this string literally", f"fill `{name}`"
+            findings.append(Finding(file, line, name, fld, kind, reason, fix, param))
+    notes: list[str] = []
+    # decoupled
+    dec: dict = {"value": None, "line": None, "state": "missing"}
+    for v in sc.values:
+        if len(v.path) == 1 and v.path[0].name == "model_transaction_policy" and v.field == "decoupled":
+            dec = {"value": v.raw, "line": lines.at(v.start)}
+            low = v.raw.lower()
+            dec["state"] = "placeholder" if v.kind == "ph" else (
+                "true" if low in ("true", "t", "1") else "false" if low in ("false", "f", "0") else "invalid")
+            break
+    if dec["state"] == "missing":
+        notes.append("no model_transaction_policy { decoupled: … }: Triton treats the model as not decoupled; "
+                     "the tutorial sets decoupled: True")
+    elif dec["state"] == "false":
+        notes.append(f"decoupled is {dec['value']} (line {dec['line']}); the tutorial sets "
+                     "model_transaction_policy { decoupled: True }")
+    elif dec["state"] == "invalid":
+        notes.append(f"decoupled has the value {dec['value']!r} (line {dec['line']}), which is not a boolean")
+    # engine path
+    eng: dict = {"param": None, "value": None, "line": None, "state": "missing", "expected": expected_engine_path}
+    for pb in sc.params:
+        if pb.key in ENGINE_PATH_KEYS:
+            eng.update(param=pb.key, value=pb.value, line=lines.at(pb.value_span[0]) if pb.value_span else lines.at(pb.start))
+            val = pb.value or ""
+            if "${" in val:
+                eng["state"] = "placeholder"
+            elif not val:
+                eng["state"] = "empty"
+            elif not val.startswith("/"):
+                eng["state"] = "relative"
+            elif expected_engine_path and val.rstrip("/") == expected_engine_path.rstrip("/"):
+                eng["state"] = "ok"
+            elif val.startswith("/opt/ml/model/"):
+                eng["state"] = "other_container_path"
+            else:
+                eng["state"] = "host_path"
+            break
+    if backend in ("tensorrtllm", "${triton_backend}") or (eng["param"] is not None):
+        msgs = {
+            "placeholder": f"engine path {eng['param']} is still a placeholder; inside the LMI container it must be "
+                           f"{expected_engine_path}",
+            "empty": f"engine path {eng['param']} is empty; it must be {expected_engine_path}",
+            "relative": f"engine path {eng['value']!r} is relative; it must be the path inside the serving "
+                        f"container, {expected_engine_path}",
+            "host_path": f"engine path {eng['value']!r} looks like a path on this machine; inside the LMI container "
+                         f"the engines are at {expected_engine_path}",
+            "other_container_path": f"engine path {eng['value']!r} differs from {expected_engine_path}: make sure the "
+                                    "folder name matches the one uploaded",
+            "missing": "no gpt_model_path parameter: the tensorrtllm backend cannot find the engines",
+        }
+        if eng["state"] in msgs and not (eng["state"] == "missing" and backend is None):
+            notes.append(msgs[eng["state"]])
+    # untouched template?
+    live, _ = placeholder_names(text)
+    untouched: list[str] = []
+    if live:
+        for model, tags in _table().items():
+            for tag, v in tags.items():
+                if set(v["live"]) == live:
+                    untouched.append(f"{tag}/{model}")
+        if untouched:
+            notes.append("the file still has every placeholder of the upstream template "
+                         f"({', '.join(untouched[:3])}{'…' if len(untouched) > 3 else ''}): no fill was applied — "
+                         "fill_template.py without -i only prints the result")
+    parses, perr = (parse_model_config(text) if parse else (None, "not tried"))
+    if sc.bad is not None:
+        notes.append(f"unreadable character at line {lines.at(sc.bad)}")
+    return CheckReport(file, findings, parses, perr, dec, eng, notes, untouched)
+
+
+def check_file(path: str | os.PathLike, *, expected_engine_path: str | None = DEFAULT_ENGINE_PATH) -> CheckReport:
+    return check_text(_read_pbtxt(path), path, expected_engine_path=expected_engine_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# text transforms for a live diff preview
+# --------------------------------------------------------------------------------------------------
+
+
+def fill_key(text: str, key: str, value: str) -> str:
+    """Replace every ``${key}`` (only that key; nothing else changes, ``$$`` included)."""
+    if not _KEY_RE.match(key or ""):
+        raise WizardError(f"`{key}` is not a placeholder name", "keys are the names inside ${…}")
+    token = "${" + key + "}"
+    if token not in text:
+        problem, fix, _ = explain_missing_key(key, placeholder_names(text)[0], model_of(text))
+        raise WizardError(problem, fix)
+    return text.replace(token, value)
+
+
+def _line_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen [start, end) to whole lines when only whitespace is around it."""
+    ls = text.rfind("\n", 0, start) + 1
+    if text[ls:start].strip() == "":
+        start = ls
+    le = text.find("\n", end)
+    le = len(text) if le < 0 else le
+    if text[end:le].strip() == "":
+        end = le + 1 if le < len(text) else le
+    return start, end
+
+
+def parameter_keys(text: str) -> list[str]:
+    return [p.key for p in _scan(text).params if p.key is not None]
+
+
+def delete_parameter(text: str, key: str) -> str:
+    """Remove every top-level ``parameters { key: "<key>" … }`` block (whole lines)."""
+    sc = _scan(text)
+    blocks = [p for p in sc.params if p.key == key and p.end > 0]
+    if not blocks:
+        keys = [p.key for p in sc.params if p.key]
+        close = difflib.get_close_matches(key, keys, n=1)
+        hint = f" — did you mean `{close[0]}`?" if close else ""
+        raise WizardError(f"no parameters block with key \"{key}\"{hint}",
+                          "`lmi-wizard pbtxt check FILE` lists the parameters with placeholders")
+    out = text
+    for pb in sorted(blocks, key=lambda p: p.start, reverse=True):
+        start, end = _line_span(out, pb.start, pb.end)
+        if pb.in_list:
+            # drop one adjacent comma so the list stays valid
+            m = re.match(r"\s*,", out[end:])
+            if m:
+                end += m.end()
+                end = _line_span(out, start, end)[1]
+            else:
+                before = out[:start].rstrip()
+                if before.endswith(","):
+                    start = len(before) - 1
+        out = out[:start] + out[end:]
+    return out
+
+
+def set_decoupled(text: str, value: bool = True) -> str:
+    """Set ``model_transaction_policy { decoupled: True|False }`` (adds the field or block if missing)."""
+    lit = "True" if value else "False"
+    sc = _scan(text)
+    for v in sc.values:
+        if len(v.path) == 1 and v.path[0].name == "model_transaction_policy" and v.field == "decoupled":
+            return text[: v.start] + lit + text[v.end:]
+    if sc.mtp is not None:
+        open_at = sc.mtp[0]
+        return text[: open_at + 1] + f"\n  decoupled: {lit}" + text[open_at + 1:]
+    block = f"\nmodel_transaction_policy {{\n  decoupled: {lit}\n}}\n"
+    mb = _top_value(sc, "max_batch_size")
+    if mb is not None:
+        le = text.find("\n", mb.end)
+        le = len(text) if le < 0 else le
+        return text[:le] + "\n" + block.rstrip("\n") + text[le:]
+    return text + ("" if text.endswith("\n") or not text else "\n") + block.lstrip("\n")
+
+
+def set_engine_path(text: str, path: str = DEFAULT_ENGINE_PATH, *, param: str = "gpt_model_path") -> str:
+    """Set the engine path parameter's string_value (adds the parameters block if missing)."""
+    sc = _scan(text)
+    for pb in sc.params:
+        if pb.key == param and pb.value_span is not None:
+            s, e = pb.value_span
+            return text[:s] + _quote(path) + text[e:]
+    block = f'parameters: {{\n  key: "{param}"\n  value: {{\n    string_value: {_quote(path)}\n  }}\n}}\n'
+    return text + ("" if text.endswith("\n") or not text else "\n") + block
+
+
+def unified_diff(old: str, new: str, path: str = "config.pbtxt", *, context: int = 3) -> str:
+    """A unified diff ``a/path`` → ``b/path`` (empty when equal)."""
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=f"a/{path}", tofile=f"b/{path}", n=context))
