@@ -304,7 +304,7 @@ def resolve_tag(version: str, tags: Iterable[str] | None = None, *, backend_url:
     else:
         tag_verified = False
     if known is None:
-        notes.append("tag derived from the version only (tags not checked: offline)")
+        notes.append(f"tag derived from the version only (tags of {repo.github} not checked)")
     return TagResolution(version, tag, exact and not needs_confirmation, needs_confirmation, repo, notes,
                          tags_source, tag_verified)
 
@@ -409,8 +409,6 @@ def find_tag(version: str, *, offline: bool = False, checkout: str | os.PathLike
         if listing.tags is None:
             notes.append(listing.note or f"cannot reach {repo.url}")
             listing = None
-    if listing is None and offline and checkout is None:
-        notes.append(f"offline: tags of {repo.github} not checked")
     if listing is None and not (offline and checkout is None):
         notes.append(f"neither a checkout nor {repo.url} could be read: tag not verified")
     res = resolve_tag(version, listing.tags if listing else None, backend_url=backend_url, trtllm_url=trtllm_url,
