@@ -1,0 +1,437 @@
+"""The LMI (DJL Serving) configuration that loads the compiled model, in the tutorial's three styles.
+
+From one set of answers (:class:`LmiAnswers`):
+
+1. **environment variables** (SageMaker ``Environment``): ``HF_MODEL_ID``, ``OPTION_TENSOR_PARALLEL_DEGREE``,
+   ``OPTION_MAX_ROLLING_BATCH_SIZE`` … (LMI maps ``OPTION_<X>`` to ``option.<x>``);
+2. **serving.properties with the S3 model_id**: ``engine=Python``, ``option.mpi_mode=true``,
+   ``option.model_id=s3://…`` …;
+3. **extracted artifacts** mounted at ``/opt/ml/model/``: ``serving.properties`` with
+   ``option.rolling_batch=trtllm``, ``option.dtype`` and ``option.tensor_parallel_degree`` beside the model
+   folder. Triton layout: ``/opt/ml/model/{serving.properties, tensorrt_llm/{config.pbtxt, tokenizer…, 1/}}``
+   with ``gpt_model_path`` = ``/opt/ml/model/tensorrt_llm/1``. Flat layout:
+   ``/opt/ml/model/{serving.properties, config.json, rank*.engine, tokenizer…}`` (``/opt/ml/model`` is the
+   model itself, so no ``model_id``).
+
+The values reproduce the tutorial's exactly for its Baichuan example. Two rules beyond it:
+
+* ``option.trust_remote_code`` is written **only when needed**, and only as ``true``: LMI 0.33 hands the
+  raw string to TensorRT-LLM, where ``"false"`` is a non-empty string and reads as true.
+* ``option.pipeline_parallel_degree`` is written only when it is not 1.
+* In the extracted style the triton layout leaves the batch size to ``config.pbtxt`` (as the tutorial
+  does); the flat layout has no config.pbtxt, so ``option.max_rolling_batch_size`` is written there.
+
+Cross-checks (:func:`check_answers`) return findings with fixes: tensor parallel degree equal to the
+engine's TP (and PP), ``max_rolling_batch_size`` within the engine's max batch size, ``trust_remote_code``
+when the tokenizer ships code, the layout matching the LMI version, a usable dtype and model_id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .errors import WizardError
+from .fsutil import atomic_write_text
+
+LAYOUTS = ("triton", "flat")
+STYLES = ("env", "properties", "extracted")
+OPT_ML_MODEL = "/opt/ml/model"
+TRITON_SUBFOLDER = "tensorrt_llm"
+DTYPES = {"fp16": "fp16", "float16": "fp16", "half": "fp16", "bf16": "bf16", "bfloat16": "bf16",
+          "fp32": "fp32", "float32": "fp32", "float": "fp32", "auto": "auto"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Same shape as ``layout.Finding``: ``level`` "error" (LMI will not load it / fails) or "warning"."""
+
+    level: str
+    code: str
+    problem: str
+    fix: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.problem}" + (f" — fix: {self.fix}" if self.fix else "")
+
+
+@dataclass
+class EngineInfo:
+    """What the engine's own config.json says (TensorRT-LLM ≥ 0.8 ``trtllm-build`` or the older build.py)."""
+
+    tp: Optional[int] = None
+    pp: Optional[int] = None
+    max_batch_size: Optional[int] = None
+    dtype: Optional[str] = None  # LMI spelling (fp16, bf16, fp32)
+    has_build_config: bool = False
+    source: str = ""
+
+
+@dataclass
+class LmiAnswers:
+    model_id: str  # the S3 URI (or local path) LMI loads: triton → parent prefix, flat → the folder itself
+    tp: int = 1
+    pp: int = 1
+    max_rolling_batch_size: Optional[int] = None
+    dtype: str = "fp16"
+    layout: str = "triton"
+    trust_remote_code: bool = False
+    engine_tp: Optional[int] = None
+    engine_pp: Optional[int] = None
+    engine_max_batch_size: Optional[int] = None
+    tokenizer_needs_trust: Optional[bool] = None  # from the tokenizer plan / folder
+    lmi_version: Optional[str] = None
+    subfolder: str = TRITON_SUBFOLDER  # triton layout: the uploaded model folder's name
+    extra: dict = field(default_factory=dict)  # more option.* keys (without the "option." prefix)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------- inputs
+def _positive_int(value, what: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise WizardError(f"{what} must be a whole number, not {value!r}", f"give {what} as e.g. 2") from None
+    if n < 1:
+        raise WizardError(f"{what} must be at least 1, not {n}", f"give {what} ≥ 1")
+    return n
+
+
+def normalise(a: LmiAnswers) -> LmiAnswers:
+    """Validate and normalise in place (dtype spelling, integers); raise WizardError for bad input."""
+    if a.layout not in LAYOUTS:
+        raise WizardError(f"unknown layout {a.layout!r}", "use triton (LMI 0.25–0.32) or flat (LMI 0.33+)")
+    if not a.model_id or not str(a.model_id).strip():
+        raise WizardError("no model_id given", "give the S3 URI LMI loads, e.g. s3://bucket/prefix/")
+    if any(c in a.model_id for c in "\n\r\0"):
+        raise WizardError("model_id contains a line break", "give the S3 URI on one line")
+    a.model_id = a.model_id.strip()
+    a.tp = _positive_int(a.tp, "tensor parallel degree")
+    a.pp = _positive_int(a.pp, "pipeline parallel degree")
+    if a.max_rolling_batch_size is not None:
+        a.max_rolling_batch_size = _positive_int(a.max_rolling_batch_size, "max rolling batch size")
+    d = DTYPES.get(str(a.dtype).strip().lower())
+    if d is None:
+        raise WizardError(f"unknown dtype {a.dtype!r}", "use fp16, bf16 or fp32")
+    a.dtype = d
+    for k, v in a.extra.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.]+", str(k)) or any(c in str(v) for c in "\n\r\0"):
+            raise WizardError(f"bad extra option {k!r}={v!r}", "use name=value on one line, e.g. max_input_len=1024")
+    return a
+
+
+def engine_info(folder: str | os.PathLike) -> EngineInfo:
+    """Read TP/PP/max batch size/dtype from an engine folder's ``config.json`` (either format)."""
+    path = Path(folder) / "config.json"
+    info = EngineInfo(source=str(path))
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return info
+    if not isinstance(data, dict):
+        return info
+    bc = data.get("build_config")
+    pc = data.get("pretrained_config")
+    if isinstance(bc, dict):  # trtllm-build (TensorRT-LLM ≥ 0.8)
+        info.has_build_config = True
+        info.max_batch_size = bc.get("max_batch_size")
+        if isinstance(pc, dict):
+            mapping = pc.get("mapping") or {}
+            info.tp = mapping.get("tp_size")
+            info.pp = mapping.get("pp_size")
+            if info.tp is None and mapping.get("world_size"):
+                info.tp = mapping["world_size"] // (info.pp or 1)
+            info.dtype = DTYPES.get(str(pc.get("dtype", "")).lower())
+    builder = data.get("builder_config")
+    if isinstance(builder, dict):  # older build.py engines (the tutorial's baichuan build)
+        info.tp = info.tp or builder.get("tensor_parallel")
+        info.pp = info.pp or builder.get("pipeline_parallel")
+        info.max_batch_size = info.max_batch_size or builder.get("max_batch_size")
+        info.dtype = info.dtype or DTYPES.get(str(builder.get("precision", "")).lower())
+    for attr in ("tp", "pp", "max_batch_size"):
+        v = getattr(info, attr)
+        setattr(info, attr, v if isinstance(v, int) and v > 0 else None)
+    return info
+
+
+def answers_from_engine(model_id: str, engine_dir: str | os.PathLike, *, layout: str,
+                        tokenizer_dir: str | os.PathLike | None = None,
+                        max_rolling_batch_size: Optional[int] = None, **kw) -> LmiAnswers:
+    """Fill the answers from what is on disk: TP/PP/dtype/max batch from the engine config, and whether
+    the tokenizer ships code (``auto_map.AutoTokenizer``) from the tokenizer folder."""
+    from .tokenizer import tokenizer_needs_trust_remote_code
+
+    e = engine_info(engine_dir)
+    needs = tokenizer_needs_trust_remote_code(tokenizer_dir) if tokenizer_dir else None
+    a = LmiAnswers(model_id=model_id, layout=layout, tp=kw.pop("tp", None) or e.tp or 1,
+                   pp=kw.pop("pp", None) or e.pp or 1,
+                   max_rolling_batch_size=max_rolling_batch_size or e.max_batch_size,
+                   dtype=kw.pop("dtype", None) or e.dtype or "fp16",
+                   trust_remote_code=kw.pop("trust_remote_code", None) or bool(needs),
+                   engine_tp=e.tp, engine_pp=e.pp, engine_max_batch_size=e.max_batch_size,
+                   tokenizer_needs_trust=needs, **kw)
+    return normalise(a)
+
+
+# --------------------------------------------------------------------------------------------- styles
+def _options(a: LmiAnswers, *, with_batch: bool = True) -> list[tuple[str, str]]:
+    """The option.* keys shared by every style, in the tutorial's order."""
+    opts = [("tensor_parallel_degree", str(a.tp))]
+    if a.pp != 1:
+        opts.append(("pipeline_parallel_degree", str(a.pp)))
+    if with_batch and a.max_rolling_batch_size is not None:
+        opts.append(("max_rolling_batch_size", str(a.max_rolling_batch_size)))
+    if a.trust_remote_code:  # never "false": LMI 0.33 passes the raw string on, and "false" reads as true
+        opts.append(("trust_remote_code", "true"))
+    for k, v in a.extra.items():
+        if k.startswith("option."):
+            k = k[len("option."):]
+        if str(k) == "trust_remote_code" and str(v).strip().lower() in ("false", "0", "no", ""):
+            continue
+        opts.append((str(k), str(v)))
+    return opts
+
+
+def env_vars(a: LmiAnswers) -> dict[str, str]:
+    """Style 1: ``HF_MODEL_ID`` + ``OPTION_*`` (insertion-ordered)."""
+    normalise(a)
+    env = {"HF_MODEL_ID": a.model_id}
+    for k, v in _options(a):
+        env["OPTION_" + k.upper().replace(".", "_")] = v
+    return env
+
+
+def env_text(a: LmiAnswers) -> str:
+    return "".join(f"{k}={v}\n" for k, v in env_vars(a).items())
+
+
+def _properties_text(pairs: list[tuple[str, str]]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in pairs)
+
+
+def serving_properties(a: LmiAnswers) -> str:
+    """Style 2: ``serving.properties`` loading the model from ``option.model_id`` (S3)."""
+    normalise(a)
+    pairs = [("engine", "Python"), ("option.mpi_mode", "true"), ("option.model_id", a.model_id)]
+    pairs += [(f"option.{k}", v) for k, v in _options(a)]
+    return _properties_text(pairs)
+
+
+def gpt_model_path(a: LmiAnswers) -> Optional[str]:
+    """Triton layout: where the engines are inside the container (``/opt/ml/model/tensorrt_llm/1``)."""
+    return f"{OPT_ML_MODEL}/{a.subfolder}/1" if a.layout == "triton" else None
+
+
+def extracted_properties(a: LmiAnswers) -> str:
+    """Style 3: ``serving.properties`` for artifacts extracted to ``/opt/ml/model`` (no model_id)."""
+    normalise(a)
+    pairs = [("engine", "Python"), ("option.mpi_mode", "true"), ("option.rolling_batch", "trtllm"),
+             ("option.dtype", a.dtype)]
+    pairs += [(f"option.{k}", v) for k, v in _options(a, with_batch=a.layout == "flat")]
+    return _properties_text(pairs)
+
+
+def extracted_layout(a: LmiAnswers) -> list[str]:
+    """The paths expected under ``/opt/ml/model`` (engines as globs), for display and checks."""
+    if a.layout == "triton":
+        s = a.subfolder
+        return ["serving.properties", f"{s}/config.pbtxt", f"{s}/tokenizer_config.json", f"{s}/1/config.json",
+                f"{s}/1/rank*.engine (or *_rank*.engine)"]
+    return ["serving.properties", "config.json (engine, with build_config)", "rank*.engine",
+            "tokenizer_config.json (+ tokenizer files)"]
+
+
+def render(a: LmiAnswers, style: str) -> str:
+    """One style as text (what the TUI previews and the verb prints)."""
+    if style == "env":
+        return env_text(a)
+    if style == "properties":
+        return serving_properties(a)
+    if style == "extracted":
+        return extracted_properties(a)
+    raise WizardError(f"unknown style {style!r}", "use env, properties, extracted or all")
+
+
+def all_styles(a: LmiAnswers) -> dict:
+    """Everything, as data (for ``--json`` and the TUI)."""
+    normalise(a)
+    return {
+        "layout": a.layout,
+        "model_id": a.model_id,
+        "env": env_vars(a),
+        "serving_properties": serving_properties(a),
+        "extracted": {"serving_properties": extracted_properties(a), "mount": OPT_ML_MODEL + "/",
+                      "layout": extracted_layout(a), "gpt_model_path": gpt_model_path(a)},
+        "findings": [f.to_dict() for f in check_answers(a)],
+    }
+
+
+# --------------------------------------------------------------------------------------------- checks
+def check_answers(a: LmiAnswers) -> list[Finding]:
+    normalise(a)
+    out: list[Finding] = []
+    if a.engine_tp is not None and a.engine_tp != a.tp:
+        out.append(Finding("error", "tp-mismatch",
+                           f"option.tensor_parallel_degree={a.tp} but the engine was built for TP {a.engine_tp} "
+                           f"(one rank*.engine per GPU)",
+                           f"set the tensor parallel degree to {a.engine_tp} (--tp {a.engine_tp}) or rebuild "
+                           f"the engine with --tp_size {a.tp}"))
+    if a.engine_pp is not None and a.engine_pp != a.pp:
+        out.append(Finding("error", "pp-mismatch",
+                           f"pipeline parallel degree {a.pp} but the engine was built for PP {a.engine_pp}",
+                           f"set --pp {a.engine_pp}"))
+    if (a.max_rolling_batch_size is not None and a.engine_max_batch_size is not None
+            and a.max_rolling_batch_size > a.engine_max_batch_size):
+        out.append(Finding("error", "batch-over-engine",
+                           f"max_rolling_batch_size={a.max_rolling_batch_size} exceeds the engine's max batch size "
+                           f"{a.engine_max_batch_size}",
+                           f"set --max-rolling-batch-size {a.engine_max_batch_size} or less, or rebuild with a "
+                           f"larger --max_batch_size"))
+    if a.tokenizer_needs_trust and not a.trust_remote_code:
+        out.append(Finding("error", "trust-remote-code",
+                           "the tokenizer ships its own code (auto_map) but trust_remote_code is off: LMI will "
+                           "fail to load the tokenizer",
+                           "turn trust_remote_code on (--trust-remote-code); it is written as "
+                           "option.trust_remote_code=true"))
+    if a.trust_remote_code and a.tokenizer_needs_trust is False:
+        out.append(Finding("warning", "trust-not-needed",
+                           "trust_remote_code is on but the tokenizer has no custom code",
+                           "leave it off (no option.trust_remote_code key is written then)"))
+    if a.lmi_version:
+        try:
+            from .target import layout_for_lmi
+
+            want = layout_for_lmi(a.lmi_version)
+        except Exception:  # noqa: BLE001 - a bad version string is reported below
+            want = "?"
+        if want is None:
+            out.append(Finding("error", "lmi-too-old", f"LMI {a.lmi_version} has no TensorRT-LLM support",
+                               "use LMI 0.25 or later"))
+        elif want in LAYOUTS and want != a.layout:
+            out.append(Finding("error", "layout-mismatch",
+                               f"LMI {a.lmi_version} loads the {want} layout, not {a.layout}",
+                               f"use --layout {want} or another LMI version"))
+    mid = a.model_id
+    if mid.startswith("s3://"):
+        rest = mid[5:]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            out.append(Finding("error", "model-id", f"{mid} has no bucket", "give s3://bucket/prefix/"))
+        elif a.layout == "triton" and not prefix.strip("/"):
+            out.append(Finding("error", "model-id-bucket-root",
+                               "triton layout: model_id is a bucket root; LMI needs the parent prefix of the "
+                               f"uploaded {a.subfolder}/ folder",
+                               "upload to s3://bucket/folder1/folder2/ and use s3://bucket/folder1/"))
+        elif a.layout == "triton" and prefix.rstrip("/").split("/")[-1] == a.subfolder:
+            out.append(Finding("warning", "model-id-too-deep",
+                               f"model_id ends in /{a.subfolder}/: LMI lists the sub-folders of model_id, so this "
+                               "points one level too deep",
+                               "give the parent prefix (the tutorial's two-folder rule)"))
+    elif "://" in mid and not mid.startswith(("http://", "https://")):
+        out.append(Finding("warning", "model-id-scheme", f"model_id {mid} is neither s3:// nor a local path",
+                           "give s3://bucket/prefix/"))
+    if a.layout == "flat" and a.max_rolling_batch_size is None and a.engine_max_batch_size:
+        out.append(Finding("warning", "batch-unset",
+                           "no max_rolling_batch_size: LMI uses its default, not the engine's max batch size",
+                           f"set --max-rolling-batch-size {a.engine_max_batch_size}"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- pbtxt
+_GPT_PATH_RE = re.compile(
+    r'(key:\s*"gpt_model_path"\s*value:\s*\{\s*string_value:\s*")([^"]*)(")', re.S)
+
+
+def read_gpt_model_path(pbtxt: str) -> Optional[str]:
+    m = _GPT_PATH_RE.search(pbtxt)
+    return m.group(2) if m else None
+
+
+def set_gpt_model_path(pbtxt: str, path: str) -> str:
+    """Set the ``gpt_model_path`` parameter's string_value (the tutorial's last manual edit)."""
+    if '"' in path or "\n" in path:
+        raise WizardError(f"bad gpt_model_path {path!r}", "give a plain path")
+    new, n = _GPT_PATH_RE.subn(lambda m: m.group(1) + path + m.group(3), pbtxt, count=1)
+    if n == 0:
+        raise WizardError("config.pbtxt has no gpt_model_path parameter",
+                          "use the tensorrt_llm/config.pbtxt of the tensorrtllm_backend tag")
+    return new
+
+
+# --------------------------------------------------------------------------------------------- write
+def _write(path: Path, text: str, force: bool, written: list[str]) -> None:
+    if path.is_dir():
+        raise WizardError(f"{path} is a folder", "remove it or choose another folder")
+    if path.exists():
+        try:
+            same = path.read_text("utf-8") == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if same:
+            return
+        if not force:
+            raise WizardError(f"{path} already exists with other content",
+                              "pass --force to replace it, or write to another folder")
+    atomic_write_text(path, text)
+    written.append(str(path))
+
+
+def write_configs(a: LmiAnswers, out_dir: str | os.PathLike, style: str = "all", *, force: bool = False,
+                  fix_gpt_model_path: bool = True) -> list[str]:
+    """Write the chosen style(s) into ``out_dir``; return the paths written.
+
+    * ``env`` → ``lmi.env``; ``properties`` → ``serving.properties`` (S3 model_id);
+    * ``extracted`` → ``serving.properties`` at the ``/opt/ml/model`` root (``out_dir`` is the model repo
+      root: triton → the folder holding ``tensorrt_llm/``; flat → the engine folder) and, triton layout,
+      ``gpt_model_path`` in ``tensorrt_llm/config.pbtxt`` set to ``/opt/ml/model/tensorrt_llm/1`` when that
+      file is there;
+    * ``all`` → ``lmi.env``, ``serving.properties`` (S3 style) and ``extracted/serving.properties``.
+
+    An existing file with other content is replaced only with ``force``; all writes are atomic."""
+    normalise(a)
+    out = Path(out_dir).expanduser()
+    if style not in STYLES + ("all",):
+        raise WizardError(f"unknown style {style!r}", "use env, properties, extracted or all")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WizardError(f"cannot create {out}: {exc.strerror or exc}", "choose a writable folder") from None
+    # decide everything before writing anything (no half-written set)
+    jobs: list[tuple[Path, str]] = []
+    if style in ("env", "all"):
+        jobs.append((out / "lmi.env", env_text(a)))
+    if style in ("properties", "all"):
+        jobs.append((out / "serving.properties", serving_properties(a)))
+    if style == "extracted":
+        jobs.append((out / "serving.properties", extracted_properties(a)))
+        pbtxt = out / a.subfolder / "config.pbtxt"
+        if a.layout == "triton" and fix_gpt_model_path and pbtxt.is_file():
+            text = pbtxt.read_text("utf-8")
+            want = gpt_model_path(a)
+            if read_gpt_model_path(text) != want:
+                jobs.append((pbtxt, set_gpt_model_path(text, want)))
+    if style == "all":
+        (out / "extracted").mkdir(exist_ok=True)
+        jobs.append((out / "extracted" / "serving.properties", extracted_properties(a)))
+    for path, text in jobs:
+        if path.exists() and not force and path.name != "config.pbtxt":
+            try:
+                same = path.read_text("utf-8") == text
+            except (OSError, UnicodeDecodeError):
+                same = False
+            if not same:
+                raise WizardError(f"{path} already exists with other content",
+                                  "pass --force to replace it, or write to another folder")
+    written: list[str] = []
+    for path, text in jobs:
+        _write(path, text, force or path.name == "config.pbtxt", written)
+    return written
