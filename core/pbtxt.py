@@ -526,7 +526,7 @@ def fill_text(text: str, substitutions: str, *, tag: str | None = None, path: st
             problem, fix, obsolete = explain_missing_key(key, live, model)
             if obsolete and skip_obsolete:
                 skipped.append(key)
-                notes.append(f"skipped `{key}`: {problem}")
+                notes.append(f"skipped: {problem}")
                 continue
             errors.append((problem, fix, obsolete))
     if errors:
