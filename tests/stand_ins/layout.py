@@ -35,3 +35,22 @@ def make_checkout(fixtures_dir: Path, dest: Path, version: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(fixtures_dir / SRC / fx / rel, target)
     return dest / example
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def install_stand_in(name: str, dest: Path) -> Path:
+    """Put the stand-in ``name`` (e.g. "fake_convert.py") at ``dest``, replacing the real builder there."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HERE / name, dest)
+    return dest
+
+
+def install_console_script(bin_dir: Path, command: str, stand_in: str, python: str) -> Path:
+    """An executable ``bin_dir/command`` (like the trtllm-build console script) running the stand-in."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    target = bin_dir / command
+    target.write_text(f"#!{python}\n" + (HERE / stand_in).read_text())
+    target.chmod(0o755)
+    return target
