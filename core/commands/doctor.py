@@ -18,6 +18,7 @@ ORDER = 10
 
 
 def register(p: argparse.ArgumentParser) -> None:
+    from ..target import DJL_INSTALL_ROOT, TELEMETRY_FILE
     from ..versions import BACKEND_URL, DEFAULT_TIMEOUT, TRTLLM_URL
 
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -31,6 +32,9 @@ def register(p: argparse.ArgumentParser) -> None:
                    help=f"limit for the tag lookup (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--lmi-version", metavar="X.Y.Z", help="the LMI release you deploy to (default: detected)")
     p.add_argument("--layout", choices=("triton", "flat"), help="override the artifact layout")
+    # where the LMI image keeps its DJL Serving version (probe paths; for tests and unusual images)
+    p.add_argument("--djl-telemetry", default=TELEMETRY_FILE, metavar="FILE", help=argparse.SUPPRESS)
+    p.add_argument("--djl-root", default=DJL_INSTALL_ROOT, metavar="DIR", help=argparse.SUPPRESS)
 
 
 def _gib(n: int) -> str:
@@ -81,12 +85,22 @@ def render_human(report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from ..environment import gather
+    from ..errors import WizardError
+
+    if not args.timeout > 0:
+        raise WizardError(f"--timeout must be a positive number of seconds, not {args.timeout:g}", "e.g. --timeout 4")
+    if args.checkout is not None and not os.path.isdir(args.checkout):
+        raise WizardError(f"checkout not found: {args.checkout}",
+                          "give the folder of a tensorrtllm_backend or TensorRT-LLM clone, or drop --checkout")
 
     report = gather(lookup_tags=True, offline=bool(getattr(args, "offline", False)),
                     checkout=getattr(args, "checkout", None),
                     backend_url=args.backend_url, trtllm_url=args.trtllm_url, timeout=args.timeout,
-                    lmi_override=getattr(args, "lmi_version", None), layout_override=getattr(args, "layout", None))
+                    lmi_override=getattr(args, "lmi_version", None), layout_override=getattr(args, "layout", None),
+                    telemetry_file=args.djl_telemetry, install_root=args.djl_root)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

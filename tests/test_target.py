@@ -1,0 +1,118 @@
+"""The LMI target: release table, reading the image's DJL Serving version (probe paths in tmp dirs laid
+out as the LMI Dockerfile does: /opt/djl/bin/telemetry "<djl_version> tensorrtllm", and the .deb's
+/usr/local/djl-serving-<version>/), overrides and explanations."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmi_wizard.core import target as T
+from lmi_wizard.core.errors import WizardError
+
+
+@pytest.fixture
+def no_image(tmp_path):
+    """Probe paths that exist but hold no LMI install (so the test machine's / is never read)."""
+    root = tmp_path / "usr-local"
+    root.mkdir()
+    return {"telemetry_file": tmp_path / "telemetry-missing", "install_root": root}
+
+
+@pytest.mark.parametrize("lmi, layout", [("0.25.0", "triton"), ("0.26.0", "triton"), ("0.29.0", "triton"),
+                                         ("0.30.0", "triton"), ("0.31.0", "triton"), ("0.32.0", "triton"),
+                                         ("0.33.0", "flat"), ("0.33", "flat"), ("0.34.0", "flat"),
+                                         ("1.0.0", "flat"), ("0.24.0", None), ("0.33.0~SNAPSHOT", "flat")])
+def test_layout_for_lmi(lmi, layout):
+    assert T.layout_for_lmi(lmi) == layout
+
+
+@pytest.mark.parametrize("trt, layout", [("0.5.0", "triton"), ("0.12.0", "triton"), ("0.19.0", "triton"),
+                                         ("0.21.0rc1", "flat"), ("0.21.0", "flat"), ("1.2.0rc6.post2", "flat")])
+def test_layout_for_trtllm(trt, layout):
+    assert T.layout_for_trtllm(trt) == layout
+
+
+def test_release_table_matches_the_field_notes():
+    pairs = [(r["lmi"], r["trtllm"], r["layout"]) for r in T.releases()]
+    assert pairs == [("0.25.0", "0.5.0", "triton"), ("0.26.0", "0.7.1", "triton"), ("0.27.0", "0.8.0", "triton"),
+                     ("0.28.0", "0.9.0", "triton"), ("0.29.0", "0.11.0", "triton"), ("0.30.0", "0.12.0", "triton"),
+                     ("0.32.0", "0.12.0", "triton"), ("0.33.0", "0.21.0rc1", "flat")]
+    for r in T.releases():  # the table's layout agrees with the rule
+        assert T.layout_for_lmi(r["lmi"]) == r["layout"] == T.layout_for_trtllm(r["trtllm"])
+
+
+def test_read_djl_version_from_telemetry_file(tmp_path):
+    tel = tmp_path / "telemetry"
+    tel.write_text("0.33.0 tensorrtllm\n")
+    assert T.read_djl_serving_version(tel, tmp_path / "none") == ("0.33.0", str(tel))
+    tel.write_text("0.27.0~SNAPSHOT tensorrtllm\n")
+    assert T.read_djl_serving_version(tel, None)[0] == "0.27.0"
+    tel.write_text("garbage\n")
+    assert T.read_djl_serving_version(tel, tmp_path / "none") is None
+
+
+def test_read_djl_version_from_install_folder(tmp_path):
+    (tmp_path / "djl-serving-0.30.0").mkdir()
+    (tmp_path / "djl-serving-0.33.0").mkdir()
+    (tmp_path / "djl-serving-notes.txt").write_text("x")  # not a folder, not a version
+    assert T.read_djl_serving_version(tmp_path / "missing", tmp_path) == ("0.33.0", str(tmp_path / "djl-serving-0.33.0"))
+    assert T.read_djl_serving_version(None, tmp_path / "empty") is None
+
+
+def test_nothing_known_assumes_newest_release(no_image):
+    t = T.determine_target(**no_image)
+    assert (t.version, t.layout, t.source, t.trtllm_version) == ("0.33.0", "flat", "default", "0.21.0rc1")
+    assert "will not load" in t.explanation and "--lmi-version" in t.explanation
+
+
+def test_image_version_wins_over_installed_trtllm(tmp_path, no_image):
+    tel = tmp_path / "telemetry"
+    tel.write_text("0.33.0 tensorrtllm\n")
+    t = T.determine_target(trtllm_version="0.21.0rc1", telemetry_file=tel, install_root=no_image["install_root"])
+    assert (t.version, t.layout, t.source) == ("0.33.0", "flat", "image") and t.notes == ()
+    assert str(tel) in t.explanation
+    t = T.determine_target(trtllm_version="0.12.0", telemetry_file=tel, install_root=no_image["install_root"])
+    assert t.layout == "flat" and any("will not load in LMI 0.33.0" in n for n in t.notes)
+
+
+def test_installed_trtllm_selects_the_release(no_image):
+    t = T.determine_target(trtllm_version="0.12.0", **no_image)
+    assert (t.version, t.layout, t.source) == ("0.32.0", "triton", "tensorrt-llm")
+    assert "also 0.30.0" in t.explanation and "the layout the tutorial describes" in t.explanation
+    t = T.determine_target(trtllm_version="0.21.0rc1", **no_image)
+    assert (t.version, t.layout) == ("0.33.0", "flat")
+    t = T.determine_target(trtllm_version="0.21.0", **no_image)  # same numbers, not the build LMI ships
+    assert t.version == "0.33.0" and any("ships TensorRT-LLM 0.21.0rc1, not 0.21.0" in n for n in t.notes)
+
+
+def test_trtllm_no_lmi_ships(no_image):
+    t = T.determine_target(trtllm_version="0.16.0", **no_image)
+    assert t.version is None and t.layout == "triton" and t.source == "tensorrt-llm"
+    assert any("no known LMI release ships TensorRT-LLM 0.16.0" in n for n in t.notes)
+    t = T.determine_target(trtllm_version="1.2.0rc6.post2", **no_image)
+    assert t.version is None and t.layout == "flat"
+
+
+def test_overrides(no_image):
+    t = T.determine_target(trtllm_version="0.21.0rc1", lmi_override="0.30.0", **no_image)
+    assert (t.version, t.layout, t.source) == ("0.30.0", "triton", "override")
+    assert any("will not load in LMI 0.30.0" in n for n in t.notes)
+    t = T.determine_target(layout_override="triton", **no_image)
+    assert t.layout == "triton" and t.version == "0.33.0" and any("overridden" in n for n in t.notes)
+    t = T.determine_target(lmi_override="0.31.0", **no_image)  # not in the table: rule applies
+    assert t.layout == "triton" and t.trtllm_version is None and any("not in the release table" in n for n in t.notes)
+
+
+@pytest.mark.parametrize("kw, words", [({"layout_override": "nested"}, "unknown layout"),
+                                       ({"lmi_override": "latest"}, "not an LMI version"),
+                                       ({"lmi_override": "0.20.0"}, "no TensorRT-LLM support")])
+def test_bad_overrides_are_wizard_errors(no_image, kw, words):
+    with pytest.raises(WizardError) as e:
+        T.determine_target(**kw, **no_image)
+    assert words in str(e.value) and e.value.fix
+
+
+def test_to_json_shape(no_image):
+    j = T.determine_target(trtllm_version="0.12.0", **no_image).to_json()
+    assert set(j) == {"version", "layout", "trtllm_version", "source", "explanation", "notes"}
+    assert j["layout"] in T.LAYOUTS
