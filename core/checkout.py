@@ -302,8 +302,9 @@ def repo_state(path: Path, tag: str, *, ignore: tuple[str, ...] = (), git: str =
     return st
 
 
-def _state_error(st: RepoState, repo: str, tag: str) -> Optional[WizardError]:
+def _state_error(st: RepoState, repo: str, tag: str, root: Optional[Path] = None) -> Optional[WizardError]:
     p = st.path
+    root = root or p
     if not st.exists or st.empty:
         return None
     if not st.is_repo:
@@ -314,7 +315,7 @@ def _state_error(st: RepoState, repo: str, tag: str) -> Optional[WizardError]:
     if not st.at_tag:
         return WizardError(
             f"{p} is a {repo} checkout at {st.where or 'an unknown commit'}, not at {tag}",
-            f"use another --dest (e.g. {p.name}-{tag}), or switch it yourself: "
+            f"use another --dest (e.g. {root.name}-{tag}), or switch it yourself: "
             f"`git -C {p} fetch --depth 1 origin tag {tag} && git -C {p} checkout {tag}`")
     if st.dirty:
         shown = ", ".join(ln[3:] for ln in st.dirty[:5]) + (" …" if len(st.dirty) > 5 else "")
@@ -409,7 +410,7 @@ def plan_checkout(
         if error is None and st.is_repo:
             steps.append(PlanStep("reuse", "tensorrtllm_backend", redact_url(backend_url), dest, tag))
             sub = repo_state(dest / SUBDIR, tag, git=git)
-            error = _state_error(sub, "TensorRT-LLM", tag)
+            error = _state_error(sub, "TensorRT-LLM", tag, dest)
             if error is None:
                 if sub.is_repo:
                     steps.append(PlanStep("reuse", "TensorRT-LLM", redact_url(trtllm_url), dest / SUBDIR, tag))
