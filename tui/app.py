@@ -1,17 +1,186 @@
-"""Placeholder app until the wizard screens land (issue 6)."""
+"""The Textual wizard: one screen per step of ``core.steps``, answers saved as the user goes.
+
+Everything shown comes from ``lmi_wizard.core``; this module only wires screens together:
+the step order (and which steps apply, e.g. Triton config only for the Triton layout), the answer
+store (saved to the state file on every change, debounced), and resuming at the last screen.
+
+``WizardApp(environment=...)`` takes a ready detection report so tests and screenshots are
+deterministic; without one the Environment screen detects in a worker thread.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from lmi_wizard.core import recipe as core_recipe
+from lmi_wizard.core import steps as core_steps
+from lmi_wizard.core.errors import WizardError
+
+from .screens import registry
+
+
+class Session:
+    """The answers (``core.steps.Answers``), the detection context and the state file (``core.recipe``).
+
+    ``environment`` is a ``core.environment.EnvironmentReport`` given up front (tests, screenshots);
+    otherwise the Environment screen gathers one in a worker and hands it here."""
+
+    def __init__(self, *, state_path=None, environment: Any = None, services: Any = None) -> None:
+        self.ctx = core_steps.Context()
+        self.environment = None
+        self.services = services
+        self.load_problem: str | None = None
+        try:
+            self.state = core_recipe.load_state(state_path, ctx=self.ctx)
+        except WizardError as exc:
+            self.load_problem = str(exc)
+            self.state = core_recipe.WizardState(core_steps.Answers(ctx=self.ctx), None, None,
+                                                 Path(state_path) if state_path else core_recipe.default_state_path())
+        self.answers: core_steps.Answers = self.state.answers
+        self.run_result: Any = None  # what the Run screen produced, for Done
+        if environment is not None:
+            self.set_environment(environment)
+
+    def set_environment(self, report: Any) -> None:
+        """Detection facts into the context the fields consult."""
+        self.environment = report
+        gpu = getattr(report, "gpu", None)
+        trt = getattr(report, "tensorrt_llm", None)
+        if trt is not None:
+            self.ctx.set("installed_trtllm", trt.version if trt.installed else None)
+        if gpu is not None:
+            self.ctx.set("gpus", list(gpu.gpus) if gpu.available else [])
+
+    @property
+    def current(self) -> str | None:
+        return self.state.last_step
+
+    @current.setter
+    def current(self, step: str) -> None:
+        self.state.last_step = step
+
+    def visible_steps(self) -> list[str]:
+        return [s.key for s in core_steps.steps_for(self.answers)]
+
+    def step_title(self, key: str) -> str:
+        return core_steps.step(key).title
+
+    def resume_step(self) -> str:
+        steps = self.visible_steps()
+        last = self.state.last_step
+        if last in ("run", "done"):
+            return "review"  # a run is only ever started by the user, on Review
+        return last if last in steps else steps[0]
+
+    def save(self) -> None:
+        try:
+            core_recipe.save_state(self.state)
+        except WizardError as exc:  # a read-only config dir must not stop the wizard
+            self.load_problem = f"answers not saved: {exc}"
+
+
+class WizardApp(App):
+    CSS_PATH = "wizard.tcss"
+    TITLE = "lmi-wizard"
+    SUB_TITLE = "TensorRT-LLM → LMI"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+t", "toggle_dark", "Light/dark", show=False),
+    ]
+
+    def __init__(self, *, state_path: str | os.PathLike | None = None, environment: Any = None,
+                 services: Any = None, start_at: str | None = None, watch_css: bool = False) -> None:
+        super().__init__(watch_css=watch_css)
+        self.session = Session(state_path=state_path, environment=environment, services=services)
+        self._start_at = start_at
+        self._save_timer = None
+        self.show_advanced = False
+
+    # ---- answers ---------------------------------------------------------------------------
+    @property
+    def answers(self) -> core_steps.Answers:
+        return self.session.answers
+
+    def answers_changed(self) -> None:
+        """Debounced save: many keystrokes, one write."""
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(0.3, self.save_now)
+
+    def save_now(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+            self._save_timer = None
+        self.session.save()
+
+    # ---- navigation ------------------------------------------------------------------------
+    def steps(self) -> list[str]:
+        return self.session.visible_steps()
+
+    def step_bar(self, current: str) -> str:
+        steps = self.steps()
+        n = steps.index(current) + 1 if current in steps else 0
+        title = self.session.step_title(current)
+        rest = " · ".join(self.session.step_title(s) for s in steps[n:n + 3])
+        return f"Step {n}/{len(steps)}  {title}" + (f"   next: {rest}" if rest else "")
+
+    def previous_step(self, step: str) -> str | None:
+        steps = self.steps()
+        if step not in steps:
+            return None
+        i = steps.index(step)
+        if i == 0 or step in ("done",):
+            return None
+        return steps[i - 1]
+
+    def next_step(self, step: str) -> str | None:
+        steps = self.steps()
+        if step not in steps:
+            return None
+        i = steps.index(step)
+        return steps[i + 1] if i + 1 < len(steps) else None
+
+    def goto(self, step: str) -> None:
+        self.session.current = step
+        self.save_now()
+        screen = registry.screen_for(step)
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def go_next(self, step: str) -> None:
+        nxt = self.next_step(step)
+        if nxt is not None:
+            self.goto(nxt)
+
+    def go_back(self, step: str) -> None:
+        prev = self.previous_step(step)
+        if prev is not None:
+            self.goto(prev)
+
+    def on_mount(self) -> None:
+        if os.environ.get("LMI_WIZARD_THEME"):
+            self.theme = os.environ["LMI_WIZARD_THEME"]
+        start = self._start_at or self.session.resume_step()
+        self.goto(start)
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    async def action_quit(self) -> None:
+        self.save_now()
+        self.exit(0)
+
 
 def main(args) -> int:
-    from textual.app import App
-    from textual.widgets import Footer, Header, Static
-
-    class _App(App):
-        def compose(self):
-            yield Header()
-            yield Static("lmi-wizard")
-            yield Footer()
-
-    _App().run()
-    return 0
+    state = getattr(args, "state", None)
+    app = WizardApp(state_path=Path(state) if state else None)
+    result = app.run()
+    return int(result or 0)

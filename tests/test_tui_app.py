@@ -1,0 +1,95 @@
+"""Pilot tests of the real wizard app: navigation, answers saved as the user goes, resume, Esc keeps answers."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, Input, Select, Static
+
+from lmi_wizard.core import recipe
+from lmi_wizard.tui.app import WizardApp
+from tests.test_tui_support import async_test, environment_report
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+@async_test
+async def test_environment_screen_shows_gpus_versions_tag_and_layout(tmp_path):
+    app = WizardApp(state_path=tmp_path / "state.toml", environment=environment_report(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(app.screen).__name__ == "EnvironmentScreen"
+        machine = text_of(app, "#env-machine")
+        assert "0: NVIDIA H200 · 140 GiB · sm90" in machine and "1: NVIDIA H200" in machine
+        assert "p5" in machine and "tensorrt-llm 0.12.0" in machine
+        target = text_of(app, "#env-target")
+        assert "tag v0.12.0" in target and "tensorrtllm_backend" in target and "Triton layout" in target
+        assert "Step 1/9" in text_of(app, "#stepbar")  # triton layout: the Triton config step is shown
+        assert not app.screen.query_one("#next", Button).disabled
+
+
+@async_test
+async def test_no_gpu_no_tensorrt_llm_says_what_it_cannot_do_and_asks_for_the_version(tmp_path):
+    app = WizardApp(state_path=tmp_path / "state.toml",
+                    environment=environment_report(tmp_path, trtllm=None, gpus=0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "no NVIDIA GPU visible" in text_of(app, "#env-machine")
+        assert "not installed" in text_of(app, "#env-machine")
+        warnings = text_of(app, "#env-warnings")
+        assert "engines cannot be built" in warnings and "tensorrt-llm is not installed" in warnings
+        nxt = app.screen.query_one("#next", Button)
+        assert nxt.disabled  # no version known: the field says so and Next waits
+        assert "version" in text_of(app, "#message").lower()
+        app.screen.query_one("#f-env--trtllm_version", Input).focus()
+        await pilot.press(*"0.21.0")
+        await pilot.pause()
+        assert not nxt.disabled
+        # the 0.21 line loads the flat layout: no Triton config step
+        assert "Step 1/8" in text_of(app, "#stepbar")
+        assert "flat engine folder" in text_of(app, "#env-target")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "CheckoutScreen"
+        await pilot.press("escape")  # Back: the answer is still there
+        await pilot.pause()
+        assert app.screen.query_one("#f-env--trtllm_version", Input).value == "0.21.0"
+    saved = recipe.load_state(tmp_path / "state.toml")
+    assert saved.answers["env.trtllm_version"] == "0.21.0"
+    assert saved.last_step == "environment"
+
+
+@async_test
+async def test_answers_are_saved_as_the_user_goes_and_reopening_resumes(tmp_path):
+    state = tmp_path / "state.toml"
+    env = environment_report(tmp_path)
+    app = WizardApp(state_path=state, environment=env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        sel = app.screen.query_one("#f-env--lmi_layout", Select)
+        sel.value = "flat"
+        await pilot.pause(0.5)  # debounce
+        assert "lmi_layout = \"flat\"" in state.read_text()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "CheckoutScreen"
+        assert recipe.load_state(state).last_step == "checkout"
+    app2 = WizardApp(state_path=state, environment=env)
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(app2.screen).__name__ == "CheckoutScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app2.screen.query_one("#f-env--lmi_layout", Select).value == "flat"
+        assert "flat engine folder" in text_of(app2, "#env-target")
+
+
+@async_test
+async def test_damaged_state_file_is_reported_not_a_crash(tmp_path):
+    state = tmp_path / "state.toml"
+    state.write_text("this is = = not toml")
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(app.screen).__name__ == "EnvironmentScreen"
+        assert app.session.load_problem and "damaged" in app.session.load_problem

@@ -1,0 +1,135 @@
+"""Step 1 — Environment: GPUs, deploy targets, installed TensorRT-LLM / TensorRT, the matching tag and
+where the templates come from, the LMI target layout, and plainly what this machine cannot do.
+
+The report is ``core.environment.gather()`` (in a worker thread: NVML and importlib.metadata), or the
+one the app was given. The fields below it (version, layout, …) are ``core.steps``'s environment step.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from lmi_wizard.core import steps as core_steps
+
+from .base import StepScreen
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.0f} GiB"
+
+
+def describe_environment(report, answers) -> tuple[str, str, str]:
+    """(machine card, target card, warnings) as console markup — only formatting of core's report."""
+    g = report.gpu
+    lines = ["[b]GPUs[/b]"]
+    if g.available:
+        for gpu in g.gpus:
+            lines.append(f"  {gpu.index}: {escape(gpu.name)} · {_gib(gpu.memory_total_bytes)} · {gpu.arch}"
+                         + (" · MIG" if gpu.mig_enabled else ""))
+        drv = ", ".join(x for x in (f"driver {g.driver_version}" if g.driver_version else "",
+                                    f"CUDA {g.cuda_driver_version}" if g.cuda_driver_version else "") if x)
+        if drv:
+            lines.append(f"  [dim]{escape(drv)}[/dim]")
+        fams = ", ".join(report.deploy_instance_families) or "none known"
+        lines.append(f"[b]Deploys to[/b] {escape(fams)} [dim](same GPU architecture)[/dim]")
+    else:
+        lines.append(f"  [$warning]{escape(g.reason or 'no NVIDIA GPU visible')}[/]")
+    t, r = report.tensorrt_llm, report.tensorrt
+    lines.append("[b]tensorrt-llm[/b] " + (escape(t.version or "?") if t.installed else "[$warning]not installed[/]")
+                 + "   [b]tensorrt[/b] " + (escape(r.version or "?") if r.installed else "not installed"))
+    machine = "\n".join(lines)
+
+    tl = []
+    version = answers["env.trtllm_version"]
+    tag = core_steps.resolve_tag(answers)
+    if version:
+        tl.append(f"[b]Building for[/b] TensorRT-LLM {escape(str(version))} → tag {escape(tag or 'unknown')}")
+    res = report.tag
+    if res is not None:
+        how = "exact" if res.exact else ("confirm it" if res.needs_confirmation else "nearest")
+        src = res.template_repo
+        tl.append(f"[b]Templates[/b] {escape(src.github)} @ {escape(res.tag or '?')} ({how}), "
+                  f"{escape(src.subdir)}/")
+    elif version:
+        try:
+            from lmi_wizard.core import versions
+
+            src = versions.template_repo_for(str(version))
+            tl.append(f"[b]Templates[/b] {escape(src.github)}, {escape(src.subdir)}/")
+        except Exception:
+            pass
+    layout = answers.layout
+    lmi = report.lmi
+    tl.append(f"[b]LMI target[/b] {escape('LMI ' + lmi.version if lmi.version else 'LMI (unknown)')} → "
+              f"[b]{'Triton layout' if layout == 'triton' else 'flat engine folder'}[/b]"
+              + (" [dim](your choice)[/dim]" if (answers['env.lmi_layout'] or 'auto') != 'auto' else ""))
+    tl.append(f"[dim]{escape(lmi.explanation)}[/dim]")
+    target = "\n".join(tl)
+
+    warn = [f"[$warning]![/] {escape(s)}" for s in report.cannot_do()]
+    if res is not None:
+        warn += [f"[$warning]![/] {escape(n)}" for n in res.notes if "offline" not in n]
+    warn += [f"[$warning]![/] {escape(n)}" for n in report.notes]
+    return machine, target, "\n".join(warn)
+
+
+class EnvironmentScreen(StepScreen):
+    STEP = "environment"
+
+    def compose_before_form(self) -> ComposeResult:
+        yield Static("detecting GPUs and installed packages…", id="env-machine", classes="card")
+        yield Static("", id="env-target", classes="card")
+        yield Static("", id="env-warnings")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.wizard.session.environment is None:
+            self.detect()
+
+    @work(thread=True, exclusive=True, group="environment")
+    def detect(self) -> None:
+        from lmi_wizard.core import environment
+
+        report = environment.gather(lookup_tags=False)
+        self.app.call_from_thread(self._detected, report)
+
+    def _detected(self, report) -> None:
+        self.wizard.session.set_environment(report)
+        form = self.form
+        if form is not None:
+            form.revalidate()
+        self.refresh_fields()
+        self.update_previews()
+        self.refresh_next()
+
+    def refresh_fields(self) -> None:
+        """Defaults that depend on detection (the version) are shown once it is known."""
+        form = self.form
+        if form is None:
+            return
+        from textual.widgets import Input
+
+        from ..widgets.form import widget_id
+
+        f = self.answers.field("env.trtllm_version")
+        try:
+            box = self.query_one(f"#{widget_id(f.key)}", Input)
+        except Exception:
+            return
+        if not self.answers.is_set(f.key) and not box.value:
+            with box.prevent(Input.Changed):
+                box.value = f.format(self.answers[f.key])
+
+    def update_previews(self) -> None:
+        report = self.wizard.session.environment
+        if report is None:
+            return
+        machine, target, warnings = describe_environment(report, self.answers)
+        self.query_one("#env-machine", Static).update(machine)
+        self.query_one("#env-target", Static).update(target)
+        w = self.query_one("#env-warnings", Static)
+        w.update(warnings)
+        w.display = bool(warnings)

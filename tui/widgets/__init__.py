@@ -1,0 +1,1 @@
+"""Reusable widgets of the Textual wizard (no logic: everything they show comes from core)."""

@@ -1,0 +1,252 @@
+"""Renders a ``core.steps.Step`` as a form — generically, from its fields (the same description the
+plain mode and the recipe loader use).
+
+Kind → widget: bool → Checkbox; choice → Select (or an Input with suggestions when the choices are only
+suggestions or unknown yet); secret → password Input; everything else → Input. Each edit is parsed by
+``Field.parse`` and stored in the ``Answers`` at once; a value that does not parse stays in the widget
+with the reason beside it and blocks Next. ``core.steps.validate_step`` gives the messages beside the
+fields (errors block Next, warnings are shown). Advanced fields appear with the "advanced" switch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from lmi_wizard.core import steps as core_steps
+from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.steps import Answers, Field, Kind
+
+
+def widget_id(key: str) -> str:
+    return "f-" + key.replace(".", "--")
+
+
+def key_of(widget_id_: str | None) -> str | None:
+    if not widget_id_ or not widget_id_.startswith("f-"):
+        return None
+    return widget_id_[2:].replace("--", ".")
+
+
+class FieldRow(Vertical):
+    """Label + widget on one line, the message (error / warning) under it."""
+
+    DEFAULT_CLASSES = "field"
+
+    def __init__(self, field: Field, answers: Answers) -> None:
+        super().__init__(id="row-" + widget_id(field.key)[2:])
+        self.field = field
+        self.answers = answers
+        self._choices: list[tuple[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        f = self.field
+        with Horizontal(classes="field-row"):
+            yield Label(f.label + ("*" if f.required else ""), classes="field-label")
+            with Horizontal(classes="field-input"):
+                yield self._make_widget()
+        yield Static("", classes="field-msg")
+
+    def _select_options(self) -> list[tuple[str, Any]]:
+        return [(c.title, c.value) for c in self.field.options(self.answers)]
+
+    def _uses_select(self) -> bool:
+        f = self.field
+        return f.kind is Kind.CHOICE and f.strict_choices and bool(self._select_options())
+
+    def _make_widget(self):
+        f, a = self.field, self.answers
+        value = a[f.key]
+        wid = widget_id(f.key)
+        tooltip = f.help or None
+        if f.kind is Kind.BOOL:
+            w = Checkbox("", bool(value), id=wid, compact=True)
+        elif self._uses_select():
+            self._choices = self._select_options()
+            allow_blank = not any(v == value for _, v in self._choices)
+            w = Select(self._choices, value=value if not allow_blank else Select.NULL, id=wid,
+                       allow_blank=allow_blank, compact=True, prompt=f.placeholder or "choose…")
+        else:
+            suggest = None
+            opts = [str(c.value) for c in f.options(a)]
+            if opts:
+                suggest = SuggestFromList(opts, case_sensitive=False)
+            w = Input(f.format(value), id=wid, placeholder=f.placeholder or "", password=f.kind is Kind.SECRET,
+                      suggester=suggest, compact=True, select_on_focus=False)
+            if f.kind is Kind.SECRET:
+                w.value = ""
+                w.placeholder = (f"set from ${f.env}" if f.env and value else f.placeholder or
+                                 (f"or set ${f.env}" if f.env else ""))
+        w.tooltip = tooltip
+        return w
+
+    def refresh_choices(self) -> None:
+        """Dynamic choices (e.g. the checkout's example folders) may change with other answers."""
+        if self.field.kind is not Kind.CHOICE or not callable(self.field.choices):
+            return
+        new = self._select_options()
+        if new == self._choices:
+            return
+        try:
+            w = self.query_one(f"#{widget_id(self.field.key)}")
+        except Exception:
+            return
+        if isinstance(w, Select) and new:
+            self._choices = new
+            value = self.answers[self.field.key]
+            w.set_options(new)
+            if any(v == value for _, v in new):
+                w.value = value
+        elif not isinstance(w, Select) and new:
+            # choices became known: swap the text box for a Select
+            self._choices = []
+            w.remove()
+            self.query_one(".field-input").mount(self._make_widget())
+
+    def set_message(self, text: str, severity: str = "") -> None:
+        msg = self.query_one(".field-msg", Static)
+        msg.update(text)
+        msg.set_class(severity == "error", "error")
+        msg.set_class(severity == "warning", "warn")
+        msg.display = bool(text)
+
+
+class StepForm(Vertical):
+    """The fields of one core step. Posts :class:`StepForm.Changed` after every accepted edit."""
+
+    class Changed(Message):
+        def __init__(self, form: "StepForm", key: str) -> None:
+            super().__init__()
+            self.form = form
+            self.key = key
+
+    def __init__(self, step: core_steps.Step | str, answers: Answers, *, advanced: bool = False,
+                 id: str | None = None, exclude: tuple[str, ...] = ()) -> None:
+        super().__init__(id=id or "form")
+        self.step = core_steps.step(step) if isinstance(step, str) else step
+        self.answers = answers
+        self.advanced = advanced
+        self.exclude = exclude
+        self.parse_errors: dict[str, str] = {}
+        self.problems: list[core_steps.Problem] = []
+
+    def compose(self) -> ComposeResult:
+        for f in self.step.fields:
+            if f.key in self.exclude:
+                continue
+            yield FieldRow(f, self.answers)
+        if any(f.advanced for f in self.step.fields if f.key not in self.exclude):
+            yield Checkbox("Show advanced settings", self.advanced, id="advanced-toggle", compact=True)
+        yield Static("", id="step-problems", classes="field-msg")
+
+    def on_mount(self) -> None:
+        self.revalidate()
+
+    # ---- answers ---------------------------------------------------------------------------
+    def _store(self, key: str, raw: Any) -> None:
+        f = self.answers.field(key)
+        try:
+            if f.kind is Kind.SECRET and raw == "":
+                return  # an empty password box keeps the environment's value
+            self.answers[key] = raw
+        except WizardError as exc:
+            fix = getattr(exc, "fix", None)
+            self.parse_errors[key] = getattr(exc, "message", str(exc)) + (f" — fix: {fix}" if fix else "")
+        else:
+            self.parse_errors.pop(key, None)
+        self.revalidate()
+        self.post_message(self.Changed(self, key))
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        key = key_of(event.input.id)
+        if key:
+            event.stop()
+            f = self.answers.field(key)
+            if key not in self.parse_errors and f.kind is not Kind.SECRET and \
+                    f.format(self.answers[key]) == event.value:
+                return  # unchanged (also the Changed an Input posts when it mounts): defaults stay dynamic
+            self._store(key, event.value)
+
+    @on(Checkbox.Changed)
+    def _checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "advanced-toggle":
+            event.stop()
+            self.advanced = event.value
+            self.revalidate()
+            return
+        key = key_of(event.checkbox.id)
+        if key:
+            event.stop()
+            if bool(self.answers[key]) == event.value and key not in self.parse_errors:
+                return
+            self._store(key, event.value)
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        key = key_of(event.select.id)
+        if key:
+            event.stop()
+            if event.value is Select.NULL:
+                return
+            if self.answers[key] == event.value and self.answers.is_set(key):
+                return
+            self._store(key, event.value)
+
+    # ---- checks ------------------------------------------------------------------------------
+    def revalidate(self) -> None:
+        """Visibility of every row, messages beside fields, the step's own problems."""
+        try:
+            self.problems = core_steps.validate_step(self.step, self.answers, advanced=True)
+        except WizardError as exc:  # a broken check must never break the screen
+            self.problems = [core_steps.Problem(self.step.key, str(exc))]
+        by_key: dict[str, core_steps.Problem] = {}
+        for p in self.problems:
+            if p.key not in by_key or (p.blocking and not by_key[p.key].blocking):
+                by_key[p.key] = p
+        shown_keys: set[str] = set()
+        for row in self.query(FieldRow):
+            f = row.field
+            visible = f.is_visible(self.answers) and (self.advanced or not f.advanced or f.key in by_key
+                                                      and by_key[f.key].blocking or f.key in self.parse_errors)
+            row.display = visible
+            if not visible:
+                continue
+            shown_keys.add(f.key)
+            row.refresh_choices()
+            if f.key in self.parse_errors:
+                row.set_message("✗ " + self.parse_errors[f.key], "error")
+            elif f.key in by_key:
+                p = by_key[f.key]
+                row.set_message(("✗ " if p.blocking else "! ") + p.message, p.severity)
+            else:
+                row.set_message("")
+        rest = [p for p in self.problems if p.key not in shown_keys]
+        box = self.query_one("#step-problems", Static)
+        box.update("\n".join(("✗ " if p.blocking else "! ") + p.message for p in rest))
+        box.set_class(any(p.blocking for p in rest), "error")
+        box.set_class(bool(rest) and not any(p.blocking for p in rest), "warn")
+        box.display = bool(rest)
+
+    def blocker(self) -> str | None:
+        """Why this form blocks Next (first problem), or None."""
+        if self.parse_errors:
+            key, msg = next(iter(self.parse_errors.items()))
+            return f"{self.answers.field(key).label}: {msg}"
+        for p in self.problems:
+            if p.blocking:
+                try:
+                    label = self.answers.field(p.key).label
+                except WizardError:
+                    label = self.step.title
+                return f"{label}: {p.message}"
+        return None
+
+    def warnings(self) -> list[core_steps.Problem]:
+        return [p for p in self.problems if not p.blocking]
