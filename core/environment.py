@@ -101,6 +101,8 @@ def gather(*, lookup_tags: bool = True, offline: bool = False, checkout: str | o
                                         timeout=timeout, cancel=cancel)
         else:
             tag = versions_mod.resolve_tag(trt_llm.version, None, backend_url=backend_url, trtllm_url=trtllm_url)
+    if tag is not None:
+        notes.extend(f"tag {tag.tag or '?'}: {n}" for n in tag.notes)
     if trt_llm.installed and not trt.installed:
         notes.append("tensorrt-llm is installed but no tensorrt distribution was found")
     emit(progress, "doctor", "choosing the LMI target", done=3, total=total)

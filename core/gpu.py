@@ -116,7 +116,7 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def _nvml_error_text(nvml: Any, exc: BaseException) -> str:
+def _nvml_error_text(exc: BaseException) -> str:
     name = type(exc).__name__
     msg = str(exc) or name
     if name == "NVMLError_LibraryNotFound":
@@ -147,24 +147,24 @@ def detect_gpus(nvml: Any = None, *, mig: bool = True) -> GpuState:
     try:
         nvml.nvmlInit()
     except catch as exc:
-        return GpuState(False, reason=f"{NO_GPU}: {_nvml_error_text(nvml, exc)}")
+        return GpuState(False, reason=f"{NO_GPU}: {_nvml_error_text(exc)}")
     notes: list[str] = []
     try:
         try:
             driver = _text(nvml.nvmlSystemGetDriverVersion())
         except catch as exc:
             driver = None
-            notes.append(f"driver version unknown: {_nvml_error_text(nvml, exc)}")
+            notes.append(f"driver version unknown: {_nvml_error_text(exc)}")
         try:
             cuda = cuda_version_string(nvml.nvmlSystemGetCudaDriverVersion())
         except catch as exc:
             cuda = None
-            notes.append(f"CUDA driver version unknown: {_nvml_error_text(nvml, exc)}")
+            notes.append(f"CUDA driver version unknown: {_nvml_error_text(exc)}")
         try:
             count = int(nvml.nvmlDeviceGetCount())
         except catch as exc:
             return GpuState(False, driver_version=driver, cuda_driver_version=cuda,
-                            reason=f"{NO_GPU}: {_nvml_error_text(nvml, exc)}", notes=tuple(notes))
+                            reason=f"{NO_GPU}: {_nvml_error_text(exc)}", notes=tuple(notes))
         gpus: list[GpuInfo] = []
         for i in range(count):
             try:
@@ -173,7 +173,7 @@ def detect_gpus(nvml: Any = None, *, mig: bool = True) -> GpuState:
                 total = int(nvml.nvmlDeviceGetMemoryInfo(h).total)
                 cc = tuple(int(x) for x in nvml.nvmlDeviceGetCudaComputeCapability(h))
             except catch as exc:
-                notes.append(f"GPU {i} skipped: {_nvml_error_text(nvml, exc)}")
+                notes.append(f"GPU {i} skipped: {_nvml_error_text(exc)}")
                 continue
             mig_enabled: bool | None = None
             if mig and hasattr(nvml, "nvmlDeviceGetMigMode"):

@@ -28,8 +28,9 @@ from .versions import Version, parse_version, try_parse_version
 LAYOUTS = ("triton", "flat")
 TELEMETRY_FILE = "/opt/djl/bin/telemetry"
 DJL_INSTALL_ROOT = "/usr/local"
-TUTORIAL_NOTE = ("the tutorial pulls a 0.33 image (djl-inference:0.33.0-tensorrtllm0.21.0-cu128) but describes "
-                 "the Triton layout (triton_model_repo/tensorrt_llm/ with config.pbtxt), which that image will not load")
+TUTORIAL_NOTE = ("the tutorial pulls a 0.33 image (djl-inference:0.33.0-tensorrtllm0.21.0-cu128) but its `docker run` "
+                 "uses deepjavalibrary/djl-serving:0.30.0-tensorrt-llm and it describes the Triton layout "
+                 "(triton_model_repo/tensorrt_llm/ with config.pbtxt), which a 0.33 image will not load")
 
 
 @lru_cache(maxsize=1)
@@ -145,7 +146,8 @@ def _explain(version: str | None, layout: str, trtllm: str | None, how: str) -> 
     if layout == "flat":
         s += f" Note: {TUTORIAL_NOTE}."
     else:
-        s += " This is the layout the tutorial describes."
+        s += (" This is the layout the tutorial describes (it loads in the 0.30 image the tutorial's `docker run` "
+              "uses, not in the 0.33 image it pulls).")
     return s
 
 

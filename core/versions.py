@@ -409,8 +409,6 @@ def find_tag(version: str, *, offline: bool = False, checkout: str | os.PathLike
         if listing.tags is None:
             notes.append(listing.note or f"cannot reach {repo.url}")
             listing = None
-    if listing is None and not (offline and checkout is None):
-        notes.append(f"neither a checkout nor {repo.url} could be read: tag not verified")
     res = resolve_tag(version, listing.tags if listing else None, backend_url=backend_url, trtllm_url=trtllm_url,
                       tags_source=listing.source if listing else None)
     res.notes[:0] = notes

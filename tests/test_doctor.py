@@ -75,6 +75,7 @@ def test_json_with_tensorrt_llm_and_tag_from_a_real_remote(h200_nvml, probes, ca
     assert (j["lmi"]["version"], j["lmi"]["layout"]) == ("0.32.0", "triton")
     assert j["can_build"] is True and j["cannot_do"] == []
     assert any("ships TensorRT-LLM 0.12.0, not 0.12.0.dev2024080600" in n for n in j["notes"])
+    assert any(n.startswith("tag v0.12.0: ") and "development build" in n for n in j["notes"])
 
 
 def test_inside_an_lmi_033_image(h200_nvml, tmp_path, capsys):
