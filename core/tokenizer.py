@@ -319,7 +319,8 @@ class _HubSource(_Source):
                               "the repository lists a file outside its folder")
         try:
             path = hf_hub_download(self.repo_id, name, revision=self.commit or self.revision, local_dir=staging,
-                                   endpoint=self.endpoint, token=self.token, library_name="lmi-wizard")
+                                   cache_dir=os.path.join(staging, ".hf-cache"), endpoint=self.endpoint,
+                                   token=self.token, library_name="lmi-wizard")
         except Exception as exc:  # noqa: BLE001
             raise hub_error(exc, self.repo_id, self.endpoint, self.revision, name) from None
         p = Path(path)

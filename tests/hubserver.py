@@ -149,6 +149,7 @@ class FakeHub:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeHub
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: avoid 40 ms stalls
 
     def log_message(self, format, *args):  # keep test output quiet
         pass
