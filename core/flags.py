@@ -247,7 +247,10 @@ def _make_spec(names, kw, text, consts, origin, group, literal: bool, values: Op
         spec.default = True
     choices, choices_src = get("choices")
     if choices is not _MISSING:
-        spec.choices = list(choices)
+        spec.choices = []
+        for c in choices:  # upstream lists may repeat a value (e.g. "disable" for None twice); argparse doesn't care
+            if c not in spec.choices:
+                spec.choices.append(c)
     elif choices_src is not None:
         spec.choices_source = choices_src
     h, h_src = get("help")
@@ -681,6 +684,42 @@ def _interpret_helper(fn: ast.FunctionDef, tree: ast.Module, text: str, rel: str
     return _recorded_specs(rec, consts, rel)
 
 
+def _interpret_statements(fn: ast.FunctionDef, tree: ast.Module, groups: dict, rel: str) -> list[FlagSpec]:
+    """Expand the statements of a local function that add flags with computed names (loops), binding each
+    receiver variable (parser or group) to a recorder. Earlier simple assignments are replayed when they can be."""
+    consts = _module_constants(tree)
+    interp = _Interp(_interp_namespace(tree, consts))
+    env: dict[str, Any] = {}
+    recorders: list[_Recorder] = []
+    out: list[FlagSpec] = []
+    for st in fn.body:
+        dyn = [n for n in ast.walk(st) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+               and n.func.attr == "add_argument" and any(not isinstance(a, ast.Constant) for a in n.args)]
+        if not dyn:
+            if isinstance(st, ast.Assign):
+                try:
+                    interp.stmt(st, env)
+                except (_Unresolvable, _Return, _Break, _Continue):
+                    pass
+            continue
+        for call in dyn:
+            recv = call.func.value
+            if not isinstance(recv, ast.Name):
+                raise _Unresolvable("add_argument on a computed receiver")
+            if not isinstance(env.get(recv.id), _Recorder):
+                rec = _Recorder(groups.get(recv.id), f"{rel}:{st.lineno}")
+                env[recv.id] = rec
+                recorders.append(rec)
+        lits = [n for n in ast.walk(st) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                and n.func.attr == "add_argument" and all(isinstance(a, ast.Constant) for a in n.args)]
+        if lits:
+            raise _Unresolvable("literal and computed flags in one statement")
+        interp.stmt(st, env)
+    for rec in recorders:
+        out.extend(_recorded_specs(rec, consts, rel))
+    return out
+
+
 # ---- discovery -----------------------------------------------------------------------------------
 
 _CACHE: dict[tuple, BuilderFlags] = {}
@@ -762,7 +801,7 @@ def discover_flags(path: str | os.PathLike) -> BuilderFlags:
     for fname in sorted(dynamic_funcs):
         fn = local_funcs[fname]
         try:
-            specs.extend(_interpret_helper(fn, tree, text, rel, None))
+            specs.extend(_interpret_statements(fn, tree, groups, rel))
         except _Unresolvable as exc:
             notes.append(f"{rel}: flags generated in {fname}() could not be expanded ({exc})")
 
@@ -1141,7 +1180,7 @@ def _lengths(em: _Emitter, intent: BuildIntent, translations: list[str]) -> None
                 return
             out_len = seq_len - intent.max_input_len
             translations.append(f"max sequence length {seq_len} → --max_output_len {out_len} "
-                                f"(= {seq_len} − max input {intent.max_input_len}; {em.flags.path.name} has no --max_seq_len)")
+                                f"(= {seq_len} − max input {intent.max_input_len}; {em.step} has no --max_seq_len)")
         em.put("--max_output_len", out_len)
         return
     if em.has("--max_seq_len"):
