@@ -69,6 +69,7 @@ WEIGHT_SUFFIXES = (".bin", ".safetensors", ".pt", ".pth", ".gguf", ".h5", ".msgp
                    ".ot", ".tflite", ".npz")
 MAX_META_BYTES = 4 * 1024 * 1024  # tokenizer_config.json / config.json / *.py read for planning
 STEP = "tokenizer"
+STAGING_PREFIX = ".lmi-wizard-staging-"  # inside dest_dir: same file system, so the final moves are renames
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -272,14 +273,17 @@ class _LocalSource(_Source):
 class _HubSource(_Source):
     kind = "hub"
 
-    def __init__(self, repo_id: str, revision: Optional[str], endpoint: Optional[str], token):
+    def __init__(self, repo_id: str, revision: Optional[str], endpoint: Optional[str], token, *,
+                 commit: Optional[str] = None):
         self.repo_id = repo_id
         self.revision = revision
         self.endpoint = endpoint
         self.token = token  # passed through to huggingface_hub; never logged
         self._tmp: Optional[str] = None
         self._tree: list = []
-        self._resolve()
+        self.commit = commit
+        if commit is None:  # a plan's source pins the commit it saw; fetch reuses it without a new listing
+            self._resolve()
 
     def _api(self):
         from huggingface_hub import HfApi  # heavy: imported lazily
@@ -361,7 +365,7 @@ def hub_error(exc: BaseException, repo_id: str, endpoint: Optional[str], revisio
                            f"accept its terms on {where}/{repo_id}, then {login}")
     if "RevisionNotFoundError" in names:
         return WizardError(f"{repo_id}: revision {revision or 'main'!r} not found", "check --revision")
-    if "RemoteEntryNotFoundError" in names or "EntryNotFoundError" in names and status == 404:
+    if "RemoteEntryNotFoundError" in names or ("EntryNotFoundError" in names and status == 404):
         return WizardError(f"{what}: file not found in the repository", "re-run the plan: the repo changed")
     if "RepositoryNotFoundError" in names:
         if status == 401:
@@ -629,17 +633,19 @@ def fetch_tokenizer(plan: TokenizerPlan, *, token=None, force: bool = False,
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WizardError(f"cannot create {dest}: {exc.strerror or exc}", "choose a writable folder") from None
+    for stale in dest.glob(STAGING_PREFIX + "*"):  # left by a killed run (SIGKILL skips the cleanup below)
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
     todo = [f for f in plan.files if f.status != "unchanged"]
     total = len(todo)
     src = None
     if plan.kind == "hub" and any(f.path not in plan._contents for f in todo):
-        src = _HubSource.__new__(_HubSource)
-        src.repo_id, src.revision, src.endpoint, src.token = plan.source, plan.revision, plan.endpoint, token
-        src.commit, src._tmp, src._tree = plan.commit, None, []
+        src = _HubSource(plan.source, plan.revision, plan.endpoint, token, commit=plan.commit or plan.revision
+                         or "main")
     elif plan.kind == "local":
         src = _LocalSource(Path(plan.source).expanduser().resolve())
     try:
-        staging = tempfile.mkdtemp(prefix=".lmi-wizard-staging-", dir=dest)
+        staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest)
     except OSError as exc:
         raise WizardError(f"cannot write in {dest}: {exc.strerror or exc}", "choose a writable folder") from None
     staged: list[tuple[Path, PlannedFile]] = []

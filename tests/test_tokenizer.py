@@ -372,3 +372,12 @@ def test_human_output_shows_tree(fresh, tmp_path, capsys):
     rc = cli.main(["tokenizer", "meta-llama/Llama-2-7b-hf", str(tmp_path / "t"), "--endpoint", fresh.endpoint])
     out = capsys.readouterr().out
     assert rc == 0 and "Wrote 7 files" in out and "├── tokenizer_config.json\n├── tokenizer.json\n└── tokenizer.model\n" in out
+
+
+def test_stale_staging_from_a_killed_run_is_removed(fresh, tmp_path):
+    dest = tmp_path / "t"
+    stale = dest / ".lmi-wizard-staging-abc123" / "files"
+    stale.mkdir(parents=True)
+    (stale / "tokenizer.model").write_bytes(b"half")
+    get_tokenizer("meta-llama/Llama-2-7b-hf", dest, endpoint=fresh.endpoint)
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]

@@ -67,9 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from ..tree import tree_text
 
     def progress(ev):
-        if not args.json and ev.message and ev.total:
-            print(f"  [{(ev.done or 0) + 1 if ev.done is not None and ev.done < ev.total else ev.total}/{ev.total}]"
-                  f" {ev.message}", file=sys.stderr)
+        if not args.json and ev.extra.get("file") and ev.total:
+            print(f"  [{(ev.done or 0) + 1}/{ev.total}] {ev.extra['file']}", file=sys.stderr)
 
     plan = plan_tokenizer(args.source, args.dest, layout=args.layout, revision=args.revision,
                           endpoint=args.endpoint)
