@@ -1389,7 +1389,14 @@ class ModelFacts:
             return obj
         if isinstance(obj, dict):
             return cls.from_config(obj)
-        return cls(**{f.name: getattr(obj, f.name, None) for f in dataclasses.fields(cls)})
+        facts = cls(**{f.name: getattr(obj, f.name, None) for f in dataclasses.fields(cls)})
+        est = getattr(obj, "estimate_parameters", None)  # models.ModelConfig knows more families
+        if facts.num_parameters is None and callable(est):
+            try:
+                facts.num_parameters = est()
+            except Exception:
+                pass
+        return facts
 
     def estimated_parameters(self) -> Optional[int]:
         if self.num_parameters:

@@ -201,10 +201,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_cancel_kills_the_whole_process_group(fixtures_dir, tmp_path):
+@pytest.mark.parametrize("ignore_term", ["0", "1"])
+def test_cancel_kills_the_whole_process_group(fixtures_dir, tmp_path, ignore_term):
     ex, plan, env = _two_step(fixtures_dir, tmp_path, convert_stand_in="hang.py")
     pids_file = tmp_path / "pids"
     env["HANG_PIDS_FILE"] = str(pids_file)
+    env["HANG_IGNORE_TERM"] = ignore_term
     cancel = CancelToken()
     outcome = {}
 

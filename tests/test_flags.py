@@ -442,3 +442,16 @@ def test_cli_build_tp_larger_than_model_allows(fixtures_dir, tmp_path, capsys):
     assert cli.main(["build", "--example-dir", str(ex), "--model-dir", str(model), "--tp", "3", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "TP 3 does not divide the model's 40 attention heads" in err
+
+
+def test_model_facts_from_the_models_helper(tmp_path):
+    from lmi_wizard.core.models import ModelConfig
+
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA2_70B))
+    mc = ModelConfig(str(tmp_path), "local", tmp_path / "config.json", dict(LLAMA2_70B))
+    facts = ModelFacts.coerce(mc)
+    assert facts.num_attention_heads == 64 and facts.num_key_value_heads == 8
+    assert facts.num_parameters == mc.estimate_parameters()
+    h100 = GpuFacts("NVIDIA H100", 90, 80 * 2**30, 8)
+    assert "weights_memory" in _codes(validate_intent(BuildIntent(tp_size=1), gpu=h100, model=mc), "error")
+    assert "tp_heads" in _codes(validate_intent(BuildIntent(tp_size=3, world_size=3), model=mc), "error")
