@@ -428,6 +428,25 @@ def _load_local(src: str, p: Path) -> ModelConfig:
     return parse_config(text, source=src, kind="local", path=cfg_path.resolve())
 
 
+def _reachable(url: str, timeout: float) -> bool:
+    """A quick TCP connect to the endpoint (skipped behind a proxy, which the client handles itself)."""
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                                       "all_proxy")):
+        return True
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def _load_hf(repo_id: str, *, endpoint, token, revision, cache_dir, local_files_only, etag_timeout) -> ModelConfig:
     try:
         import huggingface_hub as hf
@@ -436,6 +455,9 @@ def _load_hf(repo_id: str, *, endpoint, token, revision, cache_dir, local_files_
         raise WizardError("huggingface_hub is not installed", "pip install huggingface_hub, or give a local folder")
     where = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
     page = f"{where.rstrip('/')}/{repo_id}"
+    if not local_files_only and not _reachable(where, min(5.0, etag_timeout)):
+        # the client would retry a dead network for ~25 s; use the local cache or say "offline" at once
+        local_files_only = True
     try:
         path = hf.hf_hub_download(repo_id, "config.json", revision=revision, endpoint=endpoint, token=token,
                                   cache_dir=cache_dir, local_files_only=local_files_only,
