@@ -46,6 +46,11 @@ class EnvironmentReport:
             out.append(f"tensorrt-llm is not installed: checkpoint conversion and trtllm-build cannot run here{hint}")
         return out
 
+    def all_notes(self) -> list[str]:
+        """``notes`` plus the tag lookup's notes (prefixed with the tag)."""
+        tag_notes = [f"tag {self.tag.tag or '?'}: {n}" for n in self.tag.notes] if self.tag else []
+        return list(self.notes) + tag_notes
+
     def to_json(self) -> dict[str, Any]:
         trt_llm = self.tensorrt_llm.to_json()
         trt_llm["tag"] = self.tag.tag if self.tag else None
@@ -64,7 +69,7 @@ class EnvironmentReport:
             "lmi": self.lmi.to_json(),
             "can_build": self.can_build,
             "cannot_do": self.cannot_do(),
-            "notes": list(self.notes),
+            "notes": self.all_notes(),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -101,8 +106,6 @@ def gather(*, lookup_tags: bool = True, offline: bool = False, checkout: str | o
                                         timeout=timeout, cancel=cancel)
         else:
             tag = versions_mod.resolve_tag(trt_llm.version, None, backend_url=backend_url, trtllm_url=trtllm_url)
-    if tag is not None:
-        notes.extend(f"tag {tag.tag or '?'}: {n}" for n in tag.notes)
     if trt_llm.installed and not trt.installed:
         notes.append("tensorrt-llm is installed but no tensorrt distribution was found")
     emit(progress, "doctor", "choosing the LMI target", done=3, total=total)

@@ -304,7 +304,7 @@ def resolve_tag(version: str, tags: Iterable[str] | None = None, *, backend_url:
     else:
         tag_verified = False
     if known is None:
-        notes.append(f"tag derived from the version only (tags of {repo.github} not checked)")
+        notes.append(f"tag derived from the version only (offline: tags of {repo.github} not checked)")
     return TagResolution(version, tag, exact and not needs_confirmation, needs_confirmation, repo, notes,
                          tags_source, tag_verified)
 

@@ -76,7 +76,7 @@ def render_human(report) -> str:
         lines.append("Cannot do here:")
         for c in cannot:
             lines.extend(textwrap.wrap(c, width=100, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False))
-    notes = list(report.notes)
+    notes = report.all_notes()
     if notes:
         lines.append("Notes:")
         for n in notes:
