@@ -1,0 +1,263 @@
+"""Assemble ``triton_model_repo/`` (the tutorial's step 4) from a checkout's templates and the engines.
+
+The templates live in ``all_models/inflight_batcher_llm/`` of tensorrtllm_backend (up to 0.19.x) and in
+``triton_backend/all_models/inflight_batcher_llm/`` of TensorRT-LLM (0.20 and later);
+:func:`find_template_dir` accepts either checkout root, the ``triton_backend`` folder, ``all_models``, or the
+``inflight_batcher_llm`` folder itself.
+
+:func:`assemble_repo` copies the chosen model folders (always ``tensorrt_llm``; optionally
+``preprocessing``, ``postprocessing``, ``ensemble``, ``tensorrt_llm_bls``) and puts the engine files into
+``tensorrt_llm/1/``: by hard link (``engine_mode="link"``) or rename (``"move"``) when the engines are on
+the same file system, by copy otherwise (or always, ``"copy"``); the result says which. The repo is built in
+a temporary sibling folder and renamed into place at the end, so a failure or a cancel leaves no
+half-assembled folder (engines moved in are moved back). An existing repo folder is only replaced with
+``force=True``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .errors import Cancelled, WizardError
+from .progress import CancelToken, ProgressFn, emit
+
+TEMPLATE_SUBDIRS = (
+    "all_models/inflight_batcher_llm",  # triton-inference-server/tensorrtllm_backend ≤ 0.19.x
+    "triton_backend/all_models/inflight_batcher_llm",  # NVIDIA/TensorRT-LLM ≥ 0.20
+)
+MODELS = ("tensorrt_llm", "preprocessing", "postprocessing", "ensemble", "tensorrt_llm_bls")
+CHUNK = 8 * 1024 * 1024
+
+
+def find_template_dir(source: str | os.PathLike) -> Path:
+    """The ``inflight_batcher_llm`` folder under ``source`` (a checkout of either repository)."""
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise WizardError(f"template source not found: {source}", "pass the path of a tensorrtllm_backend or "
+                          "TensorRT-LLM checkout")
+    candidates = [source, source / "inflight_batcher_llm", source / "all_models" / "inflight_batcher_llm",
+                  *(source / s for s in TEMPLATE_SUBDIRS)]
+    for c in candidates:
+        if (c / "tensorrt_llm" / "config.pbtxt").is_file():
+            return c
+    raise WizardError(
+        f"no inflight_batcher_llm templates under {source}",
+        "pass a tensorrtllm_backend checkout (all_models/inflight_batcher_llm/, up to v0.19) or a TensorRT-LLM "
+        "checkout (triton_backend/all_models/inflight_batcher_llm/, from v0.20)")
+
+
+def available_models(template_dir: str | os.PathLike) -> list[str]:
+    d = Path(template_dir)
+    return [m for m in MODELS if (d / m / "config.pbtxt").is_file()]
+
+
+@dataclass
+class AssembleResult:
+    repo_dir: Path
+    template_dir: Path
+    models: list[str]
+    engine_files: list[str] = field(default_factory=list)  # relative to tensorrt_llm/1/
+    method: str = "none"  # "hardlink" | "rename" | "copy" | "mixed" | "none"
+    methods: dict[str, int] = field(default_factory=dict)  # files per method
+    same_filesystem: bool | None = None
+    bytes: int = 0
+    replaced_existing: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def config_path(self) -> Path:
+        return self.repo_dir / "tensorrt_llm" / "config.pbtxt"
+
+    @property
+    def engine_path(self) -> Path:
+        return self.repo_dir / "tensorrt_llm" / "1"
+
+
+def _explain(exc: OSError, what: str) -> WizardError:
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return WizardError(f"cannot {what}: permission denied or read-only file system",
+                           "choose a writable location or fix the permissions")
+    if exc.errno == errno.ENOSPC:
+        return WizardError(f"cannot {what}: no space left on device",
+                           "free disk space, or use engine_mode link/move on the same file system")
+    return WizardError(f"cannot {what}: {exc.strerror or exc}", "check the paths")
+
+
+def _copy_tree_writable(src: Path, dst: Path) -> None:
+    """Copy a small template folder; the copy is writable by the user even if the source is not."""
+    dst.mkdir(parents=True, exist_ok=True)
+    os.chmod(dst, (src.stat().st_mode & 0o7777) | 0o700)
+    for entry in sorted(src.iterdir()):
+        target = dst / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), target)
+        elif entry.is_dir():
+            _copy_tree_writable(entry, target)
+        else:
+            shutil.copyfile(entry, target)
+            os.chmod(target, (entry.stat().st_mode & 0o7777) | 0o600)
+
+
+def _copy_file(src: Path, dst: Path, done: list[int], total: int, progress: ProgressFn | None,
+               cancel: CancelToken | None) -> None:
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        while True:
+            if cancel is not None:
+                cancel.raise_if_cancelled("repository assembly")
+            buf = fi.read(CHUNK)
+            if not buf:
+                break
+            fo.write(buf)
+            done[0] += len(buf)
+            emit(progress, "repo", f"copying {src.name}", done=done[0], total=total, unit="B")
+    shutil.copymode(src, dst)
+
+
+def _engine_files(engine_dir: Path) -> list[Path]:
+    files = [p for p in sorted(engine_dir.rglob("*")) if p.is_file() or p.is_symlink()]
+    return [p for p in files if not p.is_dir()]
+
+
+def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLike, *,
+                  engine_dir: str | os.PathLike | None = None, models: Iterable[str] = ("tensorrt_llm",),
+                  engine_mode: str = "link", force: bool = False, progress: ProgressFn | None = None,
+                  cancel: CancelToken | None = None) -> AssembleResult:
+    """Build ``repo_dir`` (e.g. ``triton_model_repo``) with ``<model>/`` folders and the engines in
+    ``tensorrt_llm/1/``. ``engine_mode``: ``link`` (hard link, copy across file systems), ``move``
+    (rename, copy across file systems — the source is then kept) or ``copy``."""
+    if engine_mode not in ("link", "move", "copy"):
+        raise WizardError(f"unknown engine_mode `{engine_mode}`", "use link, move or copy")
+    template_dir = find_template_dir(template_source)
+    have = available_models(template_dir)
+    wanted = list(dict.fromkeys(["tensorrt_llm", *models]))
+    missing = [m for m in wanted if m not in have]
+    if missing:
+        raise WizardError(f"model template(s) {', '.join(missing)} not in {template_dir}",
+                          f"choose from: {', '.join(have)}")
+    repo_dir = Path(repo_dir).expanduser()
+    replaced = False
+    if repo_dir.exists() or repo_dir.is_symlink():
+        if not repo_dir.is_dir():
+            raise WizardError(f"{repo_dir} exists and is not a folder", "choose another repository path")
+        if any(repo_dir.iterdir()):
+            if not force:
+                raise WizardError(f"{repo_dir} already exists and is not empty",
+                                  "choose another folder, or confirm replacing it (force)")
+            replaced = True
+    engines: list[Path] = []
+    edir: Path | None = None
+    if engine_dir is not None:
+        edir = Path(engine_dir).expanduser()
+        if not edir.is_dir():
+            raise WizardError(f"engine folder not found: {edir}", "pass the --output_dir of the engine build")
+        engines = _engine_files(edir)
+        if not engines:
+            raise WizardError(f"engine folder {edir} is empty", "pass the folder that holds the *.engine files")
+        try:
+            if edir.resolve() == repo_dir.resolve() or repo_dir.resolve() in edir.resolve().parents:
+                raise WizardError(f"engine folder {edir} is inside {repo_dir}", "build the engines elsewhere")
+        except OSError:
+            pass
+    parent = repo_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{repo_dir.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise _explain(exc, f"create {repo_dir}") from None
+    result = AssembleResult(repo_dir=repo_dir, template_dir=template_dir, models=wanted, replaced_existing=replaced)
+    moved: list[tuple[Path, Path]] = []  # (engine source, where it went) for rollback
+    try:
+        for m in wanted:
+            if cancel is not None:
+                cancel.raise_if_cancelled("repository assembly")
+            _copy_tree_writable(template_dir / m, tmp / m)
+            emit(progress, "repo", f"copied template {m}/")
+        (tmp / "tensorrt_llm" / "1").mkdir(exist_ok=True)
+        if edir is not None:
+            total = sum(p.lstat().st_size for p in engines)
+            result.bytes = total
+            dest_root = tmp / "tensorrt_llm" / "1"
+            try:
+                result.same_filesystem = edir.stat().st_dev == tmp.stat().st_dev
+            except OSError:
+                result.same_filesystem = None
+            done = [0]
+            for src in engines:
+                if cancel is not None:
+                    cancel.raise_if_cancelled("repository assembly")
+                rel = src.relative_to(edir)
+                dst = dest_root / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if dst.exists():
+                    dst.unlink()  # the engine folder wins over a template's placeholder file
+                how = "copy"
+                if src.is_symlink():
+                    os.symlink(os.readlink(src), dst)
+                    how = "symlink"
+                elif engine_mode == "link":
+                    try:
+                        os.link(src, dst)
+                        how = "hardlink"
+                    except OSError:
+                        how = "copy"
+                elif engine_mode == "move":
+                    try:
+                        os.rename(src, dst)
+                        moved.append((src, dst))
+                        how = "rename"
+                    except OSError:
+                        how = "copy"
+                if how == "copy":
+                    _copy_file(src, dst, done, total, progress, cancel)
+                else:
+                    done[0] += src.lstat().st_size if how != "rename" else dst.lstat().st_size
+                    emit(progress, "repo", f"{how} {rel}", done=done[0], total=total, unit="B")
+                result.methods[how] = result.methods.get(how, 0) + 1
+                result.engine_files.append(str(rel))
+            kinds = [k for k in result.methods if k != "symlink"]
+            result.method = kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "none")
+            if engine_mode in ("link", "move") and "copy" in result.methods:
+                result.notes.append(f"engines copied ({result.methods['copy']} file(s)): "
+                                    + ("not on the same file system as the repository"
+                                       if result.same_filesystem is False else "a hard link/rename was refused"))
+            if engine_mode == "move" and "copy" in result.methods:
+                result.notes.append(f"the copied engine files are still in {edir}")
+            if not any(f.endswith(".engine") for f in result.engine_files):
+                result.notes.append(f"no *.engine file in {edir}: is it the engine build's output folder?")
+        if cancel is not None:
+            cancel.raise_if_cancelled("repository assembly")
+        # into place
+        if replaced:
+            backup = Path(tempfile.mkdtemp(prefix=f".{repo_dir.name}.old-", dir=parent))
+            os.rmdir(backup)
+            os.rename(repo_dir, backup)
+            try:
+                os.rename(tmp, repo_dir)
+            except OSError:
+                os.rename(backup, repo_dir)
+                raise
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            if repo_dir.exists():
+                repo_dir.rmdir()  # empty folder
+            os.rename(tmp, repo_dir)
+        emit(progress, "repo", f"assembled {repo_dir}")
+        return result
+    except BaseException as exc:
+        for src, dst in reversed(moved):  # put moved engines back where they were
+            try:
+                os.rename(dst, src)
+            except OSError:
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _explain(exc, f"assemble {repo_dir}") from None
+        if isinstance(exc, (WizardError, Cancelled)):
+            raise
+        raise

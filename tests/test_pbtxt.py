@@ -1,0 +1,355 @@
+"""core/pbtxt: semantics per tag, substitution parsing, key errors, check and transforms over EVERY
+upstream template in fixtures/pbtxt (tags v0.5.0 … v0.19.0 and TensorRT-LLM 1.1.0rc6)."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+
+import pytest
+
+from lmi_wizard.core import pbtxt
+from lmi_wizard.core.errors import WizardError
+
+from conftest import FIXTURES
+
+TEMPLATES = sorted((FIXTURES / "pbtxt").glob("*/*/config.pbtxt"))
+IDS = [f"{p.parent.parent.name}/{p.parent.name}" for p in TEMPLATES]
+TRTLLM = [p for p in TEMPLATES if p.parent.name == "tensorrt_llm"]
+TRTLLM_IDS = [p.parent.parent.name for p in TRTLLM]
+LIVE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _read(p):
+    return p.read_text("utf-8")
+
+
+def _live_occurrences(text):
+    """(line, name) of every ${name} outside # comments, computed independently of the module."""
+    out = []
+    for n, line in enumerate(text.split("\n"), 1):
+        code = line.split("#", 1)[0] if line.lstrip().startswith("#") else line
+        out += [(n, m.group(1)) for m in LIVE.finditer(code)]
+    return out
+
+
+def value_for(name: str) -> str:
+    """A plausible value for each upstream placeholder (typed where Triton parses it)."""
+    if name in ("triton_max_batch_size",):
+        return "64"
+    if name.endswith("_instance_count") or name in ("max_queue_size", "max_queue_delay_microseconds"):
+        return "1"
+    if name.endswith("data_type") or name.endswith("datatype"):
+        return "TYPE_FP32"
+    if name == "decoupled_mode":
+        return "True"
+    if name == "triton_backend":
+        return "tensorrtllm"
+    if name == "batching_strategy":
+        return "inflight_fused_batching"
+    if name == "engine_dir":
+        return "/opt/ml/model/tensorrt_llm/1"
+    return "some_value"
+
+
+# ------------------------------------------------------------------------------------------ tags
+
+
+@pytest.mark.parametrize("tag,expected", [
+    ("v0.5.0", "v0.5"), ("0.5.0", "v0.5"), ("v0.11.0", "v0.5"), ("v0.12.0", "v0.12"),
+    ("0.12.0.dev2024080600", "v0.12"), ("v0.14.0", "v0.12"), ("v0.15.0", "v0.15"), ("v0.15.1", "v0.15"),
+    ("v0.16.0", "v0.16"), ("v0.17.0.post1", "v0.16"), ("v0.18.2", "v0.16"), ("v0.19.0", "v0.19"),
+    ("v0.20.0", "v0.19"), ("v1.1.0rc6", "v0.19"), ("1.2.0rc6.post2", "v0.19"), ("v1.0.0+local", "v0.19"),
+    (None, "v0.19"),
+])
+def test_tag_maps_to_its_range(tag, expected):
+    assert pbtxt.semantics_for(tag).id == expected
+
+
+@pytest.mark.parametrize("tag", ["latest", "v0.4.0", "vX", "0", "v0.12.0-beta!", "main"])
+def test_unknown_tag_lists_the_known_ranges(tag):
+    with pytest.raises(WizardError) as ei:
+        pbtxt.semantics_for(tag)
+    assert "v0.5.0 … v0.11.x" in ei.value.fix and "v0.19.0 and later" in ei.value.fix
+
+
+def test_defaults_per_range():
+    assert pbtxt.semantics_for("v0.5.0").default_dict == {}
+    assert pbtxt.semantics_for("v0.12.0").default_dict == {"max_queue_size": "0"}
+    assert pbtxt.semantics_for("v0.15.0").default_dict == {"max_queue_size": "0", "participant_ids": ""}
+    assert pbtxt.semantics_for("v0.16.0").default_dict == {"max_queue_size": "0"}
+    assert pbtxt.semantics_for("v0.19.0").default_dict == {"max_queue_size": "0", "max_queue_delay_microseconds": "0"}
+    assert [pbtxt.semantics_for(t).escaping for t in ("v0.5.0", "v0.12.0", "v0.15.0", "v0.16.0", "v0.19.0")] == \
+        [False, False, False, True, True]
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+@pytest.mark.parametrize("s,match", [
+    ("", "empty"),
+    ("a:1,", "item 2 is empty"),
+    ("a:1,,b:2", "item 2 is empty"),
+    ("decoupled_mode", "has no `:`"),
+    ("a:1,b", "`b` has no `:`"),
+    ("engine_dir:/a:b", "more than one `:`"),
+    (":x", "empty key"),
+    ("a:1, b:2", "spaces around it"),
+    ("a-b:1", "not a placeholder name"),
+    ("a:1,a:2", "given twice"),
+])
+@pytest.mark.parametrize("tag", ["v0.5.0", "v0.16.0"])
+def test_malformed_substitution_strings_are_one_clear_error(s, match, tag):
+    with pytest.raises(WizardError, match=re.escape(match) if "`" in match else match) as ei:
+        pbtxt.parse_substitutions(s, pbtxt.semantics_for(tag))
+    assert "\n" not in str(ei.value) and ei.value.fix
+
+
+def test_escaped_values_v016_and_better_than_the_tool():
+    sem = pbtxt.semantics_for("v0.16.0")
+    p = pbtxt.parse_substitutions(r"gpu_device_ids:0\,1,decoupled_mode:True", sem)
+    assert p.pairs == [("gpu_device_ids", "0,1"), ("decoupled_mode", "True")] and p.tool_accepts and not p.notes
+    # the v0.16 tool unescapes twice and crashes on \: — lmi-wizard writes the value verbatim
+    p = pbtxt.parse_substitutions(r"engine_dir:/a\:b", sem)
+    assert p.pairs == [("engine_dir", "/a:b")] and not p.tool_accepts and "would stop" in p.notes[0]
+
+
+def test_escapes_on_tags_before_v016():
+    sem = pbtxt.semantics_for("v0.5.0")
+    # the naive tool fails here ("1" has no colon): the escaped reading is used, with a note
+    p = pbtxt.parse_substitutions(r"gpu_device_ids:0\,1", sem)
+    assert p.pairs == [("gpu_device_ids", "0,1")] and not p.tool_accepts
+    # the naive tool accepts this one: its result is kept (byte-identity), with a warning
+    p = pbtxt.parse_substitutions(r"a:x\,b:y", sem)
+    assert p.pairs == [("a", "x\\"), ("b", "y")] and p.tool_accepts and "no `\\` escapes" in p.notes[0]
+
+
+def test_format_substitutions_round_trips():
+    pairs = {"gpu_device_ids": "0,1", "engine_dir": "/x:y/z\\w"}
+    s = pbtxt.format_substitutions(pairs)
+    assert dict(pbtxt.parse_substitutions(s, pbtxt.semantics_for("v0.16.0")).pairs) == pairs or \
+        dict(pbtxt._lenient_parse(s)) == pairs
+
+
+# ------------------------------------------------------------------------------------------ key errors
+
+
+def _v(tag, model="tensorrt_llm"):
+    return _read(FIXTURES / "pbtxt" / tag / model / "config.pbtxt")
+
+
+def test_unknown_key_suggests_the_right_one():
+    with pytest.raises(WizardError, match="did you mean `decoupled_mode`"):
+        pbtxt.fill_text(_v("v0.16.0"), "decoupled:True", tag="v0.16.0")
+
+
+@pytest.mark.parametrize("tag,model,key,gone,last", [
+    ("v0.16.0", "tensorrt_llm", "max_num_sequences", "v0.8.0", "v0.6.1"),
+    ("v0.8.0", "tensorrt_llm", "max_num_sequences", "v0.8.0", "v0.6.1"),
+    ("v0.9.0", "preprocessing", "tokenizer_type", "v0.9.0", "v0.8.0"),
+    ("v0.19.0", "postprocessing", "tokenizer_type", "v0.9.0", "v0.8.0"),
+    ("v0.10.0", "tensorrt_llm", "max_kv_cache_length", "v0.8.0", "v0.6.1"),
+])
+def test_obsolete_keys_are_named_with_the_release_that_removed_them(tag, model, key, gone, last):
+    text = _v(tag, model)
+    with pytest.raises(WizardError) as ei:
+        pbtxt.fill_text(text, f"{key}:1", tag=tag, path=f"x/{model}/config.pbtxt")
+    assert f"`{key}` is obsolete" in ei.value.problem and gone in ei.value.problem and last in ei.value.problem
+    res = pbtxt.fill_text(text, f"{key}:1", tag=tag, path=f"x/{model}/config.pbtxt", skip_obsolete=True)
+    assert res.skipped == [key] and any("obsolete" in n for n in res.notes)
+
+
+def test_the_obsolete_table_matches_the_templates():
+    """Cross-check the data file against the raw fixture text, not against the module's own scanner."""
+    def has(tag, model, key):
+        p = FIXTURES / "pbtxt" / tag / model / "config.pbtxt"
+        return p.exists() and f"${{{key}}}" in p.read_text()
+    assert has("v0.6.1", "tensorrt_llm", "max_num_sequences") and not has("v0.8.0", "tensorrt_llm", "max_num_sequences")
+    assert has("v0.8.0", "preprocessing", "tokenizer_type") and not has("v0.9.0", "preprocessing", "tokenizer_type")
+    # enable_trt_overlap: live in v0.9.0, only a comment from v0.10.0
+    hist = pbtxt.key_history("enable_trt_overlap")["tensorrt_llm"]
+    assert hist["live"][-1] == "v0.9.0" and hist["commented_from"] == "v0.10.0"
+    assert "#" in [l for l in _v("v0.10.0").splitlines() if "${enable_trt_overlap}" in l][0]
+
+
+def test_comment_only_key_is_filled_like_the_tool_with_a_note():
+    res = pbtxt.fill_text(_v("v0.16.0"), "enable_trt_overlap:False", tag="v0.16.0")
+    assert '#     string_value: "False"' in res.text
+    assert any("comment" in n and "no effect" in n for n in res.notes)
+
+
+def test_key_from_another_model_or_a_later_release():
+    with pytest.raises(WizardError, match="belongs to the .*preprocessing"):
+        pbtxt.fill_text(_v("v0.16.0", "ensemble"), "tokenizer_dir:/x", tag="v0.16.0")
+    with pytest.raises(WizardError, match="from v0.6.1 on"):
+        pbtxt.fill_text(_v("v0.5.0"), "triton_max_batch_size:8", tag="v0.5.0")
+    filled = pbtxt.fill_text(_v("v0.16.0"), "batch_scheduler_policy:max_utilization", tag="v0.16.0").text
+    with pytest.raises(WizardError, match="already filled"):
+        pbtxt.fill_text(filled, "batch_scheduler_policy:guaranteed_no_evict", tag="v0.16.0")
+
+
+# ------------------------------------------------------------------------------------------ every template
+
+
+def test_data_file_matches_the_fixture_templates():
+    data = json.loads((pbtxt.Path(pbtxt.__file__).parent / "data" / pbtxt.DATA_FILE).read_text())
+    assert data["placeholders"] == pbtxt.scan_template_tree(FIXTURES / "pbtxt")
+
+
+@pytest.mark.parametrize("cfg", TEMPLATES, ids=IDS)
+def test_check_lists_every_placeholder_with_its_line(cfg):
+    text = _read(cfg)
+    rep = pbtxt.check_text(text, str(cfg))
+    expected = _live_occurrences(text)
+    assert sorted((f.line, f.name) for f in rep.findings) == sorted(expected)
+    lines = text.split("\n")
+    for f in rep.findings:
+        line = lines[f.line - 1]
+        assert "${" + f.name + "}" in line
+        unquoted = not re.search(r'"[^"]*\$\{' + f.name + r'\}[^"]*"', line)
+        if unquoted:
+            assert f.kind == "blocking", f
+            # the field is the name right in front of the placeholder (`name: ${x}` / `name: [ ${x} ]`)
+            fld = re.search(r"(\w+)\s*:\s*(?:\[\s*)?\$\{" + f.name + r"\}", line).group(1)
+            assert f.field.endswith(fld), (f.field, line)
+        if f.kind == "optional":
+            assert f.param and f.field == f'parameters["{f.param}"]'
+            assert f.param not in ("gpt_model_type", "gpt_model_path") or "python" in text
+    any_unquoted = any(not re.search(r'"[^"]*\$\{' + n + r'\}', lines[l - 1]) for l, n in expected)
+    assert rep.parses is (not any_unquoted), rep.parse_error
+    if expected:
+        tag, model = cfg.parent.parent.name, cfg.parent.name
+        assert f"{tag}/{model}" in rep.untouched_template_of
+
+
+@pytest.mark.parametrize("cfg", TEMPLATES, ids=IDS)
+def test_fill_everything_gives_a_valid_model_config(cfg):
+    text = _read(cfg)
+    names = sorted({n for _, n in _live_occurrences(text)})
+    if not names:
+        pytest.skip("template without placeholders (v0.5.0 ensemble)")
+    subs = pbtxt.format_substitutions({n: value_for(n) for n in names})
+    res = pbtxt.fill_text(text, subs, tag="v0.16.0", path=cfg)
+    assert res.text == string.Template(text).safe_substitute({**{n: value_for(n) for n in names}})
+    rep = pbtxt.check_text(res.text, str(cfg))
+    assert rep.findings == [] and rep.parses is True, rep.parse_error
+    assert rep.ok and not rep.untouched_template_of
+
+
+@pytest.mark.parametrize("cfg", TEMPLATES, ids=IDS)
+def test_delete_every_optional_parameter_block(cfg):
+    text = _read(cfg)
+    rep = pbtxt.check_text(text, str(cfg))
+    params = sorted({f.param for f in rep.optional})
+    before_keys = pbtxt.parameter_keys(text)
+    new = text
+    for key in params:
+        new = pbtxt.delete_parameter(new, key)
+    after = pbtxt.check_text(new, str(cfg))
+    assert after.optional == []
+    assert [f.name for f in after.blocking] == [f.name for f in rep.blocking]
+    assert pbtxt.parameter_keys(new) == [k for k in before_keys if k not in params]
+    # only whole lines were removed, nothing else touched
+    diff = pbtxt.unified_diff(text, new)
+    body = [l for l in diff.splitlines()[2:] if not l.startswith("@@")]
+    assert not any(l.startswith("+") and l[1:].strip() for l in body)
+    assert "\n\n\n" not in new or "\n\n\n" in text
+    if params:
+        assert any(l.startswith("-  key: ") for l in body)
+    # once the blocking ones are filled, what is left parses
+    names = sorted({f.name for f in after.blocking})
+    if names:
+        filled = pbtxt.fill_text(new, pbtxt.format_substitutions({n: value_for(n) for n in names}), tag="v0.16.0").text
+        assert pbtxt.parse_model_config(filled) == (True, None)
+
+
+@pytest.mark.parametrize("cfg", TRTLLM, ids=TRTLLM_IDS)
+def test_decoupled_and_engine_path_on_every_tensorrt_llm_template(cfg):
+    text = _read(cfg)
+    rep = pbtxt.check_text(text, str(cfg))
+    assert rep.decoupled["state"] == "placeholder" and rep.decoupled["value"] == "${decoupled_mode}"
+    assert rep.engine_path["param"] == "gpt_model_path" and rep.engine_path["state"] == "placeholder"
+    new = pbtxt.set_engine_path(pbtxt.set_decoupled(text, True))
+    rep2 = pbtxt.check_text(new, str(cfg))
+    assert rep2.decoupled["state"] == "true" and rep2.decoupled["value"] == "True"
+    assert rep2.engine_path["state"] == "ok" and rep2.engine_path["value"] == pbtxt.DEFAULT_ENGINE_PATH
+    assert {f.name for f in rep2.findings} == {f.name for f in rep.findings} - {"decoupled_mode", "engine_dir"}
+    assert "decoupled: True" in new and '"/opt/ml/model/tensorrt_llm/1"' in new
+    off = pbtxt.set_decoupled(new, False)
+    assert pbtxt.check_text(off).decoupled["state"] == "false"
+    assert any("tutorial sets" in n for n in pbtxt.check_text(off).notes)
+
+
+def test_engine_path_states():
+    base = _v("v0.16.0")
+    for value, state in [("/home/me/engines", "host_path"), ("engines/1", "relative"),
+                         ("/opt/ml/model/llama/1", "other_container_path"), ("/opt/ml/model/tensorrt_llm/1/", "ok")]:
+        rep = pbtxt.check_text(pbtxt.set_engine_path(base, value))
+        assert rep.engine_path["state"] == state, value
+    assert pbtxt.check_text(pbtxt.set_engine_path(base, "/x/1"), expected_engine_path="/x/1").engine_path["state"] == "ok"
+
+
+def test_set_decoupled_adds_the_block_when_missing():
+    text = 'name: "m"\nbackend: "python"\nmax_batch_size: 4\ninput []\n'
+    new = pbtxt.set_decoupled(text, True)
+    assert pbtxt.check_text(new).decoupled["state"] == "true"
+    assert pbtxt.parse_model_config(new) == (True, None)
+    assert "max_batch_size: 4\n\nmodel_transaction_policy {\n  decoupled: True\n}\ninput []\n" in new
+    assert pbtxt.check_text(text).decoupled["state"] == "missing"
+
+
+def test_fill_key_and_errors():
+    text = _v("v0.16.0")
+    new = pbtxt.fill_key(text, "max_tokens_in_paged_kv_cache", "2560")
+    assert '"2560"' in new and "${max_tokens_in_paged_kv_cache}" not in new
+    assert len(pbtxt.unified_diff(text, new).splitlines()) == 2 + 1 + 3 + 2 + 3  # headers, hunk, context, -/+, context
+    with pytest.raises(WizardError, match="did you mean"):
+        pbtxt.fill_key(text, "max_tokens_in_paged_kv", "1")
+    with pytest.raises(WizardError, match="did you mean `max_beam_width`"):
+        pbtxt.delete_parameter(text, "max_beam_widht")
+    assert pbtxt.unified_diff(text, text) == ""
+
+
+def test_delete_parameter_in_list_form():
+    text = ('name: "m"\nparameters [\n  { key: "a" value: { string_value: "${a}" } },\n'
+            '  { key: "b" value: { string_value: "1" } }\n]\n')
+    new = pbtxt.delete_parameter(text, "a")
+    assert "${a}" not in new and pbtxt.parse_model_config(new) == (True, None)
+    new2 = pbtxt.delete_parameter(text, "b")
+    assert '"b"' not in new2 and pbtxt.parse_model_config(new2.replace("${a}", "x")) == (True, None)
+
+
+def test_not_a_pbtxt():
+    assert not pbtxt.looks_like_pbtxt('{"name": "x"}')
+    assert not pbtxt.looks_like_pbtxt("")
+    assert not pbtxt.looks_like_pbtxt("just some words here")
+    assert all(pbtxt.looks_like_pbtxt(_read(p)) for p in TEMPLATES)
+
+
+def test_crlf_is_normalized_like_text_mode():
+    text = _v("v0.12.0" if False else "v0.13.0").replace("\n", "\r\n")
+    res = pbtxt.fill_text(text, "decoupled_mode:True", tag="v0.13.0")
+    assert "\r" not in res.text and any("LF" in n for n in res.notes)
+
+
+def test_fill_that_changes_nothing_is_reported():
+    res = pbtxt.fill_text(_v("v0.5.0"), "decoupled_mode:${decoupled_mode}", tag="v0.5.0")
+    assert not res.changed and "the fill changed nothing" in res.notes
+
+
+def test_large_inputs_stay_linear():
+    """A 1 MB substitution string and a 50 MB pbtxt: no crash, no quadratic blow-up (figures in bench)."""
+    text = _v("v0.16.0")
+    big_value = "x" * 1_000_000
+    res = pbtxt.fill_text(text, "medusa_choices:" + big_value, tag="v0.16.0")
+    assert big_value in res.text
+    res = pbtxt.fill_text(text, "medusa_choices:" + "a\\," * 350_000, tag="v0.16.0")
+    assert "a," * 1000 in res.text
+    i = text.index("input [") + len("input [")
+    j = text.index("\n]\noutput")
+    items = text[i:j]
+    big = text[:i] + (items + ",") * (50_000_000 // len(items)) + items + text[j:]
+    assert len(big) > 50_000_000
+    res = pbtxt.fill_text(big, "triton_max_batch_size:64", tag="v0.16.0")
+    assert len(res.text) < len(big) and res.text.count("64") >= 2
