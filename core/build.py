@@ -116,8 +116,13 @@ def engine_format(cfg: dict) -> str:
     return "unknown"
 
 
-def validate_engine_dir(path: str | os.PathLike, expect_world_size: Optional[int] = None) -> list[Finding]:
-    """What is wrong (level "error"), doubtful ("warning") or worth saying ("info") about an engine folder."""
+def validate_engine_dir(path: str | os.PathLike, expect_world_size: Optional[int] = None,
+                        target: Optional[str] = None) -> list[Finding]:
+    """What is wrong (level "error"), doubtful ("warning") or worth saying ("info") about an engine folder.
+
+    ``target``: "flat" (LMI 0.33+: the folder itself is the artifact, it must be trtllm-build output) or
+    "triton" (LMI ≤ 0.32: the engines go into tensorrt_llm/1/ of the model repository); None: no target check.
+    """
     d = Path(path)
     out: list[Finding] = []
     if not d.is_dir():
@@ -165,6 +170,10 @@ def validate_engine_dir(path: str | os.PathLike, expect_world_size: Optional[int
                            f"but there are {n} engine file(s)", "rebuild into an empty folder"))
     if cfg is not None:
         fmt = engine_format(cfg)
+        if target == "flat" and fmt != "flat":
+            out.append(Finding("error", "not_flat", f"{d}/config.json has no pretrained_config + build_config: "
+                               "LMI 0.33+ loads only trtllm-build output", "build with convert_checkpoint.py + "
+                               "trtllm-build of the TensorRT-LLM version in that LMI image"))
         if fmt == "flat":
             out.append(Finding("info", "format_flat", "trtllm-build engine folder (config.json with "
                                "pretrained_config + build_config): LMI 0.33+ loads it as is; for LMI ≤ 0.32 it goes "
@@ -358,6 +367,7 @@ def write_build_record(plan: BuildPlan, results: list[StepResult], started: str,
         "layout": plan.layout,
         "steps": [{"name": r.name, "argv": [redact(a) for a in r.argv], "elapsed_s": round(r.elapsed, 3)}
                   for r in results],
+        "intent": asdict(plan.intent) if plan.intent is not None else None,
         "translations": plan.translations,
         "dropped": [asdict(d) for d in plan.dropped],
         "started": started, "finished": _utc_now(), "elapsed_s": round(elapsed, 3),

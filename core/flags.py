@@ -1051,6 +1051,10 @@ class _Emitter:
             self.argv.append(_fmt(v))
         return True
 
+    def must(self, intent: str, name: str, value: Any) -> None:
+        if not self.put(name, value):
+            self.drop(intent, name, f"no {name} in {self.step}: it uses its default instead")
+
     def drop(self, intent: str, flag: Optional[str], reason: str) -> None:
         self.dropped.append(Dropped(intent, flag, f"{self.step}: {reason}"))
 
@@ -1251,7 +1255,7 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
         if intent.model_dir:
             if not conv.put("--model_dir", intent.model_dir):
                 conv.drop("model folder", "--model_dir", "no --model_dir in convert_checkpoint.py")
-        conv.put("--output_dir", ckpt)
+        conv.must("checkpoint folder", "--output_dir", ckpt)
         if conv.has("--dtype"):
             spec = cflags.get("--dtype")
             if spec.choices and intent.dtype not in spec.choices:
@@ -1266,8 +1270,8 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
         _apply_advanced(conv, intent.advanced_convert)
 
         bld = _Emitter(bflags, "trtllm-build", dropped)
-        bld.put("--checkpoint_dir", ckpt)
-        bld.put("--output_dir", str(out_dir))
+        bld.must("checkpoint folder", "--checkpoint_dir", ckpt)
+        bld.must("engine folder", "--output_dir", str(out_dir))
         bld.switch("gemm plugin", intent.gemm_plugin, ["--gemm_plugin", "--use_gemm_plugin"], intent.dtype)
         bld.switch("gpt attention plugin", intent.gpt_attention_plugin,
                    ["--gpt_attention_plugin", "--use_gpt_attention_plugin"], intent.dtype)
@@ -1314,7 +1318,7 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
         em.switch("gpt attention plugin", intent.gpt_attention_plugin,
                   ["--use_gpt_attention_plugin", "--gpt_attention_plugin"], intent.dtype)
         _parallelism(em, intent, world, legacy=True)
-        em.put("--output_dir", str(out_dir))
+        em.must("engine folder", "--output_dir", str(out_dir))
         em.switch("inflight batching", intent.inflight_batching, ["--use_inflight_batching"])
         em.switch("paged KV cache", intent.effective_paged_kv, ["--paged_kv_cache"])
         em.switch("context FMHA", intent.context_fmha, ["--enable_context_fmha", "--context_fmha"])

@@ -83,6 +83,9 @@ def test_validate_legacy_names(tmp_path):
     (d / "model.cache").write_bytes(b"c")
     f = validate_engine_dir(d, 2)
     assert _codes(f) == set() and "format_legacy" in _codes(f, "info")
+    assert _codes(validate_engine_dir(d, 2, target="flat")) == {"not_flat"}
+    assert _codes(validate_engine_dir(d, 2, target="triton")) == set()
+    assert _codes(validate_engine_dir(_flat(tmp_path / "flat", 2), 2, target="flat")) == set()
 
 
 def test_validate_problems(tmp_path):
@@ -153,6 +156,7 @@ def test_two_step_build_streams_validates_and_records(fixtures_dir, tmp_path):
     assert rec["steps"][1]["argv"][0] == "trtllm-build" and rec["gpu_note"].startswith("no NVIDIA GPU")
     assert rec["started"] <= rec["finished"] and rec["elapsed_s"] >= 0
     assert any("max_seq_len" in t for t in rec["translations"])
+    assert rec["intent"]["max_output_len"] == 512 and rec["intent"]["tp_size"] == 2
     assert events[0].step == "build" and events[-1].extra == {"ok": True}
     assert any(e.extra.get("stream") == "err" for e in events)
 
