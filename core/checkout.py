@@ -428,8 +428,6 @@ def plan_checkout(
                 steps.append(PlanStep("reuse", "TensorRT-LLM", redact_url(trtllm_url), dest, tag))
             else:
                 steps.append(clone_step("TensorRT-LLM", trtllm_url, dest))
-    if error is None and dest.parent and not dest.parent.exists():
-        pass  # git creates missing parents; a parent we cannot create is reported from git's stderr
     reused = error is None and all(s.action == "reuse" for s in steps)
     return CheckoutPlan(tag=tag, dest=dest, layout="backend+trtllm" if backend else "trtllm-only", steps=steps,
                         result=_expected(dest, tag, backend, reused), error=error)

@@ -322,6 +322,24 @@ class ModelConfig:
             raise WizardError(f"unknown dtype {dtype!r}", f"use one of {', '.join(sorted(BYTES_PER_DTYPE))}")
         return int(n * BYTES_PER_DTYPE[d])
 
+    def tp_problem(self, tp: int) -> Optional[str]:
+        """Why tensor parallelism ``tp`` cannot split this model (None: it can, or the config cannot tell).
+
+        TensorRT-LLM splits attention heads across ranks: ``tp`` must divide the number of attention heads;
+        with fewer key/value heads than ranks, each KV head is replicated, so ``tp`` must be a multiple of them.
+        """
+        if tp < 1:
+            return f"tensor parallelism must be at least 1 (got {tp})"
+        heads, kv = self.num_attention_heads, self.num_key_value_heads
+        if heads and heads % tp:
+            ok = [d for d in range(1, heads + 1) if heads % d == 0 and d <= 64]
+            return (f"TP {tp} does not divide the {heads} attention heads of {self.architecture or 'this model'}; "
+                    f"possible: {', '.join(map(str, ok))}")
+        if heads and kv and kv < heads:
+            if (kv > tp and kv % tp) or (tp > kv and tp % kv):
+                return f"TP {tp} does not fit the {kv} key/value heads (need a divisor or a multiple of {kv})"
+        return None
+
     def summary(self) -> dict:
         n = self.estimate_parameters()
         return {

@@ -101,6 +101,16 @@ def test_legacy_tag_has_build_py(remotes, tmp_path):
     assert not (co.template_dir / "tensorrt_llm_bls").exists()  # added upstream in v0.7
 
 
+def test_lightweight_tags_and_full_depth(tmp_path):
+    repo = make_repo(tmp_path / "srv" / "TensorRT-LLM", {t: trtllm_tree(t) for t in ("v0.20.0", "v0.21.0")},
+                     annotated=False, after_tags=1)
+    co = ck.checkout("v0.20.0", tmp_path / "co", trtllm_url=file_url(repo), depth=None)
+    assert head_tag(co.root) == "v0.20.0" and git(co.root, "rev-parse", "--is-shallow-repository") == "false"
+    assert ck.checkout("v0.20.0", tmp_path / "co", trtllm_url="file:///nope").reused
+    with pytest.raises(WizardError, match="at v0.20.0, not at v0.21.0"):
+        ck.checkout("v0.21.0", tmp_path / "co", trtllm_url=file_url(repo))
+
+
 def test_empty_existing_dest_is_used(remotes, tmp_path):
     dest = tmp_path / "empty"
     dest.mkdir()

@@ -395,3 +395,14 @@ def test_cli_models(new_tree, tmp_path, hub, capsys, monkeypatch):
     assert "HF id acme/nope-nope does not exist" in capsys.readouterr().err
     assert cli.main(["models"]) == 2
     assert "nothing to show" in capsys.readouterr().err
+
+
+def test_tp_problem_uses_heads():
+    raw, _ = REAL_CONFIGS["tiiuae/falcon-7b"]  # 71 heads: only TP 1 or 71
+    assert "does not divide the 71 attention heads" in cfg(raw).tp_problem(2)
+    assert cfg(raw).tp_problem(1) is None
+    mistral = cfg(REAL_CONFIGS["mistralai/Mistral-7B-v0.1"][0])  # 32 heads, 8 kv heads
+    assert [t for t in (1, 2, 4, 8, 16, 32) if mistral.tp_problem(t) is None] == [1, 2, 4, 8, 16, 32]
+    assert "does not divide" in mistral.tp_problem(3) and "at least 1" in mistral.tp_problem(0)
+    odd = cfg({"model_type": "llama", "num_attention_heads": 24, "num_key_value_heads": 8})
+    assert "key/value heads" in odd.tp_problem(12) and odd.tp_problem(4) is None and odd.tp_problem(24) is None
