@@ -1,0 +1,524 @@
+"""core/pipeline.py end to end, headless, on a prepared environment.
+
+Real components: git repositories with real tags cloned over file:// (tests/gitfixtures.py), the real
+upstream config.pbtxt templates, the real huggingface_hub client against the fake Hub (tests/hubserver.py),
+boto3 against the moto S3 server (tests/s3server.py). Stand-ins only for the GPU-bound builders: small
+executables at the builder's path in the checkout (and ``trtllm-build`` on PATH) that print progress and
+write ``rank*.engine`` + ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmi_wizard.core import pipeline as P
+from lmi_wizard.core import recipe as R
+from lmi_wizard.core import steps as S
+from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.progress import CancelToken
+from tests.gitfixtures import BACKEND_GITLINKS, FIXTURES, backend_tree, file_url, make_repo, trtllm_tree
+from tests.hubserver import FakeHub, baichuan_repo, qwen_repo
+from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
+
+# A stand-in for the legacy examples/baichuan/build.py (≤0.7): the tutorial's flags (so flag discovery and
+# rendering run on it for real), then it prints progress and writes the engines + config.json.
+LEGACY_BUILD = r'''#!/usr/bin/env python3
+"""Stand-in for examples/baichuan/build.py (needs a GPU in real life)."""
+import argparse
+import json
+import os
+import sys
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--model_version', type=str, default='v1_13b', choices=['v1_7b', 'v1_13b', 'v2_7b', 'v2_13b'])
+    parser.add_argument('--model_dir', type=str, default=None)
+    parser.add_argument('--dtype', type=str, default='float16', choices=['float32', 'bfloat16', 'float16'])
+    parser.add_argument('--world_size', type=int, default=1)
+    parser.add_argument('--max_batch_size', type=int, default=8)
+    parser.add_argument('--max_input_len', type=int, default=1024)
+    parser.add_argument('--max_output_len', type=int, default=1024)
+    parser.add_argument('--use_gpt_attention_plugin', nargs='?', const='float16', type=str, default=False,
+                        choices=['float16', 'bfloat16', 'float32'])
+    parser.add_argument('--use_gemm_plugin', nargs='?', const='float16', type=str, default=False,
+                        choices=['float16', 'bfloat16', 'float32'])
+    parser.add_argument('--enable_context_fmha', default=False, action='store_true')
+    parser.add_argument('--remove_input_padding', default=False, action='store_true')
+    parser.add_argument('--parallel_build', default=False, action='store_true')
+    parser.add_argument('--use_inflight_batching', action="store_true", default=False)
+    parser.add_argument('--paged_kv_cache', action="store_true", default=False)
+    parser.add_argument('--output_dir', type=str, default='baichuan_outputs')
+    return parser.parse_args()
+
+
+if __name__ == '__main__':
+    args = parse_arguments()
+    if os.environ.get("STANDIN_FAIL"):
+        print("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", file=sys.stderr)
+        sys.exit(1)
+    os.makedirs(args.output_dir, exist_ok=True)
+    for rank in range(args.world_size):
+        print(f"[stand-in build.py] building rank {rank}/{args.world_size}", flush=True)
+        name = f"baichuan_{args.dtype}_tp{args.world_size}_rank{rank}.engine"
+        with open(os.path.join(args.output_dir, name), "wb") as fh:
+            fh.write(b"ENGINE-%d-" % rank * 64)
+    cfg = {"builder_config": {"name": "baichuan", "precision": args.dtype, "tensor_parallel": args.world_size,
+                              "max_batch_size": args.max_batch_size, "max_input_len": args.max_input_len,
+                              "max_output_len": args.max_output_len},
+           "plugin_config": {"gemm_plugin": args.use_gemm_plugin,
+                             "gpt_attention_plugin": args.use_gpt_attention_plugin},
+           "argv": sys.argv[1:]}
+    with open(os.path.join(args.output_dir, "config.json"), "w") as fh:
+        json.dump(cfg, fh)
+    with open(os.path.join(args.output_dir, "model.cache"), "wb") as fh:
+        fh.write(b"timing cache")
+    print("[stand-in build.py] done", flush=True)
+'''
+
+# Stand-ins for the 0.8+ two-step build: convert_checkpoint.py in the example folder (flags discovered from it)
+# and the trtllm-build executable on PATH (its flags are discovered from the checkout's real
+# tensorrt_llm/commands/build.py source).
+CONVERT = r'''#!/usr/bin/env python3
+"""Stand-in for examples/models/core/qwen/convert_checkpoint.py."""
+import argparse
+import json
+import os
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--model_dir', type=str, default=None)
+parser.add_argument('--tp_size', type=int, default=1)
+parser.add_argument('--pp_size', type=int, default=1)
+parser.add_argument('--dtype', type=str, default='auto', choices=['auto', 'float16', 'bfloat16', 'float32'])
+parser.add_argument('--output_dir', type=str, default='tllm_checkpoint')
+parser.add_argument('--workers', type=int, default=1)
+args = parser.parse_args()
+world = args.tp_size * args.pp_size
+os.makedirs(args.output_dir, exist_ok=True)
+for r in range(world):
+    print(f"[stand-in convert] rank {r} of {args.model_dir}", flush=True)
+    with open(os.path.join(args.output_dir, f"rank{r}.safetensors"), "wb") as fh:
+        fh.write(b"\0" * 16)
+with open(os.path.join(args.output_dir, "config.json"), "w") as fh:
+    json.dump({"architecture": "QWenForCausalLM", "dtype": args.dtype,
+               "mapping": {"world_size": world, "tp_size": args.tp_size, "pp_size": args.pp_size}}, fh)
+'''
+
+TRTLLM_BUILD = r'''#!/usr/bin/env python3
+"""Stand-in for the trtllm-build command."""
+import argparse
+import json
+import os
+
+p = argparse.ArgumentParser()
+p.add_argument("--checkpoint_dir", required=True)
+p.add_argument("--output_dir", required=True)
+p.add_argument("--max_batch_size", type=int, default=8)
+args, unknown = p.parse_known_args()
+with open(os.path.join(args.checkpoint_dir, "config.json")) as fh:
+    ckpt = json.load(fh)
+world = ckpt["mapping"]["world_size"]
+os.makedirs(args.output_dir, exist_ok=True)
+for r in range(world):
+    print(f"[stand-in trtllm-build] rank {r}/{world}", flush=True)
+    with open(os.path.join(args.output_dir, f"rank{r}.engine"), "wb") as fh:
+        fh.write(b"ENGINE" * 32)
+cfg = dict(ckpt, build_config={"max_batch_size": args.max_batch_size, "args": unknown})
+cfg["pretrained_config"] = {"mapping": ckpt["mapping"], "dtype": ckpt["dtype"]}
+with open(os.path.join(args.output_dir, "config.json"), "w") as fh:
+    json.dump(cfg, fh)
+'''
+
+FAKE_SECRETS = {
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY1",
+    "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEXAMPLESESSIONTOKENsecret0042",
+    "HF_TOKEN": "hf_FAKEsecretTOKENabcdefghijklmnop0123",
+}
+
+
+@pytest.fixture(scope="module")
+def remotes(tmp_path_factory):
+    """Bare 'upstream' repositories: tensorrtllm_backend v0.5.0 (real templates and fill_template.py of
+    that tag) with TensorRT-LLM v0.5.0 (baichuan's legacy build.py stand-in), and TensorRT-LLM v0.21.0rc1
+    (0.20+ layout, qwen with convert_checkpoint.py, real trtllm-build and plugin sources)."""
+    base = tmp_path_factory.mktemp("remotes")
+    backend = make_repo(base / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
+                        gitlinks=BACKEND_GITLINKS, bare=True)
+    trt_old = make_repo(base / "TensorRT-LLM-old", {"v0.5.0": trtllm_tree(
+        "v0.5.0", {"baichuan": "flat", "llama": "flat"}, extra={"examples/baichuan/build.py": LEGACY_BUILD})},
+        bare=True)
+    plugin = (FIXTURES / "trtllm-src" / "0.11.0.dev2024060400" / "tensorrt_llm" / "plugin" / "plugin.py").read_text()
+    trt_new = make_repo(base / "TensorRT-LLM-new", {"v0.21.0rc1": trtllm_tree(
+        "v0.21.0rc1", {"qwen": "core", "llama": "core"},
+        extra={"examples/models/core/qwen/convert_checkpoint.py": CONVERT, "tensorrt_llm/plugin/plugin.py": plugin})},
+        bare=True)
+    bindir = base / "bin"
+    bindir.mkdir()
+    tb = bindir / "trtllm-build"
+    tb.write_text(TRTLLM_BUILD.replace("#!/usr/bin/env python3", f"#!{sys.executable}", 1))
+    tb.chmod(0o755)
+    return {"backend": file_url(backend), "trt_old": file_url(trt_old), "trt_new": file_url(trt_new),
+            "bin": str(bindir)}
+
+
+@pytest.fixture
+def hub():
+    with FakeHub([baichuan_repo(), qwen_repo()]) as h:
+        yield h
+
+
+def tutorial_recipe(remotes, work: Path, dest: str, **over) -> S.Answers:
+    """The tutorial (Baichuan-13B-Chat, TP 2, Triton layout), at v0.5.0 where build.py is the builder."""
+    text = f'''
+[env]
+trtllm_version = "0.5.0"
+
+[checkout]
+work_dir = "{work}"
+backend_url = "{remotes['backend']}"
+trtllm_url = "{remotes['trt_old']}"
+
+[model]
+source = "baichuan-inc/Baichuan-13B-Chat"
+example = "baichuan"
+name = "baichuan-13b-chat"
+
+[build]
+tp = 2
+output_dir = "baichuan_v1_13b/trt_engines/fp16/2-gpu"
+extra_flags = {{ "--model_version" = "v1_13b" }}
+
+[triton]
+kv_cache_free_gpu_mem_fraction = 0.95
+
+[destination]
+uri = "{dest}"
+'''
+    a = R.loads_recipe(text, ctx=S.Context(installed_trtllm=None, gpus=[]))
+    for k, v in over.items():
+        a[k] = v
+    return a
+
+
+def _events(store):
+    def progress(ev):
+        store.append(ev)
+    return progress
+
+
+def _all_files(*roots: Path):
+    for root in roots:
+        for p in Path(root).rglob("*"):
+            if p.is_file() and ".git" not in p.parts:
+                yield p
+
+
+def test_tutorial_end_to_end_local_destination(remotes, hub, tmp_path, monkeypatch):
+    for k, v in FAKE_SECRETS.items():
+        monkeypatch.setenv(k, v)
+    work = tmp_path / "work"
+    a = tutorial_recipe(remotes, work, "lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/baichuan-13b-chat/")
+    events = []
+    pipe = P.Pipeline(a, hf_endpoint=hub.endpoint)
+    assert [s.name for s in pipe.steps] == ["environment", "checkout", "build", "assemble", "config", "tokenizer",
+                                            "publish", "lmi", "final"]
+    report = pipe.run(progress=_events(events))
+    assert report.ok, (report.error, report.fix, [s.to_dict() for s in report.steps])
+    assert [s.status for s in report.steps] == ["done"] * 9
+
+    # the build ran the tutorial's command, rendered from the builder's own flags
+    cfg = json.loads((work / "baichuan_v1_13b/trt_engines/fp16/2-gpu/config.json").read_text())
+    argv = cfg["argv"]
+    for flag in ("--use_inflight_batching", "--enable_context_fmha", "--remove_input_padding", "--parallel_build"):
+        assert flag in argv
+    assert argv[argv.index("--world_size") + 1] == "2"
+    assert argv[argv.index("--model_version") + 1] == "v1_13b"
+    assert argv[argv.index("--model_dir") + 1] == "baichuan-inc/Baichuan-13B-Chat"
+    assert argv[argv.index("--use_gemm_plugin") + 1] == "float16"
+
+    # the Triton model repository and the published copy look like the tutorial's tree
+    repo = work / "triton_model_repo" / "tensorrt_llm"
+    engines = sorted(p.name for p in (repo / "1").iterdir())
+    assert "baichuan_float16_tp2_rank0.engine" in engines and "baichuan_float16_tp2_rank1.engine" in engines
+    assert "config.json" in engines and "model.cache" in engines
+    dest = work / "lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/baichuan-13b-chat"
+    published = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    for name in ("config.pbtxt", "tokenizer_config.json", "tokenizer.model", "tokenization_baichuan.py",
+                 "configuration_baichuan.py", "special_tokens_map.json", "generation_config.json",
+                 "pytorch_model.bin.index.json", "requirements.txt", "config.json",
+                 "1/baichuan_float16_tp2_rank0.engine", "1/config.json"):
+        assert name in published, name
+    assert not any(n.endswith(".bin") for n in published)  # never weights
+    assert not hub.fetched("pytorch_model-00001-of-00003.bin")
+
+    # config.pbtxt: filled like fill_template.py, decoupled, engine path, nothing left that blocks
+    from lmi_wizard.core import pbtxt
+
+    text = (dest / "config.pbtxt").read_text()
+    rep = pbtxt.check_text(text, "config.pbtxt")
+    assert rep.ok and not rep.blocking, [f.to_json() for f in rep.findings]
+    assert rep.parses is not False
+    assert "${" not in text
+    assert "decoupled: True" in text and "/opt/ml/model/tensorrt_llm/1" in text
+    assert '"max_utilization"' in text or "max_utilization" in text
+
+    # LMI configurations: the tutorial's values
+    model_id = str(work / "lmi-llm/trtllm/0.5.0/baichuan-13b-tp2")
+    assert report.model_id == model_id
+    env = (work / "lmi-configs" / "lmi.env").read_text()
+    assert f"HF_MODEL_ID={model_id}\n" in env and "OPTION_TENSOR_PARALLEL_DEGREE=2\n" in env
+    assert "OPTION_MAX_ROLLING_BATCH_SIZE=64\n" in env and "OPTION_TRUST_REMOTE_CODE=true" in env
+    props = (work / "lmi-configs" / "serving.properties").read_text()
+    assert props.startswith("engine=Python\noption.mpi_mode=true\n") and f"option.model_id={model_id}" in props
+    extracted = (work / "lmi-configs" / "extracted" / "serving.properties").read_text()
+    assert "option.rolling_batch=trtllm" in extracted and "option.dtype=fp16" in extracted
+
+    # final tree and listing as data
+    assert "config.pbtxt" in report.outputs["tree"] and "tokenizer.model" in report.outputs["tree"]
+    assert "PRE 1/" in report.outputs["listing"]
+
+    # progress: one running + one done event per step, in order
+    step_events = [(e.step, e.extra["status"]) for e in events if e.extra.get("event") == "step"]
+    names = [s.name for s in pipe.steps]
+    assert step_events == [(n, st) for n in names for st in ("running", "done")]
+    assert any(e.extra.get("event") == "progress" and "stand-in build.py" in e.message for e in events)
+
+    # the log holds the builder's output; no secret anywhere in what the run produced
+    log = Path(report.log_path).read_text()
+    assert "[stand-in build.py] building rank 1/2" in log
+    for p in _all_files(work):
+        data = p.read_bytes()
+        for v in FAKE_SECRETS.values():
+            assert v.encode() not in data, f"secret in {p}"
+    for e in events:
+        for v in FAKE_SECRETS.values():
+            assert v not in e.message
+
+
+def test_resume_skips_valid_steps_and_redoes_invalidated_ones(remotes, hub, tmp_path):
+    work = tmp_path / "work"
+    a = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
+    first = P.Pipeline(a, hf_endpoint=hub.endpoint).run()
+    assert first.ok, first.error
+    engine = work / "baichuan_v1_13b/trt_engines/fp16/2-gpu/baichuan_float16_tp2_rank1.engine"
+    built_at = engine.stat().st_mtime_ns
+
+    # nothing changed: everything but the cheap checks is skipped, no build runs
+    a2 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
+    again = P.Pipeline(a2, resume=True, hf_endpoint=hub.endpoint).run()
+    assert again.ok, again.error
+    status = {s.name: s.status for s in again.steps}
+    assert status == {"environment": "done", "checkout": "skipped", "build": "skipped", "assemble": "skipped",
+                      "config": "skipped", "tokenizer": "skipped", "publish": "skipped", "lmi": "skipped",
+                      "final": "done"}
+    assert engine.stat().st_mtime_ns == built_at
+
+    # delete one engine file: the build is redone, and everything that used it
+    engine.unlink()
+    a3 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
+    third = P.Pipeline(a3, resume=True, hf_endpoint=hub.endpoint).run()
+    assert third.ok, third.error
+    status = {s.name: s.status for s in third.steps}
+    assert status["checkout"] == "skipped" and status["build"] == "done" and status["assemble"] == "done"
+    assert engine.is_file()
+    assert (work / "out/baichuan/baichuan-13b-chat/1/baichuan_float16_tp2_rank1.engine").is_file()
+    log = Path(third.log_path).read_text()
+    assert "redoing: outputs changed or missing" in log
+
+    # a changed answer redoes the steps that read it (and the ones after), not the others
+    a4 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
+    a4["triton.kv_cache_free_gpu_mem_fraction"] = 0.8
+    fourth = P.Pipeline(a4, resume=True, hf_endpoint=hub.endpoint).run()
+    assert fourth.ok, fourth.error
+    status = {s.name: s.status for s in fourth.steps}
+    assert status["build"] == "skipped" and status["assemble"] == "skipped" and status["config"] == "done"
+    assert status["publish"] == "done"
+    assert "0.8" in (work / "out/baichuan/baichuan-13b-chat/config.pbtxt").read_text()
+
+
+def test_existing_outputs_need_resume_or_force(remotes, hub, tmp_path):
+    work = tmp_path / "work"
+    first = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+    assert first.ok, first.error
+    with pytest.raises(WizardError, match="already holds an earlier run") as err:
+        P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+    assert "--resume" in err.value.fix and "--force" in err.value.fix
+    # an engine folder someone else made (no run state): refused without force, before building
+    other = tmp_path / "other"
+    edir = other / "baichuan_v1_13b/trt_engines/fp16/2-gpu"
+    edir.mkdir(parents=True)
+    (edir / "config.json").write_text('{"mine": true}')
+    rep = P.Pipeline(tutorial_recipe(remotes, other, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+    assert not rep.ok and rep.stopped_at == "build" and "already holds a build" in rep.error
+    assert json.loads((edir / "config.json").read_text()) == {"mine": True}
+    rep = P.Pipeline(tutorial_recipe(remotes, other, "out/b/c/"), force=True, hf_endpoint=hub.endpoint).run()
+    assert rep.ok, rep.error
+
+
+def test_builder_failure_keeps_state_and_says_where(remotes, hub, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    monkeypatch.setenv("STANDIN_FAIL", "1")
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+    assert not rep.ok and rep.stopped_at == "build"
+    assert "Out of GPU memory while building" in rep.error and "raise tensor parallelism" in rep.error
+    assert [s.status for s in rep.steps][:3] == ["done", "done", "failed"]
+    state = json.loads((work / P.RUN_DIR / P.STATE_NAME).read_text())
+    assert state["steps"]["checkout"]["status"] == "done" and state["steps"]["build"]["status"] == "failed"
+    monkeypatch.delenv("STANDIN_FAIL")
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), resume=True, hf_endpoint=hub.endpoint).run()
+    assert rep.ok, rep.error
+    assert {s.name: s.status for s in rep.steps}["checkout"] == "skipped"
+
+
+def test_cancel_stops_and_resume_continues(remotes, hub, tmp_path):
+    work = tmp_path / "work"
+    cancel = CancelToken()
+
+    def progress(ev):
+        if ev.extra.get("event") == "step" and ev.step == "build" and ev.extra["status"] == "running":
+            cancel.cancel()
+
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run(progress, cancel)
+    assert not rep.ok and rep.stopped_at == "build" and "cancelled" in rep.error
+    assert "--resume" in rep.fix
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), resume=True, hf_endpoint=hub.endpoint).run()
+    assert rep.ok, rep.error
+
+
+def test_flat_layout_to_s3(remotes, hub, tmp_path, s3, monkeypatch):
+    """TensorRT-LLM 0.21 (LMI 0.33): convert_checkpoint.py + trtllm-build, the engine folder is the artifact,
+    published to S3 (moto) with the tokenizer beside the engines."""
+    monkeypatch.setenv("PATH", remotes["bin"] + os.pathsep + os.environ["PATH"])
+    s3.make_bucket("lmi-llm")
+    work = tmp_path / "work"
+    a = R.loads_recipe(f'''
+[env]
+trtllm_version = "0.21.0rc1"
+[checkout]
+work_dir = "{work}"
+trtllm_url = "{remotes['trt_new']}"
+[model]
+source = "Qwen/Qwen-7B-Chat"
+example = "qwen"
+[build]
+tp = 2
+max_batch_size = 32
+[destination]
+uri = "s3://lmi-llm/trtllm/qwen-7b-tp2/"
+endpoint_url = "{s3.endpoint_url}"
+''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+    pipe = P.Pipeline(a, hf_endpoint=hub.endpoint)
+    assert [s.name for s in pipe.steps] == ["environment", "checkout", "build", "tokenizer", "publish", "lmi",
+                                            "final"]
+    rep = pipe.run()
+    assert rep.ok, (rep.error, rep.fix)
+    objs = s3.objects("lmi-llm", "trtllm/qwen-7b-tp2/")
+    keys = {k.split("trtllm/qwen-7b-tp2/", 1)[1] for k in objs}
+    assert {"rank0.engine", "rank1.engine", "config.json", "tokenizer_config.json", "qwen.tiktoken",
+            "tokenization_qwen.py"} <= keys
+    # the engine's config.json (with build_config) was not replaced by the Hugging Face one
+    body = s3.client.get_object(Bucket="lmi-llm", Key="trtllm/qwen-7b-tp2/config.json")["Body"].read()
+    assert "build_config" in json.loads(body)
+    assert rep.model_id == "s3://lmi-llm/trtllm/qwen-7b-tp2/"
+    props = (work / "lmi-configs" / "serving.properties").read_text()
+    assert "option.model_id=s3://lmi-llm/trtllm/qwen-7b-tp2/" in props and "option.tensor_parallel_degree=2" in props
+    # the commands ran were convert_checkpoint.py then trtllm-build
+    cmds = rep.outputs["commands"]
+    assert "convert_checkpoint.py" in cmds[0] and cmds[1].startswith("trtllm-build")
+
+    # resume: nothing changed → no PUT at all
+    s3.log.clear()
+    a2 = R.loads_recipe((work / P.RUN_DIR / P.RECIPE_NAME).read_text(), ctx=S.Context(installed_trtllm=None, gpus=[]))
+    again = P.Pipeline(a2, resume=True, hf_endpoint=hub.endpoint).run()
+    assert again.ok, again.error
+    assert {s.name: s.status for s in again.steps}["publish"] == "skipped"
+    assert s3.log.count("PutObject") == 0 and s3.log.count("UploadPart") == 0
+
+    # an object deleted at the destination: publish is redone and sends only that one
+    s3.client.delete_object(Bucket="lmi-llm", Key="trtllm/qwen-7b-tp2/rank1.engine")
+    s3.log.clear()
+    third = P.Pipeline(a2, resume=True, hf_endpoint=hub.endpoint).run()
+    assert third.ok, third.error
+    assert {s.name: s.status for s in third.steps}["publish"] == "done"
+    assert s3.log.keys("PutObject") == ["lmi-llm/trtllm/qwen-7b-tp2/rank1.engine"] or \
+        [k for k in s3.log.keys("PutObject")] == ["trtllm/qwen-7b-tp2/rank1.engine"]
+
+
+def test_validation_refuses_before_anything_runs(remotes, tmp_path):
+    work = tmp_path / "work"
+    a = tutorial_recipe(remotes, work, "s3://lmi-llm/just-one-folder/")
+    rep = P.Pipeline(a).run()
+    assert not rep.ok and rep.stopped_at == "environment"
+    assert "two folders" in rep.error
+    assert not (work / "tensorrtllm_backend").exists()
+
+
+def test_plan_script_matches_the_recipe(remotes, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", FAKE_SECRETS["HF_TOKEN"])
+    work = tmp_path / "work"
+    a = tutorial_recipe(remotes, work, "s3://lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/baichuan-13b-chat/")
+    script = P.plan_script(a)
+    assert FAKE_SECRETS["HF_TOKEN"] not in script
+    # nothing was created by planning
+    assert not work.exists()
+    lines = script.splitlines()
+    assert lines[0] == "#!/usr/bin/env bash" and "set -euo pipefail" in lines
+    assert any(l.startswith("git ") and "clone" in l and "--branch v0.5.0" in l and remotes["backend"] in l
+               for l in lines)
+    assert any(l.startswith("git ") and remotes["trt_old"] in l for l in lines)
+    assert f"rm -rf {work}/tensorrtllm_backend/tensorrt_llm   # the empty tensorrt_llm submodule folder" in lines
+    assert any("tools/fill_template.py -i" in l and "batch_scheduler_policy:max_utilization" in l for l in lines)
+    assert any(l.startswith("aws s3 sync ") and l.endswith(
+        "s3://lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/baichuan-13b-chat/") for l in lines)
+    assert "# LMI model_id: s3://lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/" in lines
+    assert "snapshot_download(repo_id='baichuan-inc/Baichuan-13B-Chat', local_dir=" \
+           f"'{work}/triton_model_repo/tensorrt_llm'," in lines
+    assert "OPTION_TENSOR_PARALLEL_DEGREE=2" in lines and "option.max_rolling_batch_size=64" in lines
+    # the build command is rendered from the checkout's builder once the checkout exists
+    assert any("exact command is rendered" in l for l in lines)
+    from lmi_wizard.core import checkout
+
+    checkout.checkout("v0.5.0", work / "tensorrtllm_backend", backend_url=remotes["backend"],
+                      trtllm_url=remotes["trt_old"])
+    script = P.plan_script(tutorial_recipe(remotes, work, "s3://lmi-llm/a/b/"))
+    build = [l for l in script.splitlines() if l.startswith("python3 build.py")]
+    assert len(build) == 1
+    for part in ("--model_version v1_13b", "--model_dir baichuan-inc/Baichuan-13B-Chat", "--dtype float16",
+                 "--use_gemm_plugin float16", "--use_gpt_attention_plugin float16", "--world_size 2",
+                 "--use_inflight_batching", "--enable_context_fmha", "--remove_input_padding", "--parallel_build",
+                 "--max_input_len 2048", "--max_output_len 512",
+                 f"--output_dir {work}/baichuan_v1_13b/trt_engines/fp16/2-gpu"):
+        assert part in build[0], part
+    assert f"cd {work}/tensorrtllm_backend/tensorrt_llm/examples/baichuan" in script
+    assert "git clone" not in script  # the checkout is reused now
+    assert "# reuse tensorrtllm_backend" in script
+
+
+def test_redactor_hides_env_and_typed_secrets(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "abcdSECRETvalue")
+    r = P.Redactor(["typed-token-1234"])
+    out = r("key=abcdSECRETvalue tok=typed-token-1234 url=https://user:pw@host/x hf_ABCDEFGHIJKLMNOPQRSTUVWX")
+    assert "abcdSECRETvalue" not in out and "typed-token-1234" not in out and "user:pw" not in out
+    assert "hf_ABCDEFGHIJKLMNOPQRSTUVWX" not in out
+
+
+def test_file_records(tmp_path):
+    p = tmp_path / "f"
+    p.write_bytes(b"hello")
+    rec = P.file_record(p)
+    assert rec["check"] == "hash" and P.file_still_valid(rec)
+    os.utime(p, ns=(1, 1))  # same content, other time: still valid (content hash)
+    assert P.file_still_valid(rec)
+    p.write_bytes(b"hellO")
+    assert not P.file_still_valid(rec)
+    st = P.file_record(p, "stat")
+    os.utime(p, ns=(2, 2))
+    assert not P.file_still_valid(st)
+    p.unlink()
+    assert not P.file_still_valid(P.file_record.__defaults__ and rec)
