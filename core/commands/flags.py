@@ -36,9 +36,11 @@ def run(args: argparse.Namespace) -> int:
             default = f.default_source if f.default_source is not None else f.default
             choices = f.choices if f.choices is not None else (f"<{f.choices_source}>" if f.choices_source else "")
             alias = f" ({', '.join(f.aliases)})" if f.aliases else ""
-            typ = f.type or ""
-            print(f"  {f.name}{alias}  [{f.action}{', ' + typ if typ and f.action == 'store' else ''}]"
-                  f"  default={_short(default, 30)}"
+            kind = [f.action] + ([f.type] if f.type and f.action == "store" else [])
+            kind += [f"nargs={f.nargs}"] if f.nargs is not None else []
+            kind += ["required"] if f.required else []
+            print(f"  {f.name}{alias}  [{', '.join(kind)}]"
+                  f"  default={_short(repr(default) if default is None else default, 30)}"
                   + (f"  choices={_short(','.join(map(str, choices)) if isinstance(choices, list) else choices, 60)}" if choices else "")
                   + (f"  — {_short(f.help, 70)}" if f.help else ""))
     for note in found.notes:
