@@ -455,3 +455,15 @@ def test_model_facts_from_the_models_helper(tmp_path):
     h100 = GpuFacts("NVIDIA H100", 90, 80 * 2**30, 8)
     assert "weights_memory" in _codes(validate_intent(BuildIntent(tp_size=1), gpu=h100, model=mc), "error")
     assert "tp_heads" in _codes(validate_intent(BuildIntent(tp_size=3, world_size=3), model=mc), "error")
+
+
+def test_backend_layout_and_checkout_version(fixtures_dir, tmp_path):
+    """tensorrtllm_backend/tensorrt_llm/examples/llama (the tutorial's layout) finds trtllm-build's source and
+    the version in tensorrt_llm/version.py (written here the way the real file spells it)."""
+    root = tmp_path / "tensorrtllm_backend" / "tensorrt_llm"
+    ex = make_checkout(fixtures_dir, root, "0.11")
+    (root / "tensorrt_llm" / "version.py").write_text("__version__ = \"0.14.0\"\n")
+    plan = render_plan(ex, BuildIntent.tutorial(model_dir="/m"), gpu=GpuFacts("Tesla T4", 75, 16 * 2**30, 2))
+    assert plan.trtllm_version == "0.14.0"
+    assert plan.steps[1].builder == (root / "tensorrt_llm/commands/build.py").resolve()
+    assert "sm75_unsupported" in {f.code for f in plan.errors}
