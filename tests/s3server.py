@@ -158,11 +158,14 @@ class CountingApp:
                 # drain the request body so the client sees the answer, not a reset connection
                 stream = environ.get("wsgi.input")
                 remaining = req.bytes
-                while stream is not None and remaining > 0:
-                    chunk = stream.read(min(remaining, 1 << 20))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
+                try:
+                    while stream is not None and remaining > 0:
+                        chunk = stream.read(min(remaining, 1 << 20))
+                        if not chunk:
+                            break
+                        remaining -= len(chunk)
+                except OSError:  # the client is gone
+                    pass
                 start_response(status, list(headers) + [("Content-Length", str(len(body)))])
                 return [body]
         return self.app(environ, start_response)
@@ -216,10 +219,12 @@ class CountingMotoServer:
 
 class Gate:
     """A hook that holds matching requests until released: ``gate.reached`` is set when the first one
-    arrives. Use it to interrupt an upload for real at a known point."""
+    arrives. Use it to interrupt an upload for real at a known point. With ``answer`` (e.g.
+    ``DROPPED``) the held requests never reach moto: the client that sent them is gone."""
 
-    def __init__(self, match: Callable[[Request], bool], hold_after: int = 0):
+    def __init__(self, match: Callable[[Request], bool], hold_after: int = 0, answer: Optional[tuple] = None):
         self.match = match
+        self.answer = answer  # after release, answer held requests with this instead of passing them on
         self.hold_after = hold_after  # let this many matching requests through first
         self.reached = threading.Event()
         self.released = threading.Event()
@@ -235,11 +240,15 @@ class Gate:
         if hold:
             self.reached.set()
             self.released.wait(60)
+            return self.answer
         return None
 
     def release(self) -> None:
         self.released.set()
 
+
+DROPPED = ("500 Internal Server Error", [("Content-Type", "application/xml")],
+           b"<Error><Code>InternalError</Code><Message>client gone</Message></Error>")
 
 FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 

@@ -1,0 +1,214 @@
+"""``lmi-wizard publish`` end to end against a real moto S3 server (and a local destination)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmi_wizard.core.cli import main
+from s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (fixtures)
+from test_layout import HF_CONFIG, TUTORIAL_DEST, TUTORIAL_MODEL_ID, make_flat_repo, make_triton_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(capsys, *argv):
+    rc = main(["publish", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def source_objects(src: Path, prefix: str) -> dict:
+    return {prefix + p.relative_to(src).as_posix(): (p.stat().st_size, hashlib.md5(p.read_bytes()).hexdigest())
+            for p in src.rglob("*") if p.is_file()}
+
+
+def test_tutorial_upload_json_then_zero_put_resync(s3, tmp_path, capsys, fixtures_dir):
+    s3.make_bucket("lmi-llm")
+    trt = make_triton_repo(tmp_path, fixtures_dir)
+    s3.log.clear()
+    rc, out, err = run_cli(capsys, trt.parent, TUTORIAL_DEST, "--endpoint-url", s3.endpoint_url, "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["model_id"] == TUTORIAL_MODEL_ID and doc["layout"] == "triton"
+    n = sum(1 for p in trt.rglob("*") if p.is_file())
+    assert len(doc["uploaded"]) == n and doc["skipped"] == []
+    assert doc["bytes"] == sum(p.stat().st_size for p in trt.rglob("*") if p.is_file())
+    assert [e["name"] for e in doc["listing"]] == ["1/", "config.json", "config.pbtxt", "generation_config.json",
+                                                  "special_tokens_map.json", "tokenizer.model",
+                                                  "tokenizer_config.json"]
+    assert doc["listing"][0]["type"] == "PRE" and doc["warnings"] == []
+    prefix = TUTORIAL_DEST[len("s3://lmi-llm/"):]
+    assert s3.objects("lmi-llm") == source_objects(trt, prefix)
+    assert s3.log.count("PutObject") == n
+
+    s3.log.clear()
+    rc, out, err = run_cli(capsys, trt.parent, TUTORIAL_DEST, "--endpoint-url", s3.endpoint_url)
+    assert rc == 0, err
+    assert s3.log.count("PUT") == 0 and s3.log.count("POST") == 0
+    assert f"LMI model_id: {TUTORIAL_MODEL_ID}" in out
+    assert "\n                           PRE 1/\n" in out
+    assert f"sent 0 file(s), 0 B; {n} unchanged file(s) skipped" in out
+
+
+def test_standard_endpoint_variable_and_flat_layout(s3, tmp_path, capsys, monkeypatch):
+    s3.make_bucket("models")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint_url)
+    flat = make_flat_repo(tmp_path)
+    rc, out, err = run_cli(capsys, flat, "s3://models/llama-tp2", "--json")  # layout inferred: flat
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["layout"] == "flat" and doc["model_id"] == "s3://models/llama-tp2/"
+    assert s3.objects("models") == source_objects(flat, "llama-tp2/")
+
+
+@pytest.mark.parametrize("case", ["bucket-root", "folder2-only", "no-tokenizer", "hf-config-flat", "no-layout"])
+def test_refusals_happen_before_any_request(s3, tmp_path, capsys, case):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    args = [trt, "s3://models/m/tensorrt_llm/"]
+    if case == "bucket-root":
+        args[1] = "s3://models/"
+    elif case == "folder2-only":
+        args[1] = "s3://models/tensorrt_llm/"
+    elif case == "no-tokenizer":
+        (trt / "tokenizer_config.json").unlink()
+    elif case == "hf-config-flat":
+        flat = make_flat_repo(tmp_path)
+        (flat / "config.json").write_text(json.dumps(HF_CONFIG))
+        args = [flat, "s3://models/m/", "--layout", "flat"]
+    elif case == "no-layout":
+        plain = tmp_path / "plain"
+        plain.mkdir()
+        (plain / "config.json").write_text(json.dumps(HF_CONFIG))
+        args = [plain, "s3://models/m/"]
+    s3.log.clear()
+    rc, out, err = run_cli(capsys, *args, "--endpoint-url", s3.endpoint_url)
+    assert rc == 2 and out == ""
+    assert err.startswith("lmi-wizard: error: ") and " — fix: " in err and "Traceback" not in err
+    expected = {"bucket-root": "two folders", "folder2-only": "two folders", "no-tokenizer": "tokenizer_config.json",
+                "hf-config-flat": "build_config", "no-layout": "cannot tell the layout"}[case]
+    assert expected in err
+    assert s3.log.count() == 0  # not one request, so not one byte
+
+
+def test_dry_run_sends_nothing(s3, tmp_path, capsys):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    s3.log.clear()
+    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url,
+                           "--dry-run")
+    assert rc == 0, err
+    assert "would send" in out and "LMI model_id: s3://models/m/" in out
+    assert s3.log.count("PUT") == 0 and s3.objects("models") == {}
+
+
+def test_local_destination_without_aws(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    trt = make_triton_repo(tmp_path)
+    dest = tmp_path / "models" / "baichuan-13b-tp2" / "baichuan-13b-chat"
+    rc, out, err = run_cli(capsys, trt, dest, "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["model_id"] == str(dest.parent)
+    assert len(doc["uploaded"]) == sum(1 for p in trt.rglob("*") if p.is_file())
+    assert {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()} == \
+        {p.relative_to(trt).as_posix() for p in trt.rglob("*") if p.is_file()}
+    rc, out, err = run_cli(capsys, trt, dest, "--json")
+    assert json.loads(out)["uploaded"] == []
+
+
+def test_extra_objects_and_a_second_model_are_warned(s3, tmp_path, capsys):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    s3.client.put_object(Bucket="models", Key="m/other/config.pbtxt", Body=b"x")
+    s3.client.put_object(Bucket="models", Key="m/other/tokenizer_config.json", Body=b"{}")
+    s3.client.put_object(Bucket="models", Key="m/tensorrt_llm/1/old_rank7.engine", Body=b"x")
+    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url, "--json")
+    assert rc == 0, err
+    codes = sorted(w["code"] for w in json.loads(out)["warnings"])
+    assert codes == ["extra-objects", "several-models"]
+
+
+def test_secrets_never_printed(s3, tmp_path, capsys, monkeypatch):
+    secret = "SeCrEt/ValueThatMustNeverAppear0123456789"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    outs = []
+    for dest in ("s3://models/m/t/", "s3://no-such-bucket/m/t/"):
+        for fmt in ([], ["--json"]):
+            rc, out, err = run_cli(capsys, trt, dest, "--endpoint-url", s3.endpoint_url, *fmt)
+            outs.append(out + err)
+    assert "does not exist" in outs[-1]
+    assert not any(secret in o or "AKIAIOSFODNN7EXAMPLE" in o for o in outs)
+
+
+def _spawn(s3, *argv):
+    env = dict(os.environ, **s3.env, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "lmi_wizard.core.cli", "publish", *map(str, argv),
+                             "--endpoint-url", s3.endpoint_url], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _many_files(trt: Path, n=12) -> None:
+    for i in range(n):
+        (trt / f"extra_{i:02d}.json").write_bytes(b"%d" % i * 1000)
+
+
+def test_killed_publish_then_resume_uploads_only_the_missing_files(s3, tmp_path, capsys):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    _many_files(trt)
+    gate = Gate(lambda r: r.op == "PutObject", hold_after=3, answer=DROPPED)
+    s3.server.hooks.append(gate)
+    proc = _spawn(s3, trt, "s3://models/m/tensorrt_llm/")
+    try:
+        assert gate.reached.wait(60), proc.communicate(timeout=5)
+        proc.send_signal(signal.SIGKILL)  # killed for real, mid-upload
+        proc.wait(timeout=30)
+    finally:
+        gate.release()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    present = {k[len("m/tensorrt_llm/"):] for k in s3.objects("models")}
+    all_files = {p.relative_to(trt).as_posix() for p in trt.rglob("*") if p.is_file()}
+    assert len(present) == 3 and present < all_files
+
+    s3.server.hooks.clear()
+    s3.log.clear()
+    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url, "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert sorted(doc["uploaded"]) == sorted(all_files - present)
+    assert sorted(s3.log.keys("PutObject")) == sorted("m/tensorrt_llm/" + k for k in all_files - present)
+    assert s3.objects("models") == source_objects(trt, "m/tensorrt_llm/")  # sizes and ETags equal the source
+
+
+def test_ctrl_c_cancels_cleanly(s3, tmp_path):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    _many_files(trt)
+    gate = Gate(lambda r: r.op == "PutObject", hold_after=1, answer=DROPPED)
+    s3.server.hooks.append(gate)
+    proc = _spawn(s3, trt, "s3://models/m/tensorrt_llm/")
+    try:
+        assert gate.reached.wait(60)
+        proc.send_signal(signal.SIGINT)
+        gate.release()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        gate.release()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "upload cancelled" in err and "Traceback" not in err
