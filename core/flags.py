@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import itertools
 import os
 import re
 import shlex
@@ -95,6 +96,7 @@ class BuilderFlags:
     kind: str                      # "legacy-build", "convert", "trtllm-build", "other"
     flags: list[FlagSpec]
     notes: list[str] = field(default_factory=list)  # what could not be followed/resolved, and why
+    sources: list[Path] = field(default_factory=list)  # every file read (the script and followed helpers)
 
     def get(self, name: str) -> Optional[FlagSpec]:
         if not name.startswith("-") and not any(f.name == name for f in self.flags):
@@ -325,7 +327,7 @@ class _Return(Exception):
 _SAFE_BUILTINS = {
     "list": list, "tuple": tuple, "dict": dict, "set": set, "str": str, "int": int, "float": float,
     "bool": bool, "len": len, "isinstance": isinstance, "sorted": sorted, "enumerate": enumerate,
-    "zip": zip, "range": range, "min": min, "max": max, "type": type, "None": None, "True": True,
+    "zip": zip, "min": min, "max": max, "type": type, "None": None, "True": True,
     "False": False, "repr": repr, "any": any, "all": all,
 }
 _TYPING = {
@@ -339,6 +341,7 @@ class _Interp:
     """Evaluates a helper function body over a closed namespace. Anything else → _Unresolvable."""
 
     MAX_STEPS = 20000
+    MAX_ITEMS = 5000
 
     def __init__(self, ns: dict):
         self.ns = ns
@@ -369,7 +372,10 @@ class _Interp:
         elif isinstance(st, ast.If):
             self.run_body(st.body if self.expr(st.test, env) else st.orelse, env)
         elif isinstance(st, ast.For):
-            for item in list(self.expr(st.iter, env)):
+            items = list(itertools.islice(iter(self.expr(st.iter, env)), self.MAX_ITEMS + 1))
+            if len(items) > self.MAX_ITEMS:
+                raise _Unresolvable("loop too long")
+            for item in items:
                 self.assign(st.target, item, env)
                 try:
                     self.run_body(st.body, env)
@@ -722,7 +728,7 @@ def _interpret_statements(fn: ast.FunctionDef, tree: ast.Module, groups: dict, r
 
 # ---- discovery -----------------------------------------------------------------------------------
 
-_CACHE: dict[tuple, BuilderFlags] = {}
+_CACHE: dict[str, tuple[tuple, BuilderFlags]] = {}
 
 
 def discover_flags(path: str | os.PathLike) -> BuilderFlags:
@@ -735,9 +741,10 @@ def discover_flags(path: str | os.PathLike) -> BuilderFlags:
                           "/ tensorrt_llm/commands/build.py in the checkout") from None
     if p.is_dir():
         raise WizardError(f"{p} is a folder, not a builder script", "give the path of the script itself")
-    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
-    if key in _CACHE:
-        return _CACHE[key]
+    key = str(p.resolve())
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == _stamps(hit[1].sources):
+        return hit[1]
     try:
         text = p.read_text(encoding="utf-8", errors="replace")
         tree = ast.parse(text, filename=str(p))
@@ -750,6 +757,7 @@ def discover_flags(path: str | os.PathLike) -> BuilderFlags:
     consts = _module_constants(tree)
     notes: list[str] = []
     specs: list[FlagSpec] = []
+    sources: list[Path] = [p]
 
     # variables holding argument groups → their titles
     groups: dict[str, Optional[str]] = {}
@@ -828,6 +836,7 @@ def discover_flags(path: str | os.PathLike) -> BuilderFlags:
                 notes.append(f"{name}() not found in {where}: the flags it adds are unknown")
             continue
         hpath, htree, hfn, htext = hit
+        sources.append(hpath)
         if not _contains_add_argument(hfn):
             continue
         hrel = os.path.relpath(hpath, p.parent) if hpath.is_absolute() else str(hpath)
@@ -851,9 +860,20 @@ def discover_flags(path: str | os.PathLike) -> BuilderFlags:
             continue
         seen[s.name] = s
         out.append(s)
-    result = BuilderFlags(p, builder_kind(p), out, notes)
-    _CACHE[key] = result
+    result = BuilderFlags(p, builder_kind(p), out, notes, sources)
+    _CACHE[key] = (_stamps(sources), result)
     return result
+
+
+def _stamps(paths: Iterable[Path]) -> tuple:
+    out = []
+    for q in paths:
+        try:
+            st = q.stat()
+            out.append((str(q), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(q), None, None))
+    return tuple(out)
 
 
 def find_trtllm_build_source(start: str | os.PathLike) -> Optional[Path]:

@@ -467,3 +467,18 @@ def test_backend_layout_and_checkout_version(fixtures_dir, tmp_path):
     assert plan.trtllm_version == "0.14.0"
     assert plan.steps[1].builder == (root / "tensorrt_llm/commands/build.py").resolve()
     assert "sm75_unsupported" in {f.code for f in plan.errors}
+
+
+def test_cache_follows_helper_changes(fixtures_dir, tmp_path):
+    make_checkout(fixtures_dir, tmp_path, "0.11")
+    build = tmp_path / "tensorrt_llm/commands/build.py"
+    first = discover_flags(build)
+    assert discover_flags(build) is first  # cached
+    assert (tmp_path / "tensorrt_llm/plugin/plugin.py").resolve() in [q.resolve() for q in first.sources]
+    plugin = tmp_path / "tensorrt_llm/plugin/plugin.py"
+    plugin.write_text(plugin.read_text().replace('    "streamingllm",\n]', '    "streamingllm",\n    "paged_state_x",\n]')
+                      .replace("    _streamingllm: bool = field(default=False, init=False)",
+                               "    _streamingllm: bool = field(default=False, init=False)\n"
+                               "    _paged_state_x: bool = field(default=True, init=False)"))
+    again = discover_flags(build)
+    assert again is not first and again.get("--paged_state_x").default == "enable"
