@@ -353,6 +353,10 @@ def hub_error(exc: BaseException, repo_id: str, endpoint: Optional[str], revisio
     if isinstance(exc, WizardError):
         return exc
     names = _class_names(exc)
+    cause = exc.__cause__
+    if "LocalEntryNotFoundError" in names and cause is not None and cause is not exc:
+        # hf_hub_download wraps a failed HEAD (403, 5xx, connection) in LocalEntryNotFoundError: judge the cause
+        return hub_error(cause, repo_id, endpoint, revision, filename)
     where = endpoint or "https://huggingface.co"
     status = getattr(getattr(exc, "response", None), "status_code", None)
     what = f"{repo_id}" + (f" ({filename})" if filename else "")

@@ -41,7 +41,9 @@ OTHER_TOKEN = "hf_test_other_token_9876543210"  # a valid user without access to
 class FakeRepo:
     repo_id: str
     files: dict[str, bytes]
-    gated: bool = False  # needs GOOD_TOKEN (401 GatedRepo without a token, 403 GatedRepo with another)
+    gated: bool = False  # files need GOOD_TOKEN (401 GatedRepo without a token, 403 GatedRepo with another);
+    # like the real Hub, the model info and the file tree of a gated repo stay public
+    forbidden: bool = False  # files answer a plain 403 (no X-Error-Code), e.g. a token with too few scopes
     private: bool = False  # needs GOOD_TOKEN (401 RepoNotFound otherwise, like the real Hub)
     lfs: tuple[str, ...] = ()  # files served as LFS (X-Linked-Etag = sha256, tree entry with "lfs")
     sha: str = ""
@@ -177,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         sent = bool(value)
         return sent, value == f"Bearer {GOOD_TOKEN}"
 
-    def _access(self, repo: FakeRepo | None, repo_id: str, head: bool) -> bool:
+    def _access(self, repo: FakeRepo | None, repo_id: str, head: bool, files: bool = False) -> bool:
         """Send the error the Hub would send; return True if access is granted."""
         sent, ok = self._auth()
         if repo is None:
@@ -188,7 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
             msg = "Invalid credentials in Authorization header" if sent else "Repository not found"
             self._error(401, "RepoNotFound", msg, head=head)
             return False
-        if repo.gated and not ok:
+        if files and repo.forbidden:
+            self._error(403, None, "Forbidden: this token has no read access to the repository", head=head)
+            return False
+        if files and repo.gated and not ok:
             if not sent:
                 self._error(401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have access "
                             "to it and be authenticated to access it. Please log in.", head=head)
@@ -301,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _resolve(self, parts: list[str], head: bool) -> None:
         i = parts.index("resolve")
         repo_id, repo, _ = self._find_repo(parts[:i])
-        if not self._access(repo, repo_id, head):
+        if not self._access(repo, repo_id, head, files=True):
             return
         assert repo is not None
         if len(parts) < i + 3:
@@ -447,5 +452,6 @@ def standard_repos() -> list[FakeRepo]:
         llama_repo(),
         llama_repo("meta-llama/Llama-2-7b-chat-gated", gated=True),
         llama_repo("acme/private-llama", private=True),
+        llama_repo("acme/forbidden-llama", forbidden=True),
         hostile_repo(),
     ]

@@ -381,3 +381,17 @@ def test_stale_staging_from_a_killed_run_is_removed(fresh, tmp_path):
     (stale / "tokenizer.model").write_bytes(b"half")
     get_tokenizer("meta-llama/Llama-2-7b-hf", dest, endpoint=fresh.endpoint)
     assert not [p for p in dest.iterdir() if p.name.startswith(".")]
+
+
+def test_plain_403_on_files_is_forbidden_not_offline(fresh, tmp_path):
+    with pytest.raises(WizardError) as ei:
+        plan_tokenizer("acme/forbidden-llama", tmp_path / "t", endpoint=fresh.endpoint)
+    assert "forbidden (HTTP 403)" in str(ei.value) and "cannot reach" not in str(ei.value)
+
+
+def test_gated_repo_metadata_is_public_files_are_not(fresh, tmp_path):
+    """Like the real Hub: listing works, the first file read fails with the gated message."""
+    with pytest.raises(WizardError, match="gated"):
+        plan_tokenizer("meta-llama/Llama-2-7b-chat-gated", tmp_path / "t", endpoint=fresh.endpoint)
+    paths = [r.path for r in fresh.log()]
+    assert any("/tree/" in p for p in paths) and any("/resolve/" in p for p in paths)
