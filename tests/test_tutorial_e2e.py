@@ -130,3 +130,48 @@ def test_baichuan_end_to_end(tutorial, fixtures_dir, tmp_path, capsys):
 
     # the final tree of /opt/ml/model equals the tutorial's
     assert tree_text(root, root_label=None, hidden=True) == tree_doc  # no .cache/ or staging left either
+
+
+def test_flat_layout_end_to_end(tmp_path, capsys):
+    """LMI 0.33+: the engine folder is the model; the tokenizer joins it without touching config.json."""
+    eng = tmp_path / "baichuan-13b-tp2"
+    eng.mkdir()
+    engine_cfg = json.dumps({"version": "0.21.0rc1", "pretrained_config": {
+        "architecture": "BaichuanForCausalLM", "dtype": "float16",
+        "mapping": {"world_size": 2, "tp_size": 2, "pp_size": 1}},
+        "build_config": {"max_batch_size": 64, "max_seq_len": 4096}})
+    (eng / "config.json").write_text(engine_cfg)
+    for r in range(2):
+        (eng / f"rank{r}.engine").write_bytes(b"\0fake")
+    with FakeHub([baichuan_repo(REPO_ID)]) as hub:
+        assert cli.main(["tokenizer", REPO_ID, str(eng), "--layout", "flat", "--endpoint", hub.endpoint,
+                         "--json"]) == 0
+        capsys.readouterr()
+    assert (eng / "config.json").read_text() == engine_cfg  # LMI 0.33's prebuilt rule still holds
+    assert "build_config" in json.loads((eng / "config.json").read_text())
+    model_id = "s3://lmi-llm/trtllm/0.21.0/baichuan-13b-tp2/"  # flat: the uploaded folder itself
+    rc = cli.main(["lmi-config", "--model-id", model_id, "--layout", "flat", "--lmi-version", "0.33.0",
+                   "--engine-dir", str(eng), "--tokenizer-dir", str(eng), "--style", "extracted",
+                   "--write", str(eng), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["findings"] == []
+    assert doc["env"] == {"HF_MODEL_ID": model_id, "OPTION_TENSOR_PARALLEL_DEGREE": "2",
+                          "OPTION_MAX_ROLLING_BATCH_SIZE": "64", "OPTION_TRUST_REMOTE_CODE": "true"}
+    assert _pairs((eng / "serving.properties").read_text()) == [
+        ("engine", "Python"), ("option.mpi_mode", "true"), ("option.rolling_batch", "trtllm"),
+        ("option.dtype", "fp16"), ("option.tensor_parallel_degree", "2"), ("option.max_rolling_batch_size", "64"),
+        ("option.trust_remote_code", "true")]
+    assert tree_text(eng, root_label=None, hidden=True) == (
+        "├── config.json\n"
+        "├── configuration_baichuan.py\n"
+        "├── generation_config.json\n"
+        "├── hf_config.json\n"
+        "├── pytorch_model.bin.index.json\n"
+        "├── rank0.engine\n"
+        "├── rank1.engine\n"
+        "├── requirements.txt\n"
+        "├── serving.properties\n"
+        "├── special_tokens_map.json\n"
+        "├── tokenization_baichuan.py\n"
+        "├── tokenizer_config.json\n"
+        "└── tokenizer.model\n")
