@@ -575,15 +575,21 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
             f.status = "new" if not target.exists() else "changed"
             continue
         size, extra = names[f.path]
+        patched = f.dest == "tokenizer_config.json" and bool(plan.patches)
         try:
-            if size is not None and target.stat().st_size != size:
+            if size is not None and not patched and target.stat().st_size != size:
                 f.status = "changed"
                 continue
             data = target.read_bytes()
         except OSError:
             f.status = "changed"
             continue
-        if f.path in plan._contents:
+        if patched and f.path in plan._contents:
+            try:
+                same = _patched_tokenizer_config(plan._contents[f.path], hf_cfg) == data
+            except (UnicodeDecodeError, ValueError):
+                same = False
+        elif f.path in plan._contents:
             same = plan._contents[f.path] == data
         elif extra.get("sha256"):
             same = hashlib.sha256(data).hexdigest() == extra["sha256"]
@@ -672,9 +678,12 @@ def fetch_tokenizer(plan: TokenizerPlan, *, token=None, force: bool = False,
             elif plan.kind == "hub":
                 got = src.download(f.path, os.path.join(staging, "hub"))  # type: ignore[union-attr]
                 shutil.move(str(got), out)
-            else:
-                data = src.read(f.path)  # type: ignore[union-attr]
-                out.write_bytes(data)
+            else:  # local: stream the content (a symlink's target is copied, never the link)
+                try:
+                    shutil.copyfile(_inside(src.folder, f.path), out)  # type: ignore[union-attr]
+                except OSError as exc:
+                    raise WizardError(f"cannot copy {f.path} from {plan.source}: {exc.strerror or exc}",
+                                      "check the source folder") from None
             if f.dest == "tokenizer_config.json" and plan.patches:
                 out.write_bytes(_patched_tokenizer_config(out.read_bytes(), hf_cfg))
             nbytes += out.stat().st_size

@@ -162,6 +162,8 @@ def test_flat_layout_patches_tokenizer_config_without_class(tmp_path):
     })
     with FakeHub([repo]) as h:
         res = get_tokenizer("acme/no-class", tmp_path / "e", layout="flat", endpoint=h.endpoint)
+        again = get_tokenizer("acme/no-class", tmp_path / "e", layout="flat", endpoint=h.endpoint)
+    assert again.written == [] and "tokenizer_config.json" in again.unchanged  # no --force needed to re-run
     tc = json.loads((tmp_path / "e" / "tokenizer_config.json").read_text())
     assert tc["auto_map"]["AutoTokenizer"] == ["tokenization_acme.AcmeTokenizer", None]
     assert tc["model_max_length"] == 2048
