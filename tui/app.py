@@ -11,6 +11,7 @@ deterministic; without one the Environment screen detects in a worker thread.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,10 @@ class Session:
     ``environment`` is a ``core.environment.EnvironmentReport`` given up front (tests, screenshots);
     otherwise the Environment screen gathers one in a worker and hands it here."""
 
-    def __init__(self, *, state_path=None, environment: Any = None, services: Any = None) -> None:
+    def __init__(self, *, state_path=None, environment: Any = None, pipeline_options: dict | None = None) -> None:
         self.ctx = core_steps.Context()
         self.environment = None
-        self.services = services
+        self.pipeline_options = dict(pipeline_options or {})  # python, trtllm_build, endpoints (tests)
         self.load_problem: str | None = None
         try:
             self.state = core_recipe.load_state(state_path, ctx=self.ctx)
@@ -55,6 +56,13 @@ class Session:
             self.ctx.set("installed_trtllm", trt.version if trt.installed else None)
         if gpu is not None:
             self.ctx.set("gpus", list(gpu.gpus) if gpu.available else [])
+
+    def pipeline(self, answers=None, **kw):
+        """``core.pipeline.build_pipeline`` for these answers with this session's options."""
+        from lmi_wizard.core import pipeline
+
+        return pipeline.build_pipeline(answers if answers is not None else self.answers,
+                                       **{**self.pipeline_options, **kw})
 
     @property
     def current(self) -> str | None:
@@ -95,12 +103,15 @@ class WizardApp(App):
     ]
 
     def __init__(self, *, state_path: str | os.PathLike | None = None, environment: Any = None,
-                 services: Any = None, start_at: str | None = None, watch_css: bool = False) -> None:
+                 pipeline_options: dict | None = None, start_at: str | None = None, watch_css: bool = False) -> None:
         super().__init__(watch_css=watch_css)
-        self.session = Session(state_path=state_path, environment=environment, services=services)
+        self.session = Session(state_path=state_path, environment=environment,
+                               pipeline_options=pipeline_options)
         self._start_at = start_at
         self._save_timer = None
         self.show_advanced = False
+        self.clock = time.monotonic  # replaced by a fixed clock for deterministic snapshots
+        self.mask_times = False
 
     # ---- answers ---------------------------------------------------------------------------
     @property

@@ -95,6 +95,17 @@ class StepScreen(Screen):
         self.query_one("#back", Button).disabled = self.wizard.previous_step(self.STEP) is None
         self.update_previews()
         self.refresh_next()
+        self.focus_first()
+
+    def focus_first(self) -> None:
+        """Keyboard first: the cursor starts in the first field of the step."""
+        from textual.widgets import Checkbox, Input, Select
+
+        for w in self.query("#body Input, #body Select, #body Checkbox, #body DataTable, #body TextArea"):
+            if w.display and w.focusable and not w.disabled and w.parent is not None and w.parent.display:
+                w.focus()
+                return
+        self.query_one("#next", Button).focus()
 
     # ---- Next gate ------------------------------------------------------------------------
     def next_blocker(self) -> str | None:

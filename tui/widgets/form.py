@@ -109,6 +109,33 @@ class FieldRow(Vertical):
             w.remove()
             self.query_one(".field-input").mount(self._make_widget())
 
+    def sync_default(self, parse_failed: bool) -> None:
+        """A default that depends on other answers (e.g. the short name from the model) follows them
+        until the user types their own value."""
+        f = self.field
+        if parse_failed or f.kind is Kind.SECRET or self.answers.is_set(f.key):
+            return
+        try:
+            w = self.query_one(f"#{widget_id(f.key)}")
+        except Exception:
+            return
+        if w.has_focus:
+            return
+        value = self.answers[f.key]
+        if isinstance(w, Input):
+            text = f.format(value)
+            if w.value != text:
+                with w.prevent(Input.Changed):
+                    w.value = text
+        elif isinstance(w, Checkbox):
+            if w.value != bool(value):
+                with w.prevent(Checkbox.Changed):
+                    w.value = bool(value)
+        elif isinstance(w, Select):
+            if value is not None and w.value != value and any(v == value for _, v in self._choices):
+                with w.prevent(Select.Changed):
+                    w.value = value
+
     def set_message(self, text: str, severity: str = "") -> None:
         msg = self.query_one(".field-msg", Static)
         msg.update(text)
@@ -220,6 +247,7 @@ class StepForm(Vertical):
                 continue
             shown_keys.add(f.key)
             row.refresh_choices()
+            row.sync_default(f.key in self.parse_errors)
             if f.key in self.parse_errors:
                 row.set_message("✗ " + self.parse_errors[f.key], "error")
             elif f.key in by_key:

@@ -1,0 +1,128 @@
+"""The whole wizard through the real app (Pilot), over a prepared environment: real git repositories with
+real tags cloned over file:// (tests/gitfixtures.py), the real upstream templates, the fake Hugging Face
+Hub (tests/hubserver.py, real huggingface_hub client), the moto S3 server (tests/s3server.py, boto3 over
+HTTP), and the stand-in builder (the only stand-in: the real one needs a GPU). Asserts on what each
+screen shows and on what lands on disk and in S3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, Static
+
+from lmi_wizard.core import recipe as R
+from lmi_wizard.tui.app import WizardApp
+from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
+from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
+from tests.test_tui_support import async_test, environment_report
+
+
+def screen_name(app) -> str:
+    return type(app.screen).__name__
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def wait_for(pilot, cond, timeout: float = 60.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting")
+        await pilot.pause(0.05)
+
+
+def prepared_state(remotes, tmp_path: Path, dest: str) -> Path:
+    work = tmp_path / "work"
+    answers = tutorial_recipe(remotes, work, dest)
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(answers, "environment", None, state))
+    return state
+
+
+async def walk_to_done(app, pilot) -> dict:
+    seen = {}
+    await pilot.pause()
+    order = ["EnvironmentScreen", "CheckoutScreen", "ModelScreen", "BuildScreen", "TritonScreen",
+             "DestinationScreen", "ReviewScreen"]
+    for name in order:
+        await wait_for(pilot, lambda: screen_name(app) == name)
+        await pilot.pause(0.3)
+        if name == "CheckoutScreen":
+            await wait_for(pilot, lambda: app.screen.plan is not None)
+            seen["plan"] = text_of(app, "#checkout-plan")
+            await pilot.press("ctrl+g")  # clone now, to pick from the example list
+            await wait_for(pilot, lambda: not app.screen.cloning and app.screen.plan is not None
+                           and not app.screen.plan.clones)
+        if name == "ModelScreen":
+            seen["examples"] = [app.screen.query_one("#examples").get_option_at_index(i).prompt
+                                for i in range(app.screen.query_one("#examples").option_count)]
+        if name == "BuildScreen":
+            await wait_for(pilot, lambda: "build.py" in text_of(app, "#build-preview"))
+            seen["build"] = text_of(app, "#build-preview")
+        if name == "TritonScreen":
+            seen["triton_status"] = text_of(app, "#pbtxt-status")
+            seen["triton_rows"] = app.screen.query_one("#placeholders", DataTable).row_count
+        if name == "DestinationScreen":
+            await wait_for(pilot, lambda: "file(s)" in text_of(app, "#tokenizer-plan"), 30)
+            seen["model_id"] = text_of(app, "#model-id")
+            seen["tokenizer"] = text_of(app, "#tokenizer-plan")
+        if name == "ReviewScreen":
+            seen["script"] = app.screen.script
+        assert not app.screen.query_one("#next", Button).disabled, (name, text_of(app, "#message"))
+        await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: screen_name(app) == "RunScreen")
+    await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
+    seen["run_ok"] = app.screen.report.ok
+    seen["run_error"] = (app.screen.report.error, app.screen.report.fix)
+    await pilot.pause(0.3)
+    seen["steps"] = [app.screen.query_one("#run-steps", DataTable).get_row_at(i)
+                     for i in range(app.screen.query_one("#run-steps", DataTable).row_count)]
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: screen_name(app) == "DoneScreen")
+    await pilot.pause(0.2)
+    return seen
+
+
+@async_test
+async def test_tutorial_through_every_screen_to_s3(remotes, hub, s3, tmp_path):  # noqa: F811
+    bucket = s3.make_bucket("models")
+    dest = f"s3://{bucket}/trtllm/baichuan-13b-tp2/baichuan-13b-chat/"
+    state = prepared_state(remotes, tmp_path, dest)
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"),
+                    pipeline_options={"hf_endpoint": hub.endpoint, "s3_endpoint": s3.endpoint_url})
+    async with app.run_test(size=(100, 40)) as pilot:
+        seen = await walk_to_done(app, pilot)
+        assert "Clone plan" in seen["plan"] and "tensorrtllm_backend" in seen["plan"]
+        assert any("baichuan" in str(p) and "build.py" in str(p) for p in seen["examples"])
+        assert "--use_inflight_batching" in seen["build"] and "--world_size 2" in seen["build"]
+        assert "0 blocking" in seen["triton_status"]
+        assert f"s3://{bucket}/trtllm/baichuan-13b-tp2/" in seen["model_id"]
+        assert "tokenization_baichuan.py" in seen["tokenizer"] and "trust_remote_code" in seen["tokenizer"]
+        assert "aws s3 sync" in seen["script"]
+        assert seen["run_ok"], seen["run_error"]
+        assert all(row[0] == "✓" for row in seen["steps"]), seen["steps"]
+        # Done: listing table, the three configs, where log and recipe are
+        listing = app.screen.query_one("#listing", DataTable)
+        names = [listing.get_row_at(i)[1] for i in range(listing.row_count)]
+        assert "config.pbtxt" in names and "tokenizer_config.json" in names and "1/" in names
+        summary = text_of(app, "#done-summary")
+        assert f"s3://{bucket}/trtllm/baichuan-13b-tp2/" in summary and "run.log" in summary
+        assert "option.model_id=s3://" in text_of(app, "#lmi-props")
+        assert "HF_MODEL_ID" in text_of(app, "#lmi-env")
+    # what landed in S3
+    objs = s3.objects(bucket, "trtllm/baichuan-13b-tp2/baichuan-13b-chat/")
+    keys = {k.rsplit("baichuan-13b-chat/", 1)[1] for k in objs}
+    for name in ("config.pbtxt", "tokenizer_config.json", "tokenization_baichuan.py",
+                 "1/baichuan_float16_tp2_rank0.engine", "1/baichuan_float16_tp2_rank1.engine"):
+        assert name in keys, name
+    pbtxt = s3.client.get_object(Bucket=bucket, Key="trtllm/baichuan-13b-tp2/baichuan-13b-chat/config.pbtxt")
+    body = pbtxt["Body"].read().decode()
+    assert "${" not in body.split("max_tokens_in_paged_kv_cache")[0] or "decoupled: True" in body
+    assert "decoupled: True" in body
+    assert R.load_state(state).last_step == "done"

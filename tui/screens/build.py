@@ -1,0 +1,78 @@
+"""Step 4 — Build flags: the intent form (``core.steps`` build fields) and, beside it, the exact
+command(s) this checkout's builder will run (``core.pipeline``'s build step → ``core.flags``), recomputed
+on every keystroke in a worker; validation messages sit beside the fields, findings under the preview.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.highlight import highlight
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from lmi_wizard.core.errors import WizardError
+
+from .base import StepScreen
+
+
+def pipeline_step(session, answers, name: str):
+    """(pipeline, its step called ``name``) for the answers, or (pipeline, None) when it does not apply."""
+    pipe = session.pipeline(answers)
+    for s in pipe.steps:
+        if s.name == name:
+            return pipe, s
+    return pipe, None
+
+
+class BuildScreen(StepScreen):
+    STEP = "build"
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static("Commands", classes="section-title")
+        yield Static("", id="build-preview", classes="preview")
+        yield Static("", id="build-flags", classes="muted")
+
+    def update_previews(self) -> None:
+        self.render_preview(self.answers.copy())
+
+    @work(thread=True, exclusive=True, group="build-preview")
+    def render_preview(self, answers) -> None:
+        worker = get_current_worker()
+        try:
+            pipe, step = pipeline_step(self.wizard.session, answers, "build")
+            if step is None:
+                text, flags_text = "# no build step for these answers", ""
+            else:
+                text = "\n".join(step.plan(answers, pipe.ctx))
+                flags_text = self._discovered(step, answers, pipe)
+        except WizardError as exc:
+            text, flags_text = f"# cannot render the command: {exc}", ""
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show, text, flags_text)
+
+    def _discovered(self, step, answers, pipe) -> str:
+        """Names of every flag the builder has (what 'Advanced builder flags' accepts)."""
+        if not self.wizard.show_advanced and not (self.form and self.form.advanced):
+            return ""
+        try:
+            plan = step.render(answers, pipe.ctx, allow_guess=False)
+        except (WizardError, OSError):
+            return ""
+        if plan is None:
+            return ""
+        from lmi_wizard.core import flags
+
+        names: list[str] = []
+        for s in plan.steps:
+            if s.builder is not None and s.builder.is_file():
+                try:
+                    names += [n for n in flags.discover_flags(s.builder).names() if n not in names]
+                except WizardError:
+                    pass
+        return ("advanced flags this builder has: " + " ".join(names)) if names else ""
+
+    def _show(self, text: str, flags_text: str) -> None:
+        self.query_one("#build-preview", Static).update(highlight(text, language="bash"))
+        self.query_one("#build-flags", Static).update(escape(flags_text))

@@ -1,0 +1,65 @@
+"""Step 9 — Done: the final tree, the destination listing (S3 or local) in a table, the three LMI
+configurations, and where the log and the recipe were saved — all from ``core.pipeline``'s RunReport."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from .base import StepScreen
+
+
+def _size(n) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+class DoneScreen(StepScreen):
+    STEP = "done"
+    NEXT_LABEL = "Quit"
+
+    def compose_body(self) -> ComposeResult:
+        rep = self.wizard.session.run_result
+        if rep is None:
+            yield Static("Nothing has run in this session yet: go back to Review and start the run.",
+                         id="done-summary")
+            return
+        out = rep.outputs
+        yield Static(f"[$success]✓[/] LMI model_id [b]{escape(str(rep.model_id))}[/b]\n"
+                     f"log     {escape(rep.log_path)}\nrecipe  {escape(str(rep.recipe_path))}",
+                     id="done-summary", classes="card")
+        with TabbedContent(id="done-tabs"):
+            with TabPane("Listing", id="tab-listing"):
+                yield DataTable(id="listing", cursor_type="row", zebra_stripes=True)
+            with TabPane("Tree", id="tab-tree"):
+                yield Static(escape(out.get("tree", "")), id="tree", classes="preview")
+            lmi = out.get("lmi") or {}
+            with TabPane("serving.properties", id="tab-props"):
+                yield Static(escape(lmi.get("serving_properties", "")), id="lmi-props", classes="preview")
+            env = lmi.get("env", "")
+            if isinstance(env, dict):
+                env = "\n".join(f"{k}={v}" for k, v in env.items())
+            with TabPane("env vars", id="tab-env"):
+                yield Static(escape(env), id="lmi-env", classes="preview")
+            with TabPane("/opt/ml/model", id="tab-extracted"):
+                yield Static(escape(lmi.get("extracted", "")), id="lmi-extracted", classes="preview")
+
+    def on_mount(self) -> None:
+        rep = self.wizard.session.run_result
+        if rep is not None:
+            t = self.query_one("#listing", DataTable)
+            t.add_columns("type", "name", "size", "modified")
+            for e in rep.outputs.get("listing_entries", []):
+                t.add_row(e.get("type", ""), e.get("name", ""), _size(e.get("size")),
+                          "" if self.wizard.mask_times else (e.get("modified") or "")[:19].replace("T", " "))
+        super().on_mount()
+
+    def action_next(self) -> None:
+        self.wizard.save_now()
+        self.app.exit(0)

@@ -1,0 +1,201 @@
+"""Step 5 — Triton config (Triton layout only): the values form, a live diff of ``config.pbtxt`` against
+the tag's template, and the placeholder review — every ``${…}`` left, with line, field and whether it
+blocks; a row can be filled (Enter) or, when optional, deleted (Delete). Next is disabled while anything
+blocks or the file does not parse.
+
+The template comes from the checkout; the fill is ``core.pbtxt`` (the tag's fill_template.py semantics)
+with the substitutions ``core.pipeline`` derives from the answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.markup import escape
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.highlight import highlight
+from textual.widgets import DataTable, Input, Label, Static
+
+from lmi_wizard.core import steps as core_steps
+from lmi_wizard.core.errors import WizardError
+
+from .base import StepScreen
+
+
+def template_path(answers) -> Path | None:
+    """The checkout's tensorrt_llm/config.pbtxt template (None before the checkout exists)."""
+    root = core_steps.work_path(answers, answers["checkout.dir"])
+    if root is None:
+        return None
+    for sub in ("all_models/inflight_batcher_llm", "triton_backend/all_models/inflight_batcher_llm"):
+        p = root / sub / "tensorrt_llm" / "config.pbtxt"
+        if p.is_file():
+            return p
+    return None
+
+
+def filled_config(answers, template: str):
+    """(text, check report, notes): what the run's config step writes, computed in memory.
+
+    Same order as ``core.pipeline.ConfigStep.run``: fill like the tag's tool, set decoupled and the engine
+    path, delete unfilled optional parameter blocks when asked, check."""
+    from lmi_wizard.core import pbtxt, pipeline
+
+    text = template
+    notes: list[str] = []
+    pairs = pipeline._fill_pairs(answers, text)
+    if pairs:
+        res = pbtxt.fill_text(text, pbtxt.format_substitutions(pairs), tag=core_steps.resolve_tag(answers))
+        text = res.text
+        notes += res.notes
+    text = pbtxt.set_decoupled(text, bool(answers["triton.decoupled"]))
+    keys = pbtxt.parameter_keys(text)
+    for param in pbtxt.ENGINE_PATH_KEYS:
+        if param in keys:
+            text = pbtxt.set_engine_path(text, answers["triton.engine_path"], param=param)
+    report = pbtxt.check_text(text, expected_engine_path=answers["triton.engine_path"])
+    if answers["triton.optional_placeholders"] == "delete":
+        deleted = []
+        for f in report.optional:
+            if f.param and f.param not in deleted:
+                text = pbtxt.delete_parameter(text, f.param)
+                deleted.append(f.param)
+        if deleted:
+            notes.append("deleted unfilled optional parameters: " + ", ".join(deleted))
+        report = pbtxt.check_text(text, expected_engine_path=answers["triton.engine_path"])
+    return text, report, notes
+
+
+class TritonScreen(StepScreen):
+    STEP = "triton"
+    BINDINGS = [Binding("delete", "delete_row", "Delete block", show=False)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report = None
+        self.problem: str | None = None
+        self._filling: str | None = None
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static("Placeholders left in config.pbtxt (Enter: fill · Delete: drop an optional block)",
+                     classes="section-title")
+        yield DataTable(id="placeholders", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="fill-row"):
+            yield Label("", id="fill-label")
+            yield Input(id="fill-value", compact=True)
+        yield Static("", id="pbtxt-status")
+        yield Static("config.pbtxt (diff against the template)", classes="section-title")
+        yield Static("", id="pbtxt-diff", classes="preview")
+
+    def on_mount(self) -> None:
+        t = self.query_one("#placeholders", DataTable)
+        t.add_columns("line", "placeholder", "field", "kind")
+        self.query_one("#fill-row").display = False
+        super().on_mount()
+
+    def update_previews(self) -> None:
+        from lmi_wizard.core import pbtxt
+
+        tpath = template_path(self.answers)
+        table = self.query_one("#placeholders", DataTable)
+        table.clear()
+        status = self.query_one("#pbtxt-status", Static)
+        diff_box = self.query_one("#pbtxt-diff", Static)
+        if tpath is None:
+            self.report, self.problem = None, None
+            status.update("[$warning]![/] the checkout is not there yet, so the template cannot be shown; the Run "
+                          "step fills it with these values and stops if anything is left that blocks.")
+            diff_box.update("")
+            return
+        template = tpath.read_text(encoding="utf-8")
+        try:
+            text, report, notes = filled_config(self.answers, template)
+        except WizardError as exc:
+            self.report, self.problem = None, str(exc)
+            status.update(f"[$error]✗[/] {escape(str(exc))}")
+            diff_box.update("")
+            return
+        self.report, self.problem = report, None
+        for f in report.findings:
+            kind = "[b $error]blocking[/]" if f.kind == "blocking" else "optional"
+            table.add_row(str(f.line), "${" + f.name + "}", f.field, kind, key=f"{f.name}@{f.line}")
+        parts = [f"{len(report.blocking)} blocking, {len(report.optional)} optional"]
+        if report.parses is False:
+            parts.append(f"[$error]does not parse: {escape(report.parse_error or '')}[/]")
+        elif report.parses:
+            parts.append("[$success]parses as inference.ModelConfig[/]")
+        parts.append(f"decoupled: {report.decoupled.get('value')}")
+        status.update(" · ".join(parts) + ("\n" + "\n".join(escape(n) for n in notes) if notes else ""))
+        diff = pbtxt.unified_diff(template, text, "tensorrt_llm/config.pbtxt", context=1)
+        diff_box.update(highlight(diff or "# no change", language="diff"))
+
+    def next_blocker(self) -> str | None:
+        if self.problem:
+            return self.problem
+        if self.report is not None:
+            if self.report.blocking:
+                f = self.report.blocking[0]
+                return f"${{{f.name}}} (line {f.line}) blocks: fill it"
+            if self.report.parses is False:
+                return "config.pbtxt does not parse"
+        return super().next_blocker()
+
+    # ---- row actions --------------------------------------------------------------------------
+    def _current_name(self) -> str | None:
+        t = self.query_one("#placeholders", DataTable)
+        if not t.row_count:
+            return None
+        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        return key.split("@", 1)[0] if key else None
+
+    @on(DataTable.RowSelected, "#placeholders")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        name = (event.row_key.value or "").split("@", 1)[0]
+        if not name:
+            return
+        self._filling = name
+        self.query_one("#fill-label", Label).update(f"value for ${{{name}}}: ")
+        row = self.query_one("#fill-row")
+        row.display = True
+        box = self.query_one("#fill-value", Input)
+        box.value = str((self.answers["triton.substitutions"] or {}).get(name, ""))
+        box.focus()
+
+    @on(Input.Submitted, "#fill-value")
+    def _fill_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self._filling:
+            return
+        subs = dict(self.answers["triton.substitutions"] or {})
+        subs[self._filling] = event.value
+        self.answers["triton.substitutions"] = subs
+        self.say(f"${{{self._filling}}} = {event.value}")
+        self._filling = None
+        self.query_one("#fill-row").display = False
+        self.update_previews()
+        self.changed()
+        self.query_one("#placeholders", DataTable).focus()
+
+    def action_delete_row(self) -> None:
+        name = self._current_name()
+        if not name or self.report is None:
+            return
+        f = next((x for x in self.report.findings if x.name == name), None)
+        if f is None:
+            return
+        if f.kind == "blocking" or not f.param:
+            self.say(f"${{{name}}} cannot be deleted (Triton needs that field): fill it")
+            return
+        # optional blocks are deleted by the config step: unfill it and let the policy drop its block
+        subs = dict(self.answers["triton.substitutions"] or {})
+        subs.pop(name, None)
+        self.answers["triton.substitutions"] = subs
+        self.answers["triton.optional_placeholders"] = "delete"
+        if self.form is not None:
+            self.form.revalidate()
+        self.say(f"the parameters block {f.param} will be deleted (the backend uses its default)")
+        self.update_previews()
+        self.changed()
