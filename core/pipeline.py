@@ -727,6 +727,32 @@ def _fill_pairs(a: Answers, text: str) -> dict[str, str]:
     return pairs
 
 
+def _known_template_keys(tag: str | None):
+    """(template tag, live placeholder names) of the newest known upstream tensorrt_llm template at or before
+    ``tag`` (from core.pbtxt's data), or None."""
+    import re
+
+    from . import pbtxt
+
+    def ver(t: str):
+        m = re.search(r"(\d+)\.(\d+)\.(\d+)", t or "")
+        return tuple(int(x) for x in m.groups()) if m else None
+
+    want = ver(tag or "")
+    if want is None:
+        return None
+    try:
+        table = pbtxt._data()["placeholders"].get("tensorrt_llm", {})
+    except (KeyError, OSError, ValueError, AttributeError):
+        return None
+    best = None
+    for t, v in table.items():
+        tv = ver(t)
+        if tv is not None and tv <= want and (best is None or tv > best[0]):
+            best = (tv, t, set(v.get("live", ())))
+    return (best[1], best[2]) if best else None
+
+
 def _tools_dir(a: Answers, ctx: RunContext) -> Path:
     root = ctx.path(a["checkout.dir"])
     return root / "tools" if uses_backend_repo(a) else root / "triton_backend" / "tools"
@@ -759,9 +785,15 @@ class ConfigStep(PipelineStep):
             note = []
         else:
             pairs = dict(wanted_substitutions(a))
+            known = _known_template_keys(resolve_tag(a))
+            if known is not None:
+                pairs = {k: v for k, v in pairs.items() if k in known[1]}
+                note = [f"# (the checkout is not there yet: keys as in the {known[0]} template; the run fills "
+                        "what the checkout's own template has)"]
+            else:
+                note = ["# (template not there yet: every key the wizard can fill is listed; the run requests "
+                        "only those in the tag's template)"]
             pairs.update({k: str(v) for k, v in (a["triton.substitutions"] or {}).items()})
-            note = ["# (template not there yet: every key the wizard can fill is listed; the run requests only "
-                    "those in the tag's template)"]
         subs = pbtxt.format_substitutions(pairs)
         lines = note + [f"python3 {_q(_tools_dir(a, ctx) / 'fill_template.py')} -i {_q(cfg)} {_q(subs)}",
                         f"# then, as the tutorial does by hand: model_transaction_policy {{ decoupled: "
@@ -1157,7 +1189,8 @@ class Pipeline:
                  "# lmi-wizard plan" + (f" of {self.recipe_source}" if self.recipe_source else "") +
                  ": the equivalent of `lmi-wizard run`, as shell commands.",
                  f"# layout: {resolve_layout(a)} (LMI {'0.25–0.32' if resolve_layout(a) == 'triton' else '0.33+'}); "
-                 f"TensorRT-LLM {a['env.trtllm_version']} at tag {resolve_tag(a)}; LMI model_id: {lmi_model_id(a)}",
+                 f"TensorRT-LLM {a['env.trtllm_version'] or '(unknown)'} at tag {resolve_tag(a) or '(unknown)'}; "
+                 f"LMI model_id: {lmi_model_id(a) or '(no destination that works yet)'}",
                  "# credentials (HF_TOKEN, AWS) come from the environment; none is written here.",
                  "set -euo pipefail",
                  f"mkdir -p {_q(self.work_dir)} && cd {_q(self.work_dir)}"]

@@ -990,7 +990,8 @@ ENVIRONMENT = Step(
         Field("env.trtllm_version", "TensorRT-LLM version", Kind.TEXT,
               "The tensorrt-llm version the engine is built for; detected from the installed package. "
               "Set it to plan for another container.",
-              default=lambda a: a.ctx.installed_trtllm, validator=_validate_version, placeholder="0.12.0"),
+              default=lambda a: a.ctx.installed_trtllm, validator=_validate_version, placeholder="0.12.0",
+              required=True),
         Field("env.tag", "Git tag", Kind.TEXT,
               "Tag of TensorRT-LLM (and tensorrtllm_backend up to 0.19) to check out; derived from the version.",
               default=lambda a: _tag_for_version(trtllm_version(a)), validator=_validate_tag,

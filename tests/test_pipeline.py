@@ -60,6 +60,14 @@ def parse_arguments():
 
 if __name__ == '__main__':
     args = parse_arguments()
+    if os.environ.get("STANDIN_HANG"):  # a builder that never ends, with a child process in its group
+        import subprocess
+        import time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        with open(os.environ["STANDIN_HANG"], "w") as fh:
+            fh.write(f"{os.getpid()} {child.pid}")
+        print("[stand-in build.py] building rank 0/2 (this one hangs)", flush=True)
+        time.sleep(300)
     if os.environ.get("STANDIN_FAIL"):
         print("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", file=sys.stderr)
         sys.exit(1)
@@ -175,7 +183,14 @@ def hub():
 
 def tutorial_recipe(remotes, work: Path, dest: str, **over) -> S.Answers:
     """The tutorial (Baichuan-13B-Chat, TP 2, Triton layout), at v0.5.0 where build.py is the builder."""
-    text = f'''
+    a = R.loads_recipe(tutorial_text(remotes, work, dest), ctx=S.Context(installed_trtllm=None, gpus=[]))
+    for k, v in over.items():
+        a[k] = v
+    return a
+
+
+def tutorial_text(remotes, work: Path, dest: str) -> str:
+    return f'''
 [env]
 trtllm_version = "0.5.0"
 
@@ -200,10 +215,6 @@ kv_cache_free_gpu_mem_fraction = 0.95
 [destination]
 uri = "{dest}"
 '''
-    a = R.loads_recipe(text, ctx=S.Context(installed_trtllm=None, gpus=[]))
-    for k, v in over.items():
-        a[k] = v
-    return a
 
 
 def _events(store):

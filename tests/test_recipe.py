@@ -101,16 +101,22 @@ def test_secrets_refused_in_recipe_and_never_written(tmp_path, monkeypatch):
 
 
 def test_template_is_valid_and_documents_every_setting(tmp_path):
-    t = R.template_recipe()
+    t = R.template_recipe(S.Answers(ctx=S.Context(installed_trtllm=None)))
     data = tomllib.loads(t)
-    assert data["model"]["source"]  # the one required value, with an example
+    assert data["model"]["source"]  # the required values, with an example
+    assert data["env"]["trtllm_version"] == "0.12.0"  # not installed here: the recipe must say it
+    installed = R.template_recipe(S.Answers(ctx=S.Context(installed_trtllm="0.16.0")))
+    assert '# trtllm_version = "0.16.0"' in installed  # installed: follows the machine unless uncommented
     for f in S.FIELDS.values():
         if f.stored:
             assert f"{f.name}" in t, f.key
         else:
             assert f"{f.name} =" not in t, f.key
     a = R.loads_recipe(t)
-    assert a.explicit() == {"model.source": "baichuan-inc/Baichuan-13B-Chat"}
+    assert a.explicit() == {"model.source": "baichuan-inc/Baichuan-13B-Chat", "env.trtllm_version": "0.12.0"}
+    with pytest.raises(WizardError, match="env.trtllm_version is required"):
+        R.loads_recipe("[model]\nsource = 'a/b'\n", ctx=S.Context(installed_trtllm=None))
+    assert R.loads_recipe("[model]\nsource = 'a/b'\n", ctx=S.Context(installed_trtllm="0.12.0"))["env.tag"] == "v0.12.0"
     # uncommenting a line gives a recipe that still loads
     b = R.loads_recipe(t.replace("# tp = 1", "tp = 4"))
     assert b["build.tp"] == 4

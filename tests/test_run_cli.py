@@ -1,0 +1,227 @@
+"""The verbs `lmi-wizard init`, `plan` and `run`, through the real CLI (in process, and as a real process
+for Ctrl-C), on the prepared environment of tests/test_pipeline.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lmi_wizard.core import cli
+from lmi_wizard.core import pipeline as P
+from lmi_wizard.core import recipe as R
+from lmi_wizard.core import steps as S
+from tests.test_pipeline import FAKE_SECRETS, hub, remotes, tutorial_text  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "baichuan-tp2.toml"
+
+
+def _write_recipe(tmp_path, remotes, dest="out/baichuan-13b-tp2/baichuan-13b-chat/") -> tuple[Path, Path]:
+    work = tmp_path / "work"
+    recipe = tmp_path / "tutorial.toml"
+    recipe.write_text(tutorial_text(remotes, work, dest))
+    return recipe, work
+
+
+# --------------------------------------------------------------------------------------------------- init
+
+
+def test_init_writes_a_template_that_loads(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init"]) == 0
+    path = tmp_path / "lmi-wizard.toml"
+    text = path.read_text()
+    assert "[model]" in text and "source = " in text and "# tp = 1" in text
+    a = R.load_recipe(path, ctx=S.Context(installed_trtllm=None))
+    assert a["model.source"] == "baichuan-inc/Baichuan-13B-Chat"
+    capsys.readouterr()
+    # never overwritten without --force
+    path.write_text("# mine\n")
+    assert cli.main(["init"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists" in err and "--force" in err
+    assert path.read_text() == "# mine\n"
+    assert cli.main(["init", "--force"]) == 0 and "[build]" in path.read_text()
+    assert cli.main(["init", "-"]) == 0
+    assert "[destination]" in capsys.readouterr().out
+
+
+def test_init_from_the_wizard_state(tmp_path, capsys):
+    state = tmp_path / "state.toml"
+    assert cli.main(["--state", str(state), "init", str(tmp_path / "r.toml"), "--from-state"]) == 2
+    assert "no saved answers" in capsys.readouterr().err
+    a = S.Answers()
+    a["model.source"] = "Qwen/Qwen-7B-Chat"
+    a["build.tp"] = 4
+    a["env.trtllm_version"] = "0.21.0rc1"
+    R.save_state(R.WizardState(a, "build"), state)
+    assert cli.main(["--state", str(state), "init", str(tmp_path / "r.toml"), "--from-state"]) == 0
+    b = R.load_recipe(tmp_path / "r.toml")
+    assert b["model.source"] == "Qwen/Qwen-7B-Chat" and b["build.tp"] == 4 and b.layout == "flat"
+
+
+# --------------------------------------------------------------------------------------------------- plan
+
+
+def test_plan_of_the_tutorial_example(tmp_path, capsys):
+    work = tmp_path / "w"
+    assert cli.main(["plan", str(EXAMPLE), "--work-dir", str(work)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    # the tutorial's commands, filled in from the recipe
+    assert any("clone" in l and "--branch v0.12.0" in l and "triton-inference-server/tensorrtllm_backend" in l
+               for l in lines)
+    assert any("clone" in l and "--branch v0.12.0" in l and "NVIDIA/TensorRT-LLM" in l and
+               l.endswith("tensorrtllm_backend/tensorrt_llm") for l in lines)
+    assert any("tools/fill_template.py -i" in l and "batch_scheduler_policy:max_utilization" in l and
+               "kv_cache_free_gpu_mem_fraction:0.95" in l for l in lines)
+    assert any(l.startswith("aws s3 sync ") and l.endswith(
+        " s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/baichuan-13b-chat/") and "tensorrt_llm/" in l for l in lines)
+    assert "# LMI model_id: s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/" in lines
+    for l in ("HF_MODEL_ID=s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/", "OPTION_TENSOR_PARALLEL_DEGREE=2",
+              "OPTION_MAX_ROLLING_BATCH_SIZE=64", "engine=Python", "option.mpi_mode=true",
+              "option.model_id=s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/", "option.tensor_parallel_degree=2",
+              "option.rolling_batch=trtllm", "option.dtype=fp16"):
+        assert l in lines, l
+    assert not work.exists()  # plan never writes
+    # written to a file: executable, and valid bash
+    script = tmp_path / "plan.sh"
+    assert cli.main(["plan", str(EXAMPLE), "--work-dir", str(work), "-o", str(script)]) == 0
+    assert os.access(script, os.X_OK)
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    assert cli.main(["plan", str(EXAMPLE), "-o", str(script)]) == 2  # exists: needs --force
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("[model]\nsource = 'a/b'\n[build]\ntpp = 2\n", "[build] tpp: unknown setting — fix: did you mean `tp`?"),
+    ("[model]\nsorce = 'a/b'\n", "unknown setting"),
+    ("[model\n", "not valid TOML"),
+])
+def test_plan_and_run_refuse_bad_recipes_in_one_line(tmp_path, capsys, text, msg):
+    p = tmp_path / "bad.toml"
+    p.write_text("[env]\ntrtllm_version = '0.12.0'\n" + text)
+    for verb in ("plan", "run"):
+        assert cli.main([verb, str(p)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("lmi-wizard: error: ") and err.count("\n") == 1 and msg in err
+        assert "Traceback" not in err
+    assert cli.main(["run", str(tmp_path / "missing.toml")]) == 2
+    assert "recipe not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------- run
+
+
+def test_run_headless_with_ci_output_resume_and_json(remotes, hub, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    for k, v in FAKE_SECRETS.items():
+        monkeypatch.setenv(k, v)
+    recipe, work = _write_recipe(tmp_path, remotes)
+    assert cli.main(["run", str(recipe)]) == 0
+    cap = capsys.readouterr()
+    out = cap.out
+    assert "\r" not in out  # not a terminal: one line per event, no carriage returns
+    lines = out.splitlines()
+    assert lines[0].startswith(f"lmi-wizard run {recipe}: 9 steps in {work}")
+    assert "[1/9] environment: Environment check…" in lines
+    assert any(l.startswith("[3/9] build: done in ") for l in lines)
+    assert any(l.startswith("  build | [stand-in build.py] building rank 1/2") for l in lines)
+    assert f"LMI model_id: {work}/out/baichuan-13b-tp2" in lines
+    assert any(l.startswith("log: ") for l in lines)
+
+    # the same command again: refuses (an earlier run is there) and says how to go on
+    assert cli.main(["run", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds an earlier run" in err and "--resume" in err
+
+    # --resume --json: one JSON document on stdout, progress on stderr, the finished steps skipped
+    assert cli.main(["run", str(recipe), "--resume", "--json"]) == 0
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    assert doc["ok"] and doc["model_id"] == f"{work}/out/baichuan-13b-tp2"
+    assert [s["status"] for s in doc["steps"]] == ["done"] + ["skipped"] * 7 + ["done"]
+    assert "skipped (still valid)" in cap.err
+    assert any(e["name"] == "config.pbtxt" for e in doc["listing"])
+
+    # no secret in anything the runs printed or wrote
+    everything = out + cap.out + cap.err + err
+    for p in work.rglob("*"):
+        if p.is_file() and ".git" not in p.parts:
+            everything += p.read_bytes().decode("utf-8", "replace")
+    for v in FAKE_SECRETS.values():
+        assert v not in everything
+
+
+def test_run_failure_exits_1_and_names_the_step(remotes, hub, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    monkeypatch.setenv("STANDIN_FAIL", "1")
+    recipe, work = _write_recipe(tmp_path, remotes)
+    assert cli.main(["run", str(recipe)]) == 1
+    cap = capsys.readouterr()
+    assert "[3/9] build: FAILED: build failed" in cap.out
+    assert cap.err.startswith("lmi-wizard: error: stopped at build: ") and "--resume" in cap.err
+    monkeypatch.delenv("STANDIN_FAIL")
+    assert cli.main(["run", str(recipe), "--resume"]) == 0
+    assert "[2/9] checkout: skipped (still valid)" in capsys.readouterr().out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, hub, tmp_path):
+    """A real `lmi-wizard run` process: Ctrl-C (SIGINT) during a hanging build → exit 130, the builder and
+    its child are gone, the state says where it stopped; `--resume` then completes."""
+    recipe, work = _write_recipe(tmp_path, remotes)
+    pids_file = tmp_path / "pids"
+    env = dict(os.environ, HF_ENDPOINT=hub.endpoint, STANDIN_HANG=str(pids_file), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "lmi_wizard.tui.main", "run", str(recipe)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "this one hangs" in line:
+                break
+            assert time.monotonic() < deadline, "".join(seen)
+        for _ in range(100):
+            if pids_file.exists() and pids_file.read_text().strip():
+                break
+            time.sleep(0.05)
+        builder, child = (int(x) for x in pids_file.read_text().split())
+        assert _alive(builder) and _alive(child)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "build: cancelled" in out and "--resume" in err
+    for _ in range(50):
+        if not _alive(builder) and not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(builder) and not _alive(child), "orphan builder process"
+    state = json.loads((work / P.RUN_DIR / P.STATE_NAME).read_text())
+    assert state["steps"]["build"]["status"] == "cancelled" and state["steps"]["checkout"]["status"] == "done"
+    env.pop("STANDIN_HANG")
+    res = subprocess.run([sys.executable, "-m", "lmi_wizard.tui.main", "run", str(recipe), "--resume"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "[2/9] checkout: skipped (still valid)" in res.stdout and "[3/9] build: done" in res.stdout
