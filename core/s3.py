@@ -82,12 +82,13 @@ class SyncResult:
     bytes: int = 0  # bytes sent
     total_bytes: int = 0  # bytes of the source
     extra: list[str] = field(default_factory=list)  # at the destination but not in the source
+    aborted: list[str] = field(default_factory=list)  # unfinished multipart uploads of an interrupted run
     dry_run: bool = False
     elapsed: float = 0.0
 
     def to_dict(self) -> dict:
         return {"dest": self.dest, "uploaded": self.uploaded, "skipped": self.skipped, "reasons": self.reasons,
-                "bytes": self.bytes, "total_bytes": self.total_bytes, "extra": self.extra,
+                "bytes": self.bytes, "total_bytes": self.total_bytes, "extra": self.extra, "aborted": self.aborted,
                 "dry_run": self.dry_run, "elapsed": round(self.elapsed, 3)}
 
 
@@ -270,7 +271,7 @@ class _Meter:
         self.per_file: dict[str, int] = {}
         self.interval = interval
         self._last = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a progress callback may cancel, and cancelling may call back
 
     def add(self, rel: str, size: int, n: int, *, finished: bool = False) -> None:
         with self._lock:
@@ -389,6 +390,7 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
 
     meter = _Meter(progress, sum(f.size for f in todo), len(todo))
     if dest.is_s3:
+        result.aborted = _abort_stale_uploads(client, dest, {f.rel for f in todo}, started=time.time())
         done = _upload_s3(client, dest, todo, meter, cancel, part_size=part_size, threshold=threshold,
                           concurrency=concurrency, endpoint_url=endpoint_url)
     else:
@@ -397,6 +399,23 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
     result.bytes = sum(f.size for f in todo if f.rel in done)
     result.elapsed = time.monotonic() - t0
     return result
+
+
+def _abort_stale_uploads(client, dest: Destination, rels: set[str], *, started: float) -> list[str]:
+    """An interrupted run leaves unfinished multipart uploads (their parts are billed, never listed).
+    Abort those for files this run sends again, started before this run. Best effort."""
+    aborted = []
+    try:
+        pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=dest.bucket, Prefix=dest.prefix)
+        for page in pages:
+            for up in page.get("Uploads", []) or []:
+                rel = up["Key"][len(dest.prefix):]
+                if rel in rels and up["Initiated"].timestamp() < started:
+                    client.abort_multipart_upload(Bucket=dest.bucket, Key=up["Key"], UploadId=up["UploadId"])
+                    aborted.append(rel)
+    except Exception:  # noqa: BLE001 — missing s3:ListBucketMultipartUploads must not stop the upload
+        pass
+    return sorted(aborted)
 
 
 def _upload_s3(client, dest: Destination, todo: list[LocalFile], meter: _Meter, cancel: CancelToken, *,

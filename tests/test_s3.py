@@ -192,6 +192,19 @@ def test_cancel_mid_multipart_then_resume_sends_only_what_is_missing(s3, tmp_pat
     assert final == expect
 
 
+def test_unfinished_multipart_of_an_interrupted_run_is_aborted(s3, tmp_path):
+    s3.make_bucket("models")
+    src = tree(tmp_path / "src", {"1/rank0.engine": os.urandom(6 * MiB), "keep.json": b"{}"})
+    old = s3.client.create_multipart_upload(Bucket="models", Key="m/t/1/rank0.engine")["UploadId"]
+    s3.client.upload_part(Bucket="models", Key="m/t/1/rank0.engine", UploadId=old, PartNumber=1,
+                          Body=b"x" * (5 * MiB))
+    other = s3.client.create_multipart_upload(Bucket="models", Key="m/t/not-ours.bin")["UploadId"]
+    r = S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, part_size=5 * MiB, threshold=5 * MiB)
+    assert r.aborted == ["1/rank0.engine"]
+    left = [u["UploadId"] for u in s3.client.list_multipart_uploads(Bucket="models").get("Uploads", [])]
+    assert left == [other]
+
+
 def test_cancel_before_start_sends_nothing(s3, tmp_path):
     s3.make_bucket("models")
     src = tree(tmp_path / "src", small_files(3))

@@ -92,6 +92,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
         "bytes": result.bytes,
         "total_bytes": result.total_bytes,
         "extra": result.extra,
+        "aborted": result.aborted,
         "warnings": [f.to_dict() for f in findings],
         "listing": [e.to_dict() for e in listing],
         "_entries": listing,
@@ -160,6 +161,8 @@ def run(args) -> int:
           + (f" ({', '.join(report['uploaded'][:8])}{' …' if len(report['uploaded']) > 8 else ''})"
              if args.dry_run and report["uploaded"] else "")
           + f"; {len(report['skipped'])} unchanged file(s) skipped")
+    if report["aborted"]:
+        print(f"aborted {len(report['aborted'])} unfinished multipart upload(s) left by an interrupted run")
     for w in report["warnings"]:
         print(f"warning: {w['problem']}" + (f" — fix: {w['fix']}" if w.get("fix") else ""))
     print(f"\n{report['dest']}:")
