@@ -4,7 +4,7 @@ Oracle: the tutorial itself (``shared/seed/trtllm_manual_convert_tutorial.md``) 
 not copied: the final ``/opt/ml/model`` tree, the three LMI configurations, ``gpt_model_path`` and the
 S3 URLs. Real parts: the real huggingface_hub client against the fake Hub (tests/hubserver.py) for step 5,
 the real tensorrtllm_backend ``config.pbtxt`` template (v0.13.0; the fixtures have no v0.12.0), the CLI
-verbs. Stand-ins: the engines (``baichuan_float16_tp2_rank{0,1}.engine``, ``model.cache``) and their
+verbs ``tokenizer``, ``publish`` (to a local folder standing in for the bucket) and ``lmi-config``. Stand-ins: the engines (``baichuan_float16_tp2_rank{0,1}.engine``, ``model.cache``) and their
 ``config.json`` (build.py's ``builder_config`` format), which need a GPU to make.
 """
 
@@ -89,15 +89,20 @@ def test_baichuan_end_to_end(tutorial, fixtures_dir, tmp_path, capsys):
     assert tok["trust_remote_code"] is True
 
     # step 6 on a local destination: sync tensorrt_llm/ to ".../folder1/folder2/", LMI gets ".../folder1/"
+    # (the publish verb, with a local folder standing in for the bucket)
     bucket = tmp_path / "s3"
     dest = bucket / sync[len("s3://"):]
-    shutil.copytree(trt, dest)
+    rc = cli.main(["publish", str(trt), str(dest), "--layout", "triton", "--json"])
+    pub = json.loads(capsys.readouterr().out)
+    assert rc == 0
     model_id_dir = dest.parent
+    assert Path(pub["model_id"]).resolve() == model_id_dir.resolve()
     model_id = "s3://" + model_id_dir.relative_to(bucket).as_posix() + "/"
     assert model_id == model_id_doc
     # LMI 0.25–0.32's rule: an immediate sub-folder of model_id holds config.pbtxt and tokenizer_config.json
     assert [p.name for p in model_id_dir.iterdir()
             if (p / "config.pbtxt").is_file() and (p / "tokenizer_config.json").is_file()] == [dest.name]
+    assert tree_text(dest, root_label=None) == tree_text(trt, root_label=None)  # the whole folder arrived
     # the tutorial's `aws s3 ls` listing is contained in what was uploaded
     ls_block = _block_after(tutorial, "Check the file is there")
     listed = [line.split()[-1] for line in ls_block.splitlines()[1:] if line.strip()]
