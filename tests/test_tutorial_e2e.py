@@ -4,7 +4,8 @@ Oracle: the tutorial itself (``shared/seed/trtllm_manual_convert_tutorial.md``) 
 not copied: the final ``/opt/ml/model`` tree, the three LMI configurations, ``gpt_model_path`` and the
 S3 URLs. Real parts: the real huggingface_hub client against the fake Hub (tests/hubserver.py) for step 5,
 the real tensorrtllm_backend ``config.pbtxt`` template (v0.13.0; the fixtures have no v0.12.0), the CLI
-verbs ``tokenizer``, ``publish`` (to a local folder standing in for the bucket) and ``lmi-config``. Stand-ins: the engines (``baichuan_float16_tp2_rank{0,1}.engine``, ``model.cache``) and their
+verbs ``tokenizer``, ``publish`` (to a local folder standing in for the bucket) and ``lmi-config``.
+Stand-ins: the engines (``baichuan_float16_tp2_rank{0,1}.engine``, ``model.cache``) and their
 ``config.json`` (build.py's ``builder_config`` format), which need a GPU to make.
 """
 
