@@ -7,6 +7,7 @@ through :func:`run_streaming` or :func:`run_capture`. Nothing here uses ``shell=
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -17,6 +18,8 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from .errors import Cancelled, WizardError
 from .progress import CancelToken
+
+_EOL = re.compile(rb"\r\n|\r|\n")
 
 LineFn = Callable[[str, str], None]  # (stream name "out"/"err", line without newline)
 
@@ -32,6 +35,29 @@ class ProcResult:
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.cancelled
+
+
+def _split_lines(stream, chunk_size: int = 65536):
+    """Yield lines ending in \n, \r\n or a lone \r (git and tqdm redraw progress with \r),
+    as soon as each one is complete, without the line ending."""
+    buf = b""
+    pending_cr = False  # the previous chunk ended with \r: a leading \n belongs to it
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        chunk = read(chunk_size)
+        if not chunk:
+            break
+        if pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        pending_cr = chunk.endswith(b"\r")
+        buf += chunk
+        start = 0
+        for m in _EOL.finditer(buf):
+            yield buf[start:m.start()]
+            start = m.end()
+        buf = buf[start:]
+    if buf:
+        yield buf
 
 
 def kill_group(proc: subprocess.Popen, grace: float = 1.0) -> None:
@@ -114,8 +140,8 @@ def run_streaming(
     log_fh = open(log_path, "a", encoding="utf-8", errors="replace") if log_path else None
 
     def reader(stream, name: str) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        for raw in _split_lines(stream):
+            line = raw.decode("utf-8", errors="replace")
             if redact is not None:
                 line = redact(line)
             with lock:

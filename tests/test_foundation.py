@@ -144,3 +144,28 @@ def test_unknown_verb_is_one_line(capsys):
         cli.main(["frobnicate"])
     assert e.value.code == 2
     assert "fix:" in capsys.readouterr().err
+
+
+def test_carriage_return_progress_lines_arrive_separately():
+    lines = []
+    code = ("import sys,time\n"
+            "for p in (10, 50, 100):\n"
+            "    sys.stderr.write(f'Receiving objects: {p}%\\r'); sys.stderr.flush()\n"
+            "sys.stderr.write('done\\r\\n'); sys.stdout.write('a\\r\\nb\\n\\nc')\n")
+    proc.run_streaming([sys.executable, "-c", code], on_line=lambda s, l: lines.append((s, l)))
+    assert [l for s, l in lines if s == "err"] == ["Receiving objects: 10%", "Receiving objects: 50%",
+                                                   "Receiving objects: 100%", "done"]
+    assert [l for s, l in lines if s == "out"] == ["a", "b", "", "c"]
+
+
+def test_split_lines_handles_crlf_across_chunks():
+    import io
+
+    class Chunky(io.RawIOBase):
+        def __init__(self, parts):
+            self.parts = list(parts)
+
+        def read1(self, n=-1):
+            return self.parts.pop(0) if self.parts else b""
+
+    assert list(proc._split_lines(Chunky([b"x\r", b"\ny\r", b"z\n"]))) == [b"x", b"y", b"z"]
