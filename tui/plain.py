@@ -1,0 +1,191 @@
+"""``lmi-wizard --plain``: the wizard's steps as plain questionary prompts, rendered from ``core.steps``
+(the same fields, defaults, choices and validation as the full-screen app), answers saved to the same
+state file after every step, then the same ``core.pipeline`` run with its progress printed line by line.
+
+Ctrl-C anywhere: one handler saves the answers and exits 130 (questionary's ``unsafe_ask`` raises
+KeyboardInterrupt instead of returning None).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from lmi_wizard.core import recipe as core_recipe
+from lmi_wizard.core import steps as core_steps
+from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.steps import Kind
+
+FORM_STEPS_END = ("review", "run", "done")
+
+
+class PlainWizard:
+    def __init__(self, state_path=None, *, input=None, output=None, advanced: bool = False,
+                 pipeline_options: dict | None = None, out=None) -> None:
+        self.io = {k: v for k, v in (("input", input), ("output", output)) if v is not None}
+        self.advanced = advanced
+        self.pipeline_options = dict(pipeline_options or {})
+        self.out = out or sys.stdout
+        self.ctx = core_steps.Context()
+        try:
+            self.state = core_recipe.load_state(state_path, ctx=self.ctx)
+        except WizardError as exc:
+            self.say(f"! {exc}; starting over")
+            self.state = core_recipe.WizardState(core_steps.Answers(ctx=self.ctx), None, None,
+                                                 Path(state_path) if state_path else None)
+        self.answers = self.state.answers
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def save(self, step: str) -> None:
+        self.state.last_step = step
+        try:
+            core_recipe.save_state(self.state)
+        except WizardError as exc:
+            self.say(f"! answers not saved: {exc}")
+
+    # ---- one field ----------------------------------------------------------------------------
+    def ask_field(self, f: core_steps.Field) -> None:
+        import questionary
+
+        a = self.answers
+        current = a[f.key]
+        label = f.label + (f" — {f.help}" if f.help and len(f.help) < 90 else "")
+        if f.kind is Kind.BOOL:
+            value = questionary.confirm(label, default=bool(current), **self.io).unsafe_ask()
+        elif f.kind is Kind.CHOICE and f.strict_choices and f.options(a):
+            choices = [questionary.Choice(c.title, value=c.value) for c in f.options(a)]
+            default = next((c for c in choices if c.value == current), None)
+            value = questionary.select(label, choices=choices, default=default, **self.io).unsafe_ask()
+        elif f.kind is Kind.SECRET:
+            value = questionary.password(label + (f" (empty: ${f.env})" if f.env else ""), **self.io).unsafe_ask()
+            if not value:
+                return
+        else:
+            def validate(raw: str) -> Any:
+                try:
+                    parsed = f.parse(raw)
+                except WizardError as exc:
+                    return getattr(exc, "message", str(exc))
+                msg = f.check(parsed, a)
+                return True if msg is None else msg
+
+            value = questionary.text(label, default=f.format(current), validate=validate, **self.io).unsafe_ask()
+            if value == f.format(current) and not a.is_set(f.key):
+                return  # the default: leave it dynamic
+        a[f.key] = value
+
+    # ---- one step -----------------------------------------------------------------------------
+    def ask_step(self, step: core_steps.Step) -> None:
+        self.say(f"\n== {step.title} ==")
+        if step.help:
+            self.say(step.help)
+        if step.key == "environment":
+            self.show_environment()
+        for f in step.visible_fields(self.answers, advanced=self.advanced):
+            self.ask_field(f)
+        while True:
+            problems = core_steps.validate_step(step, self.answers, advanced=self.advanced)
+            for p in problems:
+                self.say(("✗ " if p.blocking else "! ") + str(p))
+            blocking = [p for p in problems if p.blocking]
+            if not blocking:
+                break
+            for p in blocking:  # ask again what blocks (the field, or every field of the step)
+                keys = [p.key] if p.key in core_steps.FIELDS else \
+                    [f.key for f in step.visible_fields(self.answers, advanced=True)]
+                for k in keys:
+                    self.ask_field(self.answers.field(k))
+        self.save(step.key)
+
+    def show_environment(self) -> None:
+        from lmi_wizard.core import environment
+
+        rep = environment.gather(lookup_tags=False)
+        self.ctx.set("installed_trtllm", rep.tensorrt_llm.version if rep.tensorrt_llm.installed else None)
+        self.ctx.set("gpus", list(rep.gpu.gpus) if rep.gpu.available else [])
+        self.say(f"GPUs: {rep.gpu.summary()}")
+        t = rep.tensorrt_llm
+        self.say(f"tensorrt-llm: {t.version if t.installed else 'not installed'}; "
+                 f"LMI target: {rep.lmi.version or '?'} ({rep.lmi.layout} layout)")
+        for line in rep.cannot_do():
+            self.say(f"! {line}")
+
+    # ---- the whole thing ------------------------------------------------------------------------
+    def run(self) -> int:
+        import questionary
+
+        start = self.state.last_step
+        done_keys: set[str] = set()
+        if start and start not in FORM_STEPS_END:
+            keys = [s.key for s in core_steps.steps_for(self.answers)]
+            if start in keys and questionary.confirm(f"Resume at '{core_steps.step(start).title}'?",
+                                                     default=True, **self.io).unsafe_ask():
+                done_keys = set(keys[:keys.index(start)])
+        while True:
+            todo = [s for s in core_steps.steps_for(self.answers)
+                    if s.key not in FORM_STEPS_END and s.key not in done_keys]
+            if not todo:
+                break
+            self.ask_step(todo[0])
+            done_keys.add(todo[0].key)
+        return self.review_and_run()
+
+    def review_and_run(self) -> int:
+        import questionary
+
+        pipe = self.pipeline()
+        self.say("\n== Review ==")
+        self.say(pipe.plan_script())
+        problems = [p for p in core_steps.validate_all(self.answers) if p.blocking]
+        for p in problems:
+            self.say(f"✗ {p}")
+        self.save("review")
+        if problems:
+            return 2
+        if not questionary.confirm("Run it now?", default=True, **self.io).unsafe_ask():
+            self.say(f"answers saved; run later with `lmi-wizard --plain` (state: {self.state.path})")
+            return 0
+        self.save("run")
+        self.say("\n== Run ==")
+
+        def progress(ev) -> None:
+            extra = ev.extra or {}
+            if extra.get("event") == "step":
+                self.say(f"[{extra.get('status')}] {ev.message}")
+            elif ev.message and not ev.total:
+                self.say(f"  {ev.message}")
+
+        report = pipe.run(progress=progress)
+        if not report.ok:
+            self.say(f"✗ stopped at {report.stopped_at}: {report.error}" + (f" — fix: {report.fix}" if report.fix else ""))
+            return 1
+        self.save("done")
+        out = report.outputs
+        self.say("\n== Done ==")
+        self.say(out.get("tree", ""))
+        self.say(out.get("listing", ""))
+        self.say(f"LMI model_id: {report.model_id}\nlog: {report.log_path}\nrecipe: {report.recipe_path}")
+        return 0
+
+    def pipeline(self):
+        from lmi_wizard.core import pipeline
+
+        return pipeline.build_pipeline(self.answers, resume=True, **self.pipeline_options)
+
+
+def main(args, *, input=None, output=None, out=None, pipeline_options: dict | None = None) -> int:
+    state = getattr(args, "state", None)
+    wiz = PlainWizard(Path(state) if state else None, input=input, output=output, out=out,
+                      pipeline_options=pipeline_options)
+    try:
+        return wiz.run()
+    except KeyboardInterrupt:
+        try:
+            core_recipe.save_state(wiz.state)
+        except WizardError:
+            pass
+        wiz.say(f"\ninterrupted; answers saved to {wiz.state.path} — `lmi-wizard --plain` resumes")
+        return 130
