@@ -192,21 +192,34 @@ def _options(a: LmiAnswers, *, with_batch: bool = True) -> list[tuple[str, str]]
         opts.append(("max_rolling_batch_size", str(a.max_rolling_batch_size)))
     if a.trust_remote_code:  # never "false": LMI 0.33 passes the raw string on, and "false" reads as true
         opts.append(("trust_remote_code", "true"))
-    for k, v in a.extra.items():
-        if k.startswith("option."):
-            k = k[len("option."):]
-        if str(k) == "trust_remote_code" and str(v).strip().lower() in ("false", "0", "no", ""):
-            continue
-        opts.append((str(k), str(v)))
     return opts
+
+
+def _with_extra(a: LmiAnswers, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Apply the user's extra ``option.*`` keys: replace a generated key of the same name, else append."""
+    out = list(pairs)
+    for k, v in a.extra.items():
+        k = str(k)
+        key = k if k.startswith("option.") or k in ("engine",) else f"option.{k}"
+        if key == "option.trust_remote_code" and str(v).strip().lower() in ("false", "0", "no", "off", ""):
+            out = [(pk, pv) for pk, pv in out if pk != key]  # "off" means: leave the key out
+            continue
+        for i, (pk, _) in enumerate(out):
+            if pk == key:
+                out[i] = (key, str(v))
+                break
+        else:
+            out.append((key, str(v)))
+    return out
 
 
 def env_vars(a: LmiAnswers) -> dict[str, str]:
     """Style 1: ``HF_MODEL_ID`` + ``OPTION_*`` (insertion-ordered)."""
     normalise(a)
     env = {"HF_MODEL_ID": a.model_id}
-    for k, v in _options(a):
-        env["OPTION_" + k.upper().replace(".", "_")] = v
+    for k, v in _with_extra(a, [(f"option.{k}", v) for k, v in _options(a)]):
+        if k.startswith("option."):
+            env["OPTION_" + k[len("option."):].upper().replace(".", "_")] = v
     return env
 
 
@@ -223,7 +236,7 @@ def serving_properties(a: LmiAnswers) -> str:
     normalise(a)
     pairs = [("engine", "Python"), ("option.mpi_mode", "true"), ("option.model_id", a.model_id)]
     pairs += [(f"option.{k}", v) for k, v in _options(a)]
-    return _properties_text(pairs)
+    return _properties_text(_with_extra(a, pairs))
 
 
 def gpt_model_path(a: LmiAnswers) -> Optional[str]:
@@ -237,7 +250,7 @@ def extracted_properties(a: LmiAnswers) -> str:
     pairs = [("engine", "Python"), ("option.mpi_mode", "true"), ("option.rolling_batch", "trtllm"),
              ("option.dtype", a.dtype)]
     pairs += [(f"option.{k}", v) for k, v in _options(a, with_batch=a.layout == "flat")]
-    return _properties_text(pairs)
+    return _properties_text(_with_extra(a, [(k, v) for k, v in pairs if k != "option.model_id"]))
 
 
 def extracted_layout(a: LmiAnswers) -> list[str]:

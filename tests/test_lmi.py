@@ -206,3 +206,12 @@ def test_cli_bad_option_is_one_line(capsys):
     rc = cli.main(["lmi-config", "--model-id", S3, "--option", "novalue"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("lmi-wizard: error:") and err.count("\n") == 1
+
+
+def test_extra_options_replace_generated_keys_never_duplicate():
+    a = LmiAnswers(model_id=S3, tp=2, trust_remote_code=True,
+                   extra={"rolling_batch": "disable", "option.max_input_len": "2048", "trust_remote_code": "off"})
+    ext = extracted_properties(a)
+    assert ext.count("option.rolling_batch=") == 1 and "option.rolling_batch=disable" in ext
+    assert "trust_remote_code" not in ext + serving_properties(a) + env_text(a)
+    assert env_vars(a)["OPTION_MAX_INPUT_LEN"] == "2048" and env_vars(a)["OPTION_ROLLING_BATCH"] == "disable"
