@@ -328,7 +328,7 @@ def test_not_a_pbtxt():
 
 
 def test_crlf_is_normalized_like_text_mode():
-    text = _v("v0.12.0" if False else "v0.13.0").replace("\n", "\r\n")
+    text = _v("v0.13.0").replace("\n", "\r\n")
     res = pbtxt.fill_text(text, "decoupled_mode:True", tag="v0.13.0")
     assert "\r" not in res.text and any("LF" in n for n in res.notes)
 

@@ -1,0 +1,205 @@
+"""core/repo: assembling triton_model_repo/ from a checkout's templates (both repository layouts) and the
+engines (hard link / rename / copy), atomically, with progress and cancel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lmi_wizard.core import repo
+from lmi_wizard.core.errors import Cancelled, WizardError
+from lmi_wizard.core.progress import CancelToken
+
+from conftest import FIXTURES
+
+
+def make_checkout(root: Path, tag: str, layout: str) -> Path:
+    """A partial checkout: the real upstream config.pbtxt of every model of ``tag`` at its repo path, and the
+    ``1/`` folder upstream keeps next to it (python models' model.py is not in the fixtures: a one-line file)."""
+    sub = "all_models/inflight_batcher_llm" if layout == "backend" else "triton_backend/all_models/inflight_batcher_llm"
+    base = root / sub
+    for cfg in sorted((FIXTURES / "pbtxt" / tag).glob("*/config.pbtxt")):
+        d = base / cfg.parent.name
+        (d / "1").mkdir(parents=True)
+        shutil.copyfile(cfg, d / "config.pbtxt")
+        if cfg.parent.name in ("preprocessing", "postprocessing", "tensorrt_llm_bls"):
+            (d / "1" / "model.py").write_text("# upstream model.py (not in the fixtures)\n")
+        else:
+            (d / "1" / ".gitkeep").write_text("")
+    return root
+
+
+def make_engines(d: Path, size: int = 3 * 1024 * 1024) -> Path:
+    d.mkdir(parents=True)
+    (d / "rank0.engine").write_bytes(os.urandom(size))
+    (d / "rank1.engine").write_bytes(os.urandom(1024))
+    (d / "config.json").write_text('{"builder_config": {}}\n')
+    return d
+
+
+@pytest.mark.parametrize("tag,layout", [("v0.16.0", "backend"),
+                                        ("trtllm-1.1.0rc6-2a9abd95", "trtllm")])
+def test_find_template_dir_accepts_either_root(tmp_path, tag, layout):
+    root = make_checkout(tmp_path / "checkout", tag, layout)
+    expected = next(root.rglob("inflight_batcher_llm"))
+    starts = [root, expected, expected.parent]
+    if layout == "trtllm":
+        starts.append(root / "triton_backend")
+    for start in starts:
+        assert repo.find_template_dir(start) == expected
+    with pytest.raises(WizardError, match="no inflight_batcher_llm templates"):
+        repo.find_template_dir(tmp_path)
+    with pytest.raises(WizardError, match="not found"):
+        repo.find_template_dir(tmp_path / "nope")
+
+
+def test_assemble_with_hard_links(tmp_path):
+    checkout = make_checkout(tmp_path / "tensorrtllm_backend", "v0.16.0", "backend")
+    engines = make_engines(tmp_path / "engines")
+    events = []
+    res = repo.assemble_repo(checkout, tmp_path / "triton_model_repo", engine_dir=engines, progress=events.append)
+    trt = tmp_path / "triton_model_repo" / "tensorrt_llm"
+    assert res.models == ["tensorrt_llm"] and sorted(p.name for p in (tmp_path / "triton_model_repo").iterdir()) == ["tensorrt_llm"]
+    assert (trt / "config.pbtxt").read_bytes() == (FIXTURES / "pbtxt/v0.16.0/tensorrt_llm/config.pbtxt").read_bytes()
+    assert res.method == "hardlink" and res.same_filesystem is True and res.methods == {"hardlink": 3}
+    for name in ("rank0.engine", "rank1.engine", "config.json"):
+        assert (trt / "1" / name).stat().st_ino == (engines / name).stat().st_ino
+    assert sorted(res.engine_files) == ["config.json", "rank0.engine", "rank1.engine"]
+    assert res.config_path == trt / "config.pbtxt" and res.engine_path == trt / "1"
+    assert os.access(trt / "config.pbtxt", os.W_OK)  # the read-only fixture became a writable copy
+    assert events and events[-1].message.startswith("assembled")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".triton_model_repo")]
+
+
+def test_assemble_all_models_from_a_tensorrt_llm_checkout_by_copy(tmp_path):
+    checkout = make_checkout(tmp_path / "TensorRT-LLM", "v0.19.0", "trtllm")
+    engines = make_engines(tmp_path / "engines", size=20 * 1024 * 1024)
+    events = []
+    res = repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=engines, engine_mode="copy",
+                             models=repo.MODELS, progress=events.append)
+    assert sorted(res.models) == sorted(repo.MODELS)
+    for m in repo.MODELS:
+        assert (tmp_path / "repo" / m / "config.pbtxt").is_file()
+    assert (tmp_path / "repo" / "preprocessing" / "1" / "model.py").is_file()
+    eng = tmp_path / "repo" / "tensorrt_llm" / "1" / "rank0.engine"
+    assert eng.read_bytes() == (engines / "rank0.engine").read_bytes()
+    assert eng.stat().st_ino != (engines / "rank0.engine").stat().st_ino
+    assert res.method == "copy" and res.bytes == sum(p.stat().st_size for p in engines.iterdir())
+    done = [e.done for e in events if e.done is not None]
+    assert done == sorted(done) and done[-1] == res.bytes and len(done) >= 3  # chunked progress
+
+
+def test_move_renames_and_cross_filesystem_copies(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.13.0", "backend")
+    engines = make_engines(tmp_path / "engines")
+    res = repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=engines, engine_mode="move")
+    assert res.method == "rename" and not any(engines.iterdir())
+    assert (tmp_path / "repo/tensorrt_llm/1/rank0.engine").stat().st_size == 3 * 1024 * 1024
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system to try")
+    other = Path(tempfile_dir := os.path.join(str(shm), f"lmiw-{os.getpid()}"))
+    try:
+        make_engines(other)
+        res = repo.assemble_repo(checkout, tmp_path / "repo2", engine_dir=other, engine_mode="link")
+        assert res.method == "copy" and res.same_filesystem is False
+        assert any("not on the same file system" in n for n in res.notes)
+        res = repo.assemble_repo(checkout, tmp_path / "repo3", engine_dir=other, engine_mode="move")
+        assert res.method == "copy" and (other / "rank0.engine").exists()
+        assert any("still in" in n for n in res.notes)
+    finally:
+        shutil.rmtree(tempfile_dir, ignore_errors=True)
+
+
+def test_refuses_to_overwrite_unless_forced(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    repo.assemble_repo(checkout, dest)  # an empty folder is fine
+    (dest / "mine.txt").write_text("keep me")
+    with pytest.raises(WizardError, match="already exists") as ei:
+        repo.assemble_repo(checkout, dest, models=["ensemble"])
+    assert "force" in ei.value.fix and (dest / "mine.txt").read_text() == "keep me"
+    res = repo.assemble_repo(checkout, dest, models=["ensemble"], force=True)
+    assert res.replaced_existing and not (dest / "mine.txt").exists() and (dest / "ensemble").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "repo"]  # no temp or backup left
+
+
+def test_cancel_during_copy_leaves_nothing(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    engines = make_engines(tmp_path / "engines", size=20 * 1024 * 1024)
+    token = CancelToken()
+
+    def progress(ev):
+        if ev.done and ev.done >= repo.CHUNK:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=engines, engine_mode="copy",
+                           progress=progress, cancel=token)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "engines"]
+
+
+def test_cancel_after_moves_puts_the_engines_back(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    engines = make_engines(tmp_path / "engines")
+    before = sorted(p.name for p in engines.iterdir())
+    token = CancelToken()
+
+    def progress(ev):
+        if ev.message.startswith("rename"):
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=engines, engine_mode="move",
+                           progress=progress, cancel=token)
+    assert sorted(p.name for p in engines.iterdir()) == before
+    assert not (tmp_path / "repo").exists()
+
+
+def test_bad_inputs(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.5.0", "backend")
+    with pytest.raises(WizardError, match="tensorrt_llm_bls not in") as ei:
+        repo.assemble_repo(checkout, tmp_path / "repo", models=["tensorrt_llm_bls"])
+    assert "preprocessing" in ei.value.fix
+    with pytest.raises(WizardError, match="engine folder not found"):
+        repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WizardError, match="is empty"):
+        repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=tmp_path / "empty")
+    with pytest.raises(WizardError, match="engine_mode"):
+        repo.assemble_repo(checkout, tmp_path / "repo", engine_mode="symlink")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(WizardError, match="not a folder"):
+        repo.assemble_repo(checkout, tmp_path / "afile")
+    assert not (tmp_path / "repo").exists()
+
+
+def test_no_engine_file_is_noted(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    d = tmp_path / "weird"
+    d.mkdir()
+    (d / "readme.txt").write_text("x")
+    res = repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=d)
+    assert any("no *.engine" in n for n in res.notes)
+
+
+def test_unwritable_destination_is_a_clear_error(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() != 0:
+        ro.chmod(0o555)
+    elif os.system(f"chattr +i {ro} 2>/dev/null") != 0:
+        pytest.skip("root without chattr: cannot make a folder unwritable")
+    try:
+        with pytest.raises(WizardError, match="permission denied|read-only"):
+            repo.assemble_repo(checkout, ro / "repo")
+    finally:
+        if os.geteuid() == 0:
+            os.system(f"chattr -i {ro}")
+        ro.chmod(0o755)
+    assert list(ro.iterdir()) == []
