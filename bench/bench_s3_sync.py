@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_s3_sync.py               # one 2 GiB sparse file + 20 small files
     .venv/bin/python bench/bench_s3_sync.py --size-mb 256 # smaller
 
-Both run as subprocesses (interpreter start-up included for both). Prints figures; asserts nothing.
+Both run as subprocesses (interpreter start-up included for both), both with a 900 s read timeout: moto
+assembles a completed multipart object in Python and can take over botocore's default 60 s for 2 GiB on a
+busy machine. Prints figures; asserts nothing.
 awscli comes from the ``bench`` extra or the system (``--aws PATH``).
 """
 
@@ -78,7 +80,8 @@ def main() -> int:
                               aws_secret_access_key="testing")
         client.create_bucket(Bucket="bench")
         ours = [sys.executable, "-c",
-                "import sys; from lmi_wizard.core.s3 import sync; sync(sys.argv[1], sys.argv[2], endpoint_url=sys.argv[3])",
+                "import sys; from lmi_wizard.core.s3 import sync, make_client; "
+                "sync(sys.argv[1], sys.argv[2], client=make_client(sys.argv[3], read_timeout=900))",
                 str(src), "s3://bench/ours/m/tensorrt_llm/", endpoint]
         print(f"source: 1 sparse file of {args.size_mb} MiB + {args.small} small files; moto at {endpoint}")
         rows = []
@@ -92,7 +95,7 @@ def main() -> int:
         client.delete_object(Bucket="bench", Key="ours/m/tensorrt_llm/1/rank0.engine")  # free the server's memory
         if args.aws:
             theirs = [args.aws, "s3", "sync", str(src), "s3://bench/aws/m/tensorrt_llm/", "--endpoint-url", endpoint,
-                      "--only-show-errors"]
+                      "--only-show-errors", "--cli-read-timeout", "900"]
             aws_env = dict(env)
             aws_env.pop("PYTHONPATH")
             requests(endpoint, reset=True)

@@ -194,9 +194,9 @@ def _botocore_session():
 
 
 def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = None,
-                max_pool_connections: int = CONCURRENCY + 4):
+                max_pool_connections: int = CONCURRENCY + 4, read_timeout: Optional[float] = None):
     """An S3 client from boto3's standard credential chain. Raises WizardError when there are no
-    credentials at all (before any request)."""
+    credentials at all (before any request). ``read_timeout`` (s, default botocore's 60) for slow servers."""
     import boto3
     from botocore.config import Config
 
@@ -209,7 +209,8 @@ def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = N
         raise WizardError("no AWS credentials found",
                           "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure` "
                           "(or `aws sso login`) on this machine")
-    cfg = Config(max_pool_connections=max_pool_connections, user_agent_extra="lmi-wizard")
+    cfg = Config(max_pool_connections=max_pool_connections, user_agent_extra="lmi-wizard",
+                 **({"read_timeout": read_timeout} if read_timeout else {}))
     kw = {"config": cfg}
     if endpoint_url:
         kw["endpoint_url"] = endpoint_url
@@ -586,3 +587,32 @@ def render_listing(entries: list[Entry]) -> str:
             when = e.modified.astimezone().strftime("%Y-%m-%d %H:%M:%S") if e.modified else " " * 19
             lines.append(f"{when} {e.size:>10} {e.name}")
     return "\n".join(lines)
+
+
+def check_remote(model_id: str, layout: str, *, endpoint_url: Optional[str] = None, client=None,
+                 max_read: int = 16 * MiB) -> list:
+    """The layout check (:func:`lmi_wizard.core.layout.check_listing`) on what is really at ``model_id``
+    (S3 prefix or local folder): what LMI will find when it downloads it. Flat layout: ``config.json`` is
+    read to look for ``build_config``."""
+    from .layout import check_listing
+
+    dest = parse_destination(model_id)
+    if dest.is_s3 and client is None:
+        client = make_client(endpoint_url)
+    objects = list_keys(dest, endpoint_url=endpoint_url, client=client)
+
+    def read(rel: str) -> Optional[bytes]:
+        obj = objects.get(rel)
+        if obj is None or obj.size > max_read:
+            return None
+        if not dest.is_s3:
+            try:
+                return (dest.path / rel).read_bytes()
+            except OSError:
+                return None
+        try:
+            return client.get_object(Bucket=dest.bucket, Key=dest.prefix + rel)["Body"].read()
+        except Exception as exc:
+            raise explain(exc, dest, endpoint_url) from None
+
+    return check_listing(sorted(objects), model_id if dest.is_s3 else str(dest.path), layout, read=read)

@@ -212,3 +212,24 @@ def test_ctrl_c_cancels_cleanly(s3, tmp_path):
             proc.kill()
     assert proc.returncode == 130, err
     assert "upload cancelled" in err and "Traceback" not in err
+
+
+def test_check_remote_sees_what_lmi_will_see(s3, tmp_path, capsys):
+    from lmi_wizard.core.s3 import check_remote
+
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    assert run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url)[0] == 0
+    assert check_remote("s3://models/m/", "triton", endpoint_url=s3.endpoint_url) == []
+    deep = check_remote("s3://models/m/tensorrt_llm/", "triton", endpoint_url=s3.endpoint_url)
+    assert [f.code for f in deep] == ["one-level-too-deep"] and "s3://models/m/" in deep[0].fix
+
+    flat = make_flat_repo(tmp_path)
+    assert run_cli(capsys, flat, "s3://models/flat/", "--endpoint-url", s3.endpoint_url)[0] == 0
+    assert check_remote("s3://models/flat/", "flat", endpoint_url=s3.endpoint_url) == []
+    s3.client.put_object(Bucket="models", Key="flat/config.json", Body=json.dumps(HF_CONFIG).encode())
+    found = check_remote("s3://models/flat/", "flat", endpoint_url=s3.endpoint_url)
+    assert [f.code for f in found if f.level == "error"] == ["hf-config-at-root"]
+    local = tmp_path / "localdest"
+    assert run_cli(capsys, flat, local / "llama", "--layout", "flat")[0] == 0
+    assert check_remote(str(local / "llama"), "flat") == []
