@@ -1,0 +1,403 @@
+"""``lmi-wizard check``: preflight of model repositories made by the project's own modules (and broken on
+purpose the ways they break in the field), local and in S3 (moto, through boto3 over HTTP).
+
+The repositories are produced with the real code paths: ``repo.assemble_repo`` from the real upstream
+template, ``pbtxt.fill_file`` (fill_template.py semantics), ``tokenizer.get_tokenizer`` from a local model
+folder, ``s3.sync`` to the test S3 server. Only the engine files themselves are stand-ins (they need a GPU):
+``rank*.engine`` + ``config.json`` shaped like ``trtllm-build`` output, and a build record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lmi_wizard.core import check as C
+from lmi_wizard.core import cli, pbtxt, repo, tokenizer
+from lmi_wizard.core.gpu import GpuInfo, GpuState
+from lmi_wizard.core.versions import InstalledPackage
+from tests.hubserver import baichuan_repo, llama_repo, qwen_repo
+from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
+
+NO_TRTLLM = InstalledPackage("tensorrt_llm", False)
+NO_GPU = GpuState(False, reason="no NVIDIA GPU visible: test")
+H200 = GpuState(True, (GpuInfo(0, "NVIDIA H200", 141 * 2**30, (9, 0), "sm90"),
+                       GpuInfo(1, "NVIDIA H200", 141 * 2**30, (9, 0), "sm90")), "580.159.04", "13.0")
+A10G = GpuState(True, (GpuInfo(0, "NVIDIA A10G", 24 * 2**30, (8, 6), "sm86"),), "550.0", "12.4")
+NOT_LMI = {"telemetry_file": None, "install_root": None}  # never read this machine's LMI image probe paths
+
+
+def _kw(**over):
+    kw = dict(installed=NO_TRTLLM, gpu_state=NO_GPU, **NOT_LMI)
+    kw.update(over)
+    return kw
+
+
+# ------------------------------------------------------------------------------------------- producers
+def write_engines(edir: Path, *, tp: int = 2, pp: int = 1, version: str = "0.12.0", max_batch: int = 64,
+                  arch: str = "sm90", gpu: str = "NVIDIA H200", legacy: bool = False, ranks=None) -> Path:
+    """What trtllm-build (or the legacy build.py) leaves in its output folder, plus lmi-wizard's record."""
+    edir.mkdir(parents=True, exist_ok=True)
+    ws = tp * pp
+    for r in (range(ws) if ranks is None else ranks):
+        name = f"llama_float16_tp{tp}_rank{r}.engine" if legacy else f"rank{r}.engine"
+        (edir / name).write_bytes(b"ENGINE" * 64)
+    if legacy:
+        cfg = {"builder_config": {"name": "llama", "precision": "float16", "tensor_parallel": tp,
+                                  "pipeline_parallel": pp, "max_batch_size": max_batch}, "plugin_config": {}}
+    else:
+        cfg = {"version": version,
+               "pretrained_config": {"architecture": "LlamaForCausalLM", "dtype": "float16",
+                                     "mapping": {"world_size": ws, "tp_size": tp, "pp_size": pp}},
+               "build_config": {"max_batch_size": max_batch, "max_input_len": 1024, "max_seq_len": 2048}}
+    (edir / "config.json").write_text(json.dumps(cfg))
+    rec = {"tool": "lmi-wizard", "tensorrt_llm": version, "gpus": [{"name": gpu, "arch": arch,
+                                                                     "memory_total_bytes": 1}],
+           "world_size": ws, "tp_size": tp, "pp_size": pp}
+    (edir / "build_record.json").write_text(json.dumps(rec))
+    return edir
+
+
+def model_folder(tmp: Path, fake) -> Path:
+    """A local Hugging Face model folder (what a user downloaded) from a fake Hub repo's files."""
+    d = tmp / ("hf-" + fake.repo_id.replace("/", "--"))
+    for name, data in fake.files.items():
+        p = d / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return d
+
+
+FILL = {"triton_backend": "tensorrtllm", "triton_max_batch_size": "64", "decoupled_mode": "True",
+        "engine_dir": "/opt/ml/model/tensorrt_llm/1", "batching_strategy": "inflight_fused_batching",
+        "max_queue_delay_microseconds": "0"}
+
+
+def fill_config(path: Path, **over) -> None:
+    """Fill the blocking placeholders like fill_template.py -i; drop the optional parameter blocks."""
+    values = dict(FILL, **over)
+    text = path.read_text()
+    names = {f.name for f in pbtxt.check_text(text).findings if f.kind == "blocking"}
+    subs = ",".join(f"{k}:{values[k]}" for k in sorted(names) if k in values)
+    pbtxt.fill_file(path, subs, tag="v0.10.0", in_place=True)
+    text = path.read_text()
+    for f in pbtxt.check_text(text).findings:
+        if f.kind == "optional" and f.param and f.param in pbtxt.parameter_keys(text):
+            text = pbtxt.delete_parameter(text, f.param)
+    path.write_text(text)
+
+
+def triton_repo(tmp: Path, fixtures_dir: Path, *, fake=None, fill=True, **engine_kw) -> Path:
+    """triton_model_repo/ (LMI ≤ 0.32): tensorrt_llm/{config.pbtxt, tokenizer files, 1/engines}."""
+    edir = write_engines(tmp / "engines", **engine_kw)
+    res = repo.assemble_repo(fixtures_dir / "pbtxt" / "v0.10.0", tmp / "triton_model_repo", engine_dir=edir)
+    if fill:
+        fill_config(res.config_path)
+    tokenizer.get_tokenizer(str(model_folder(tmp, fake or llama_repo())), res.repo_dir / "tensorrt_llm",
+                            layout="triton")
+    return res.repo_dir
+
+
+def flat_repo(tmp: Path, *, fake=None, **engine_kw) -> Path:
+    edir = write_engines(tmp / "engine", version=engine_kw.pop("version", "0.21.0rc1"), **engine_kw)
+    tokenizer.get_tokenizer(str(model_folder(tmp, fake or llama_repo())), edir, layout="flat")
+    return edir
+
+
+def codes(report, severity=None):
+    return {f.code for f in report.findings if severity is None or f.severity == severity}
+
+
+# ------------------------------------------------------------------------------------------- clean repos
+def test_clean_triton_repo_passes_as_model_id_and_as_uploaded_folder(tmp_path, fixtures_dir):
+    root = triton_repo(tmp_path, fixtures_dir)
+    rep = C.check_target(str(root), lmi_version="0.30.0", **_kw())
+    assert rep.ok, [f.to_json() for f in rep.errors]
+    assert rep.layout == "triton" and rep.model_id == str(root)
+    assert rep.model_dir == str(root / "tensorrt_llm") and rep.engine_dir == str(root / "tensorrt_llm" / "1")
+    assert "engine-version-seen" in codes(rep)  # 0.12.0 engine = LMI 0.30's TensorRT-LLM: compared, fine
+    # the folder that is uploaded (folder2): same verdict, and it says LMI's model_id is its parent
+    rep2 = C.check_target(str(root / "tensorrt_llm"), lmi_version="0.30.0", **_kw())
+    assert rep2.ok, [f.to_json() for f in rep2.errors]
+    assert rep2.model_id == str(root) and "model-id" in codes(rep2, "info")
+
+
+def test_clean_flat_repo_passes(tmp_path):
+    edir = flat_repo(tmp_path)
+    assert json.loads((edir / "config.json").read_text())["build_config"]  # the tokenizer step kept it
+    rep = C.check_target(str(edir), lmi_version="0.33.0", **_kw())
+    assert rep.ok, [f.to_json() for f in rep.errors]
+    assert rep.layout == "flat" and rep.engine_dir == str(edir)
+
+
+def test_cli_json_shape_and_exit_codes(tmp_path, fixtures_dir, capsys):
+    root = triton_repo(tmp_path, fixtures_dir)
+    assert cli.main(["check", str(root), "--json", "--lmi-version", "0.30.0"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["target"] == str(root) and doc["layout"] == "triton" and doc["ok"] is True
+    assert all(set(f) >= {"severity", "code", "message", "fix", "path"} for f in doc["findings"])
+    # break it: the version of another LMI release → exit 1, the finding names both versions and the fix
+    assert cli.main(["check", str(root), "--json", "--lmi-version", "0.29.0"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    bad = [f for f in doc["findings"] if f["code"] == "engine-version"]
+    assert doc["ok"] is False and len(bad) == 1
+    assert "0.12.0" in bad[0]["message"] and "0.11.0" in bad[0]["message"] and bad[0]["severity"] == "error"
+    assert bad[0]["path"].endswith("tensorrt_llm/1/config.json") and "rebuild" in bad[0]["fix"]
+    # could not check → 2, also as JSON
+    assert cli.main(["check", str(tmp_path / "nope"), "--json"]) == 2
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["ok"] is False and "not found" in doc["error"] and "could not check" in out.err
+
+
+def test_human_output_is_grouped_one_line_per_finding_with_fix(tmp_path, fixtures_dir, capsys):
+    root = triton_repo(tmp_path, fixtures_dir, version="0.11.0")
+    (root / "tensorrt_llm" / "tokenizer.json").unlink()
+    (root / "tensorrt_llm" / "tokenizer.model").unlink()
+    assert cli.main(["check", str(root), "--lmi-version", "0.30.0"]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "Engine version" in lines and "Tokenizer" in lines
+    assert lines.index("Engine version") < lines.index("Tokenizer")
+    err = [ln for ln in lines if ln.strip().startswith("✗ error")]
+    assert len(err) == 1 and "0.11.0" in err[0] and "— fix: rebuild" in err[0]
+    assert any("! warning" in ln and "vocabulary" in ln and "— fix:" in ln for ln in lines)
+    assert lines[-1].startswith("1 error(s)")
+
+
+# ------------------------------------------------------------------------------------------- engine folder
+def test_rank_count_checkpoint_and_empty_engines(tmp_path, fixtures_dir):
+    root = triton_repo(tmp_path, fixtures_dir, tp=2, ranks=[0])  # TP 2 but only rank0 made it
+    rep = C.check_target(str(root), **_kw())
+    assert "config-world-size" in codes(rep, "error")
+    # a converted checkpoint where the engines should be (convert_checkpoint.py ran, trtllm-build did not)
+    ck = tmp_path / "ckpt"
+    ck.mkdir()
+    for r in range(2):
+        (ck / f"rank{r}.safetensors").write_bytes(b"\0" * 16)
+    (ck / "config.json").write_text(json.dumps({"architecture": "LlamaForCausalLM", "dtype": "float16",
+                                                "mapping": {"world_size": 2, "tp_size": 2, "pp_size": 1}}))
+    rep = C.check_target(str(ck), layout="flat", **_kw())
+    assert "checkpoint-only" in codes(rep, "error")
+    f = next(f for f in rep.findings if f.code == "checkpoint-only")
+    assert "trtllm-build" in f.fix
+    # an interrupted build: an empty engine file
+    edir = flat_repo(tmp_path / "f")
+    (edir / "rank1.engine").write_bytes(b"")
+    rep = C.check_target(str(edir), **_kw())
+    assert "empty-engine" in codes(rep, "error")
+
+
+# ------------------------------------------------------------------------------------------- version / GPU
+def test_engine_version_against_installed_runtime(tmp_path):
+    edir = flat_repo(tmp_path, version="0.21.0rc1")
+    same = C.check_target(str(edir), **_kw(installed=InstalledPackage("tensorrt_llm", True, "0.21.0rc1")))
+    assert "engine-version" not in codes(same) and "engine-version-seen" in codes(same, "info")
+    other = C.check_target(str(edir), **_kw(installed=InstalledPackage("tensorrt_llm", True, "1.0.0")))
+    f = next(f for f in other.findings if f.code == "engine-version")
+    assert f.severity == "error" and "0.21.0rc1" in f.message and "1.0.0" in f.message
+    # same release, another build (a dev wheel): a warning, not an error
+    dev = C.check_target(str(edir), **_kw(installed=InstalledPackage("tensorrt_llm", True, "0.21.0rc1.post1")))
+    assert "engine-version-build" in codes(dev, "warning") and dev.ok
+    # nothing to compare with: said so, with the fix
+    none = C.check_target(str(edir), **_kw())
+    assert "engine-version-uncompared" in codes(none, "info")
+    # legacy build.py engines carry no version: a warning unless the build record says it
+    leg = tmp_path / "legacy"
+    write_engines(leg, legacy=True)
+    (leg / "build_record.json").unlink()
+    rep = C.check_target(str(leg), layout="flat", **_kw())
+    assert "engine-version-unknown" in codes(rep, "warning")
+
+
+def test_gpu_arch_of_build_record_vs_this_gpu(tmp_path):
+    edir = flat_repo(tmp_path, arch="sm86", gpu="NVIDIA A10G", tp=1)
+    rep = C.check_target(str(edir), **_kw(gpu_state=H200))
+    f = next(f for f in rep.findings if f.code == "gpu-arch")
+    assert f.severity == "error" and "sm86" in f.message and "sm90" in f.message and "ml.g5" in f.fix
+    assert "gpu-arch" not in codes(C.check_target(str(edir), **_kw(gpu_state=A10G)))
+    nogpu = C.check_target(str(edir), **_kw())
+    assert "gpu-none-here" in codes(nogpu, "info")
+    big = flat_repo(tmp_path / "b", tp=4, arch="sm86")
+    assert "gpu-count" in codes(C.check_target(str(big), **_kw(gpu_state=A10G)), "warning")
+
+
+# ------------------------------------------------------------------------------------------- config.pbtxt
+def test_pbtxt_unfilled_template_wrong_engine_path_decoupled_and_batch(tmp_path, fixtures_dir):
+    raw = triton_repo(tmp_path / "raw", fixtures_dir, fill=False)
+    rep = C.check_target(str(raw), **_kw())
+    errs = codes(rep, "error")
+    assert {"pbtxt-placeholder", "pbtxt-parse", "pbtxt-engine-path"} <= errs
+    lines = [f.path for f in rep.findings if f.code == "pbtxt-placeholder"]
+    assert any(p.endswith("config.pbtxt:28") for p in lines)  # backend: "${triton_backend}" is line 28
+    assert "pbtxt-untouched" in codes(rep, "info")
+
+    # the engine path left as on the build machine, decoupled off, a batch above the engine's
+    bad = triton_repo(tmp_path / "bad", fixtures_dir, fill=False, max_batch=32)
+    fill_config(bad / "tensorrt_llm" / "config.pbtxt", engine_dir="/home/me/engines/1", decoupled_mode="False",
+                triton_max_batch_size="128")
+    rep = C.check_target(str(bad), **_kw())
+    f = next(f for f in rep.findings if f.code == "pbtxt-engine-path")
+    assert f.severity == "error" and "/opt/ml/model/tensorrt_llm/1" in f.fix
+    assert "pbtxt-decoupled" in codes(rep, "warning")
+    m = next(f for f in rep.findings if f.code == "pbtxt-max-batch")
+    assert "128" in m.message and "32" in m.message
+    # a folder not named tensorrt_llm: the engine path must follow its name inside the container
+    other = triton_repo(tmp_path / "o", fixtures_dir)
+    (other / "tensorrt_llm").rename(other / "llm")
+    rep = C.check_target(str(other), **_kw())
+    f = next(f for f in rep.findings if f.code == "pbtxt-engine-path")
+    assert "/opt/ml/model/llm/1" in f.fix
+
+
+# ------------------------------------------------------------------------------------------- tokenizer
+def test_custom_code_named_in_auto_map_must_be_there(tmp_path, fixtures_dir):
+    root = triton_repo(tmp_path, fixtures_dir, fake=baichuan_repo())
+    mdir = root / "tensorrt_llm"
+    assert (mdir / "tokenization_baichuan.py").is_file()  # the tokenizer step widened the patterns
+    assert C.check_target(str(root), **_kw()).ok
+    (mdir / "tokenization_baichuan.py").unlink()
+    rep = C.check_target(str(root), **_kw())
+    f = next(f for f in rep.findings if f.code == "custom-code-missing")
+    assert "tokenization_baichuan.py" in f.message and f.path.endswith("tokenization_baichuan.py")
+    # qwen: the custom tokenizer imports a helper relatively; that one must be there too
+    q = flat_repo(tmp_path / "q", fake=qwen_repo())
+    assert (q / "qwen_generation_utils.py").is_file()
+    assert C.check_target(str(q), **_kw()).ok
+    (q / "qwen_generation_utils.py").unlink()
+    rep = C.check_target(str(q), **_kw())
+    f = next(f for f in rep.findings if f.code == "custom-code-missing")
+    assert "qwen_generation_utils.py" in f.message and "tokenization_qwen.py" in f.message
+    (q / "tokenizer_config.json").write_text("{not json")
+    assert "tokenizer-config-bad" in codes(C.check_target(str(q), **_kw()), "error")
+
+
+# ------------------------------------------------------------------------------------------- layout rule
+def test_layout_rules(tmp_path, fixtures_dir):
+    # flat: the Hugging Face config.json copied over the engine's (snapshot_download of *.json)
+    edir = flat_repo(tmp_path / "f")
+    shutil.copy(model_folder(tmp_path, llama_repo()) / "config.json", edir / "config.json")
+    rep = C.check_target(str(edir), layout="flat", **_kw())
+    assert "hf-config-at-root" in codes(rep, "error")
+    assert "not-flat" not in codes(rep)  # one finding for one cause
+    # inferred too: engines + a config.json without build_config are checked as flat
+    assert C.check_target(str(edir), **_kw()).layout == "flat"
+
+    # triton: the model folder one level too deep (config.pbtxt two folders below model_id)
+    root = triton_repo(tmp_path / "t", fixtures_dir)
+    deep = tmp_path / "t" / "outer"
+    deep.mkdir()
+    root.rename(deep / "triton_model_repo")
+    rep = C.check_target(str(deep), layout="triton", **_kw())
+    assert "one-level-too-high" in codes(rep, "error")
+    # config.pbtxt without tokenizer_config.json beside it
+    root2 = triton_repo(tmp_path / "t2", fixtures_dir)
+    (root2 / "tensorrt_llm" / "tokenizer_config.json").unlink()
+    assert "missing-tokenizer-config" in codes(C.check_target(str(root2), **_kw()), "error")
+
+    # the layout of the LMI release in use: a Triton repo for LMI 0.33 (flat only) is refused
+    rep = C.check_target(str(root2.parent / "triton_model_repo"), lmi_version="0.33.0", **_kw())
+    f = next(f for f in rep.findings if f.code == "layout-vs-lmi")
+    assert f.severity == "error" and "0.33" in f.message and "build_config" in f.message
+    # … and read from the image this runs in (DJL Serving's telemetry file)
+    tel = tmp_path / "telemetry"
+    tel.write_text("0.33.0 tensorrtllm\n")
+    rep = C.check_target(str(edir.parent / "engine"), **_kw(telemetry_file=str(tel)))
+    assert "layout-vs-lmi" not in codes(rep)
+    rep = C.check_target(str(root), **_kw(telemetry_file=str(tel))) if root.exists() else \
+        C.check_target(str(deep / "triton_model_repo"), **_kw(telemetry_file=str(tel)))
+    assert "layout-vs-lmi" in codes(rep, "error")
+
+
+def test_could_not_check(tmp_path):
+    from lmi_wizard.core.errors import WizardError
+
+    with pytest.raises(WizardError, match="not found"):
+        C.check_target(str(tmp_path / "missing"), **_kw())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WizardError, match="cannot tell"):
+        C.check_target(str(tmp_path / "empty"), **_kw())
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(WizardError, match="not a folder"):
+        C.check_target(str(tmp_path / "file"), **_kw())
+
+
+# ------------------------------------------------------------------------------------------- serving.properties
+def test_serving_properties_against_engine(tmp_path, fixtures_dir):
+    root = triton_repo(tmp_path, fixtures_dir, fake=baichuan_repo(), tp=2, max_batch=64)
+    props = root / "serving.properties"  # the extracted style: /opt/ml/model/serving.properties
+    props.write_text("engine=Python\noption.rolling_batch=trtllm\noption.dtype=fp16\n"
+                     "option.tensor_parallel_degree=2\noption.trust_remote_code=true\n")
+    assert C.check_target(str(root), **_kw()).ok
+    props.write_text("engine=Python\noption.rolling_batch=trtllm\noption.tensor_parallel_degree=4\n"
+                     "option.max_rolling_batch_size=128\n")
+    rep = C.check_target(str(root), **_kw())
+    assert {"tp-mismatch", "batch-over-engine", "trust-remote-code"} <= codes(rep, "error")
+    f = next(f for f in rep.findings if f.code == "tp-mismatch")
+    assert f.path == str(props) and f.group == "lmi"
+    props.write_text("option.tensor_parallel_degree=two\n")
+    assert "properties-invalid" in codes(C.check_target(str(root), **_kw()), "error")
+    # flat: option.trust_remote_code=false is read as true by LMI 0.33
+    edir = flat_repo(tmp_path / "f", tp=2)
+    (edir / "serving.properties").write_text("option.tensor_parallel_degree=2\noption.trust_remote_code=false\n")
+    assert "properties-trust-false" in codes(C.check_target(str(edir), **_kw()), "warning")
+
+
+# ------------------------------------------------------------------------------------------- S3
+def test_s3_prefix_checked_from_small_files_only(tmp_path, fixtures_dir, s3):
+    from lmi_wizard.core import s3 as s3mod
+
+    s3.make_bucket("models")
+    root = triton_repo(tmp_path, fixtures_dir, fake=baichuan_repo())
+    s3mod.sync(root / "tensorrt_llm", "s3://models/llm/baichuan/tensorrt_llm/", client=s3.client)
+    s3.log.clear()
+    rep = C.check_target("s3://models/llm/baichuan/", endpoint_url=s3.endpoint_url, lmi_version="0.30.0", **_kw())
+    assert rep.ok, [f.to_json() for f in rep.errors]
+    assert rep.model_id == "s3://models/llm/baichuan/" and rep.layout == "triton"
+    got = s3.log.keys("GetObject")
+    assert got and all(k.endswith((".json", ".pbtxt", ".properties", ".py")) for k in got), got
+    assert not any(k.endswith((".engine", ".model")) for k in got)
+    assert s3.log.count("PUT") == 0  # a check writes nothing
+    # pointed at the uploaded folder itself: fine, and it names LMI's model_id (the parent prefix)
+    rep = C.check_target("s3://models/llm/baichuan/tensorrt_llm/", endpoint_url=s3.endpoint_url, **_kw())
+    assert rep.ok and rep.model_id == "s3://models/llm/baichuan/"
+
+    # broken in S3: a missing custom-code file and the wrong engine version — findings name S3 paths
+    s3.client.delete_object(Bucket="models", Key="llm/baichuan/tensorrt_llm/tokenization_baichuan.py")
+    rep = C.check_target("s3://models/llm/baichuan/", endpoint_url=s3.endpoint_url, lmi_version="0.29.0", **_kw())
+    f = next(f for f in rep.findings if f.code == "custom-code-missing")
+    assert f.path == "s3://models/llm/baichuan/tensorrt_llm/tokenization_baichuan.py"
+    v = next(f for f in rep.findings if f.code == "engine-version")
+    assert v.path == "s3://models/llm/baichuan/tensorrt_llm/1/config.json" and "/tmp" not in v.message
+
+    # the two-folder rule: uploaded straight under the bucket's first folder → model_id at the bucket root
+    s3mod.sync(root / "tensorrt_llm", "s3://models/flatwrong/", client=s3.client)
+    rep = C.check_target("s3://models/flatwrong/", endpoint_url=s3.endpoint_url, **_kw())
+    assert "triton-needs-two-folders" in codes(rep, "error")
+
+    # flat layout in S3 with the HF config.json at the root
+    edir = flat_repo(tmp_path / "flat")
+    shutil.copy(model_folder(tmp_path, llama_repo()) / "config.json", edir / "config.json")
+    s3mod.sync(edir, "s3://models/flat/llama/", client=s3.client)
+    rep = C.check_target("s3://models/flat/llama/", endpoint_url=s3.endpoint_url, layout="flat", **_kw())
+    assert "hf-config-at-root" in codes(rep, "error")
+
+
+def test_s3_could_not_check_exits_2(tmp_path, s3, capsys, monkeypatch):
+    s3.make_bucket("models")
+    assert cli.main(["check", "s3://models/nothing-here/", "--endpoint-url", s3.endpoint_url]) == 2
+    assert "nothing under s3://models/nothing-here/" in capsys.readouterr().err
+    assert cli.main(["check", "s3://no-such-bucket/x/", "--endpoint-url", s3.endpoint_url, "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert "does not exist" in doc["error"] and doc["ok"] is False
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert cli.main(["check", "s3://models/x/", "--endpoint-url", "http://127.0.0.1:9"]) == 2
+    assert "cannot reach" in capsys.readouterr().err
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert cli.main(["check", "s3://models/x/", "--endpoint-url", s3.endpoint_url]) == 2
+    assert "no AWS credentials" in capsys.readouterr().err
