@@ -124,6 +124,11 @@ def explain(exc: BaseException, dest: "Destination | None" = None, endpoint_url:
         return WizardError(f"no AWS credentials found for {where} ({redact(exc)})",
                            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure` "
                            "(or `aws sso login`) on this machine")
+    if "ProfileNotFound" in names:
+        return WizardError(f"AWS profile not found ({redact(exc)})",
+                           "check AWS_PROFILE and the profiles in ~/.aws/config (`aws configure list-profiles`)")
+    if names & {"UnauthorizedSSOTokenError", "SSOTokenLoadError", "TokenRetrievalError"}:
+        return WizardError(f"the AWS SSO session has expired or is missing ({name})", "run `aws sso login`")
     if "NoRegionError" in names:
         return WizardError("no AWS region configured", "set AWS_DEFAULT_REGION (e.g. us-east-1)")
     if names & set(_NET_ERRORS):

@@ -257,6 +257,13 @@ def test_no_credentials(s3, tmp_path, monkeypatch):
     assert s3.log.count() == 0
 
 
+def test_unknown_profile(s3, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "does-not-exist")
+    with pytest.raises(WizardError) as ei:
+        S.sync(tree(tmp_path / "src", small_files(1)), "s3://models/m/t/", endpoint_url=s3.endpoint_url)
+    assert "profile not found" in ei.value.problem and "AWS_PROFILE" in ei.value.fix
+
+
 def test_no_such_bucket(s3, tmp_path):
     src = tree(tmp_path / "src", small_files(1))
     with pytest.raises(WizardError) as ei:
