@@ -1,0 +1,193 @@
+"""`lmi-wizard pbtxt fill|check`: outputs, exit codes, --json shape, and every bad input as one line + exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmi_wizard.core import cli, pbtxt
+
+from conftest import FIXTURES
+
+V016 = FIXTURES / "pbtxt" / "v0.16.0" / "tensorrt_llm" / "config.pbtxt"
+V050 = FIXTURES / "pbtxt" / "v0.5.0" / "tensorrt_llm" / "config.pbtxt"
+TUTORIAL = ("enable_trt_overlap:False,batch_scheduler_policy:max_utilization,"
+            "kv_cache_free_gpu_mem_fraction:0.95,max_num_sequences:64")
+# everything the v0.16.0 tensorrt_llm template needs to load, with gpu_device_ids escaped
+COMPLETE = ("triton_backend:tensorrtllm,triton_max_batch_size:64,decoupled_mode:True,max_queue_delay_microseconds:0,"
+            "encoder_input_features_data_type:TYPE_FP16,batching_strategy:inflight_fused_batching,"
+            "engine_dir:/opt/ml/model/tensorrt_llm/1,gpu_device_ids:0\\,1")
+
+
+def copy(src: Path, d: Path, name: str = "config.pbtxt") -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, d / name)
+    return d / name
+
+
+def run(capsys, *argv):
+    """cli.main in-process: (exit code, stdout, stderr); argparse's own errors exit via SystemExit."""
+    capsys.readouterr()
+    try:
+        rc = cli.main(list(argv))
+    except SystemExit as exc:
+        rc = exc.code
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def test_fill_prints_and_leaves_the_file(tmp_path, capsys):
+    cfg = copy(V016, tmp_path / "tensorrt_llm")
+    rc, out, err = run(capsys, "pbtxt", "fill", str(cfg), "decoupled_mode:True", "--tag", "v0.16.0")
+    assert rc == 0 and cfg.read_bytes() == V016.read_bytes()
+    expected = pbtxt.fill_text(V016.read_text(), "decoupled_mode:True", tag="v0.16.0").printed
+    assert out == expected and "decoupled: True" in out and "max_queue_size: 0 }" in out
+    assert "unchanged on disk (add -i" in err
+
+
+@pytest.mark.parametrize("flag", ["-i", "--in-place", "--in_place"])
+def test_fill_in_place_writes_atomically_and_keeps_the_mode(tmp_path, capsys, flag):
+    cfg = copy(V016, tmp_path / "tensorrt_llm")
+    cfg.chmod(0o640)
+    rc, out, err = run(capsys, "pbtxt", "fill", str(cfg), COMPLETE, flag)
+    assert rc == 0 and out == ""
+    text = cfg.read_text()
+    assert 'string_value: "0,1"' in text and "${engine_dir}" not in text
+    assert (cfg.stat().st_mode & 0o777) == 0o640
+    assert [p.name for p in cfg.parent.iterdir()] == ["config.pbtxt"]  # no temp file left
+    assert "written to" in err and "left" in err
+    rc, out, err = run(capsys, "pbtxt", "check", str(cfg))
+    assert rc == 0, out  # only optional placeholders remain
+    assert "OK — 0 blocking" in out and "optional ${max_tokens_in_paged_kv_cache}" in out
+
+
+def test_check_a_template_blocks_and_lists_fields(tmp_path, capsys):
+    cfg = copy(V016, tmp_path)
+    rc, out, err = run(capsys, "pbtxt", "check", str(cfg))
+    assert rc == 1
+    assert f"{cfg}:29: blocking ${{triton_max_batch_size}} in max_batch_size" in out
+    assert f"{cfg}:476: blocking ${{batching_strategy}} in parameters[\"gpt_model_type\"]" in out
+    assert "does NOT parse as inference.ModelConfig" in out and "no fill was applied" in out
+    assert "decoupled: ${decoupled_mode}" in out
+
+
+def test_check_json_shape_with_several_files(tmp_path, capsys):
+    a = copy(V016, tmp_path / "a")
+    b = copy(V050, tmp_path / "b")
+    rc, out, err = run(capsys, "pbtxt", "check", "--json", str(a), str(b))
+    doc = json.loads(out)
+    assert rc == 1 and doc["ok"] is False and doc["parses"] is False
+    assert [f["file"] for f in doc["files"]] == [str(a), str(b)]
+    assert len(doc["findings"]) == sum(len(f["findings"]) for f in doc["files"])
+    first = doc["findings"][0]
+    assert {"file", "line", "name", "field", "kind"} <= set(first)
+    assert {f["kind"] for f in doc["findings"]} == {"blocking", "optional"}
+    b_doc = doc["files"][1]
+    assert {(f["name"], f["kind"]) for f in b_doc["findings"]} == {
+        ("decoupled_mode", "blocking"), ("engine_dir", "blocking"), ("max_tokens_in_paged_kv_cache", "optional"),
+        ("batch_scheduler_policy", "optional"), ("kv_cache_free_gpu_mem_fraction", "optional"),
+        ("max_num_sequences", "optional"), ("enable_trt_overlap", "optional")}
+    assert b_doc["decoupled"]["state"] == "placeholder" and b_doc["engine_path"]["state"] == "placeholder"
+
+
+def test_check_json_ok_after_the_wizard_edits(tmp_path, capsys):
+    cfg = copy(V050, tmp_path / "tensorrt_llm")
+    text = pbtxt.fill_text(cfg.read_text(), TUTORIAL, tag="v0.5.0").text
+    text = pbtxt.set_decoupled(text, True)
+    text = pbtxt.set_engine_path(text)
+    text = pbtxt.delete_parameter(text, "max_tokens_in_paged_kv_cache")
+    cfg.write_text(text)
+    rc, out, _ = run(capsys, "pbtxt", "check", "--json", str(cfg))
+    doc = json.loads(out)
+    assert rc == 0 and doc["ok"] and doc["parses"] is True and doc["findings"] == []
+    assert doc["files"][0]["engine_path"]["state"] == "ok" and doc["files"][0]["decoupled"]["state"] == "true"
+    rc, out, _ = run(capsys, "pbtxt", "check", "--json", "--engine-path", "/opt/ml/model/other/1", str(cfg))
+    assert rc == 0 and json.loads(out)["files"][0]["engine_path"]["state"] == "other_container_path"
+
+
+def _bad_cases(tmp_path):
+    d = tmp_path
+    copy(V016, d)
+    (d / "model.json").write_text('{"name": "tensorrt_llm"}\n')
+    (d / "blob.bin").write_bytes(b"\x00\xff\xfe" * 100)
+    (d / "empty.pbtxt").write_text("")
+    cfg = str(d / "config.pbtxt")
+    return [
+        (["pbtxt", "fill", str(d / "missing.pbtxt"), "a:b"], "not found"),
+        (["pbtxt", "fill", str(d), "a:b"], "is a folder"),
+        (["pbtxt", "fill", str(d / "model.json"), "a:b"], "is not a pbtxt"),
+        (["pbtxt", "fill", str(d / "blob.bin"), "a:b"], "not a text file"),
+        (["pbtxt", "fill", str(d / "empty.pbtxt"), "a:b"], "is not a pbtxt"),
+        (["pbtxt", "fill", cfg, "decoupled_mode"], "has no `:`"),
+        (["pbtxt", "fill", cfg, "a:1,,b:2"], "is empty"),
+        (["pbtxt", "fill", cfg, "decoupled_mode:True,decoupled_mode:False"], "given twice"),
+        (["pbtxt", "fill", cfg, "decoupled_mode:True", "--tag", "v9"], "unknown tag"),
+        (["pbtxt", "fill", cfg, "decoupled_mode:True", "--tag", "v0.4.0"], "unknown tag"),
+        (["pbtxt", "fill", cfg, "decoupled:True"], "did you mean `decoupled_mode`"),
+        (["pbtxt", "fill", cfg, TUTORIAL], "`max_num_sequences` is obsolete"),
+        (["pbtxt", "check", str(d / "missing.pbtxt")], "not found"),
+        (["pbtxt", "check", cfg, str(d / "model.json")], "is not a pbtxt"),
+        (["pbtxt"], "required"),
+        (["pbtxt", "fill", cfg], "required"),
+    ]
+
+
+def test_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys):
+    for argv, match in _bad_cases(tmp_path):
+        before = (tmp_path / "config.pbtxt").read_bytes()
+        rc, out, err = run(capsys, *argv)
+        assert rc == 2, (argv, err)
+        assert match in err, (argv, err)
+        assert err.count("\n") == 1 and err.startswith("lmi-wizard"), err
+        assert "Traceback" not in err and out == ""
+        assert (tmp_path / "config.pbtxt").read_bytes() == before
+
+
+def test_unreadable_file(tmp_path, capsys):
+    if os.geteuid() != 0:
+        cfg = copy(V016, tmp_path)
+        cfg.chmod(0)
+        target = str(cfg)
+    else:  # root reads everything; /proc/self/mem is a file whose read fails (EIO)
+        target = "/proc/self/mem"
+    for verb in (["fill", target, "a:b"], ["check", target]):
+        rc, out, err = run(capsys, "pbtxt", *verb)
+        assert rc == 2 and err.startswith("lmi-wizard: error: cannot read") and err.count("\n") == 1
+
+
+def test_unwritable_file(tmp_path, capsys):
+    d = tmp_path / "ro"
+    cfg = copy(V016, d)
+    if os.geteuid() != 0:
+        d.chmod(0o555)
+    elif os.system(f"chattr +i {d} 2>/dev/null") != 0:
+        pytest.skip("root without chattr: cannot make a folder unwritable")
+    try:
+        rc, out, err = run(capsys, "pbtxt", "fill", str(cfg), "decoupled_mode:True", "-i")
+    finally:
+        if os.geteuid() == 0:
+            os.system(f"chattr -i {d}")
+        d.chmod(0o755)
+    assert rc == 2 and "cannot write" in err and err.count("\n") == 1
+    assert cfg.read_bytes() == V016.read_bytes() and [p.name for p in d.iterdir()] == ["config.pbtxt"]
+
+
+def test_console_script_end_to_end(tmp_path):
+    """The installed `lmi-wizard` entry point, as a user runs it (the brief's manual check)."""
+    exe = Path(sys.executable).parent / "lmi-wizard"
+    if not exe.exists():
+        pytest.skip("console script not installed in this environment")
+    cfg = copy(V016, tmp_path)
+    r = subprocess.run([str(exe), "pbtxt", "check", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "BLOCKED" in r.stdout
+    r = subprocess.run([str(exe), "pbtxt", "fill", str(cfg), COMPLETE, "-i", "--tag", "v0.16.0"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(exe), "pbtxt", "check", str(cfg), "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["parses"] is True
