@@ -717,6 +717,59 @@ def wanted_substitutions(a: Answers) -> dict[str, str]:
     return want
 
 
+def fill_pairs(a: Answers, text: str) -> dict[str, str]:
+    """The substitutions the config step requests for this template text: the wizard's known keys that are
+    live placeholders of it, then ``[triton] substitutions`` (always requested, so a typo is an error)."""
+    return _fill_pairs(a, text)
+
+
+@dataclass
+class ConfigFill:
+    text: str  # what the config step writes
+    report: Any  # core.pbtxt.CheckReport of ``text``
+    pairs: dict  # the substitutions requested
+    deleted: list  # optional parameter blocks deleted
+    notes: list
+
+
+def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.pbtxt",
+                tag: str | None = None) -> ConfigFill:
+    """What the config step makes of ``template`` (the tag's tensorrt_llm/config.pbtxt), in memory: fill like
+    the tag's fill_template.py, set decoupled and the engine path, delete the unfilled optional parameter
+    blocks when asked, check. The TUI's live preview and the run use this same function."""
+    from . import pbtxt
+
+    tag = tag or resolve_tag(a)
+    text = template
+    pairs = _fill_pairs(a, text)
+    notes: list[str] = []
+    live = pbtxt.placeholder_names(text)[0]
+    for key, name in (("triton.batch_scheduler_policy", "batch_scheduler_policy"),
+                      ("triton.kv_cache_free_gpu_mem_fraction", "kv_cache_free_gpu_mem_fraction")):
+        if a.is_set(key) and name not in live:
+            notes.append(f"{key} has no effect: the {tag} template has no ${{{name}}}")
+    if pairs:
+        res = pbtxt.fill_text(text, pbtxt.format_substitutions(pairs), tag=tag, path=path)
+        text = res.text
+        notes += res.notes
+    text = pbtxt.set_decoupled(text, bool(a["triton.decoupled"]))
+    keys = pbtxt.parameter_keys(text)
+    for param in pbtxt.ENGINE_PATH_KEYS:
+        if param in keys:
+            text = pbtxt.set_engine_path(text, a["triton.engine_path"], param=param)
+    report = pbtxt.check_text(text, path, expected_engine_path=a["triton.engine_path"])
+    deleted: list[str] = []
+    if a["triton.optional_placeholders"] == "delete":
+        for f in report.optional:
+            if f.param and f.param not in deleted:
+                text = pbtxt.delete_parameter(text, f.param)
+                deleted.append(f.param)
+        if deleted:
+            notes.append("deleted unfilled optional parameters: " + ", ".join(deleted))
+            report = pbtxt.check_text(text, path, expected_engine_path=a["triton.engine_path"])
+    return ConfigFill(text, report, pairs, deleted, notes)
+
+
 def _fill_pairs(a: Answers, text: str) -> dict[str, str]:
     from . import pbtxt
 
@@ -815,33 +868,10 @@ class ConfigStep(PipelineStep):
         src = tmpl if tmpl is not None and tmpl.is_file() else cfg
         text = read_text(src, what="config.pbtxt", max_bytes=pbtxt.MAX_PBTXT_BYTES)
         tag = ctx.outputs.get("tag") or resolve_tag(a)
-        pairs = _fill_pairs(a, text)
-        notes: list[str] = []
-        live = pbtxt.placeholder_names(text)[0]
-        for key, name in (("triton.batch_scheduler_policy", "batch_scheduler_policy"),
-                          ("triton.kv_cache_free_gpu_mem_fraction", "kv_cache_free_gpu_mem_fraction")):
-            if a.is_set(key) and name not in live:
-                notes.append(f"{key} has no effect: the {tag} template has no ${{{name}}}")
+        filled = fill_config(a, text, path=cfg, tag=tag)
+        text, report, pairs, deleted, notes = filled.text, filled.report, filled.pairs, filled.deleted, filled.notes
         if pairs:
-            res = pbtxt.fill_text(text, pbtxt.format_substitutions(pairs), tag=tag, path=cfg)
-            text = res.text
-            notes += res.notes
-            ctx.note(self.name, f"filled {', '.join(res.filled)} (fill_template.py of {tag}: {res.semantics.label})")
-        text = pbtxt.set_decoupled(text, bool(a["triton.decoupled"]))
-        keys = pbtxt.parameter_keys(text)
-        for param in pbtxt.ENGINE_PATH_KEYS:
-            if param in keys:
-                text = pbtxt.set_engine_path(text, a["triton.engine_path"], param=param)
-        report = pbtxt.check_text(text, cfg, expected_engine_path=a["triton.engine_path"])
-        deleted = []
-        if a["triton.optional_placeholders"] == "delete":
-            for f in report.optional:
-                if f.param and f.param not in deleted:
-                    text = pbtxt.delete_parameter(text, f.param)
-                    deleted.append(f.param)
-            if deleted:
-                notes.append("deleted unfilled optional parameters: " + ", ".join(deleted))
-            report = pbtxt.check_text(text, cfg, expected_engine_path=a["triton.engine_path"])
+            ctx.note(self.name, f"filled {', '.join(sorted(pairs))} like {tag}'s fill_template.py")
         if report.blocking:
             names = sorted({f.name for f in report.blocking})
             f0 = report.blocking[0]
@@ -864,6 +894,15 @@ class ConfigStep(PipelineStep):
 # -- 6. tokenizer -----------------------------------------------------------------------------------
 
 
+def tokenizer_source(a: Answers) -> str:
+    """``tokenizer.source`` (default: the model) with a local folder made absolute (relative to the work folder)."""
+    src = str(a["tokenizer.source"] or a["model.source"] or "")
+    p = Path(os.path.expanduser(src))
+    if src.startswith(("/", ".", "~")) or p.exists():
+        return str(work_path(a, src))
+    return src
+
+
 class TokenizerStep(PipelineStep):
     name, title = "tokenizer", "Tokenizer files"
     keys = ("tokenizer.source", "tokenizer.extra_patterns", "model.source", "model.revision")
@@ -878,12 +917,8 @@ class TokenizerStep(PipelineStep):
             return ctx.path(a["build.engine_dir"])
         return ctx.path(a["build.output_dir"])
 
-    def _source(self, a, ctx) -> str:
-        src = a["tokenizer.source"] or a["model.source"]
-        p = Path(os.path.expanduser(str(src)))
-        if str(src).startswith(("/", ".", "~")) or p.exists():
-            return str(ctx.path(src))
-        return str(src)
+    def _source(self, a, ctx=None) -> str:
+        return tokenizer_source(a)
 
     def plan(self, a, ctx):
         from .tokenizer import BASE_PATTERNS
