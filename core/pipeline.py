@@ -44,8 +44,8 @@ from typing import Any, Callable, Iterable, Optional
 from .errors import Cancelled, WizardError
 from .fsutil import atomic_write_text
 from .progress import CancelToken, Progress, ProgressFn
-from .steps import (Answers, Kind, destination_text, lmi_model_id, resolve_layout, resolve_tag, uses_backend_repo,
-                    validate_all, work_path)
+from .steps import (Answers, build_intent, destination_text, gpu_facts, lmi_model_id, resolve_layout, resolve_tag,
+                    uses_backend_repo, validate_all, work_path)
 
 RUN_DIR = ".lmi-wizard"
 STATE_NAME = "run-state.json"
@@ -308,7 +308,7 @@ class EnvironmentStep(PipelineStep):
         problems = [p for p in validate_all(a)
                     if not (p.key == "model.example" and not a.is_set("model.example"))]  # auto-picked later
         errors = [p for p in problems if p.blocking]
-        notes += [f"warning: {p}" for p in problems if not p.blocking]
+        notes += [f"{p.severity}: {p}" for p in problems if not p.blocking]
         if errors:
             first = errors[0]
             more = f" (and {len(errors) - 1} more: " + "; ".join(str(p) for p in errors[1:4]) + ")" \
@@ -390,42 +390,6 @@ class CheckoutStep(PipelineStep):
 # -- 3. build -----------------------------------------------------------------------------------------
 
 
-def _gpu_facts(a: Answers):
-    from .flags import GpuFacts
-
-    gpus = a.ctx.gpus
-    if not gpus:
-        return None
-    g = gpus[0]
-    cc = getattr(g, "compute_capability", None)
-    if not cc:
-        return None
-    return GpuFacts.from_capability(getattr(g, "name", ""), tuple(cc), getattr(g, "memory_total_bytes", None),
-                                    len(gpus))
-
-
-def _intent(a: Answers, ctx: RunContext, model_dir: str):
-    from .flags import BuildIntent
-
-    extra = dict(a["build.extra_flags"] or {})
-    advanced: dict = {}
-    convert: dict = {}
-    for k, v in extra.items():
-        # "convert:--flag" targets convert_checkpoint.py; anything else the build step
-        if k.startswith("convert:"):
-            convert[k.split(":", 1)[1]] = v
-        else:
-            advanced[k] = v
-    return BuildIntent(
-        model_dir=model_dir, output_dir=str(ctx.path(a["build.output_dir"])), dtype=a["build.dtype"],
-        gemm_plugin=a["build.gemm_plugin"], gpt_attention_plugin=a["build.gpt_attention_plugin"],
-        tp_size=a["build.tp"], pp_size=a["build.pp"], inflight_batching=a["build.inflight_batching"],
-        paged_kv_cache=a["build.paged_kv_cache"], context_fmha=a["build.context_fmha"],
-        remove_input_padding=a["build.remove_input_padding"], parallel_build=a["build.parallel_build"],
-        max_batch_size=a["build.max_batch_size"], max_input_len=a["build.max_input_len"],
-        max_output_len=a["build.max_output_len"], advanced=advanced, advanced_convert=convert)
-
-
 def _model_dir_arg(a: Answers, ctx: RunContext) -> str:
     src = str(a["model.source"])
     p = Path(os.path.expanduser(src))
@@ -491,9 +455,9 @@ class BuildStep(PipelineStep):
         ex = self._example(a, ctx, allow_guess=allow_guess)
         if ex is None:
             return None
-        return flags.render_plan(ex.path, _intent(a, ctx, _model_dir_arg(a, ctx)), python=ctx.python,
-                                 trtllm_build=ctx.trtllm_build, trtllm_version=a["env.trtllm_version"],
-                                 gpu=_gpu_facts(a))
+        intent = build_intent(a, model_dir=_model_dir_arg(a, ctx), output_dir=str(ctx.path(a["build.output_dir"])))
+        return flags.render_plan(ex.path, intent, python=ctx.python, trtllm_build=ctx.trtllm_build,
+                                 trtllm_version=a["env.trtllm_version"], gpu=gpu_facts(a.ctx))
 
     def plan(self, a, ctx):
         method = a["build.method"] or "checkout"

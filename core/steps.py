@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 from .errors import WizardError
 
 __all__ = [
-    "Kind", "Choice", "Field", "Step", "Problem", "FieldError", "Answers", "Context",
+    "Kind", "Choice", "Field", "Step", "Problem", "FieldError", "Answers", "Context", "gpu_facts", "build_intent",
     "STEPS", "FIELDS", "step", "field", "steps_for", "validate_field", "validate_step", "validate_all",
     "resolve_layout", "resolve_tag", "lmi_model_id", "suggest_key", "parse_mapping", "format_mapping",
 ]
@@ -85,7 +85,7 @@ class FieldError(WizardError):
 class Problem:
     key: str  # a field key, or the step key for a cross-field problem
     message: str
-    severity: str = "error"  # "error" blocks Next / run; "warning" is shown
+    severity: str = "error"  # "error" blocks Next / run; "warning" and "info" are shown
 
     @property
     def blocking(self) -> bool:
@@ -466,6 +466,24 @@ class Context:
                 return int(mem)
         return None
 
+    # --- the model (core/models.py) --------------------------------------------------------------
+    def model_config(self, source: str | None, *, fetch: bool = False, endpoint: str | None = None,
+                     token: str | None = None):
+        """``core.models.ModelConfig`` of the model: a local folder is read at once; a Hub repo only with
+        ``fetch=True`` (front ends call that from a worker) or when a front end set it before. None when
+        unknown or unreadable."""
+        if not source:
+            return None
+        key = f"model_config:{source}"
+        if key in self._facts:
+            return self._facts[key]
+        p = Path(os.path.expanduser(str(source)))
+        if not (p.is_dir() or fetch):
+            return None
+        from . import models
+
+        return self.fact(key, lambda: models.load_model_config(str(source), endpoint=endpoint, token=token))
+
     # --- the checkout (core/checkout.py, core/models.py, core/flags.py) -------------------------
     def examples(self, checkout_dir: str | os.PathLike | None) -> list[str]:
         """Model example folder names of the checkout (empty when there is none yet)."""
@@ -496,7 +514,7 @@ def _list_examples(checkout: Path) -> list[str]:
         models = None
     fn = getattr(models, "list_examples", None) if models else None
     if callable(fn):
-        res = fn(checkout)
+        res = fn(checkout, include_unbuildable=False)
         names = []
         for item in res:
             names.append(item if isinstance(item, str) else getattr(item, "name", str(item)))
@@ -818,20 +836,21 @@ def _checkout_dir(answers: Answers) -> Optional[Path]:
 
 
 def _default_example(answers: Answers) -> Optional[str]:
-    try:
-        from . import models  # type: ignore[attr-defined]
-    except ImportError:
-        models = None
-    fn = getattr(models, "guess_example", None) if models else None
-    if callable(fn) and answers["model.source"]:
+    """The example folder for the model's architecture (``core.models.pick_example``) when its config is
+    known (a local folder, or fetched by a front end), else the folder whose name the model id contains."""
+    examples = _examples_for(answers)
+    if not examples:
+        return None
+    cfg = answers.ctx.model_config(answers["model.source"])
+    if cfg is not None:
+        from . import models
+
         try:
-            res = fn(answers["model.source"], _examples_for(answers))
-            if isinstance(res, str):
-                return res
-        except (WizardError, TypeError, OSError):
+            return models.pick_example(_checkout_dir(answers), cfg).name
+        except (WizardError, OSError):
             pass
     src = (answers["model.source"] or "").lower()
-    for ex in sorted(_examples_for(answers), key=len, reverse=True):
+    for ex in sorted(examples, key=len, reverse=True):
         if ex.lower() in src:
             return ex
     return None
@@ -842,6 +861,10 @@ def _validate_tp(value: int, answers: Answers) -> Optional[str]:
         return "must be at least 1"
     if value & (value - 1):
         return f"{value} is not a power of two; TensorRT-LLM shards over 1, 2, 4, 8 … GPUs"
+    cfg = answers.ctx.model_config(answers["model.source"]) if answers["model.source"] else None
+    fn = getattr(cfg, "tp_problem", None)
+    if callable(fn):
+        return fn(value)
     return None
 
 
@@ -929,45 +952,84 @@ def _check_environment(answers: Answers) -> Iterable[Problem]:
                       "architecture", "warning")
 
 
+# where a core.flags finding belongs in the form
+_FINDING_KEYS = {
+    "parallel_size": "build.tp", "tp_pp_world": "build.tp", "world_gt_gpus": "build.tp", "tp_heads": "build.tp",
+    "tp_kv_heads": "build.tp", "weights_memory": "build.tp", "pp_layers": "build.pp", "dtype": "build.dtype",
+    "max_batch_size": "build.max_batch_size", "max_input_len": "build.max_input_len",
+    "max_output_len": "build.max_output_len", "max_seq_len": "build.max_output_len",
+    "workers": "build.parallel_build", "ifb_paged": "build.paged_kv_cache", "ifb_plugins": "build.inflight_batching",
+    "context_fmha_sm": "build.context_fmha", "sm75_unsupported": "env.trtllm_version", "sm_too_old": "env",
+}
+
+
+def gpu_facts(ctx: "Context"):
+    """``core.flags.GpuFacts`` of the first visible GPU (or of the facts a front end/test set), or None."""
+    from .flags import GpuFacts
+
+    gpus = ctx.gpus
+    if gpus:
+        g = gpus[0]
+        cc = getattr(g, "compute_capability", None)
+        if cc:
+            return GpuFacts.from_capability(getattr(g, "name", ""), tuple(cc), getattr(g, "memory_total_bytes", None),
+                                            len(gpus))
+    arch, count = ctx.gpu_arch, ctx.gpu_count
+    m = re.fullmatch(r"sm(\d+)", arch or "")
+    if m or count:
+        return GpuFacts("", int(m.group(1)) if m else None, ctx.gpu_memory_bytes, count or 0)
+    return None
+
+
+def build_intent(answers: Answers, *, model_dir: str = "", output_dir: str | None = None):
+    """The Build step's answers as a ``core.flags.BuildIntent`` (what the renderer and the validation take).
+    ``build.extra_flags`` keys written ``convert:--flag`` go to convert_checkpoint.py, the others to the
+    build step."""
+    from .flags import BuildIntent
+
+    advanced: dict = {}
+    convert: dict = {}
+    for k, v in dict(answers["build.extra_flags"] or {}).items():
+        if k.startswith("convert:"):
+            convert[k.split(":", 1)[1]] = v
+        else:
+            advanced[k] = v
+    return BuildIntent(
+        model_dir=model_dir, output_dir=output_dir if output_dir is not None else str(answers["build.output_dir"]),
+        dtype=answers["build.dtype"] or "float16", gemm_plugin=bool(answers["build.gemm_plugin"]),
+        gpt_attention_plugin=bool(answers["build.gpt_attention_plugin"]), tp_size=answers["build.tp"] or 1,
+        pp_size=answers["build.pp"] or 1, inflight_batching=bool(answers["build.inflight_batching"]),
+        paged_kv_cache=answers["build.paged_kv_cache"], context_fmha=bool(answers["build.context_fmha"]),
+        remove_input_padding=bool(answers["build.remove_input_padding"]),
+        parallel_build=bool(answers["build.parallel_build"]), max_batch_size=answers["build.max_batch_size"],
+        max_input_len=answers["build.max_input_len"], max_output_len=answers["build.max_output_len"],
+        advanced=advanced, advanced_convert=convert)
+
+
 def _check_build(answers: Answers) -> Iterable[Problem]:
     method = _method(answers)
     if method == "prebuilt":
         if not answers["build.engine_dir"]:
             yield Problem("build.engine_dir", "required when the build method is 'prebuilt'")
         return
-    tp = answers["build.tp"] or 1
-    pp = answers["build.pp"] or 1
-    world = tp * pp
-    gpus = answers.ctx.gpu_count
-    if gpus is not None and gpus > 0 and world > gpus:
-        yield Problem("build.tp", f"TP × PP = {world} is more than the {gpus} GPU(s) visible here: the engine "
-                      "can be built but not served on this machine", "warning")
-    arch = answers.ctx.gpu_arch
-    if answers["build.context_fmha"] and arch in ("sm70", "sm75"):
-        yield Problem("build.context_fmha", f"context FMHA needs sm80 or newer; this GPU is {arch}")
     mi, mo = answers["build.max_input_len"], answers["build.max_output_len"]
     if mi and mo and mi + mo > 1_048_576:
         yield Problem("build.max_output_len", "max input + output length is implausibly large")
     if method == "checkout" and not answers["model.example"]:
         yield Problem("model.example", "pick the example folder whose builder fits this model")
-    # version-specific validation from the flags module, when present
+    # the version/GPU/model-aware rules live in core.flags
+    from .flags import validate_intent
+
+    model = answers.ctx.model_config(answers["model.source"]) if answers["model.source"] else None
     try:
-        from . import flags  # type: ignore[attr-defined]
-    except ImportError:
-        flags = None
-    fn = getattr(flags, "validate_intent", None) if flags else None
-    if callable(fn):
-        try:
-            for item in fn(answers) or ():
-                if isinstance(item, Problem):
-                    yield item
-                else:
-                    key = getattr(item, "key", None) or getattr(item, "field", None) or "build"
-                    msg = getattr(item, "message", None) or str(item)
-                    sev = getattr(item, "severity", "error")
-                    yield Problem(key if "." in str(key) else f"build.{key}", msg, sev)
-        except (WizardError, TypeError, AttributeError):
-            pass
+        findings = validate_intent(build_intent(answers), gpu=gpu_facts(answers.ctx), model=model,
+                                   trtllm_version=trtllm_version(answers), purpose="build")
+    except (WizardError, TypeError, ValueError):
+        findings = []
+    for f in findings:
+        key = _FINDING_KEYS.get(f.code, "build")
+        sev = {"error": "error", "warning": "warning"}.get(f.level, "info")
+        yield Problem(key, f.message + (f" — fix: {f.fix}" if f.fix else ""), sev)
 
 
 def _check_destination(answers: Answers) -> Iterable[Problem]:

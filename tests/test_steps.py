@@ -93,7 +93,7 @@ def test_step_validation_errors_and_warnings(tmp_path):
     assert any(p.key == "build.tp" and "power of two" in p.message and p.blocking for p in probs)
     a["build.tp"] = 4
     probs = S.validate_step("build", a)
-    assert [p for p in probs if p.key == "build.tp" and p.severity == "warning"]  # 4 > 2 GPUs visible
+    assert [p for p in probs if p.key == "build.tp" and p.severity == "warning" and "2 visible GPU" in p.message]
     assert not [p for p in probs if p.blocking]
     # Triton layout refuses a destination one folder deep (the two-folder rule), before anything runs
     a["destination.uri"] = "s3://lmi-llm/baichuan/"
@@ -110,12 +110,30 @@ def test_step_validation_errors_and_warnings(tmp_path):
     assert "neither a Hugging Face repo id" in S.validate_field("model.source", "not an id", a)
 
 
-def test_context_fmha_refused_on_sm75():
+def test_build_checks_come_from_core_flags_and_models(tmp_path):
     a = tutorial_answers()
     a.ctx.set("gpu_arch", "sm75")
-    assert any(p.key == "build.context_fmha" and p.blocking for p in S.validate_step("build", a))
+    probs = S.validate_step("build", a)
+    assert any(p.key == "build.context_fmha" and "sm80" in p.message and not p.blocking for p in probs)
     a["build.context_fmha"] = False
     assert not any(p.key == "build.context_fmha" for p in S.validate_step("build", a))
+    # T4 (sm75) is unsupported from TensorRT-LLM 0.14: an error on the version
+    a["env.trtllm_version"] = "0.16.0"
+    assert any(p.key == "env.trtllm_version" and p.blocking and "sm75" in p.message
+               for p in S.validate_step("build", a))
+    # a local model folder's config.json: TP must divide the attention heads
+    m = tmp_path / "model"
+    m.mkdir()
+    (m / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "model_type": "llama", '
+                                   '"num_attention_heads": 40, "num_key_value_heads": 40, "hidden_size": 5120, '
+                                   '"num_hidden_layers": 40, "vocab_size": 32000}')
+    b = tutorial_answers(**{"model.source": str(m), "build.tp": 16})
+    assert "does not divide the 40 attention heads" in S.validate_field("build.tp", 16, b)
+    assert S.validate_field("build.tp", 4, b) is None
+    assert any(p.key == "build.tp" and p.blocking for p in S.validate_step("build", b))
+    # the intent the renderer gets
+    intent = S.build_intent(b, model_dir="m", output_dir="/o")
+    assert (intent.tp_size, intent.dtype, intent.max_input_len, intent.output_dir) == (16, "float16", 2048, "/o")
 
 
 def test_visibility_and_advanced():
