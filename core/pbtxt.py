@@ -264,13 +264,18 @@ def parse_substitutions(s: str, sem: Semantics | None = None) -> ParsedSubstitut
                          "as that tool does (escapes need v0.16 or later)")
         else:
             try:
-                single = _lenient_parse(s)
+                single = dict(_lenient_parse(s))
             except WizardError:
                 single = None
-            if single is not None and single != pairs:
-                notes.append("fill_template.py unescapes twice: a `\\\\` in a value ends up removed; "
+            differ = [k for k, v in pairs if single is not None and k in single and single[k] != v]
+            if single is None:
+                notes.append(f"fill_template.py of {sem.label} unescapes twice (`\\\\:` becomes `:`); "
                              "the values written are the tool's: "
-                             + ", ".join(f"{k}={_short(v, 30)!r}" for k, v in pairs if "\\" not in v)[:200])
+                             + ", ".join(f"{k}={_short(v, 40)!r}" for k, v in pairs[:3]))
+            elif differ:
+                k = differ[0]
+                notes.append(f"fill_template.py of {sem.label} unescapes twice: `{k}` gets {dict(pairs)[k]!r} "
+                             f"(one unescaping would give {single[k]!r}); the tool's value is written")
     seen: dict[str, str] = {}
     for key, value in pairs:
         if key == "":
@@ -331,24 +336,25 @@ def _comment_start(line: str) -> int:
     return -1
 
 
+def _in_comment(text: str, pos: int) -> bool:
+    start = text.rfind("\n", 0, pos) + 1
+    cs = _comment_start(text[start:pos])
+    return cs >= 0
+
+
 def placeholder_names(text: str) -> tuple[set[str], set[str]]:
-    """Names of ``${name}`` placeholders: (outside comments, only inside ``#`` comments)."""
+    """Names of ``${name}`` placeholders: (outside comments, only inside ``#`` comments).
+
+    Linear: one C-speed findall, then per distinct name a search for its first occurrence outside a comment."""
     live: set[str] = set()
     commented: set[str] = set()
-    line_cache: dict[int, int] = {}
-    for m in _BRACED_RE.finditer(text):
-        name = m.group(1)
-        start = text.rfind("\n", 0, m.start()) + 1
-        cs = line_cache.get(start)
-        if cs is None:
-            end = text.find("\n", start)
-            cs = _comment_start(text[start: end if end >= 0 else len(text)])
-            line_cache[start] = cs
-        if cs >= 0 and m.start() - start > cs:
-            commented.add(name)
-        else:
-            live.add(name)
-    return live, commented - live
+    for name in set(_BRACED_RE.findall(text)):
+        token = "${" + name + "}"
+        pos = text.find(token)
+        while pos >= 0 and _in_comment(text, pos):
+            pos = text.find(token, pos + 1)
+        (live if pos >= 0 else commented).add(name)
+    return live, commented
 
 
 def scan_template_tree(root: str | os.PathLike) -> dict:
@@ -497,11 +503,22 @@ def model_of(text: str, path: str | os.PathLike | None = None) -> str | None:
     return None
 
 
-def fill_text(text: str, substitutions: str, *, tag: str | None = None, path: str | os.PathLike | None = None,
+def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | None = None, path: str | os.PathLike | None = None,
               skip_obsolete: bool = False) -> FillResult:
-    """Fill ``text`` (the file's content, as read) like ``fill_template.py`` of ``tag`` would."""
+    """Fill ``text`` (the file's content, as read) like ``fill_template.py`` of ``tag`` would.
+
+    ``substitutions``: the tool's ``key:value,…`` string, or a mapping whose values are used verbatim."""
     sem = semantics_for(tag)
-    parsed = parse_substitutions(substitutions, sem)
+    if isinstance(substitutions, Mapping):  # from the TUI: values verbatim, no string syntax involved
+        pairs = [(str(k), str(v)) for k, v in substitutions.items()]
+        if not pairs:
+            raise WizardError("nothing to fill: no substitutions given", "give at least one key:value")
+        for k, _ in pairs:
+            if not _KEY_RE.match(k):
+                raise WizardError(f"`{_short(k)}` is not a placeholder name", "keys are the names inside ${…}")
+        parsed = ParsedSubstitutions(pairs=pairs, notes=[], tool_accepts=True)
+    else:
+        parsed = parse_substitutions(substitutions, sem)
     original = text
     text = normalize_newlines(text)
     notes = list(parsed.notes)

@@ -353,3 +353,57 @@ def test_large_inputs_stay_linear():
     assert len(big) > 50_000_000
     res = pbtxt.fill_text(big, "triton_max_batch_size:64", tag="v0.16.0")
     assert len(res.text) < len(big) and res.text.count("64") >= 2
+
+
+# ------------------------------------------------------------------------------------------ ranges without a tool fixture
+# v0.15.x and v0.19+ are not in fixtures/fill_template: expectations written from the upstream sources
+# (v0.15: `sub_dict["participant_ids"] = participant_ids` with --participant_ids default "", set before
+# the user's keys; v0.19/TensorRT-LLM 1.x: defaults max_queue_size=0 and max_queue_delay_microseconds=0).
+
+
+def test_v015_substitutes_participant_ids_by_default():
+    text = _v("v0.15.0")
+    res = pbtxt.fill_text(text, "decoupled_mode:True", tag="v0.15.0")
+    assert 'key: "participant_ids"\n  value: {\n    string_value: ""' in res.text
+    assert "max_queue_size: 0 }" in res.text and "${max_queue_delay_microseconds}" in res.text
+    assert res.defaults_used == {"max_queue_size": "0", "participant_ids": ""}
+    res = pbtxt.fill_text(text, "participant_ids:1", tag="v0.15.0")
+    assert 'string_value: "1"' in res.text and res.defaults_used == {"max_queue_size": "0"}
+    # the same string with v0.16 semantics leaves participant_ids alone
+    assert "${participant_ids}" in pbtxt.fill_text(text, "decoupled_mode:True", tag="v0.16.0").text
+
+
+def test_v019_defaults_queue_delay_too():
+    text = _v("v0.19.0")
+    res = pbtxt.fill_text(text, "decoupled_mode:True", tag="v0.19.0")
+    assert "max_queue_delay_microseconds: 0\n" in res.text and "max_queue_size: 0 }" in res.text
+    assert "${max_queue_delay_microseconds}" in pbtxt.fill_text(text, "decoupled_mode:True", tag="v0.18.2").text
+    # the default tag is the newest range
+    assert pbtxt.fill_text(text, "decoupled_mode:True").text == res.text
+
+
+def test_mapping_values_are_verbatim():
+    text = _v("v0.16.0")
+    res = pbtxt.fill_text(text, {"gpu_device_ids": "0,1", "engine_dir": "/opt/ml/a:b\\c"}, tag="v0.5.0")
+    assert 'string_value: "0,1"' in res.text and 'string_value: "/opt/ml/a:b\\c"' in res.text
+    with pytest.raises(WizardError, match="not a placeholder name"):
+        pbtxt.fill_text(text, {"a b": "1"})
+
+
+def test_double_unescape_is_the_tools_and_noted():
+    p = pbtxt.parse_substitutions("engine_dir:/a\\\\:b", pbtxt.semantics_for("v0.16.0"))
+    assert p.pairs == [("engine_dir", "/a:b")] and p.tool_accepts and "unescapes twice" in p.notes[0]
+
+
+def test_check_on_a_2mb_file():
+    text = _v("v0.16.0")
+    i = text.index("input [") + len("input [")
+    j = text.index("\n]\noutput")
+    items = text[i:j]
+    n = 2_000_000 // len(items)
+    big = text[:i] + (items + ",") * n + items + text[j:]
+    rep = pbtxt.check_text(big, "big.pbtxt", parse=False)
+    small = pbtxt.check_text(text, "config.pbtxt", parse=False)
+    # every input item repeats its encoder_input_features data_type placeholder
+    assert len(rep.findings) == len(small.findings) + n
+    assert rep.findings[-1].line == small.findings[-1].line + n * items.count("\n")
