@@ -375,10 +375,6 @@ def _table() -> dict:
     return _data()["placeholders"]
 
 
-def _tag_key(tag: str) -> tuple[int, int, int]:
-    return parse_tag(tag)
-
-
 def _pretty_tag(tag: str) -> str:
     m = re.match(r"^trtllm-(.*?)(?:-[0-9a-f]{7,40})?$", tag)
     return f"TensorRT-LLM {m.group(1)}" if m else tag
@@ -408,16 +404,14 @@ def key_history(key: str, model: str | None = None) -> dict:
 def explain_missing_key(key: str, live_names: Iterable[str], model: str | None = None) -> tuple[str, str, bool]:
     """Why ``key`` is not a placeholder of a file: (problem, fix, obsolete?)."""
     live_names = sorted(set(live_names))
-    hist = key_history(key, model) if model else {}
-    if model and not hist:
-        hist_any = key_history(key)
-    else:
-        hist_any = {}
-    info = hist.get(model) if model else None
-    if info is None and not model:
-        # model unknown: use tensorrt_llm history first, then any model
-        all_hist = key_history(key)
-        info = all_hist.get("tensorrt_llm") or next(iter(all_hist.values()), None)
+    everywhere = key_history(key)  # every model's templates
+    if model:
+        info = everywhere.get(model)
+        elsewhere = {} if info else everywhere
+    else:  # model unknown: judge by tensorrt_llm first, then any model
+        info = everywhere.get("tensorrt_llm") or next(iter(everywhere.values()), None)
+        elsewhere = {}
+    hist_any = elsewhere
     if info and info.get("live"):
         last = info["live"][-1]
         if info.get("removed_in"):
@@ -429,7 +423,7 @@ def explain_missing_key(key: str, live_names: Iterable[str], model: str | None =
                     f"(last in {_pretty_tag(last)}){extra}, and this file has no ${{{key}}}",
                     f"drop `{key}:…` from the substitution string (or pass --skip-obsolete)", True)
         first = info["live"][0]
-        others = sorted(m for m in key_history(key) if m != model and model)
+        others = sorted(m for m in everywhere if model and m != model)
         also = f" (it is also a placeholder of {', '.join(others)})" if others else ""
         if first == info["tags"][0]:
             return (f"this file has no ${{{key}}} left: already filled, or its block was deleted{also}",

@@ -121,7 +121,10 @@ def _print_report(r) -> None:
     for f in r.blocking:
         print(f"  {r.file}:{f.line}: blocking ${{{f.name}}} in {f.field}: {f.reason}")
     for f in r.optional:
-        print(f"  {r.file}:{f.line}: optional ${{{f.name}}} in {f.field} — {f.fix}")
+        print(f"  {r.file}:{f.line}: optional ${{{f.name}}} in {f.field}")
+    if r.optional:
+        print("  (optional: the backend falls back to its default — fill them, or delete each whole "
+              "parameters { … } block)")
     d = r.decoupled
     print(f"  decoupled: {d['value'] if d['value'] is not None else '(not set)'}"
           + (f" (line {d['line']})" if d.get("line") else ""))
