@@ -58,6 +58,7 @@ def main() -> int:
     ap.add_argument("--size-mb", type=int, default=2048, help="size of the sparse engine file (MiB)")
     ap.add_argument("--small", type=int, default=20, help="number of small files")
     ap.add_argument("--aws", default=shutil.which("aws"), help="the aws CLI to compare with")
+    ap.add_argument("--aws-first", action="store_true", help="run aws s3 sync before lmi-wizard (order effects)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-s3-"))
@@ -83,30 +84,35 @@ def main() -> int:
                 "import sys; from lmi_wizard.core.s3 import sync, make_client; "
                 "sync(sys.argv[1], sys.argv[2], client=make_client(sys.argv[3], read_timeout=900))",
                 str(src), "s3://bench/ours/m/tensorrt_llm/", endpoint]
-        print(f"source: 1 sparse file of {args.size_mb} MiB + {args.small} small files; moto at {endpoint}")
+        print(f"source: 1 sparse file of {args.size_mb} MiB + {args.small} small files; moto at {endpoint}; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         rows = []
-        requests(endpoint, reset=True)
-        t1 = timed(ours, env)
-        r1 = requests(endpoint)
-        requests(endpoint, reset=True)
-        t2 = timed(ours, env)
-        r2 = requests(endpoint)
-        rows.append(("lmi-wizard", t1, r1, t2, r2))
-        client.delete_object(Bucket="bench", Key="ours/m/tensorrt_llm/1/rank0.engine")  # free the server's memory
+
+        def measure(name, argv, run_env, dest_key):
+            requests(endpoint, reset=True)
+            t_up = timed(argv, run_env)
+            r_up = requests(endpoint)
+            requests(endpoint, reset=True)
+            t_re = timed(argv, run_env)
+            r_re = requests(endpoint)
+            rows.append((name, t_up, r_up, t_re, r_re))
+            client.delete_object(Bucket="bench", Key=dest_key)  # free the server's memory
+
+        jobs = [("lmi-wizard", ours, env, "ours/m/tensorrt_llm/1/rank0.engine")]
         if args.aws:
             theirs = [args.aws, "s3", "sync", str(src), "s3://bench/aws/m/tensorrt_llm/", "--endpoint-url", endpoint,
                       "--only-show-errors", "--cli-read-timeout", "900"]
             aws_env = dict(env)
             aws_env.pop("PYTHONPATH")
-            requests(endpoint, reset=True)
-            a1 = timed(theirs, aws_env)
-            q1 = requests(endpoint)
-            requests(endpoint, reset=True)
-            a2 = timed(theirs, aws_env)
-            q2 = requests(endpoint)
-            rows.append(("aws s3 sync", a1, q1, a2, q2))
+            jobs.append(("aws s3 sync", theirs, aws_env, "aws/m/tensorrt_llm/1/rank0.engine"))
+            if args.aws_first:
+                jobs.reverse()
         else:
             print("aws CLI not found: only lmi-wizard measured (pip install '.[bench]' or pass --aws)")
+        for job in jobs:
+            measure(*job)
+        rows.sort(key=lambda r: r[0] != "lmi-wizard")
+        print(f"order: {' then '.join(j[0] for j in jobs)}; load average at the end {os.getloadavg()[0]:.1f}")
         print(f"\n{'tool':<12} {'upload s':>9} {'requests':>9} {'PUTs':>6} {'parts':>6} | {'re-sync s':>9} "
               f"{'requests':>9} {'PUTs':>5}")
         for name, t_up, r_up, t_re, r_re in rows:
