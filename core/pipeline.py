@@ -308,7 +308,8 @@ class EnvironmentStep(PipelineStep):
         problems = [p for p in validate_all(a)
                     if not (p.key == "model.example" and not a.is_set("model.example"))]  # auto-picked later
         errors = [p for p in problems if p.blocking]
-        notes += [f"{p.severity}: {p}" for p in problems if not p.blocking]
+        # (the report already says what this machine cannot do)
+        notes += [f"{p.severity}: {p}" for p in problems if not p.blocking and not p.key.startswith("env")]
         if errors:
             first = errors[0]
             more = f" (and {len(errors) - 1} more: " + "; ".join(str(p) for p in errors[1:4]) + ")" \
@@ -503,8 +504,9 @@ class BuildStep(PipelineStep):
         layout = resolve_layout(a)
         if method == "prebuilt":
             edir = ctx.path(a["build.engine_dir"])
-            errs = [f for f in build.validate_engine_dir(edir, a["build.tp"] * a["build.pp"]
-                                                         if a.is_set("build.tp") else None) if f.level == "error"]
+            errs = [f for f in build.validate_engine_dir(
+                edir, a["build.tp"] * a["build.pp"] if a.is_set("build.tp") else None, target=layout)
+                if f.level == "error"]
             if errs:
                 raise WizardError(f"prebuilt engine folder: {errs[0].message}", errs[0].fix)
             return self._result(a, ctx, edir, layout, "prebuilt engines", [])
@@ -535,6 +537,11 @@ class BuildStep(PipelineStep):
                 last = f"; last output: {failed.tail[-1].strip()[:300]}"
             raise WizardError(f"build failed: {ctx.redact(res.summary() + last)}",
                               f"see {build_log}; fix the cause and run again with --resume")
+        target_errs = [f for f in build.validate_engine_dir(edir, plan.world_size, target=layout)
+                       if f.level == "error"] if method != "lmi-partition" else []
+        if target_errs:
+            raise WizardError(f"the engines do not fit the {layout} layout: {target_errs[0].message}",
+                              target_errs[0].fix)
         notes = [f"translated: {t}" for t in plan.translations] + \
                 [f"dropped {d.flag or d.intent}: {d.reason}" for d in plan.dropped]
         notes += [str(f) for f in res.findings if f.level == "warning"]

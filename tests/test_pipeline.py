@@ -175,6 +175,15 @@ def remotes(tmp_path_factory):
             "bin": str(bindir)}
 
 
+@pytest.fixture(scope="module")
+def local_tok(tmp_path_factory):
+    """The Baichuan repo's files as a local folder (weights included: they must never be copied)."""
+    d = tmp_path_factory.mktemp("baichuan-local")
+    for name, data in baichuan_repo().files.items():
+        (d / name).write_bytes(data)
+    return str(d)
+
+
 @pytest.fixture
 def hub():
     with FakeHub([baichuan_repo(), qwen_repo()]) as h:
@@ -312,17 +321,17 @@ def test_tutorial_end_to_end_local_destination(remotes, hub, tmp_path, monkeypat
             assert v not in e.message
 
 
-def test_resume_skips_valid_steps_and_redoes_invalidated_ones(remotes, hub, tmp_path):
+def test_resume_skips_valid_steps_and_redoes_invalidated_ones(remotes, local_tok, tmp_path):
     work = tmp_path / "work"
-    a = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
-    first = P.Pipeline(a, hf_endpoint=hub.endpoint).run()
+    a = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/", **{"tokenizer.source": local_tok})
+    first = P.Pipeline(a).run()
     assert first.ok, first.error
     engine = work / "baichuan_v1_13b/trt_engines/fp16/2-gpu/baichuan_float16_tp2_rank1.engine"
     built_at = engine.stat().st_mtime_ns
 
     # nothing changed: everything but the cheap checks is skipped, no build runs
-    a2 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
-    again = P.Pipeline(a2, resume=True, hf_endpoint=hub.endpoint).run()
+    a2 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/", **{"tokenizer.source": local_tok})
+    again = P.Pipeline(a2, resume=True).run()
     assert again.ok, again.error
     status = {s.name: s.status for s in again.steps}
     assert status == {"environment": "done", "checkout": "skipped", "build": "skipped", "assemble": "skipped",
@@ -332,8 +341,8 @@ def test_resume_skips_valid_steps_and_redoes_invalidated_ones(remotes, hub, tmp_
 
     # delete one engine file: the build is redone, and everything that used it
     engine.unlink()
-    a3 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
-    third = P.Pipeline(a3, resume=True, hf_endpoint=hub.endpoint).run()
+    a3 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/", **{"tokenizer.source": local_tok})
+    third = P.Pipeline(a3, resume=True).run()
     assert third.ok, third.error
     status = {s.name: s.status for s in third.steps}
     assert status["checkout"] == "skipped" and status["build"] == "done" and status["assemble"] == "done"
@@ -343,9 +352,9 @@ def test_resume_skips_valid_steps_and_redoes_invalidated_ones(remotes, hub, tmp_
     assert "redoing: outputs changed or missing" in log
 
     # a changed answer redoes the steps that read it (and the ones after), not the others
-    a4 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/")
+    a4 = tutorial_recipe(remotes, work, "out/baichuan/baichuan-13b-chat/", **{"tokenizer.source": local_tok})
     a4["triton.kv_cache_free_gpu_mem_fraction"] = 0.8
-    fourth = P.Pipeline(a4, resume=True, hf_endpoint=hub.endpoint).run()
+    fourth = P.Pipeline(a4, resume=True).run()
     assert fourth.ok, fourth.error
     status = {s.name: s.status for s in fourth.steps}
     assert status["build"] == "skipped" and status["assemble"] == "skipped" and status["config"] == "done"
@@ -353,41 +362,41 @@ def test_resume_skips_valid_steps_and_redoes_invalidated_ones(remotes, hub, tmp_
     assert "0.8" in (work / "out/baichuan/baichuan-13b-chat/config.pbtxt").read_text()
 
 
-def test_existing_outputs_need_resume_or_force(remotes, hub, tmp_path):
+def test_existing_outputs_need_resume_or_force(remotes, local_tok, tmp_path):
     work = tmp_path / "work"
-    first = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+    first = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/", **{"tokenizer.source": local_tok})).run()
     assert first.ok, first.error
     with pytest.raises(WizardError, match="already holds an earlier run") as err:
-        P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+        P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/", **{"tokenizer.source": local_tok})).run()
     assert "--resume" in err.value.fix and "--force" in err.value.fix
     # an engine folder someone else made (no run state): refused without force, before building
     other = tmp_path / "other"
     edir = other / "baichuan_v1_13b/trt_engines/fp16/2-gpu"
     edir.mkdir(parents=True)
     (edir / "config.json").write_text('{"mine": true}')
-    rep = P.Pipeline(tutorial_recipe(remotes, other, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+    rep = P.Pipeline(tutorial_recipe(remotes, other, "out/b/c/", **{"tokenizer.source": local_tok})).run()
     assert not rep.ok and rep.stopped_at == "build" and "already holds a build" in rep.error
     assert json.loads((edir / "config.json").read_text()) == {"mine": True}
-    rep = P.Pipeline(tutorial_recipe(remotes, other, "out/b/c/"), force=True, hf_endpoint=hub.endpoint).run()
+    rep = P.Pipeline(tutorial_recipe(remotes, other, "out/b/c/", **{"tokenizer.source": local_tok}), force=True).run()
     assert rep.ok, rep.error
 
 
-def test_builder_failure_keeps_state_and_says_where(remotes, hub, tmp_path, monkeypatch):
+def test_builder_failure_keeps_state_and_says_where(remotes, local_tok, tmp_path, monkeypatch):
     work = tmp_path / "work"
     monkeypatch.setenv("STANDIN_FAIL", "1")
-    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/", **{"tokenizer.source": local_tok})).run()
     assert not rep.ok and rep.stopped_at == "build"
     assert "Out of GPU memory while building" in rep.error and "raise tensor parallelism" in rep.error
     assert [s.status for s in rep.steps][:3] == ["done", "done", "failed"]
     state = json.loads((work / P.RUN_DIR / P.STATE_NAME).read_text())
     assert state["steps"]["checkout"]["status"] == "done" and state["steps"]["build"]["status"] == "failed"
     monkeypatch.delenv("STANDIN_FAIL")
-    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), resume=True, hf_endpoint=hub.endpoint).run()
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/", **{"tokenizer.source": local_tok}), resume=True).run()
     assert rep.ok, rep.error
     assert {s.name: s.status for s in rep.steps}["checkout"] == "skipped"
 
 
-def test_cancel_stops_and_resume_continues(remotes, hub, tmp_path):
+def test_cancel_stops_and_resume_continues(remotes, local_tok, tmp_path):
     work = tmp_path / "work"
     cancel = CancelToken()
 
@@ -395,10 +404,10 @@ def test_cancel_stops_and_resume_continues(remotes, hub, tmp_path):
         if ev.extra.get("event") == "step" and ev.step == "build" and ev.extra["status"] == "running":
             cancel.cancel()
 
-    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run(progress, cancel)
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/", **{"tokenizer.source": local_tok})).run(progress, cancel)
     assert not rep.ok and rep.stopped_at == "build" and "cancelled" in rep.error
     assert "--resume" in rep.fix
-    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), resume=True, hf_endpoint=hub.endpoint).run()
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/", **{"tokenizer.source": local_tok}), resume=True).run()
     assert rep.ok, rep.error
 
 
@@ -459,6 +468,77 @@ endpoint_url = "{s3.endpoint_url}"
     assert {s.name: s.status for s in third.steps}["publish"] == "done"
     assert s3.log.keys("PutObject") == ["lmi-llm/trtllm/qwen-7b-tp2/rank1.engine"] or \
         [k for k in s3.log.keys("PutObject")] == ["trtllm/qwen-7b-tp2/rank1.engine"]
+
+
+def test_prebuilt_flat_engine_folder_to_local_destination(tmp_path):
+    """An engine folder built elsewhere (trtllm-build output) + a local tokenizer folder → published locally,
+    no checkout, no build; an HF-style folder (no build_config) is refused for the flat layout."""
+    edir = tmp_path / "engines"
+    edir.mkdir()
+    for r in range(2):
+        (edir / f"rank{r}.engine").write_bytes(b"E" * 100)
+    (edir / "config.json").write_text(json.dumps({
+        "pretrained_config": {"architecture": "QWenForCausalLM", "dtype": "bfloat16",
+                              "mapping": {"world_size": 2, "tp_size": 2, "pp_size": 1}},
+        "build_config": {"max_batch_size": 16, "max_input_len": 1024, "max_seq_len": 2048}}))
+    tok = tmp_path / "qwen"
+    tok.mkdir()
+    for name, data in qwen_repo().files.items():
+        (tok / name).parent.mkdir(parents=True, exist_ok=True)
+        (tok / name).write_bytes(data)
+    work = tmp_path / "work"
+    a = R.loads_recipe(f'''
+[env]
+trtllm_version = "1.0.0"
+[checkout]
+work_dir = "{work}"
+[model]
+source = "Qwen/Qwen-7B-Chat"
+[build]
+method = "prebuilt"
+engine_dir = "{edir}"
+[tokenizer]
+source = "{tok}"
+[destination]
+uri = "published/qwen-7b"
+[lmi]
+max_rolling_batch_size = 16
+''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+    pipe = P.Pipeline(a)
+    assert [s.name for s in pipe.steps] == ["environment", "build", "tokenizer", "publish", "lmi", "final"]
+    rep = pipe.run()
+    assert rep.ok, rep.error
+    out = work / "published/qwen-7b"
+    names = {p.name for p in out.iterdir()}
+    assert {"rank0.engine", "rank1.engine", "config.json", "qwen.tiktoken", "tokenization_qwen.py",
+            "qwen_generation_utils.py", "tokenizer_config.json"} <= names
+    assert not any(n.endswith(".safetensors") for n in names)
+    assert "build_config" in json.loads((out / "config.json").read_text())
+    props = (work / "lmi-configs/serving.properties").read_text()
+    assert f"option.model_id={out}" in props and "option.max_rolling_batch_size=16" in props
+    assert "option.trust_remote_code=true" in props
+
+    # a folder that is not trtllm-build output cannot be the flat artifact
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "rank0.engine").write_bytes(b"E")
+    (bad / "config.json").write_text(json.dumps({"architectures": ["QWenLMHeadModel"]}))
+    b = R.loads_recipe(f'''
+[env]
+trtllm_version = "1.0.0"
+[checkout]
+work_dir = "{tmp_path / 'work2'}"
+[model]
+source = "Qwen/Qwen-7B-Chat"
+[build]
+method = "prebuilt"
+engine_dir = "{bad}"
+tp = 1
+[tokenizer]
+source = "{tok}"
+''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+    rep = P.Pipeline(b).run()
+    assert not rep.ok and rep.stopped_at == "build" and "prebuilt engine folder" in rep.error
 
 
 def test_validation_refuses_before_anything_runs(remotes, tmp_path):

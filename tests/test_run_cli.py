@@ -225,3 +225,35 @@ def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, hub, tmp_pa
                          env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "[2/9] checkout: skipped (still valid)" in res.stdout and "[3/9] build: done" in res.stdout
+
+
+def test_console_progress_for_ci_logs_and_terminals():
+    import io
+
+    from lmi_wizard.core.commands.run import ConsoleProgress
+    from lmi_wizard.core.progress import Progress
+
+    def feed(display):
+        display(Progress("publish", "Publish…", extra={"event": "step", "status": "running", "index": 6, "count": 9,
+                                                        "title": "Publish"}))
+        for i in range(0, 101):
+            display(Progress("publish", "rank0.engine", done=i * 1024 * 1024, total=100 * 1024 * 1024, unit="B",
+                             extra={"event": "progress"}))
+        display(Progress("build", "[stand-in] a log line", extra={"event": "progress"}))
+        display(Progress("publish", "", extra={"event": "step", "status": "done", "index": 6, "count": 9,
+                                                "elapsed": 1.25, "summary": "3 file(s) sent", "notes": ["n1"]}))
+
+    ci = io.StringIO()
+    feed(ConsoleProgress(ci, tty=False))
+    lines = ci.getvalue().splitlines()
+    assert "\r" not in ci.getvalue()
+    assert lines[0] == "[7/9] publish: Publish…"
+    bars = [l for l in lines if l.startswith("  publish |")]
+    assert len(bars) == 11  # 0 %, 10 %, … 100 %: one line per 10 %, not one per event
+    assert bars[-1].startswith("  publish | 100% 100.0 MiB/100.0 MiB")
+    assert "  build | [stand-in] a log line" in lines
+    assert lines[-2:] == ["[7/9] publish: done in 1.2 s — 3 file(s) sent", "      note: n1"]
+
+    tty = io.StringIO()
+    feed(ConsoleProgress(tty, tty=True))
+    assert "\r  publish | " in tty.getvalue()  # a terminal: the bar updates in place
