@@ -342,17 +342,34 @@ def _in_comment(text: str, pos: int) -> bool:
     return cs >= 0
 
 
-def placeholder_names(text: str) -> tuple[set[str], set[str]]:
-    """Names of ``${name}`` placeholders: (outside comments, only inside ``#`` comments).
+# string.Template's own pattern: $$ (escape), ${name}, $name
+_TEMPLATE_RE = re.compile(r"\$(?:\$|\{([_a-zA-Z][_a-zA-Z0-9]*)\}|([_a-zA-Z][_a-zA-Z0-9]*))")
+
+
+def placeholder_names(text: str, *, bare: bool = False) -> tuple[set[str], set[str]]:
+    """Names of ``${name}`` placeholders: (outside comments, only inside ``#`` comments). With ``bare``,
+    ``$name`` counts too (what ``string.Template`` substitutes; upstream templates only use ``${name}``).
 
     Linear: one C-speed findall, then per distinct name a search for its first occurrence outside a comment."""
+    if bare:
+        names = {b or n for b, n in _TEMPLATE_RE.findall(text) if b or n}
+    else:
+        names = set(_BRACED_RE.findall(text))
     live: set[str] = set()
     commented: set[str] = set()
-    for name in set(_BRACED_RE.findall(text)):
-        token = "${" + name + "}"
-        pos = text.find(token)
-        while pos >= 0 and _in_comment(text, pos):
-            pos = text.find(token, pos + 1)
+    for name in names:
+        if bare:
+            rx = re.compile(r"\$(?:\{" + name + r"\}|" + name + r"(?![_a-zA-Z0-9]))")
+            pos = -1
+            for m in rx.finditer(text):
+                if not _in_comment(text, m.start()):
+                    pos = m.start()
+                    break
+        else:
+            token = "${" + name + "}"
+            pos = text.find(token)
+            while pos >= 0 and _in_comment(text, pos):
+                pos = text.find(token, pos + 1)
         (live if pos >= 0 else commented).add(name)
     return live, commented
 
@@ -518,7 +535,7 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
     notes = list(parsed.notes)
     if text != original:
         notes.append("line endings become LF, as fill_template.py (text mode) writes them")
-    live, commented = placeholder_names(text)
+    live, commented = placeholder_names(text, bare="$" in text.replace("${", ""))
     model = model_of(text, path)
     requested: dict[str, str] = {}
     skipped: list[str] = []

@@ -407,3 +407,12 @@ def test_check_on_a_2mb_file():
     # every input item repeats its encoder_input_features data_type placeholder
     assert len(rep.findings) == len(small.findings) + n
     assert rep.findings[-1].line == small.findings[-1].line + n * items.count("\n")
+
+
+def test_bare_dollar_names_are_substituted_like_string_template():
+    text = 'name: "m"\nbackend: "$b"\nmax_batch_size: ${n}\n# $c in a comment\nparameters { key: "k" value { string_value: "$$x" } }\n'
+    res = pbtxt.fill_text(text, "b:python,n:4", tag="v0.5.0")
+    assert res.text == string.Template(text).safe_substitute(b="python", n="4")
+    assert 'backend: "python"' in res.text and '"$x"' in res.text
+    res = pbtxt.fill_text(text, "c:1", tag="v0.5.0")
+    assert any("comment" in n for n in res.notes)
