@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from .progress import CancelToken, ProgressFn, emit
 
 from .versions import BACKEND_URL as DEFAULT_BACKEND_URL  # one place for the default remotes
 from .versions import TRTLLM_URL as DEFAULT_TRTLLM_URL
+from .versions import git_env, try_parse_version
 TRTLLM_ONLY_FROM = (0, 20)  # from this version the templates are in TensorRT-LLM/triton_backend
 SUBDIR = "tensorrt_llm"  # where the tutorial puts TensorRT-LLM inside tensorrtllm_backend
 TEMPLATES = ("all_models", "inflight_batcher_llm")
@@ -108,16 +110,16 @@ class CheckoutPlan:
 # small helpers
 
 def parse_tag(tag: str) -> tuple[str, tuple[int, ...]]:
-    """``"v0.12.0"`` / ``"0.12.0"`` → (``"v0.12.0"``, (0, 12, 0)). Release candidates keep their suffix."""
+    """``"v0.12.0"`` / ``"0.12.0"`` → (``"v0.12.0"``, (0, 12, 0)). Any PEP 440 release spelling is kept as
+    given (``v0.21.0rc1``, ``v1.2.0rc6.post2``); the numbers come from :func:`versions.parse_version`."""
     t = (tag or "").strip()
-    m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?([.\-]?(?:rc|post|dev)\d*)?", t)
-    if not m:
+    v = try_parse_version(t) if re.fullmatch(r"v?\d[0-9A-Za-z.+_-]*", t) else None
+    if v is None or len(v.release) < 2:
         raise WizardError(f"not a TensorRT-LLM release tag: {tag!r}",
                           "give the tag like v0.12.0 (the installed tensorrt-llm version with a leading v)")
     if not t.startswith("v"):
         t = "v" + t
-    nums = tuple(int(g) for g in m.groups()[:3] if g is not None)
-    return t, nums
+    return t, v.release
 
 
 def needs_backend(tag: str) -> bool:
@@ -133,19 +135,10 @@ def redact_url(text: str) -> str:
     return _USERINFO.sub(lambda m: m.group("scheme") + "***@", text)
 
 
-def git_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "GIT_LFS_SKIP_SMUDGE": "1",  # never download LFS objects
-        "GIT_TERMINAL_PROMPT": "0",  # never hang on a password prompt
-        "LC_ALL": "C", "LANG": "C", "LANGUAGE": "C",  # English messages, which we parse
-    })
-    return env
-
-
 def _git(args: list[str], cwd: Path, git: str = "git") -> tuple[int, str, str]:
     res = run_capture([git, *args], cwd=cwd, env=git_env(), timeout=60)
-    return res.returncode, res.stdout.strip(), res.stderr.strip()
+    # only trailing whitespace: a porcelain line starts with a meaningful space (" M README.md")
+    return res.returncode, res.stdout.rstrip(), res.stderr.strip()
 
 
 def _is_empty_dir(p: Path) -> bool:
@@ -218,15 +211,19 @@ _ERRORS: list[tuple[re.Pattern, str, str]] = [
                 r"Permission denied \(publickey\)|HTTP Basic: Access denied|The requested URL returned error: 40[13]", re.I),
      "{url} asks for credentials (private repository or mirror)",
      "use a public URL, or configure a git credential helper / an access token for the mirror"),
-    (re.compile(r"repository '.*' not found|does not appear to be a git repository|Repository not found|"
-                r"The requested URL returned error: 404|not a git repository|No such file or directory", re.I),
-     "repository not found at {url}",
-     "check the URL setting (--backend-url/--trtllm-url); the defaults are the public GitHub repositories"),
     (re.compile(r"No space left on device", re.I),
      "the disk is full while cloning into {dest}",
      "free some space or choose a --dest on a larger disk"),
-    (re.compile(r"Permission denied|Read-only file system|could not create (leading )?director|"
-                r"could not create work tree", re.I),
+    (re.compile(r"could not create (leading )?director|could not create work tree|Read-only file system|"
+                r"unable to create (temporary )?file", re.I),
+     "cannot write the checkout into {dest}",
+     "choose a --dest in a folder you can write to"),
+    (re.compile(r"repository '.*' (not found|does not exist)|does not appear to be a git repository|"
+                r"Repository not found|The requested URL returned error: 404|not a git repository|"
+                r"No such file or directory", re.I),
+     "repository not found at {url}",
+     "check the URL setting (--backend-url/--trtllm-url); the defaults are the public GitHub repositories"),
+    (re.compile(r"Permission denied|Operation not permitted", re.I),
      "cannot write the checkout into {dest}",
      "choose a --dest in a folder you can write to"),
     (re.compile(r"early EOF|RPC failed|the remote end hung up|unexpected disconnect|fetch-pack: invalid index", re.I),
@@ -304,6 +301,7 @@ def repo_state(path: Path, tag: str, *, ignore: tuple[str, ...] = (), git: str =
 
 def _state_error(st: RepoState, repo: str, tag: str, root: Optional[Path] = None) -> Optional[WizardError]:
     p = st.path
+    q = shlex.quote(str(p))  # for the commands in a fix: paths may hold spaces
     root = root or p
     if not st.exists or st.empty:
         return None
@@ -316,12 +314,12 @@ def _state_error(st: RepoState, repo: str, tag: str, root: Optional[Path] = None
         return WizardError(
             f"{p} is a {repo} checkout at {st.where or 'an unknown commit'}, not at {tag}",
             f"use another --dest (e.g. {root.name}-{tag}), or switch it yourself: "
-            f"`git -C {p} fetch --depth 1 origin tag {tag} && git -C {p} checkout {tag}`")
+            f"`git -C {q} fetch --depth 1 origin tag {tag} && git -C {q} checkout {tag}`")
     if st.dirty:
         shown = ", ".join(ln[3:] for ln in st.dirty[:5]) + (" …" if len(st.dirty) > 5 else "")
         return WizardError(
             f"{p} ({repo} {tag}) has local changes: {shown}",
-            f"commit or discard them (`git -C {p} status`; `git -C {p} checkout -- .`), or use another --dest")
+            f"commit or discard them (`git -C {q} status`; `git -C {q} checkout -- .`), or use another --dest")
     return None
 
 
@@ -331,7 +329,7 @@ def inspect(path: str | os.PathLike, *, git: str = "git") -> Checkout:
     The tag is what git reports for the TensorRT-LLM clone (None when HEAD is not at a tag or git is
     unavailable). Raises WizardError when the folder is not a checkout.
     """
-    p = Path(path).expanduser()
+    p = Path(os.path.expanduser(os.fspath(path)))  # os.path: an unknown ~user stays as written
     if not p.is_dir():
         raise WizardError(f"checkout folder not found: {p}", "run `lmi-wizard checkout --tag vX.Y.Z --dest DIR` first")
     backend: Optional[Path] = None
@@ -393,7 +391,11 @@ def plan_checkout(
     ``plan.error`` is set when it would refuse (wrong tag, local changes, a folder that is not a checkout).
     """
     tag, _ = parse_tag(tag)
-    dest = Path(dest).expanduser().absolute()
+    if not str(dest).strip():
+        raise WizardError("no checkout folder given (--dest is empty)", "give a folder name, e.g. --dest tensorrtllm_backend")
+    if depth is not None and depth < 0:
+        raise WizardError(f"clone depth must be 0 (full history) or more, not {depth}", "e.g. --depth 1")
+    dest = Path(os.path.expanduser(os.fspath(dest))).absolute()
     backend = needs_backend(tag)
     steps: list[PlanStep] = []
     error: Optional[WizardError] = None

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -49,6 +48,8 @@ class InstalledPackage:
 def installed_version(name: str, candidates: Sequence[str],
                       path: Sequence[str | os.PathLike] | None = None) -> InstalledPackage:
     """First of ``candidates`` (distribution names) installed; ``path`` replaces ``sys.path`` (tests)."""
+    from importlib import metadata  # here, not at the top: it costs start-up time for every verb
+
     for dist_name in candidates:
         try:
             if path is None:
@@ -175,6 +176,16 @@ def try_parse_version(text: str | None) -> Version | None:
         return parse_version(text or "")
     except WizardError:
         return None
+
+
+def release_tuple(text: str | None) -> tuple[int, int, int] | None:
+    """The release numbers padded to three, for comparisons such as ``>= (0, 14, 0)``:
+    "0.14.0rc1" → (0, 14, 0), "v0.29" → (0, 29, 0); None for None or text that is not a version."""
+    v = try_parse_version(text)
+    if v is None:
+        return None
+    r = v.release + (0, 0, 0)
+    return (r[0], r[1], r[2])
 
 
 # --- where the templates live -------------------------------------------------------------------
@@ -332,11 +343,16 @@ def parse_ls_remote(text: str) -> set[str]:
     return tags
 
 
-def _git_env() -> dict[str, str]:
+def git_env() -> dict[str, str]:
+    """Environment for every git the wizard runs: never prompt for credentials, English messages (parsed),
+    never download LFS objects."""
     env = dict(os.environ)
-    env["GIT_TERMINAL_PROMPT"] = "0"  # never ask for credentials
+    env.update({
+        "GIT_TERMINAL_PROMPT": "0",  # never hang on a password prompt
+        "GIT_LFS_SKIP_SMUDGE": "1",  # never download LFS objects
+        "LC_ALL": "C", "LANG": "C", "LANGUAGE": "C",  # English messages, which we parse
+    })
     env.setdefault("GIT_ASKPASS", "true")
-    env["LC_ALL"] = "C"
     return env
 
 
@@ -346,7 +362,7 @@ def list_remote_tags(url: str, *, timeout: float = DEFAULT_TIMEOUT, cancel: Canc
 
     source = f"git ls-remote {url}"
     try:
-        res = run_capture(["git", "ls-remote", "--tags", url], env=_git_env(), timeout=timeout, cancel=cancel)
+        res = run_capture(["git", "ls-remote", "--tags", url], env=git_env(), timeout=timeout, cancel=cancel)
     except WizardError as exc:
         if exc.exit_code == 130:  # cancelled
             raise
@@ -368,7 +384,7 @@ def list_checkout_tags(path: str | os.PathLike, *, timeout: float = 10.0) -> Tag
     if not p.is_dir():
         return TagListing(None, source, f"checkout {p} does not exist")
     try:
-        res = run_capture(["git", "-C", str(p), "tag", "--list"], env=_git_env(), timeout=timeout)
+        res = run_capture(["git", "-C", str(p), "tag", "--list"], env=git_env(), timeout=timeout)
     except WizardError as exc:
         return TagListing(None, source, f"cannot list tags of {p}: {exc}")
     if res.returncode != 0:

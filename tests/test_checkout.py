@@ -204,7 +204,8 @@ def test_local_changes_are_reported_never_overwritten(remotes, tmp_path, where):
     f.write_text(f.read_text() + "\n# my local edit\n")
     with pytest.raises(WizardError) as ei:
         ck.checkout("v0.16.0", dest, **urls(remotes))
-    assert "local changes" in ei.value.problem and f.name in ei.value.problem
+    rel = f.relative_to(dest / "tensorrt_llm" if where == "trtllm" else dest).as_posix()
+    assert "local changes" in ei.value.problem and f": {rel}" in ei.value.problem  # the whole path, first char too
     assert "git -C" in ei.value.fix and "status" in ei.value.fix
     assert f.read_text().endswith("# my local edit\n")
 
@@ -275,6 +276,9 @@ def test_connection_refused_names_url_without_credentials(tmp_path):
     (["error: RPC failed; curl 92 HTTP/2 stream 5 was not closed cleanly", "fatal: early EOF"],
      "connection to"),
     (["fatal: could not create work tree dir '/ro/x': Read-only file system"], "cannot write the checkout"),
+    (["fatal: could not create work tree dir '/proc/.x': No such file or directory"], "cannot write the checkout"),
+    (["fatal: could not create work tree dir 'ro/zz': Operation not permitted"], "cannot write the checkout"),
+    (["fatal: repository '/nonexistent' does not exist"], "repository not found at"),
     (["fatal: something new"], "git exited with 128: fatal: something new"),
 ])
 def test_git_error_explanations(stderr, expect):
@@ -338,9 +342,33 @@ def test_parse_tag_and_layout_boundary():
     assert ck.parse_tag("0.12.0") == ("v0.12.0", (0, 12, 0))
     assert ck.parse_tag("v0.21.0rc1")[0] == "v0.21.0rc1"
     assert ck.needs_backend("v0.19.0") and not ck.needs_backend("v0.20.0") and not ck.needs_backend("v1.0.0")
-    for bad in ("", "main", "latest", "v0.16.0; rm -rf /"):
+    assert ck.parse_tag("v1.2.0rc6.post2") == ("v1.2.0rc6.post2", (1, 2, 0))  # any PEP 440 spelling
+    assert ck.parse_tag("0.17.0.post1")[0] == "v0.17.0.post1" and ck.needs_backend("0.17.0.post1")
+    for bad in ("", "main", "latest", "v0.16.0; rm -rf /", "v1", "-v0.12.0", "v0.12.0 --upload-pack=x"):
         with pytest.raises(WizardError, match="not a TensorRT-LLM release tag"):
             ck.parse_tag(bad)
+
+
+def test_fix_commands_quote_paths_with_spaces(remotes, tmp_path):
+    import shlex
+
+    dest = tmp_path / "my checkouts" / "co é"
+    ck.checkout("v0.21.0", dest, **urls(remotes))
+    with pytest.raises(WizardError) as ei:
+        ck.checkout("v0.16.0", dest, **urls(remotes))
+    cmd = ei.value.fix.split("`")[1]
+    assert shlex.split(cmd)[:3] == ["git", "-C", str(dest.absolute())]
+
+
+def test_empty_dest_and_negative_depth_are_refused(remotes, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WizardError, match="--dest is empty"):
+        ck.plan_checkout("v0.21.0", "  ", **urls(remotes))
+    base = ["checkout", "--tag", "v0.21.0", "--trtllm-url", remotes["trtllm_url"]]
+    assert cli.main(base + ["--dest", "x", "--depth", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "clone depth must be 0" in err and not (tmp_path / "x").exists()
+    assert cli.main(base + ["--dest", "~no-such-user-here/x", "--dry-run"]) == 0  # an unknown ~user is a plain name
 
 
 def test_parse_git_progress_segments():

@@ -32,7 +32,7 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..checkout import checkout, plan_checkout
 
-    depth = args.depth if args.depth and args.depth > 0 else None
+    depth = None if args.depth == 0 else args.depth  # negative: plan_checkout says why not
     kw = dict(backend_url=args.backend_url, trtllm_url=args.trtllm_url, depth=depth)
     if args.dry_run:
         plan = plan_checkout(args.tag, args.dest, **kw)
