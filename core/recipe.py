@@ -225,17 +225,21 @@ def _comment(text: str, width: int = 100) -> list[str]:
 
 
 def dumps_recipe(answers: Answers, *, include_defaults: bool = True, comments: bool = True,
-                 header: str | None = None, state: Mapping[str, Any] | None = None) -> str:
-    """The recipe text of ``answers``: every visible answer (defaults included) unless
-    ``include_defaults=False`` (only what the user set). Secrets are never written."""
-    sections = answers.to_sections(include_defaults=include_defaults)
+                 header: str | None = None, state: Mapping[str, Any] | None = None, pin: bool = True) -> str:
+    """The recipe text of ``answers``. What the user set is written as values, and so is what describes the
+    machine it was made on (``Field.pin``: the TensorRT-LLM version). With ``include_defaults`` every other
+    visible setting is shown as a commented-out line with its current (default) value, so the file documents
+    the whole run while a default that follows other answers (the tag from the version, the engine folder
+    from TP …) keeps following them when the recipe is edited. Secrets are never written."""
+    explicit = answers.explicit()
+    resolved = answers.resolved()
     lines: list[str] = []
     if header:
         lines += _comment(header)
     elif comments:
         lines += ["# lmi-wizard recipe: `lmi-wizard run THIS_FILE` replays it, `lmi-wizard plan THIS_FILE` prints",
-                  "# the equivalent shell script. Secrets are never stored here: HF_TOKEN and the AWS credentials",
-                  "# come from the environment."]
+                  "# the equivalent shell script. Lines starting with `# name =` show defaults: uncomment to pin.",
+                  "# Secrets are never stored here: HF_TOKEN and the AWS credentials come from the environment."]
     lines.append(f"format = {FORMAT}")
     if state:
         lines += ["", f"[{_STATE_SECTION}]"]
@@ -243,19 +247,22 @@ def dumps_recipe(answers: Answers, *, include_defaults: bool = True, comments: b
             if v is not None:
                 lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
     for sec in SECTIONS:
-        body = sections.get(sec)
-        if not body:
-            continue
-        lines.append("")
-        lines.append(f"[{sec}]")
-        for name, v in body.items():
-            f = FIELDS[f"{sec}.{name}"]
-            if not f.stored:  # belt and braces: to_sections never includes them
+        body: list[str] = []
+        for f in (ff for s in STEPS for ff in s.fields if ff.section == sec):
+            if not f.stored:
                 continue
-            if comments:
-                lines.append(f"{_toml_key(name)} = {_toml_value(v)}  # {f.label}")
+            if f.key in explicit or (pin and f.pin and f.key in resolved):
+                v, commented = (explicit[f.key] if f.key in explicit else resolved[f.key]), False
+            elif include_defaults and f.key in resolved:
+                v, commented = resolved[f.key], True
             else:
-                lines.append(f"{_toml_key(name)} = {_toml_value(v)}")
+                continue
+            line = f"{'# ' if commented else ''}{_toml_key(f.name)} = {_toml_value(v)}"
+            if comments:
+                line += f"  # {f.label}" + (" (default)" if commented else "")
+            body.append(line)
+        if body:
+            lines += ["", f"[{sec}]", *body]
     text = "\n".join(lines) + "\n"
     _assert_no_secret_values(text, answers)
     return text
@@ -388,7 +395,7 @@ def save_state(state: WizardState, path: str | os.PathLike | None = None) -> Pat
     p.parent.mkdir(parents=True, exist_ok=True)
     state.updated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     meta = {"last_step": state.last_step, "updated": state.updated}
-    text = dumps_recipe(state.answers, include_defaults=False, comments=False,
+    text = dumps_recipe(state.answers, include_defaults=False, comments=False, pin=False,
                         header="lmi-wizard state: the answers given so far and the last screen. "
                                "Safe to delete (the wizard then starts over).", state=meta)
     atomic_write_text(p, text, mode=0o600)

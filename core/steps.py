@@ -115,6 +115,7 @@ class Field:
     minimum: Optional[float] = None
     maximum: Optional[float] = None
     strict_choices: bool = True  # False: the choices are suggestions, any text goes
+    pin: bool = False  # a recipe always writes this value, defaulted or not (it describes the machine)
 
     # -- naming ------------------------------------------------------------------------------
     @property
@@ -1053,7 +1054,7 @@ ENVIRONMENT = Step(
               "The tensorrt-llm version the engine is built for; detected from the installed package. "
               "Set it to plan for another container.",
               default=lambda a: a.ctx.installed_trtllm, validator=_validate_version, placeholder="0.12.0",
-              required=True),
+              required=True, pin=True),
         Field("env.tag", "Git tag", Kind.TEXT,
               "Tag of TensorRT-LLM (and tensorrtllm_backend up to 0.19) to check out; derived from the version.",
               default=lambda a: _tag_for_version(trtllm_version(a)), validator=_validate_tag,

@@ -37,8 +37,12 @@ def test_round_trip_every_kind(tmp_path):
     path = R.save_recipe(tmp_path / "r.toml", a)
     text = path.read_text()
     tomllib.loads(text)  # valid TOML
-    b = R.load_recipe(path)
-    assert b.explicit() == a.resolved()
+    assert "# tag = \"v0.12.0\"" in text and "\ntp = 2" in text  # defaults shown commented, answers set
+    b = R.load_recipe(path, ctx=a.ctx)
+    assert b.explicit() == a.explicit() and b.resolved() == a.resolved()
+    # a default follows the answers it derives from when the recipe is edited
+    edited = R.loads_recipe(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "0.16.0"'), ctx=a.ctx)
+    assert edited["env.tag"] == "v0.16.0"
     assert b["build.extra_flags"]["--odd key"] == 'q"uote\\back,colon:'
     assert b["triton.substitutions"] == {"max_beam_width": "1", "gpu_device_ids": "0,1"}
     assert b["tokenizer.extra_patterns"] == ["*.py", "*.tiktoken"]
@@ -46,6 +50,10 @@ def test_round_trip_every_kind(tmp_path):
     c = R.loads_recipe(R.dumps_recipe(a, include_defaults=False))
     assert c.explicit() == a.explicit()
     assert not c.is_set("build.output_dir")
+    # the TensorRT-LLM version describes the machine: pinned even when it was only detected
+    d = S.Answers({"model.source": "a/b"}, ctx=S.Context(installed_trtllm="0.12.0"))
+    assert any(l.startswith('trtllm_version = "0.12.0"') for l in R.dumps_recipe(d).splitlines())
+    assert R.loads_recipe(R.dumps_recipe(d), ctx=S.Context(installed_trtllm="0.16.0"))["env.trtllm_version"] == "0.12.0"
 
 
 def test_save_refuses_existing_without_force(tmp_path):
