@@ -39,6 +39,13 @@ the tool accepts; it refuses or accepts more instead):
   there like the tool does, with a note that it has no effect.
 * Malformed strings (empty item, no ``:``, two ``:``, empty key, spaces around a key, a duplicate key)
   are one clear :class:`WizardError` instead of an unpack traceback.
+* The key check above applies to every tag (the v0.19+ tool only asserts ``key in text``; older tools
+  ignore unknown keys silently). ``$name`` without braces counts as a placeholder there, since
+  ``string.Template`` substitutes it too; the templates only use ``${name}``.
+* ``fill_text`` also takes a mapping (what the TUI should pass): values are used verbatim, no string
+  syntax involved — ``format_substitutions`` builds an escaped v0.16+ string from one when a string is
+  needed (with a pre-v0.16 tag a value containing ``\`` would then keep the escape backslashes, as the
+  old tool does).
 
 Check
 -----
