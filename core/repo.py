@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .errors import Cancelled, WizardError
+from .errors import WizardError
 from .progress import CancelToken, ProgressFn, emit
 
 TEMPLATE_SUBDIRS = (
@@ -258,6 +258,4 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):
             raise _explain(exc, f"assemble {repo_dir}") from None
-        if isinstance(exc, (WizardError, Cancelled)):
-            raise
-        raise
+        raise  # WizardError, Cancelled (and anything unexpected) unchanged

@@ -101,7 +101,7 @@ def test_move_renames_and_cross_filesystem_copies(tmp_path):
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
         pytest.skip("no second file system to try")
-    other = Path(tempfile_dir := os.path.join(str(shm), f"lmiw-{os.getpid()}"))
+    other = shm / f"lmiw-{os.getpid()}"
     try:
         make_engines(other)
         res = repo.assemble_repo(checkout, tmp_path / "repo2", engine_dir=other, engine_mode="link")
@@ -111,7 +111,7 @@ def test_move_renames_and_cross_filesystem_copies(tmp_path):
         assert res.method == "copy" and (other / "rank0.engine").exists()
         assert any("still in" in n for n in res.notes)
     finally:
-        shutil.rmtree(tempfile_dir, ignore_errors=True)
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def test_refuses_to_overwrite_unless_forced(tmp_path):
