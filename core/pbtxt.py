@@ -44,7 +44,7 @@ the tool accepts; it refuses or accepts more instead):
   ``string.Template`` substitutes it too; the templates only use ``${name}``.
 * ``fill_text`` also takes a mapping (what the TUI should pass): values are used verbatim, no string
   syntax involved — ``format_substitutions`` builds an escaped v0.16+ string from one when a string is
-  needed (with a pre-v0.16 tag a value containing ``\`` would then keep the escape backslashes, as the
+  needed (with a pre-v0.16 tag a value containing a backslash would then keep the escape backslashes, as the
   old tool does).
 
 Check
