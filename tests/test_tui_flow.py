@@ -126,3 +126,59 @@ async def test_tutorial_through_every_screen_to_s3(remotes, hub, s3, tmp_path): 
     assert "${" not in body.split("max_tokens_in_paged_kv_cache")[0] or "decoupled: True" in body
     assert "decoupled: True" in body
     assert R.load_state(state).last_step == "done"
+
+
+@async_test
+async def test_placeholder_review_rows_can_be_filled_and_deleted(tmp_path, fixtures_dir):
+    """The review lists every ${…} left (line, field, kind); Next waits while one blocks; Enter fills a
+    row, Delete drops an optional parameters block; the diff preview follows."""
+    tmpl_dir = tmp_path / "checkout" / "all_models" / "inflight_batcher_llm" / "tensorrt_llm"
+    tmpl_dir.mkdir(parents=True)
+    real = (fixtures_dir / "pbtxt" / "v0.13.0" / "tensorrt_llm" / "config.pbtxt").read_text()
+    (tmpl_dir / "config.pbtxt").write_text(real + "version_policy: { latest: { num_versions: ${num_versions} } }\n")
+    state = tmp_path / "state.toml"
+    a = R.loads_recipe(f'''
+[env]
+trtllm_version = "0.13.0"
+[checkout]
+work_dir = "{tmp_path}"
+dir = "{tmp_path / 'checkout'}"
+[triton]
+optional_placeholders = "keep"
+''', require=False)
+    R.save_state(R.WizardState(a, "triton", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.13.0"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert screen_name(app) == "TritonScreen"
+        table = app.screen.query_one("#placeholders", DataTable)
+        rows = {table.get_row_at(i)[1]: table.get_row_at(i) for i in range(table.row_count)}
+        assert "${num_versions}" in rows and "blocking" in str(rows["${num_versions}"][3])
+        assert rows["${num_versions}"][2] == "version_policy.latest.num_versions"
+        optional = [k for k, r in rows.items() if "optional" in str(r[3])]
+        assert optional  # e.g. ${max_tokens_in_paged_kv_cache}
+        assert app.screen.query_one("#next", Button).disabled
+        assert "does not parse" in text_of(app, "#pbtxt-status")
+        # fill the blocking row
+        names = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        table.focus()
+        table.move_cursor(row=names.index("${num_versions}"))
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("1", "enter")
+        await pilot.pause(0.2)
+        assert app.answers["triton.substitutions"] == {"num_versions": "1"}
+        names = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        assert "${num_versions}" not in names
+        assert not app.screen.query_one("#next", Button).disabled
+        assert "num_versions: 1" in text_of(app, "#pbtxt-diff")
+        # delete an optional row: its parameters block goes, the row goes
+        table.move_cursor(row=0)
+        await pilot.press("delete")
+        await pilot.pause(0.2)
+        assert table.row_count == 0
+        assert app.answers["triton.optional_placeholders"] == "delete"
+        assert "parses as inference.ModelConfig" in text_of(app, "#pbtxt-status")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen_name(app) == "DestinationScreen"

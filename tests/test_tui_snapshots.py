@@ -100,8 +100,14 @@ def test_triton_placeholder_review_with_blocking_rows(snap_compare, snapenv):
         pilot.app.screen.query_one("#placeholders").scroll_visible(animate=False, top=True)
         await pilot.pause()
         assert pilot.app.screen.query_one("#next").disabled
+    variant = SNAP / "triton-variant"
+    if not variant.exists():
+        src = S.work_path(snapenv["answers"], snapenv["answers"]["checkout.dir"])
+        shutil.copytree(src / "all_models", variant / "all_models")
+        tmpl = variant / "all_models" / "inflight_batcher_llm" / "tensorrt_llm" / "config.pbtxt"
+        tmpl.write_text(tmpl.read_text() + "version_policy: { latest: { num_versions: ${num_versions} } }\n")
     app = make_app(snapenv, "triton", "triton", **{"triton.optional_placeholders": "keep",
-                                                   "triton.substitutions": {"max_beam_width": "${max_beam_width}"}})
+                                                   "checkout.dir": str(variant)})
     assert snap_compare(app, terminal_size=SIZE, run_before=to_table)
 
 

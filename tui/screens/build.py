@@ -45,12 +45,28 @@ class BuildScreen(StepScreen):
             if step is None:
                 text, flags_text = "# no build step for these answers", ""
             else:
-                text = "\n".join(step.plan(answers, pipe.ctx))
+                text = self._commands(step, answers, pipe)
                 flags_text = self._discovered(step, answers, pipe)
         except WizardError as exc:
             text, flags_text = f"# cannot render the command: {exc}", ""
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show, text, flags_text)
+
+    @staticmethod
+    def _commands(step, answers, pipe) -> str:
+        """The rendered plan, one flag per line (``BuildPlan.preview``) with its findings; the pipeline's
+        plan lines when it cannot be rendered yet (no checkout, no example folder, prebuilt, …)."""
+        plan = None
+        if (answers["build.method"] or "checkout") == "checkout":
+            try:
+                plan = step.render(answers, pipe.ctx, allow_guess=False)
+            except (WizardError, OSError):
+                plan = None
+        if plan is None:
+            return "\n".join(step.plan(answers, pipe.ctx))
+        lines = [plan.preview()]
+        lines += [f"# {f}" for f in plan.findings if f.level in ("error", "warning")]
+        return "\n".join(lines)
 
     def _discovered(self, step, answers, pipe) -> str:
         """Names of every flag the builder has (what 'Advanced builder flags' accepts)."""

@@ -59,8 +59,8 @@ class RunScreen(StepScreen):
     def on_mount(self) -> None:
         t = self.query_one("#run-steps", DataTable)
         t.add_column(" ", key="icon", width=1)
-        t.add_column("step", key="title", width=24)
-        t.add_column("time", key="time", width=7)
+        t.add_column("step", key="title", width=26)
+        t.add_column("time", key="time", width=6)
         super().on_mount()
         self.set_interval(0.1, self._tick)
         self.action_start()

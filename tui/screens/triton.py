@@ -92,7 +92,10 @@ class TritonScreen(StepScreen):
 
     def on_mount(self) -> None:
         t = self.query_one("#placeholders", DataTable)
-        t.add_columns("line", "placeholder", "field", "kind")
+        t.add_column("line", width=4)
+        t.add_column("placeholder", width=24)
+        t.add_column("field", width=28)
+        t.add_column("kind", width=8)
         self.query_one("#fill-row").display = False
         super().on_mount()
 
