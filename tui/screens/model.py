@@ -154,7 +154,9 @@ class ModelScreen(StepScreen):
         if self.form is not None and self.form.blocker() and "model.source" in (self.form.parse_errors or {}):
             return
         try:
-            cfg = models.load_model_config(src, etag_timeout=5.0)
+            cfg = models.load_model_config(src, etag_timeout=5.0, revision=self.answers["model.revision"],
+                                           endpoint=self.wizard.session.pipeline_options.get("hf_endpoint"),
+                                           token=self.answers.secret("tokenizer.hf_token"))
         except WizardError as exc:
             self.app.call_from_thread(self._model_loaded, src, None, str(exc))
             return
