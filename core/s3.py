@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+from glob import escape as glob_escape
 import threading
 import time
 from dataclasses import dataclass, field
@@ -505,6 +506,8 @@ def _copy_local(dest: Destination, todo: list[LocalFile], meter: _Meter, cancel:
         target = dest.path / f.rel
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            for stale in target.parent.glob(f".{glob_escape(target.name)}.*.lmi-partial"):  # a killed run's
+                stale.unlink(missing_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".lmi-partial", dir=target.parent)
         except OSError as exc:
             raise WizardError(f"cannot write to {target.parent}: {exc.strerror}",

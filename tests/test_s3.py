@@ -401,5 +401,7 @@ def test_local_destination_cancel_leaves_no_partial_file(tmp_path):
     with pytest.raises(Cancelled):
         S.sync(src, dest, progress=progress, cancel=token)
     assert [p.name for p in dest.rglob("*")] == []
+    (dest / ".big.engine.x1y2.lmi-partial").write_bytes(b"left by a killed run")
     S.sync(src, dest)
+    assert [p.name for p in dest.iterdir()] == ["big.engine"]
     assert (dest / "big.engine").read_bytes() == (src / "big.engine").read_bytes()
