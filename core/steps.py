@@ -808,6 +808,22 @@ def _default_model_name(answers: Answers) -> Optional[str]:
     return name or None
 
 
+def _validate_tokenizer_source(value: str, answers: Answers) -> Optional[str]:
+    p = Path(os.path.expanduser(value))
+    if value.startswith(("/", ".", "~")) or p.exists():
+        if not p.is_absolute():
+            p = work_path(answers, value) or p
+        if not p.is_dir():
+            return f"local folder {value} does not exist" if not p.exists() else f"{value} is a file, not a folder"
+        if not any((p / n).is_file() for n in ("tokenizer_config.json", "tokenizer.json", "tokenizer.model")) \
+                and not any(p.glob("*.tiktoken")):
+            return f"{value} holds no tokenizer (tokenizer_config.json, tokenizer.json, tokenizer.model or *.tiktoken)"
+        return None
+    if not _is_hf_id(value):
+        return f"{value!r} is neither a Hugging Face repo id (owner/name) nor an existing local folder"
+    return None
+
+
 def _is_hf_id(s: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}", s)) and ".." not in s
 
@@ -855,6 +871,22 @@ def _default_example(answers: Answers) -> Optional[str]:
         if ex.lower() in src:
             return ex
     return None
+
+
+def _default_rolling_batch(answers: Answers) -> Optional[int]:
+    """The engine's max batch size: from the build answers, or read from a prebuilt engine's config.json."""
+    if _method(answers) == "prebuilt":
+        edir = work_path(answers, answers["build.engine_dir"])
+        if edir is not None and (edir / "config.json").is_file():
+            from . import lmi
+
+            try:
+                mb = lmi.engine_info(edir).max_batch_size
+            except (WizardError, OSError, ValueError):
+                mb = None
+            if mb:
+                return mb
+    return answers["build.max_batch_size"] or 64
 
 
 def _validate_tp(value: int, answers: Answers) -> Optional[str]:
@@ -1212,7 +1244,7 @@ DESTINATION = Step(
     fields=(
         Field("tokenizer.source", "Tokenizer source", Kind.TEXT,
               "Hugging Face repo id or local folder; defaults to the model.", default=lambda a: a["model.source"],
-              validator=_validate_model_source),
+              validator=_validate_tokenizer_source),
         Field("tokenizer.extra_patterns", "Extra file patterns", Kind.LIST,
               "More glob patterns to fetch with the tokenizer (never weights).", default=lambda a: [], advanced=True),
         Field("tokenizer.hf_token", "Hugging Face token", Kind.SECRET,
@@ -1234,7 +1266,7 @@ DESTINATION = Step(
               visible_if=lambda a: str(a["destination.uri"] or "").startswith("s3://")),
         Field("lmi.max_rolling_batch_size", "LMI max rolling batch size", Kind.INT,
               "option.max_rolling_batch_size; at most the engine's max batch size.",
-              default=lambda a: a["build.max_batch_size"] or 64, minimum=1),
+              default=lambda a: _default_rolling_batch(a), minimum=1),
         Field("lmi.output_dir", "LMI configs folder", Kind.PATH,
               "Where serving.properties and the environment file are written, relative to the work folder.",
               default="lmi-configs", advanced=True),

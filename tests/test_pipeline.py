@@ -501,8 +501,6 @@ engine_dir = "{edir}"
 source = "{tok}"
 [destination]
 uri = "published/qwen-7b"
-[lmi]
-max_rolling_batch_size = 16
 ''', ctx=S.Context(installed_trtllm=None, gpus=[]))
     pipe = P.Pipeline(a)
     assert [s.name for s in pipe.steps] == ["environment", "build", "tokenizer", "publish", "lmi", "final"]
@@ -515,6 +513,7 @@ max_rolling_batch_size = 16
     assert not any(n.endswith(".safetensors") for n in names)
     assert "build_config" in json.loads((out / "config.json").read_text())
     props = (work / "lmi-configs/serving.properties").read_text()
+    # the engine says max batch 16: that is the default for LMI's rolling batch (not the build default 64)
     assert f"option.model_id={out}" in props and "option.max_rolling_batch_size=16" in props
     assert "option.trust_remote_code=true" in props
 

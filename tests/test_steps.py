@@ -108,6 +108,11 @@ def test_step_validation_errors_and_warnings(tmp_path):
     (tmp_path / "m" / "config.json").write_text("{}")
     assert S.validate_field("model.source", str(tmp_path / "m"), a) is None
     assert "neither a Hugging Face repo id" in S.validate_field("model.source", "not an id", a)
+    # a tokenizer folder needs tokenizer files, not config.json
+    (tmp_path / "tok").mkdir()
+    assert "holds no tokenizer" in S.validate_field("tokenizer.source", str(tmp_path / "tok"), a)
+    (tmp_path / "tok" / "tokenizer.model").write_bytes(b"x")
+    assert S.validate_field("tokenizer.source", str(tmp_path / "tok"), a) is None
 
 
 def test_build_checks_come_from_core_flags_and_models(tmp_path):
