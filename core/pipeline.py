@@ -303,8 +303,17 @@ class EnvironmentStep(PipelineStep):
     def run(self, a, ctx, progress, cancel):
         from . import environment
 
-        report = environment.gather(lookup_tags=False)
+        layout_choice = a["env.lmi_layout"]
+        report = environment.gather(lookup_tags=False, lmi_override=a["env.lmi_version"] or None,
+                                    layout_override=None if layout_choice in (None, "auto") else layout_choice)
         notes = list(report.cannot_do())
+        installed, wanted = report.tensorrt_llm.version, a["env.trtllm_version"]
+        if installed and wanted and (a["build.method"] or "checkout") == "checkout" and \
+                _release(installed) != _release(wanted):
+            raise WizardError(f"the recipe builds for TensorRT-LLM {wanted}, but {installed} is installed here: "
+                              "the engines would only load on the installed version",
+                              f"run it in the LMI container that has tensorrt-llm {wanted}, or set "
+                              f"trtllm_version = \"{installed}\" under [env]")
         problems = [p for p in validate_all(a)
                     if not (p.key == "model.example" and not a.is_set("model.example"))]  # auto-picked later
         errors = [p for p in problems if p.blocking]
@@ -322,6 +331,14 @@ class EnvironmentStep(PipelineStep):
         summary = (f"TensorRT-LLM {a['env.trtllm_version']} (installed: {report.tensorrt_llm.version or 'none'}), "
                    f"{report.gpu.summary()}; {layout} layout")
         return StepResult(out, [], summary, notes)
+
+
+def _release(version: str) -> str:
+    """``0.12.0.dev2024080600`` / ``0.12.0+local`` / ``v0.12.0`` → ``0.12.0`` (what an engine is tied to)."""
+    import re
+
+    m = re.match(r"\s*v?(\d+\.\d+\.\d+(?:rc\d+)?)", str(version))
+    return m.group(1) if m else str(version)
 
 
 # -- 2. checkout --------------------------------------------------------------------------------------

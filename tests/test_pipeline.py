@@ -540,12 +540,22 @@ source = "{tok}"
     assert not rep.ok and rep.stopped_at == "build" and "prebuilt engine folder" in rep.error
 
 
-def test_validation_refuses_before_anything_runs(remotes, tmp_path):
+def test_validation_refuses_before_anything_runs(remotes, tmp_path, monkeypatch):
     work = tmp_path / "work"
     a = tutorial_recipe(remotes, work, "s3://lmi-llm/just-one-folder/")
     rep = P.Pipeline(a).run()
     assert not rep.ok and rep.stopped_at == "environment"
     assert "two folders" in rep.error
+    assert not (work / "tensorrtllm_backend").exists()
+    # building here for another TensorRT-LLM than the installed one: refused (the classic version mismatch)
+    from lmi_wizard.core import versions
+
+    monkeypatch.setattr(versions, "detect_tensorrt_llm",
+                        lambda path=None: versions.InstalledPackage("tensorrt_llm", True, "0.16.0", "tensorrt-llm"))
+    rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/")).run()
+    assert not rep.ok and rep.stopped_at == "environment"
+    assert "builds for TensorRT-LLM 0.5.0, but 0.16.0 is installed" in rep.error
+    assert 'trtllm_version = "0.16.0"' in rep.fix
     assert not (work / "tensorrtllm_backend").exists()
 
 
