@@ -289,9 +289,10 @@ def _check_output_free(plan: BuildPlan, force: bool) -> None:
 def run_plan(plan: BuildPlan, *, on_line: Optional[LineFn] = None, log_path: str | os.PathLike | None = None,
              progress: ProgressFn | None = None, cancel: CancelToken | None = None,
              env: Optional[dict] = None, timeout: Optional[float] = None, force: bool = False,
-             record: bool = True, env_facts: Optional[dict] = None) -> BuildResult:
+             record: bool = True, env_facts: Optional[dict] = None, target: Optional[str] = None) -> BuildResult:
     """Run every step of ``plan``; stop at the first failure. Raises Cancelled when cancelled (the whole
-    process group is gone by then) and WizardError for a plan with errors, before anything runs."""
+    process group is gone by then) and WizardError for a plan with errors, before anything runs.
+    ``target`` ("flat"/"triton"/None) is handed to :func:`validate_engine_dir` for the check after success."""
     errs = plan.errors
     if errs:
         e = errs[0]
@@ -343,7 +344,7 @@ def run_plan(plan: BuildPlan, *, on_line: Optional[LineFn] = None, log_path: str
                  unit="steps", extra={"step": step.name, "failed": True})
             return BuildResult(False, results, plan.engine_dir, [], log, None)
         results.append(sr)
-    findings = validate_engine_dir(plan.engine_dir, plan.world_size)
+    findings = validate_engine_dir(plan.engine_dir, plan.world_size, target=target)
     ok = not any(f.level == "error" for f in findings)
     record_path = None
     if ok and record:

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from .errors import WizardError
+from .models import BYTES_PER_DTYPE
+from .versions import release_tuple
 
 __all__ = [
     "FlagSpec", "BuilderFlags", "discover_flags", "builder_kind", "find_trtllm_build_source",
     "BuildIntent", "Step", "Dropped", "Finding", "BuildPlan", "GpuFacts", "ModelFacts",
-    "render_plan", "validate_intent", "validate_advanced", "parse_version",
+    "render_plan", "validate_intent", "validate_advanced",
 ]
 
 
@@ -119,6 +121,11 @@ class BuilderFlags:
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.flags]
+
+    @property
+    def display_name(self) -> str:
+        """How the person runs it: "trtllm-build" for tensorrt_llm/commands/build.py, else the file name."""
+        return "trtllm-build" if self.kind == "trtllm-build" else self.path.name
 
 
 def builder_kind(path: str | os.PathLike) -> str:
@@ -860,6 +867,9 @@ def discover_flags(path: str | os.PathLike) -> BuilderFlags:
             continue
         seen[s.name] = s
         out.append(s)
+    if not out:
+        notes.append(f"{rel}: no argparse flags found: is this a builder script (build.py, convert_checkpoint.py, "
+                     "tensorrt_llm/commands/build.py)?")
     result = BuilderFlags(p, builder_kind(p), out, notes, sources)
     _CACHE[key] = (_stamps(sources), result)
     return result
@@ -898,21 +908,12 @@ def checkout_version(start: str | os.PathLike) -> Optional[str]:
     return None
 
 
-def parse_version(v: Optional[str]) -> Optional[tuple[int, int, int]]:
-    if not v:
-        return None
-    m = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", str(v).strip())
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
 # --------------------------------------------------------------------------------------------------
 # Intent → commands
 # --------------------------------------------------------------------------------------------------
 
 DTYPES = ("float16", "bfloat16", "float32")
-DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "fp8": 1, "int8": 1, "int4": 0.5}
+MAX_WORLD_SIZE = 1024  # TP × PP above this is a typo, not a cluster
 
 
 @dataclass
@@ -1134,8 +1135,8 @@ def validate_advanced(flags: BuilderFlags, name: str, value: Any) -> list[str]:
     """
     spec = flags.get(name)
     if spec is None:
-        raise WizardError(f"{flags.path.name} has no flag {name if name.startswith('-') else '--' + name}",
-                          f"see `lmi-wizard flags {flags.path}` for the flags this checkout knows")
+        raise WizardError(f"{flags.display_name} has no flag {name if name.startswith('-') else '--' + name}",
+                          f"see `lmi-wizard flags {shlex.quote(str(flags.path))}` for the flags this checkout knows")
     if spec.is_switch:
         if value in (True, None, "", "true", "True", "1"):
             return [spec.name]
@@ -1189,10 +1190,10 @@ def _apply_advanced(em: _Emitter, advanced: dict) -> None:
 def _lengths(em: _Emitter, intent: BuildIntent, translations: list[str]) -> None:
     if intent.max_batch_size is not None:
         if not em.put("--max_batch_size", intent.max_batch_size):
-            em.drop("max batch size", "--max_batch_size", f"no --max_batch_size in {em.flags.path.name}")
+            em.drop("max batch size", "--max_batch_size", f"no --max_batch_size in {em.flags.display_name}")
     if intent.max_input_len is not None:
         if not em.put("--max_input_len", intent.max_input_len):
-            em.drop("max input length", "--max_input_len", f"no --max_input_len in {em.flags.path.name}")
+            em.drop("max input length", "--max_input_len", f"no --max_input_len in {em.flags.display_name}")
     out_len, seq_len = intent.max_output_len, intent.max_seq_len
     if out_len is None and seq_len is None:
         return
@@ -1219,7 +1220,7 @@ def _lengths(em: _Emitter, intent: BuildIntent, translations: list[str]) -> None
                                 f"{em.step} has no --max_output_len)")
         em.put("--max_seq_len", seq_len)
         return
-    em.drop("max output length", "--max_output_len", f"neither --max_output_len nor --max_seq_len in {em.flags.path.name}")
+    em.drop("max output length", "--max_output_len", f"neither --max_output_len nor --max_seq_len in {em.flags.display_name}")
 
 
 def _parallelism(em: _Emitter, intent: BuildIntent, world: int, legacy: bool) -> None:
@@ -1231,14 +1232,25 @@ def _parallelism(em: _Emitter, intent: BuildIntent, world: int, legacy: bool) ->
         if em.has("--pp_size"):
             em.put("--pp_size", pp)
         elif pp != 1:
-            em.drop("pipeline parallelism", "--pp_size", f"no --pp_size in {em.flags.path.name}")
+            em.drop("pipeline parallelism", "--pp_size", f"no --pp_size in {em.flags.display_name}")
     elif em.has("--world_size") and not legacy:
         if pp != 1:
-            em.drop("pipeline parallelism", "--pp_size", f"only --world_size in {em.flags.path.name}")
+            em.drop("pipeline parallelism", "--pp_size", f"only --world_size in {em.flags.display_name}")
         em.put("--world_size", world)
     elif not (legacy and em.has("--world_size")) and world > 1:
         em.drop("world size / tensor parallelism", "--tp_size",
-                f"no --tp_size / --world_size in {em.flags.path.name}")
+                f"no --tp_size / --world_size in {em.flags.display_name}")
+
+
+def _put_dtype(em: _Emitter, dtype: str) -> bool:
+    """``--dtype`` when the builder has it (False when not); a dtype outside its choices is an error."""
+    spec = em.flags.get("--dtype")
+    if spec is None:
+        return False
+    if spec.choices and dtype not in spec.choices:
+        raise WizardError(f"dtype {dtype!r} is not accepted by {em.flags.display_name}",
+                          f"choose one of: {', '.join(map(str, spec.choices))}")
+    return em.put("--dtype", dtype)
 
 
 def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: str = "python3",
@@ -1276,13 +1288,7 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
             if not conv.put("--model_dir", intent.model_dir):
                 conv.drop("model folder", "--model_dir", "no --model_dir in convert_checkpoint.py")
         conv.must("checkpoint folder", "--output_dir", ckpt)
-        if conv.has("--dtype"):
-            spec = cflags.get("--dtype")
-            if spec.choices and intent.dtype not in spec.choices:
-                raise WizardError(f"dtype {intent.dtype!r} is not accepted by convert_checkpoint.py",
-                                  f"choose one of: {', '.join(map(str, spec.choices))}")
-            conv.put("--dtype", intent.dtype)
-        else:
+        if not _put_dtype(conv, intent.dtype):
             conv.drop("dtype", "--dtype", "no --dtype in convert_checkpoint.py")
         _parallelism(conv, intent, world, legacy=False)
         if intent.parallel_build and world > 1 and conv.has("--workers"):
@@ -1328,12 +1334,7 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
         if intent.model_dir:
             if not em.put("--model_dir", intent.model_dir):
                 em.drop("model folder", "--model_dir", "no --model_dir in build.py")
-        if em.has("--dtype"):
-            spec = lflags.get("--dtype")
-            if spec.choices and intent.dtype not in spec.choices:
-                raise WizardError(f"dtype {intent.dtype!r} is not accepted by build.py",
-                                  f"choose one of: {', '.join(map(str, spec.choices))}")
-            em.put("--dtype", intent.dtype)
+        _put_dtype(em, intent.dtype)
         em.switch("gemm plugin", intent.gemm_plugin, ["--use_gemm_plugin", "--gemm_plugin"], intent.dtype)
         em.switch("gpt attention plugin", intent.gpt_attention_plugin,
                   ["--use_gpt_attention_plugin", "--gpt_attention_plugin"], intent.dtype)
@@ -1379,6 +1380,14 @@ class GpuFacts:
     def from_capability(cls, name: str, capability: tuple[int, int], memory_bytes: Optional[int], count: int):
         return cls(name, capability[0] * 10 + capability[1], memory_bytes, count)
 
+    @classmethod
+    def from_gpu_state(cls, state) -> Optional["GpuFacts"]:
+        """From :class:`gpu.GpuState` (GPU 0 and the visible count); None when no GPU is visible."""
+        if not getattr(state, "available", False) or not state.gpus:
+            return None
+        g = state.gpus[0]
+        return cls.from_capability(g.name, tuple(g.compute_capability), g.memory_total_bytes, len(state.gpus))
+
 
 @dataclass
 class ModelFacts:
@@ -1392,49 +1401,37 @@ class ModelFacts:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "ModelFacts":
-        """From a Hugging Face config.json dict (common key spellings of other families too)."""
-        def g(*keys):
-            for k in keys:
-                if isinstance(cfg.get(k), int):
-                    return cfg[k]
-            return None
-        m = cls(num_attention_heads=g("num_attention_heads", "n_head", "num_heads", "n_heads"),
-                num_key_value_heads=g("num_key_value_heads", "n_kv_head", "num_kv_heads", "multi_query_group_num"),
-                hidden_size=g("hidden_size", "n_embd", "d_model"),
-                num_hidden_layers=g("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
-                vocab_size=g("vocab_size", "padded_vocab_size"),
-                intermediate_size=g("intermediate_size", "ffn_hidden_size", "n_inner"))
-        m.num_parameters = g("num_parameters")
-        return m
+        """From a Hugging Face config.json dict, read by :class:`models.ModelConfig` (one place for the key
+        spellings of every family and for the parameter estimate)."""
+        from .models import ModelConfig
+
+        facts = cls.coerce(ModelConfig("config.json", "dict", Path("config.json"), dict(cfg)))
+        if isinstance(cfg.get("num_parameters"), int):
+            facts.num_parameters = cfg["num_parameters"]
+        return facts
 
     @classmethod
     def coerce(cls, obj) -> Optional["ModelFacts"]:
+        """A ModelFacts from None, ModelFacts, a config.json dict, or a :class:`models.ModelConfig`."""
         if obj is None or isinstance(obj, ModelFacts):
             return obj
         if isinstance(obj, dict):
             return cls.from_config(obj)
         facts = cls(**{f.name: getattr(obj, f.name, None) for f in dataclasses.fields(cls)})
-        est = getattr(obj, "estimate_parameters", None)  # models.ModelConfig knows more families
+        est = getattr(obj, "estimate_parameters", None)
         if facts.num_parameters is None and callable(est):
-            try:
-                facts.num_parameters = est()
-            except Exception:
-                pass
+            facts.num_parameters = est()
         return facts
 
     def estimated_parameters(self) -> Optional[int]:
+        """``num_parameters`` when known, else the estimate of :meth:`models.ModelConfig.estimate_parameters`
+        from these fields."""
         if self.num_parameters:
             return self.num_parameters
-        h, n, v = self.hidden_size, self.num_hidden_layers, self.vocab_size
-        if not (h and n and v):
-            return None
-        inter = self.intermediate_size or 4 * h
-        heads = self.num_attention_heads or 1
-        kv = self.num_key_value_heads or heads
-        head_dim = h // heads
-        attn = h * h * 2 + 2 * h * kv * head_dim        # q, o + k, v
-        mlp = 3 * h * inter if self.intermediate_size else 2 * h * inter
-        return n * (attn + mlp) + 2 * v * h
+        from .models import ModelConfig
+
+        raw = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "num_parameters"}
+        return ModelConfig("facts", "dict", Path("config.json"), raw).estimate_parameters()
 
     def kv_bytes_per_token(self, dtype_bytes: float) -> Optional[float]:
         h, n = self.hidden_size, self.num_hidden_layers
@@ -1459,6 +1456,10 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
         if not isinstance(v, int) or v < 1:
             out.append(Finding("error", "parallel_size", f"{name} must be a positive whole number (got {v})",
                                "use 1, 2, 4 or 8"))
+    if isinstance(world, int) and world > MAX_WORLD_SIZE:
+        out.append(Finding("error", "world_too_large", f"world size {world} (TP {tp} × PP {pp}) is not a realistic "
+                           f"number of GPUs (at most {MAX_WORLD_SIZE})",
+                           "use the GPU count of the instance you deploy to (1, 2, 4 or 8)"))
     if intent.world_size is not None and tp * pp != intent.world_size:
         out.append(Finding("error", "tp_pp_world", f"TP × PP = {tp} × {pp} = {tp * pp}, but the world size is "
                            f"{intent.world_size}", "make TP × PP equal the world size"))
@@ -1477,7 +1478,7 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
     if intent.inflight_batching and not (intent.gpt_attention_plugin and intent.remove_input_padding):
         out.append(Finding("warning", "ifb_plugins", "inflight batching needs the gpt attention plugin and removed "
                            "input padding", "turn both on"))
-    ver = parse_version(trtllm_version)
+    ver = release_tuple(trtllm_version)
     if gpu is not None:
         if world > gpu.count:
             if purpose == "serve":
@@ -1512,7 +1513,7 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
                                "lower PP"))
         params = model.estimated_parameters()
         if params and gpu is not None and gpu.memory_bytes and tp >= 1 and pp >= 1:
-            b = DTYPE_BYTES.get(intent.dtype, 2)
+            b = BYTES_PER_DTYPE.get(intent.dtype, 2)
             per_gpu = params * b / (tp * pp)
             mem = gpu.memory_bytes
             kv_tok = model.kv_bytes_per_token(b)
@@ -1520,7 +1521,7 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
             kv_need = kv_tok * seq * (intent.max_batch_size or 1) / (tp * pp) if kv_tok and seq else None
             if per_gpu > 0.95 * mem:
                 out.append(Finding("error", "weights_memory", f"weights ≈ {_gib(per_gpu)} per GPU "
-                                   f"({params / 1e9:.1f} B params × {b} B / TP {tp}{f' / PP {pp}' if pp > 1 else ''}) "
+                                   f"({params / 1e9:.1f} B params × {b:g} B / TP {tp}{f' / PP {pp}' if pp > 1 else ''}) "
                                    f"do not fit in {_gib(mem)}", "raise TP/PP or use a GPU with more memory"))
             elif per_gpu > 0.8 * mem or (kv_need and per_gpu + kv_need > 0.9 * mem):
                 extra = f" + KV cache for batch {intent.max_batch_size or 1} × {seq} tokens ≈ {_gib(kv_need)}" if kv_need else ""

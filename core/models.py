@@ -66,7 +66,7 @@ def _examples_dir(checkout: Any) -> Path:
     p = getattr(checkout, "examples_dir", None)
     if p is not None:
         return Path(p)
-    p = Path(checkout).expanduser()
+    p = Path(os.path.expanduser(os.fspath(checkout)))
     for cand in (p / "tensorrt_llm" / "examples", p / "examples"):
         if cand.is_dir():
             return cand
@@ -190,11 +190,15 @@ class ModelConfig:
         return str(mt) if mt else None
 
     def _int(self, *keys: str) -> Optional[int]:
+        """The first of ``keys`` holding a positive whole number (sizes and counts); None otherwise."""
         v = _first(self._text, *keys)
-        try:
-            return int(v) if v is not None else None
-        except (TypeError, ValueError):
+        if isinstance(v, bool) or v is None:
             return None
+        try:
+            n = int(v)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        return n if n >= 1 and (not isinstance(v, float) or n == v) else None
 
     @property
     def hidden_size(self) -> Optional[int]:
@@ -272,12 +276,21 @@ class ModelConfig:
 
     # -- size estimate ------------------------------------------------------------------------------------
     def _gated(self) -> bool:
+        """Whether the MLP has three matrices (gate, up, down) rather than two."""
         mt = (self.model_type or "").lower()
-        gated = {t.lower() for t in arch_map().get("gated_mlp_model_types", [])}
+        table = arch_map()
+        gated = {t.lower() for t in table.get("gated_mlp_model_types", [])}
         if mt in gated:
             return True
+        for a in self.architectures:  # e.g. no model_type, but LlamaForCausalLM → the llama folder
+            folders = table["architectures"].get(a, [])
+            if folders and folders[0].lower() in gated:
+                return True
         act = str(_first(self._text, "hidden_act", "activation_function", "hidden_activation") or "").lower()
-        return act in ("silu", "swiglu", "swish", "geglu") and mt not in ("gptj", "gpt2", "opt", "bloom")
+        if act:
+            return act in ("silu", "swiglu", "swish", "geglu") and mt not in ("gptj", "gpt2", "opt", "bloom")
+        # neither a known type nor an activation: an explicit FFN size is the llama-style config
+        return not mt and not self.architectures and "intermediate_size" in self._text
 
     def estimate_parameters(self) -> Optional[int]:
         """Parameter count of a decoder-only transformer from the config (weights only, biases/norms
@@ -395,6 +408,11 @@ def parse_config(text: str, *, source: str, kind: str, path: Path, revision: Opt
 _HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 
 
+def looks_like_hf_id(source: str) -> bool:
+    """``org/name`` or ``name`` spelled as the Hub allows (no check that it exists)."""
+    return bool(_HF_ID.match(source)) and "--" not in source and ".." not in source
+
+
 def looks_like_path(source: str) -> bool:
     return source.startswith(("/", "./", "../", "~", ".\\")) or source in (".", "..") or os.sep + os.sep in source \
         or source.count("/") > 1 or source.endswith(".json")
@@ -418,10 +436,10 @@ def load_model_config(
     src = (source or "").strip()
     if not src:
         raise WizardError("no model given", "give a Hugging Face repo id (org/name) or a local model folder")
-    p = Path(src).expanduser()
+    p = Path(os.path.expanduser(src))  # os.path: an unknown ~user stays as written, no RuntimeError
     if p.exists() or looks_like_path(src):
         return _load_local(src, p)
-    if not _HF_ID.match(src) or "--" in src or ".." in src:
+    if not looks_like_hf_id(src):
         raise WizardError(f"{src!r} is neither an existing folder nor a Hugging Face repo id",
                           "give a repo id like baichuan-inc/Baichuan-13B-Chat, or the path of a model folder")
     return _load_hf(src, endpoint=endpoint, token=token, revision=revision, cache_dir=cache_dir,

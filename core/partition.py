@@ -25,7 +25,8 @@ from typing import Optional
 
 from .errors import WizardError
 from .fsutil import atomic_write_text
-from .flags import BuildPlan, Step, parse_version
+from .flags import BuildPlan, Step
+from .versions import release_tuple
 
 SCRIPT = "/opt/djl/partition/trt_llm_partition.py"
 
@@ -41,7 +42,7 @@ class PartitionArgs:
 
 
 def _lmi(v: str) -> tuple[int, int, int]:
-    pv = parse_version(v)
+    pv = release_tuple(v)
     if pv is None:
         raise WizardError(f"not an LMI version: {v!r}", "give it like 0.29.0")
     return pv

@@ -172,6 +172,9 @@ def test_legacy_build_with_real_environment_facts(fixtures_dir, tmp_path):
     rec = read_build_record(ex / "out")
     assert "tensorrt_llm" in rec and isinstance(rec["gpus"], list)
     assert rec["gpus"] or rec["gpu_note"]
+    # the same engines for the flat target (LMI 0.33+): the check after the build says they will not load
+    res = run_plan(plan, log_path=tmp_path / "l2.log", force=True, target="flat", env_facts=FACTS)
+    assert not res.ok and "not_flat" in _codes(res.findings) and res.record_path is None
 
 
 def test_failure_unrecognized_arguments(fixtures_dir, tmp_path):
@@ -270,6 +273,9 @@ def test_redaction_in_log_and_callback(tmp_path):
 def test_cli_build_runs_stand_ins(fixtures_dir, tmp_path, capsys, monkeypatch):
     ex, plan, env = _two_step(fixtures_dir, tmp_path)
     monkeypatch.setenv("PATH", env["PATH"])
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+                                                           "num_attention_heads": 32, "num_key_value_heads": 8}))
     base = ["build", "--example-dir", str(ex), "--model-dir", str(tmp_path / "hf"), "--tp", "2", "--output-dir",
             "engines", "--max-input-len", "2048", "--max-output-len", "512", "--python", PY,
             "--log", str(tmp_path / "cli.log")]

@@ -438,10 +438,69 @@ def test_cli_build_tp_larger_than_model_allows(fixtures_dir, tmp_path, capsys):
     ex = make_checkout(fixtures_dir, tmp_path, "0.11")
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text(json.dumps({"num_attention_heads": 40, "num_key_value_heads": 40}))
+    (model / "config.json").write_text(json.dumps({"architectures": ["BaichuanForCausalLM"], "model_type": "baichuan",
+                                                   "num_attention_heads": 40, "num_key_value_heads": 40}))
     assert cli.main(["build", "--example-dir", str(ex), "--model-dir", str(model), "--tp", "3", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "TP 3 does not divide the model's 40 attention heads" in err
+
+
+def test_cli_build_bad_inputs_one_line_each(fixtures_dir, tmp_path, capsys, monkeypatch):
+    ex = make_checkout(fixtures_dir, tmp_path / "co", "main")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notjson").mkdir()
+    (tmp_path / "notjson" / "config.json").write_text("{")
+    base = ["build", "--example-dir", str(ex), "--dry-run"]
+    for extra, msg in (
+            (["--set", "=3"], "names no flag"), (["--set", ""], "names no flag"),
+            (["--set", "no_such=1"], "trtllm-build has no flag --no_such"),  # not "build.py"
+            (["--tp", "99999999999999999999"], "not a realistic number of GPUs"),
+            (["--output-dir", ""], "--output-dir is empty"), (["--python", " "], "--python is empty"),
+            (["--trtllm-build", ""], "--trtllm-build is empty"),
+            (["--trtllm-build", "a 'b"], "is not a command line"),
+            (["--trtllm-version", "garbage"], "--trtllm-version 'garbage' is not a version"),
+            (["--timeout", "-1"], "--timeout must be a positive"),
+            (["--model-dir", "notjson"], "not valid JSON"),
+            (["--aot", "zero", "--properties-dir", "."], "--aot 'zero' is not a version")):
+        assert cli.main(base + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1 and "Traceback" not in err, (extra, err)
+    # a model folder that does not exist: warning in a dry run, error before anything runs otherwise
+    assert cli.main(base + ["--model-dir", "./missing"]) == 0
+    assert "# warning: model folder not found: ./missing" in capsys.readouterr().out
+    for missing in ("./missing", "not a model!"):
+        assert cli.main(base[:-1] + ["--model-dir", missing]) == 2
+        assert "model folder not found" in capsys.readouterr().err and list(ex.iterdir()) == [ex / "convert_checkpoint.py"]
+
+
+def test_cli_build_relative_model_dir_is_made_absolute(fixtures_dir, tmp_path, capsys, monkeypatch):
+    """The builders run in the example folder: a model folder relative to where the person typed must not
+    be passed on relative (convert_checkpoint.py would look for it inside the example folder)."""
+    ex = make_checkout(fixtures_dir, tmp_path / "co", "0.11")
+    (tmp_path / "my model").mkdir()
+    (tmp_path / "my model" / "config.json").write_text(json.dumps(LLAMA2_7B))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "my model", "--dry-run", "--json"]) == 0
+    conv = json.loads(capsys.readouterr().out)["steps"][0]["argv"]
+    assert conv[conv.index("--model_dir") + 1] == str(tmp_path / "my model")
+    assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "org/name", "--dry-run"]) == 0
+    assert "passed on as a Hugging Face id" in capsys.readouterr().out
+
+
+def test_cli_build_flat_target_refuses_legacy_builder(fixtures_dir, tmp_path, capsys):
+    ex = make_checkout(fixtures_dir, tmp_path, "0.5")
+    assert cli.main(["build", "--example-dir", str(ex), "--layout", "flat", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "legacy build.py" in err and "LMI 0.33" in err and err.count("\n") == 1
+    assert cli.main(["build", "--example-dir", str(ex), "--layout", "triton", "--dry-run"]) == 0
+
+
+def test_discovery_of_a_file_without_flags_says_so(tmp_path, capsys):
+    f = tmp_path / "empty.py"
+    f.write_text("import argparse\n")
+    assert any("no argparse flags found" in n for n in discover_flags(f).notes)
+    assert cli.main(["flags", ""]) == 2
+    assert "no builder script given" in capsys.readouterr().err
 
 
 def test_model_facts_from_the_models_helper(tmp_path):

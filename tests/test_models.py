@@ -406,3 +406,27 @@ def test_tp_problem_uses_heads():
     assert "does not divide" in mistral.tp_problem(3) and "at least 1" in mistral.tp_problem(0)
     odd = cfg({"model_type": "llama", "num_attention_heads": 24, "num_key_value_heads": 8})
     assert "key/value heads" in odd.tp_problem(12) and odd.tp_problem(4) is None and odd.tp_problem(24) is None
+
+
+def test_unknown_home_and_nonsense_sizes(tmp_path, monkeypatch):
+    # "~nosuchuser/x" made pathlib raise RuntimeError (a traceback); it is a plain missing path
+    with pytest.raises(WizardError, match="model folder not found: ~no-such-user-zz/x"):
+        m.load_model_config("~no-such-user-zz/x")
+    with pytest.raises(WizardError, match="checkout folder not found"):
+        m.list_examples("~no-such-user-zz/co")
+    c = cfg({"architectures": ["LlamaForCausalLM"], "hidden_size": "abc", "num_hidden_layers": -1,
+             "num_attention_heads": 0, "vocab_size": 32000.5, "intermediate_size": True})
+    assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.vocab_size) == (None, None, None, None)
+    assert c.intermediate_size is None and c.estimate_parameters() is None and c.tp_problem(2) is None
+    assert cfg({"model_type": "llama", "hidden_size": "4096"}).hidden_size == 4096  # numeric text is fine
+
+
+def test_gated_mlp_from_architecture_or_explicit_ffn_size():
+    raw, real = REAL_CONFIGS["meta-llama/Llama-2-7b-hf"]
+    no_type = {k: v for k, v in raw.items() if k not in ("model_type", "hidden_act")}
+    assert abs(cfg(no_type).estimate_parameters() - real) / real < 0.01  # LlamaForCausalLM → llama folder: gated
+    bare = {k: v for k, v in no_type.items() if k != "architectures"}
+    facts = m.ModelConfig("facts", "dict", Path("config.json"), bare)  # what flags.ModelFacts hands over
+    assert abs(facts.estimate_parameters() - real) / real < 0.01  # explicit intermediate_size, no type: gated
+    neox = dict(bare, model_type="gpt_neox", hidden_act="gelu")
+    assert cfg(neox).estimate_parameters() < 0.8 * real  # a known two-matrix MLP stays two-matrix

@@ -18,12 +18,19 @@ ORDER = 45
 
 
 def _kv(text: str) -> tuple[str, object]:
-    if "=" in text:
-        k, v = text.split("=", 1)
-        if "," in v and not v.startswith("["):
-            return k.strip(), [x for x in v.split(",") if x]
-        return k.strip(), v
-    return text.strip(), True
+    """``FLAG=VALUE`` (``a,b`` → a list, for nargs='+') or a bare ``FLAG`` (a switch)."""
+    from ..errors import WizardError
+
+    k, sep, v = text.partition("=")
+    k = k.strip()
+    if not k.lstrip("-"):
+        raise WizardError(f"--set {text!r} names no flag", "give it as FLAG=VALUE (e.g. --set max_beam_width=2), "
+                          "or a bare FLAG for a switch")
+    if not sep:
+        return k, True
+    if "," in v and not v.startswith("["):
+        return k, [x for x in v.split(",") if x]
+    return k, v
 
 
 def register(p: argparse.ArgumentParser) -> None:
@@ -60,6 +67,9 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aot", metavar="LMI_VERSION",
                    help="use LMI's own ahead-of-time tool (trt_llm_partition.py) of this LMI version instead")
     p.add_argument("--properties-dir", metavar="DIR", help="(--aot) folder for serving.properties, visible in the container")
+    p.add_argument("--layout", choices=("triton", "flat"),
+                   help="the LMI target (see `lmi-wizard doctor`): 'flat' (LMI 0.33+) needs trtllm-build output, "
+                        "checked after the build")
     p.add_argument("--purpose", choices=("build", "serve"), default="build",
                    help="'serve': more GPUs than visible is an error, not a warning")
     p.add_argument("--force", action="store_true", help="overwrite an existing build / serving.properties")
@@ -70,34 +80,61 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def _gpu_facts():
-    try:
-        from ..gpu import detect_gpus
-        from ..flags import GpuFacts
+    from ..flags import GpuFacts
+    from ..gpu import detect_gpus
 
-        st = detect_gpus()
-        if not st.available or not st.gpus:
-            return None
-        g = st.gpus[0]
-        return GpuFacts.from_capability(g.name, tuple(g.compute_capability), g.memory_total_bytes, st.count)
-    except Exception:
-        return None
+    return GpuFacts.from_gpu_state(detect_gpus())  # detect_gpus never raises
 
 
-def _model_facts(model_dir: str):
-    from pathlib import Path
+def _model(model_dir: str, dry_run: bool) -> tuple[str, object, list[str]]:
+    """(the --model_dir to pass, the model's config or None, warnings). A local folder is made absolute (the
+    builders run in the example folder) and its config.json read by models.load_model_config; a Hugging Face
+    id is passed on as is. A path that does not exist is an error before anything runs (a warning in a dry run)."""
+    import os
 
     from ..errors import WizardError
-    from ..flags import ModelFacts
+    from ..models import load_model_config, looks_like_hf_id, looks_like_path
 
     if not model_dir:
-        return None
-    cfg = Path(model_dir) / "config.json"
-    if not cfg.is_file():
-        return None
+        return "", None, []
+    path = os.path.expanduser(model_dir)
+    if os.path.exists(path):
+        return os.path.abspath(path), load_model_config(path), []
+    if looks_like_path(model_dir) or not looks_like_hf_id(model_dir.strip()):
+        err = WizardError(f"model folder not found: {model_dir}",
+                          "give the folder with the Hugging Face model files (config.json and the weights), "
+                          "or a Hugging Face id (org/name)")
+        if not dry_run:
+            raise err
+        return model_dir, None, [str(err)]
+    return model_dir, None, [f"{model_dir} is not a local folder: passed on as a Hugging Face id (the converter "
+                             "downloads it; the size checks are skipped)"]
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Bad option values: one clear error each, before anything is rendered or run."""
+    from ..errors import WizardError
+    from ..versions import try_parse_version
+
+    for name in ("tp", "pp", "world_size", "workers", "max_batch_size", "max_input_len", "max_output_len", "max_seq_len"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise WizardError(f"--{name.replace('_', '-')} must be at least 1 (got {v})", "give a positive number")
+    for name, example in (("output_dir", "trt_engines"), ("python", "python3"), ("trtllm_build", "trtllm-build")):
+        if not str(getattr(args, name)).strip():
+            raise WizardError(f"--{name.replace('_', '-')} is empty", f"give a value such as {example} or leave it out")
     try:
-        return ModelFacts.from_config(json.loads(cfg.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise WizardError(f"cannot read {cfg}: {exc}", "check the model folder") from None
+        if not shlex.split(args.trtllm_build):
+            raise ValueError("empty")
+    except ValueError as exc:
+        raise WizardError(f"--trtllm-build {args.trtllm_build!r} is not a command line ({exc})",
+                          "give the command, e.g. --trtllm-build trtllm-build") from None
+    for name in ("trtllm_version", "aot"):
+        v = getattr(args, name)
+        if v is not None and try_parse_version(v) is None:
+            raise WizardError(f"--{name.replace('_', '-')} {v!r} is not a version", "give it like 0.12.0")
+    if args.timeout is not None and not args.timeout > 0:
+        raise WizardError(f"--timeout must be a positive number of seconds (got {args.timeout:g})", "e.g. --timeout 3600")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,12 +143,10 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import WizardError
     from ..flags import BuildIntent, render_plan
 
-    for name in ("tp", "pp", "world_size", "workers", "max_batch_size", "max_input_len", "max_output_len", "max_seq_len"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise WizardError(f"--{name.replace('_', '-')} must be at least 1 (got {v})", "give a positive number")
+    _check_args(args)
+    model_dir, model, warnings = _model(args.model_dir, args.dry_run)
     intent = BuildIntent(
-        model_dir=args.model_dir, output_dir=args.output_dir, checkpoint_dir=args.checkpoint_dir, dtype=args.dtype,
+        model_dir=model_dir, output_dir=args.output_dir, checkpoint_dir=args.checkpoint_dir, dtype=args.dtype,
         gemm_plugin=args.gemm_plugin, gpt_attention_plugin=args.gpt_attention_plugin, tp_size=args.tp,
         pp_size=args.pp, world_size=args.world_size, inflight_batching=args.inflight_batching,
         paged_kv_cache=args.paged_kv_cache, context_fmha=args.context_fmha,
@@ -120,7 +155,6 @@ def run(args: argparse.Namespace) -> int:
         max_seq_len=args.max_seq_len, advanced=dict(_kv(x) for x in args.advanced),
         advanced_convert=dict(_kv(x) for x in args.advanced_convert))
     gpu = _gpu_facts()
-    model = _model_facts(args.model_dir)
 
     if args.aot:
         from ..flags import validate_intent
@@ -136,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         if args.max_batch_size:
             props["max_rolling_batch_size"] = args.max_batch_size
         props["dtype"] = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}[args.dtype]
-        pargs = PartitionArgs(args.properties_dir, args.output_dir, args.model_dir, args.tp, args.pp, props)
+        pargs = PartitionArgs(args.properties_dir, args.output_dir, model_dir, args.tp, args.pp, props)
         plan = partition_plan(args.properties_dir, pargs, args.aot, python=args.python)
         plan.findings = validate_intent(intent, gpu=gpu, model=model, purpose=args.purpose)
         plan.intent = intent
@@ -147,6 +181,10 @@ def run(args: argparse.Namespace) -> int:
     if errors:
         e = errors[0]
         raise WizardError(e.message, e.fix)
+    if args.layout == "flat" and plan.layout == "legacy":
+        raise WizardError(f"{args.example_dir} builds with the legacy build.py, whose engines LMI 0.33+ (flat layout) "
+                          "does not load", "use a TensorRT-LLM checkout at the version of that LMI image "
+                          "(convert_checkpoint.py + trtllm-build), or --layout triton for LMI ≤ 0.32")
 
     if args.dry_run:
         if args.json:
@@ -154,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             print(plan.preview())
+            for w in warnings:
+                print(f"# warning: {w}")
             for f in plan.findings:
                 print(f"# {f}")
             for n in plan.notes:
@@ -169,10 +209,13 @@ def run(args: argparse.Namespace) -> int:
     def on_line(step: str, stream: str, line: str) -> None:
         print(f"[{step}] {line}", file=out, flush=True)
 
+    for w in warnings:
+        print(f"lmi-wizard: warning: {w}", file=sys.stderr)
     for f in plan.findings:
         if f.level != "info":
             print(f"lmi-wizard: {f}", file=sys.stderr)
-    result = run_plan(plan, on_line=on_line, log_path=args.log, timeout=args.timeout, force=args.force)
+    result = run_plan(plan, on_line=on_line, log_path=args.log, timeout=args.timeout, force=args.force,
+                      target=args.layout)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")

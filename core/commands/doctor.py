@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.timeout > 0:
         raise WizardError(f"--timeout must be a positive number of seconds, not {args.timeout:g}", "e.g. --timeout 4")
+    if args.lmi_version is not None and not args.lmi_version.strip():
+        raise WizardError("--lmi-version is empty", "give the LMI release you deploy to, e.g. --lmi-version 0.33.0, "
+                          "or leave it out to detect it")
     if args.checkout is not None and not os.path.isdir(args.checkout):
         raise WizardError(f"checkout not found: {args.checkout}",
                           "give the folder of a tensorrtllm_backend or TensorRT-LLM clone, or drop --checkout")

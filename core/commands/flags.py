@@ -24,8 +24,12 @@ def _short(v, width: int = 40) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import WizardError
     from ..flags import discover_flags
 
+    if not args.script.strip():
+        raise WizardError("no builder script given", "give the path of build.py / convert_checkpoint.py / "
+                          "tensorrt_llm/commands/build.py in the checkout")
     found = discover_flags(args.script)
     if args.json:
         json.dump([f.to_json() for f in found.flags], sys.stdout, indent=1)
