@@ -622,3 +622,22 @@ def test_file_records(tmp_path):
     assert not P.file_still_valid(st)
     p.unlink()
     assert not P.file_still_valid(P.file_record.__defaults__ and rec)
+
+
+@pytest.mark.parametrize("tag", sorted(p.name for p in (FIXTURES / "pbtxt").iterdir()))
+def test_config_fill_leaves_nothing_blocking_in_every_upstream_template(tag):
+    """The config step over the real tensorrt_llm templates of every tag in the fixtures: it parses as
+    Triton's ModelConfig, nothing blocks, and the tutorial's settings are in."""
+    from lmi_wizard.core import pbtxt
+
+    text = (FIXTURES / "pbtxt" / tag / "tensorrt_llm" / "config.pbtxt").read_text()
+    version = tag[1:] if tag.startswith("v") else "1.1.0rc6"
+    a = S.Answers({"env.trtllm_version": version, "env.lmi_layout": "triton", "model.source": "a/b"})
+    f = P.fill_config(a, text, tag=tag if tag.startswith("v") else "v1.1.0rc6")
+    assert not f.report.blocking and f.report.parses is not False, [x.to_json() for x in f.report.blocking]
+    assert f.report.decoupled.get("value") in (True, "True") or "decoupled: True" in f.text
+    assert "/opt/ml/model/tensorrt_llm/1" in f.text
+    assert "max_utilization" in f.text and "0.95" in f.text
+    assert "${" not in "".join(l.split("#")[0] for l in f.text.splitlines())  # none left outside comments
+    again = pbtxt.check_text(f.text)
+    assert again.ok
