@@ -77,3 +77,94 @@ def test_stand_in_report_is_core_shaped(tmp_path):
     none = environment_report(tmp_path / "b", trtllm=None, gpus=0)
     assert not none.gpu.available and not none.tensorrt_llm.installed
     assert any("no NVIDIA GPU" in s for s in none.cannot_do())
+
+
+# --------------------------------------------------------------------------------------------------
+# one prepared environment for snapshots and screenshots (scripts/make_screenshots.py uses it too)
+
+SCREENS = ["environment", "environment-no-gpu", "checkout", "model", "build", "triton", "destination", "review",
+           "run", "done"]
+
+
+def make_remotes(base: Path) -> dict:
+    """The tutorial's upstream repos (tensorrtllm_backend v0.5.0 + TensorRT-LLM v0.5.0 with the stand-in
+    build.py), as bare git repositories with real tags."""
+    from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
+    from tests.test_pipeline import LEGACY_BUILD
+
+    backend = make_repo(base / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
+                        gitlinks=BACKEND_GITLINKS, bare=True)
+    trt_old = make_repo(base / "TensorRT-LLM-old", {"v0.5.0": trtllm_tree(
+        "v0.5.0", {"baichuan": "flat", "llama": "flat"}, extra={"examples/baichuan/build.py": LEGACY_BUILD})},
+        bare=True)
+    return {"backend": file_url(backend), "trt_old": file_url(trt_old)}
+
+
+def prepare_screens(base: Path, remotes: dict, hub) -> dict:
+    """Clone the checkout, run the pipeline once (local destination), make the Triton template variant
+    with a blocking placeholder; everything under ``base`` (a fixed path for deterministic images)."""
+    import shutil as _sh
+
+    from lmi_wizard.core import checkout as core_checkout
+    from lmi_wizard.core import pipeline
+    from lmi_wizard.core import steps as S
+    from tests.test_pipeline import tutorial_recipe
+
+    work = base / "work"
+    answers = tutorial_recipe(remotes, work, "lmi-llm/baichuan-13b-tp2/baichuan-13b-chat/")
+    co = S.work_path(answers, answers["checkout.dir"])
+    core_checkout.checkout(S.resolve_tag(answers), co, backend_url=answers["checkout.backend_url"],
+                           trtllm_url=answers["checkout.trtllm_url"])
+    report = pipeline.build_pipeline(answers, hf_endpoint=hub.endpoint).run()
+    assert report.ok, report.error
+    variant = base / "triton-variant"
+    _sh.copytree(co / "all_models", variant / "all_models")
+    tmpl = variant / "all_models" / "inflight_batcher_llm" / "tensorrt_llm" / "config.pbtxt"
+    tmpl.write_text(tmpl.read_text() + "version_policy: { latest: { num_versions: ${num_versions} } }\n")
+    return {"base": base, "answers": answers, "report": report, "hub": hub, "variant": variant,
+            "env": environment_report(base, trtllm="0.5.0"),
+            "env_none": environment_report(base / "nogpu", trtllm=None, gpus=0)}
+
+
+def screen_app(prep: dict, screen: str):
+    """A WizardApp showing ``screen`` over the prepared environment (fixed clock, masked times)."""
+    from lmi_wizard.core import recipe as R
+    from lmi_wizard.tui.app import WizardApp
+
+    start = {"environment-no-gpu": "environment"}.get(screen, screen)
+    a = prep["answers"].copy()
+    if screen == "triton":
+        a["triton.optional_placeholders"] = "keep"
+        a["checkout.dir"] = str(prep["variant"])
+    state = prep["base"] / f"state-{screen}.toml"
+    R.save_state(R.WizardState(a, start, None, state))
+    env = prep["env_none"] if screen == "environment-no-gpu" else prep["env"]
+    app = WizardApp(state_path=state, environment=env, start_at=start,
+                    pipeline_options={"hf_endpoint": prep["hub"].endpoint})
+    app.clock = lambda: 0.0
+    app.mask_times = True
+    if screen == "done":
+        app.session.run_result = prep["report"]
+    return app
+
+
+async def settle_screen(pilot) -> None:
+    """Wait for the screen's workers and timers (plans, previews, a resumed run); no cursor blink."""
+    from textual.widgets import Input
+
+    app = pilot.app
+    for _ in range(200):
+        await pilot.pause(0.1)
+        if not getattr(app.screen, "running", False):
+            break
+    for _ in range(3):
+        await pilot.pause(0.5)
+        await app.workers.wait_for_complete()
+    for inp in app.screen.query(Input):
+        inp.cursor_blink = False
+    name = type(app.screen).__name__
+    if name == "BuildScreen":
+        app.screen.query_one("#build-preview").scroll_visible(animate=False)
+    if name == "TritonScreen":
+        app.screen.query_one("#placeholders").scroll_visible(animate=False, top=True)
+    await pilot.pause()
