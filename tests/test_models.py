@@ -395,6 +395,10 @@ def test_cli_models(new_tree, tmp_path, hub, capsys, monkeypatch):
     assert "HF id acme/nope-nope does not exist" in capsys.readouterr().err
     assert cli.main(["models"]) == 2
     assert "nothing to show" in capsys.readouterr().err
+    for opt in ("--checkout", "--source", "--model"):  # an empty value is not "left out"
+        assert cli.main(["models", "--checkout", str(new_tree), opt, " "]) == 2
+        err = capsys.readouterr().err
+        assert f"{opt} is empty" in err and err.count("\n") == 1
 
 
 def test_tp_problem_uses_heads():

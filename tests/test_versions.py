@@ -253,3 +253,9 @@ def test_hanging_remote_is_cut_by_the_timeout():
         srv.close()
     # killed by our timeout (the server never answers), reported as a note
     assert listing.tags is None and "no answer within 1 s" in listing.note
+
+
+def test_release_tuple_for_comparisons():
+    assert V.release_tuple("0.14.0rc1") == (0, 14, 0) and V.release_tuple("v0.29") == (0, 29, 0)
+    assert V.release_tuple("1.2.0rc6.post2+cu12") == (1, 2, 0) and V.release_tuple("0.12.0.dev2024080600") == (0, 12, 0)
+    assert V.release_tuple(None) is None and V.release_tuple("garbage") is None and V.release_tuple("") is None

@@ -31,8 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import WizardError
     from .. import models as m
 
-    if not args.checkout and not args.source:
+    if args.checkout is None and args.source is None:
         raise WizardError("nothing to show", "give --checkout DIR and/or --source HF_ID|PATH")
+    for opt, v in (("--checkout", args.checkout), ("--source", args.source), ("--model", args.model)):
+        if v is not None and not v.strip():
+            raise WizardError(f"{opt} is empty", "give a value or leave the option out")
     out: dict = {}
     examples = []
     if args.checkout:
