@@ -1,0 +1,178 @@
+"""Secrets (AWS keys, Hugging Face tokens) set in the environment never reach logs, recipes, scripts, state
+files, published objects, terminal output or screenshots.
+
+A full headless run (``lmi-wizard run RECIPE`` as a subprocess) where the secrets are really used: the model is
+a *gated* repo on the fake Hub (the download fails without the token), the upload goes to the moto S3 server
+with the AWS keys from the environment, and the stand-in builder prints the secrets it can see (a builder
+that logs its environment) and fails once with a URL carrying the token (an error message that quotes it).
+Everything produced is then grepped for every secret value, and for the shapes of tokens and key ids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmi_wizard.core import recipe as R
+from tests.hubserver import GOOD_TOKEN, FakeHub, baichuan_repo
+from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
+from tests.test_pipeline import LEGACY_BUILD, tutorial_recipe
+from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [PY, "-m", "lmi_wizard.tui.main"]
+
+SECRETS = {
+    "AWS_ACCESS_KEY_ID": "AKIAZ7LMIWIZARDTEST1",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/lmiWizardSECRETkey0042",
+    "AWS_SESSION_TOKEN": "FwoGZXIvYXdzLMIWIZARDsessionTOKENsecret0042==",
+    "HF_TOKEN": GOOD_TOKEN,  # the fake Hub's valid token: the gated download needs it
+}
+SHAPES = [re.compile(rb"hf_test_good_token"), re.compile(rb"AKIA[A-Z0-9]{16}"), re.compile(rb"wJalrXUtnFEMI")]
+
+LEAKY = '''
+    if os.environ.get("STANDIN_LEAK"):
+        for k in ("HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):
+            print(f"[stand-in build.py] env {k}={os.environ.get(k)}", flush=True)
+        print(f"downloading https://user:{os.environ.get('HF_TOKEN')}@huggingface.co/x hf_token={os.environ.get('HF_TOKEN')}",
+              file=sys.stderr, flush=True)
+        if os.environ.get("STANDIN_LEAK") == "fail":
+            print(f"HTTPError: 401 for https://huggingface.co/api?token={os.environ.get('HF_TOKEN')}", file=sys.stderr)
+            sys.exit(3)
+'''
+BUILD = LEGACY_BUILD.replace("    args = parse_arguments()\n", "    args = parse_arguments()\n" + LEAKY, 1)
+
+
+@pytest.fixture(scope="module")
+def remotes(tmp_path_factory):
+    base = tmp_path_factory.mktemp("secret-remotes")
+    backend = make_repo(base / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
+                        gitlinks=BACKEND_GITLINKS, bare=True)
+    trt = make_repo(base / "TensorRT-LLM", {"v0.5.0": trtllm_tree(
+        "v0.5.0", {"baichuan": "flat"}, extra={"examples/baichuan/build.py": BUILD})}, bare=True)
+    return {"backend": file_url(backend), "trt_old": file_url(trt)}
+
+
+def _grep(data: bytes, where: str, found: list) -> None:
+    for name, value in SECRETS.items():
+        if value.encode() in data:
+            found.append(f"{name} in {where}")
+    for rx in SHAPES:
+        m = rx.search(data)
+        if m:
+            found.append(f"{m.group(0)!r} in {where}")
+
+
+def _grep_tree(root: Path, found: list) -> int:
+    n = 0
+    for p in root.rglob("*"):
+        if p.is_file() and ".git" not in p.parts:
+            _grep(p.read_bytes(), str(p), found)
+            n += 1
+    return n
+
+
+def test_full_headless_run_leaks_no_secret(remotes, tmp_path, s3):
+    s3.make_bucket("lmi-llm")
+    with FakeHub([baichuan_repo(gated=True)]) as hub:
+        work = tmp_path / "work"
+        a = tutorial_recipe(remotes, work, "s3://lmi-llm/trtllm/baichuan-13b-tp2/baichuan-13b-chat/")
+        a["destination.endpoint_url"] = s3.endpoint_url
+        recipe = tmp_path / "recipe.toml"
+        recipe.write_text(R.dumps_recipe(a))
+        env = {**os.environ, **s3.env, **SECRETS, "HF_ENDPOINT": hub.endpoint, "STANDIN_LEAK": "fail"}
+        found: list[str] = []
+
+        # 1. a run whose builder prints the secrets and fails quoting the token
+        first = subprocess.run(CLI + ["run", str(recipe)], env=env, cwd=ROOT, capture_output=True, timeout=300)
+        assert first.returncode != 0
+        assert b"build: FAILED" in first.stdout + first.stderr
+        _grep(first.stdout + first.stderr, "run output (failed run)", found)
+
+        # 2. resumed to the end (the builder still prints them), as JSON
+        env["STANDIN_LEAK"] = "1"
+        second = subprocess.run(CLI + ["run", str(recipe), "--resume", "--json"], env=env, cwd=ROOT,
+                                capture_output=True, timeout=300)
+        assert second.returncode == 0, second.stderr[-3000:].decode(errors="replace")
+        doc = json.loads(second.stdout)
+        assert doc["ok"] and doc["model_id"] == "s3://lmi-llm/trtllm/baichuan-13b-tp2/"
+        _grep(second.stdout + second.stderr, "run output", found)
+        # the secrets were really in play: the builder saw them (its output was masked), the gated files came
+        log = (work / ".lmi-wizard" / "run.log").read_text()
+        assert "[stand-in build.py] env HF_TOKEN=***" in log
+        assert hub.fetched("tokenizer.model")
+        objs = s3.objects("lmi-llm", "trtllm/")
+        assert any(k.endswith("tokenizer.model") for k in objs)
+
+        # 3. the plan script of the same recipe, and a saved one
+        plan = subprocess.run(CLI + ["plan", str(recipe)], env=env, cwd=ROOT, capture_output=True, timeout=120)
+        assert plan.returncode == 0 and b"trtllm" in plan.stdout
+        _grep(plan.stdout + plan.stderr, "plan script", found)
+        script = tmp_path / "plan.sh"
+        assert subprocess.run(CLI + ["plan", str(recipe), "-o", str(script)], env=env, cwd=ROOT,
+                              capture_output=True, timeout=120).returncode == 0
+
+        # 4. every file the runs wrote (logs, run state, recipe copy, build log, build record, LMI configs, …)
+        n = _grep_tree(work, found) + _grep_tree(tmp_path, found)
+        assert n > 20
+        # 5. what was published
+        for key in objs:
+            body = s3.client.get_object(Bucket="lmi-llm", Key=key)["Body"].read()
+            _grep(body, f"s3://lmi-llm/{key}", found)
+    assert found == []
+
+
+def test_recipe_never_stores_a_typed_token(tmp_path):
+    from lmi_wizard.core import steps as S
+
+    a = R.loads_recipe('[model]\nsource = "org/m"\n', ctx=S.Context(installed_trtllm=None, gpus=[]), require=False)
+    a["tokenizer.hf_token"] = "hf_TypedIntoTheWizard0123456789abcd"
+    assert a.secret("tokenizer.hf_token") == "hf_TypedIntoTheWizard0123456789abcd"
+    text = R.dumps_recipe(a)
+    assert "TypedIntoTheWizard" not in text
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "destination", None, state))
+    assert "TypedIntoTheWizard" not in state.read_text()
+
+
+def test_screenshots_of_every_screen_show_no_secret(tmp_path, monkeypatch):
+    """The Textual app with the secrets in the environment and a token typed into the wizard: an SVG
+    screenshot of every step's screen holds none of them."""
+    pytest.importorskip("textual")
+    from lmi_wizard.tui.app import WizardApp
+    from tests.test_tui_support import async_test, environment_report
+
+    for k, v in SECRETS.items():
+        monkeypatch.setenv(k, v)
+    typed = "hf_TypedIntoTheWizard0123456789abcd"
+    shots: dict[str, str] = {}
+
+    @async_test
+    async def drive():
+        app = WizardApp(state_path=tmp_path / "state.toml", environment=environment_report(tmp_path))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            app.answers["tokenizer.hf_token"] = typed
+            app.answers["destination.uri"] = "s3://lmi-llm/trtllm/m/tensorrt_llm/"
+            for step in list(app.steps()):
+                try:
+                    app.goto(step)
+                except Exception as exc:  # a screen that cannot open yet is not a leak
+                    shots[step] = f"(not shown: {exc})"
+                    continue
+                await pilot.pause(0.2)
+                shots[step] = app.export_screenshot()
+
+    drive()
+    assert len([s for s in shots.values() if s.startswith("<svg")]) >= 5, list(shots)
+    for step, svg in shots.items():
+        for name, value in list(SECRETS.items()) + [("typed token", typed)]:
+            assert value not in svg, f"{name} on the {step} screen"
+    assert typed not in (tmp_path / "state.toml").read_text()
