@@ -416,7 +416,9 @@ class Context:
             for n in names or list(self._facts):
                 self._facts.pop(n, None)
 
-    def fact(self, name: str, compute: Callable[[], Any]) -> Any:
+    def fact(self, name: str, compute: Callable[[], Any], *, cache_empty: bool = True) -> Any:
+        """``compute()`` once, cached under ``name``; a failure reads as None. With ``cache_empty=False`` an
+        empty or failed result is not kept (asked again next time: the checkout may exist by then)."""
         with self._lock:
             if name in self._facts:
                 return self._facts[name]
@@ -424,6 +426,8 @@ class Context:
             value = compute()
         except (WizardError, ImportError, OSError, ValueError):
             value = None
+        if not cache_empty and not value:
+            return value
         with self._lock:
             self._facts.setdefault(name, value)
             return self._facts[name]
@@ -483,7 +487,8 @@ class Context:
             return None
         from . import models
 
-        return self.fact(key, lambda: models.load_model_config(str(source), endpoint=endpoint, token=token))
+        return self.fact(key, lambda: models.load_model_config(str(source), endpoint=endpoint, token=token),
+                         cache_empty=False)
 
     # --- the checkout (core/checkout.py, core/models.py, core/flags.py) -------------------------
     def examples(self, checkout_dir: str | os.PathLike | None) -> list[str]:
@@ -491,7 +496,7 @@ class Context:
         if not checkout_dir:
             return []
         key = f"examples:{os.fspath(checkout_dir)}"
-        return self.fact(key, lambda: _list_examples(Path(checkout_dir))) or []
+        return self.fact(key, lambda: _list_examples(Path(checkout_dir)), cache_empty=False) or []
 
 
 def _detect_trtllm() -> Optional[str]:

@@ -154,12 +154,15 @@ def test_visibility_and_advanced():
 
 def test_choices_static_and_dynamic(tmp_path):
     assert [c.value for c in S.field("build.dtype").options()] == ["float16", "bfloat16", "float32"]
+    # asked before the checkout exists: nothing yet, and not remembered as nothing
+    early = tutorial_answers(**{"checkout.work_dir": str(tmp_path)})
+    assert S.field("model.example").options(early) == []
     # example folders come from the checkout on disk
     co = tmp_path / "tensorrtllm_backend" / "tensorrt_llm" / "examples"
     for name in ("baichuan", "llama"):
         (co / name).mkdir(parents=True)
         (co / name / "build.py").write_text("# builder\n")
-    a = tutorial_answers(**{"checkout.work_dir": str(tmp_path)})
+    a = early
     del a["model.example"]
     names = [c.value for c in S.field("model.example").options(a)]
     assert "baichuan" in names and "llama" in names
