@@ -197,14 +197,24 @@ def backend_tree(tag: str) -> dict[str, str]:
 BACKEND_GITLINKS = {"tensorrt_llm": "https://github.com/NVIDIA/TensorRT-LLM.git"}
 
 
+def _builder_sources(era: str) -> list[tuple[str, str]]:
+    """(fixture dir, repo-relative path) of the real builder sources of an era ("0.11", "main")."""
+    try:
+        from .stand_ins.layout import LAYOUTS
+    except ImportError:  # imported as a top-level module
+        from stand_ins.layout import LAYOUTS
+    return LAYOUTS[era][0]
+
+
 def trtllm_tree(tag: str, models: Mapping[str, str] | None = None, *, extra: Mapping[str, Content] | None = None
                 ) -> dict[str, Content]:
     """Files of NVIDIA/TensorRT-LLM at ``tag``, in the layout of that version.
 
     ``models`` maps a folder name to its place: ``"flat"`` (examples/<m>), ``"core"`` or ``"contrib"``
     (examples/models/<place>/<m>). Default: a few real model names in the version's layout.
-    Builders: ``build.py`` up to 0.7, ``convert_checkpoint.py`` + ``tensorrt_llm/commands/build.py`` from 0.8.
-    From 0.20 the Triton templates live under ``triton_backend/``.
+    Builders: ``build.py`` up to 0.7; from 0.8 ``convert_checkpoint.py`` + ``tensorrt_llm/commands/build.py`` +
+    ``tensorrt_llm/plugin/plugin.py`` (the 0.11 sources; from 0.19 the recent-main ones, with ``--max_seq_len``
+    and ``--kv_cache_type``). From 0.20 the Triton templates live under ``triton_backend/``.
     """
     v = version_tuple(tag)
     new_layout = v >= (0, 19, 0)
@@ -226,10 +236,14 @@ def trtllm_tree(tag: str, models: Mapping[str, str] | None = None, *, extra: Map
         real_build = _fixture_text("trtllm-src/0.5.0~027cd518/examples/llama/build.py",
                                    "import argparse\nparser = argparse.ArgumentParser()\n")
     else:
-        files["tensorrt_llm/commands/build.py"] = _fixture_text(
-            "trtllm-src/0.11.0.dev2024060400/tensorrt_llm/commands/build.py", "import argparse\n")
-        real_convert = _fixture_text("trtllm-src/0.11.0.dev2024060400/examples/llama/convert_checkpoint.py",
-                                     "import argparse\n")
+        # the real builder sources of that era (same table as stand_ins/layout.py): trtllm-build WITH the
+        # plugin.py whose loop generates --gemm_plugin, --context_fmha, … (without it those flags are unknown)
+        real_convert = "import argparse\n"
+        for fx, rel in _builder_sources("main" if new_layout else "0.11"):
+            if rel.endswith("convert_checkpoint.py"):
+                real_convert = _fixture_text(f"trtllm-src/{fx}/{rel}", real_convert)
+            else:
+                files[rel] = _fixture_text(f"trtllm-src/{fx}/{rel}", "import argparse\n")
     for name, place in models.items():
         base = f"examples/{name}" if place == "flat" else f"examples/models/{place}/{name}"
         files[f"{base}/README.md"] = f"# {name}\n"

@@ -434,3 +434,18 @@ def test_cli_checkout_subprocess_progress_on_stderr(remotes, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert "Receiving objects" in res.stderr and "Checkout v0.21.0 ready" in res.stdout
+
+
+def test_cloned_checkout_renders_the_tutorial_with_discovered_plugin_flags(remotes, tmp_path):
+    """A clone made here holds the real builder sources of its era, plugin.py included, so the tutorial's
+    intent renders with every flag (nothing dropped because the flags were unknown)."""
+    from lmi_wizard.core.flags import BuildIntent, render_plan
+
+    for tag, want in (("v0.16.0", "--max_output_len"), ("v0.21.0", "--max_seq_len")):
+        co = ck.checkout(tag, tmp_path / tag, **urls(remotes))
+        ex = co.examples_dir / ("llama" if tag == "v0.16.0" else "models/core/llama")
+        plan = render_plan(ex, BuildIntent.tutorial(model_dir="/m"))
+        build = plan.steps[1].argv
+        for flag in ("--gemm_plugin", "--gpt_attention_plugin", "--context_fmha", "--remove_input_padding", want):
+            assert flag in build, (tag, flag, plan.preview())
+        assert plan.dropped == [] and plan.notes == [], plan.preview()
