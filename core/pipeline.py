@@ -324,6 +324,15 @@ class EnvironmentStep(PipelineStep):
             more = f" (and {len(errors) - 1} more: " + "; ".join(str(p) for p in errors[1:4]) + ")" \
                 if len(errors) > 1 else ""
             raise WizardError(f"the recipe cannot run: {first}{more}", "fix the recipe (see `lmi-wizard init`)")
+        if wanted and not a.is_set("env.tag"):
+            from . import versions
+
+            try:
+                res = versions.resolve_tag(wanted)
+                if res.needs_confirmation or not res.exact:
+                    notes += [n for n in res.notes if "offline" not in n and "not checked" not in n]
+            except WizardError:
+                pass
         layout = resolve_layout(a)
         out = {"layout": layout, "tag": resolve_tag(a), "trtllm_version": a["env.trtllm_version"],
                "installed_trtllm": report.tensorrt_llm.version, "gpus": report.gpu.summary(),
@@ -901,8 +910,11 @@ class TokenizerStep(PipelineStep):
             return Path(ctx.outputs["model_dir"])
         if _triton_built_here(a):
             return ctx.path(a["triton.repo_dir"]) / "tensorrt_llm"
-        if (a["build.method"] or "checkout") == "prebuilt":
+        method = a["build.method"] or "checkout"
+        if method == "prebuilt":
             return ctx.path(a["build.engine_dir"])
+        if method == "lmi-partition" and resolve_layout(a) == "triton":
+            return ctx.path(a["build.output_dir"]) / "tensorrt_llm"  # the partition tool writes a Triton repo
         return ctx.path(a["build.output_dir"])
 
     def _source(self, a, ctx=None) -> str:

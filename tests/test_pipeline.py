@@ -641,3 +641,24 @@ def test_config_fill_leaves_nothing_blocking_in_every_upstream_template(tag):
     assert "${" not in "".join(l.split("#")[0] for l in f.text.splitlines())  # none left outside comments
     again = pbtxt.check_text(f.text)
     assert again.ok
+
+
+def test_plan_for_lmi_partition_tool(tmp_path):
+    """LMI's own AOT tool as the build step: serving.properties written where the container sees it, the
+    command with --pipeline_parallel_degree and --model_path (the documented one lacks both)."""
+    a = S.Answers({"env.trtllm_version": "0.12.0", "model.source": "meta-llama/Llama-2-7b-hf",
+                   "build.method": "lmi-partition", "build.tp": 2, "checkout.work_dir": str(tmp_path),
+                   "destination.uri": "s3://lmi-llm/llama/tensorrt_llm/"},
+                  ctx=S.Context(installed_trtllm=None, gpus=[]))
+    pipe = P.Pipeline(a)
+    assert [s.name for s in pipe.steps] == ["environment", "build", "tokenizer", "publish", "lmi", "final"]
+    script = pipe.plan_script()
+    cmd = [l for l in script.splitlines() if "trt_llm_partition.py" in l]
+    assert len(cmd) == 1
+    for part in ("--tensor_parallel_degree 2", "--pipeline_parallel_degree 1",
+                 "--model_path meta-llama/Llama-2-7b-hf", f"--properties_dir {tmp_path}/.lmi-wizard/partition-properties"):
+        assert part in cmd[0]
+    assert "option.tensor_parallel_degree=2" in script
+    assert f"local_dir='{tmp_path}/engines/llama-2-7b-hf-float16-tp2/tensorrt_llm'" in script
+    assert "# LMI model_id: s3://lmi-llm/llama/" in script
+    assert not (tmp_path / ".lmi-wizard").exists()  # planning writes nothing
