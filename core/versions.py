@@ -407,11 +407,26 @@ def find_tag(version: str, *, offline: bool = False, checkout: str | os.PathLike
              backend_url: str = BACKEND_URL, trtllm_url: str = TRTLLM_URL,
              timeout: float = DEFAULT_TIMEOUT, cancel: CancelToken | None = None) -> TagResolution:
     """Resolve ``version`` against real tag names: a local checkout first (when given), else
-    ``git ls-remote`` of the repo that holds that version's templates (unless ``offline``).
+    ``git ls-remote`` of the repo that holds that version's templates (unless ``offline``); up to 0.19 the
+    TensorRT-LLM remote is listed too (concurrently), since the checkout clones both at the tag.
     When neither answers, the tag is derived from the version alone, with a note."""
     repo = template_repo_for(version, backend_url=backend_url, trtllm_url=trtllm_url)
     notes: list[str] = []
     listing: TagListing | None = None
+    # up to 0.19 the checkout clones BOTH repos at the tag: ask TensorRT-LLM too, at the same time
+    other: dict[str, TagListing] = {}
+    other_thread = None
+    if repo.key == "tensorrtllm_backend" and not offline and checkout is None:
+        import threading
+
+        def _list_other() -> None:
+            try:
+                other["listing"] = list_remote_tags(trtllm_url, timeout=timeout, cancel=cancel)
+            except WizardError:  # cancelled: the main listing says so
+                pass
+
+        other_thread = threading.Thread(target=_list_other, name="ls-remote-trtllm", daemon=True)
+        other_thread.start()
     if checkout is not None:
         listing = list_checkout_tags(checkout)
         kind = checkout_kind(checkout)
@@ -427,5 +442,15 @@ def find_tag(version: str, *, offline: bool = False, checkout: str | os.PathLike
             listing = None
     res = resolve_tag(version, listing.tags if listing else None, backend_url=backend_url, trtllm_url=trtllm_url,
                       tags_source=listing.source if listing else None)
+    if other_thread is not None:
+        other_thread.join()
+        second = other.get("listing")
+        if second is None or second.tags is None:
+            notes.append(f"TensorRT-LLM's tags not checked ({second.note if second else 'cancelled'}): "
+                         "the checkout clones it at the same tag")
+        elif res.tag is not None and res.tag not in second.tags:
+            res.needs_confirmation, res.exact = True, False
+            notes.append(f"tag {res.tag} is in {repo.github} but not in NVIDIA/TensorRT-LLM ({trtllm_url}), "
+                         "which the checkout clones at the same tag: give a tag both have (--tag)")
     res.notes[:0] = notes
     return res

@@ -65,7 +65,9 @@ def test_json_with_tensorrt_llm_and_tag_from_a_real_remote(h200_nvml, probes, ca
     _dist(site, "tensorrt", "10.3.0")
     monkeypatch.syspath_prepend(str(site))
     remote = make_repo(tmp_path / "tensorrtllm_backend", ["v0.11.0", "v0.12.0"], "all_models/inflight_batcher_llm")
-    j = _doctor_json(capsys, "--backend-url", remote.as_uri(), "--timeout", "20", *probes)
+    trtllm = make_repo(tmp_path / "TensorRT-LLM", ["v0.11.0", "v0.12.0"], "examples")  # listed too (both cloned)
+    j = _doctor_json(capsys, "--backend-url", remote.as_uri(), "--trtllm-url", trtllm.as_uri(), "--timeout", "20",
+                     *probes)
     t = j["tensorrt_llm"]
     assert (t["installed"], t["version"], t["tag"]) == (True, "0.12.0.dev2024080600", "v0.12.0")
     assert t["template_repo"] == "triton-inference-server/tensorrtllm_backend"

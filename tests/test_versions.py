@@ -199,6 +199,18 @@ def test_find_tag_against_real_remotes(repos):
     r = V.find_tag("1.2.0rc6.post2", **urls)
     assert r.tag == "v1.2.0rc6.post2" and r.exact and r.template_repo.url == trtllm.as_uri()
 
+def test_find_tag_checks_both_repos_before_020(tmp_path):
+    """Up to 0.19 the checkout clones tensorrtllm_backend AND TensorRT-LLM at the tag: both are listed."""
+    backend = make_repo(tmp_path / "b", ["v0.11.0", "v0.12.0"], "all_models/inflight_batcher_llm")
+    trtllm = make_repo(tmp_path / "t", ["v0.11.0"], "examples")
+    r = V.find_tag("0.11.0", backend_url=backend.as_uri(), trtllm_url=trtllm.as_uri(), timeout=20)
+    assert r.tag == "v0.11.0" and r.exact and not r.needs_confirmation
+    r = V.find_tag("0.12.0", backend_url=backend.as_uri(), trtllm_url=trtllm.as_uri(), timeout=20)
+    assert r.tag == "v0.12.0" and r.needs_confirmation and not r.exact
+    assert any("not in NVIDIA/TensorRT-LLM" in n for n in r.notes)
+    r = V.find_tag("0.12.0", backend_url=backend.as_uri(), trtllm_url=(tmp_path / "none").as_uri(), timeout=20)
+    assert r.tag == "v0.12.0" and r.exact and any("TensorRT-LLM's tags not checked" in n for n in r.notes)
+
 
 def test_find_tag_from_a_local_checkout(repos, tmp_path):
     backend, trtllm = repos
@@ -213,7 +225,7 @@ def test_find_tag_from_a_local_checkout(repos, tmp_path):
 
 def test_unreachable_remote_is_a_note_not_an_exception(tmp_path):
     missing = (tmp_path / "no-such-repo").as_uri()
-    r = V.find_tag("0.12.0", backend_url=missing, timeout=20)
+    r = V.find_tag("0.12.0", backend_url=missing, trtllm_url=missing, timeout=20)
     assert r.tag == "v0.12.0" and not r.tag_verified
     assert any("cannot list tags" in n for n in r.notes)
     assert any("tag derived from the version only" in n for n in r.notes)
