@@ -33,8 +33,6 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -144,14 +142,6 @@ def file_still_valid(rec: dict) -> bool:
         except OSError:
             return False
     return True
-
-
-def _files_under(folder: Path, check: str = "auto", *, skip: Callable[[Path], bool] | None = None) -> list[dict]:
-    out = []
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and not p.is_symlink() and not (skip and skip(p)):
-            out.append(file_record(p, check))
-    return out
 
 
 def _digest(obj: Any) -> str:

@@ -31,7 +31,7 @@ import os
 import re
 import threading
 from collections.abc import MutableMapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
@@ -112,7 +111,6 @@ def _human(n) -> str:
 
 
 def run(args) -> int:
-    from ..errors import WizardError
     from ..pipeline import Pipeline
     from ..progress import CancelToken
     from ..recipe import load_recipe
