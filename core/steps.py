@@ -42,6 +42,7 @@ __all__ = [
     "Kind", "Choice", "Field", "Step", "Problem", "FieldError", "Answers", "Context", "gpu_facts", "build_intent",
     "STEPS", "FIELDS", "step", "field", "steps_for", "validate_field", "validate_step", "validate_all",
     "resolve_layout", "resolve_tag", "lmi_model_id", "suggest_key", "parse_mapping", "format_mapping",
+    "work_path", "destination_text", "trtllm_version", "uses_backend_repo",
 ]
 
 
