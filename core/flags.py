@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from .errors import WizardError
-from .models import BYTES_PER_DTYPE
+from .models import BYTES_PER_DTYPE, tp_split_problem
 from .versions import release_tuple
 
 __all__ = [
@@ -1500,14 +1500,9 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
                 out.append(Finding("error", "sm_too_old", f"sm{gpu.sm} is not supported by TensorRT-LLM",
                                    "use a Volta (sm70) or newer GPU"))
     if model is not None:
-        heads = model.num_attention_heads
-        if heads and tp >= 1 and heads % tp != 0:
-            out.append(Finding("error", "tp_heads", f"TP {tp} does not divide the model's {heads} attention heads",
-                               f"choose a TP that divides {heads}"))
-        kv = model.num_key_value_heads
-        if kv and tp >= 1 and kv != heads and kv % tp != 0 and tp % kv != 0:
-            out.append(Finding("error", "tp_kv_heads", f"TP {tp} and the model's {kv} KV heads: neither divides the "
-                               "other", f"choose a TP that divides {kv} or a multiple of it"))
+        hit = tp_split_problem(model.num_attention_heads, model.num_key_value_heads, tp) if isinstance(tp, int) else None
+        if hit:
+            out.append(Finding("error", *hit))
         if model.num_hidden_layers and pp > model.num_hidden_layers:
             out.append(Finding("error", "pp_layers", f"PP {pp} is more than the model's {model.num_hidden_layers} layers",
                                "lower PP"))

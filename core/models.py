@@ -336,22 +336,12 @@ class ModelConfig:
         return int(n * BYTES_PER_DTYPE[d])
 
     def tp_problem(self, tp: int) -> Optional[str]:
-        """Why tensor parallelism ``tp`` cannot split this model (None: it can, or the config cannot tell).
-
-        TensorRT-LLM splits attention heads across ranks: ``tp`` must divide the number of attention heads;
-        with fewer key/value heads than ranks, each KV head is replicated, so ``tp`` must be a multiple of them.
-        """
+        """Why tensor parallelism ``tp`` cannot split this model (None: it can, or the config cannot tell)."""
         if tp < 1:
             return f"tensor parallelism must be at least 1 (got {tp})"
-        heads, kv = self.num_attention_heads, self.num_key_value_heads
-        if heads and heads % tp:
-            ok = [d for d in range(1, heads + 1) if heads % d == 0 and d <= 64]
-            return (f"TP {tp} does not divide the {heads} attention heads of {self.architecture or 'this model'}; "
-                    f"possible: {', '.join(map(str, ok))}")
-        if heads and kv and kv < heads:
-            if (kv > tp and kv % tp) or (tp > kv and tp % kv):
-                return f"TP {tp} does not fit the {kv} key/value heads (need a divisor or a multiple of {kv})"
-        return None
+        hit = tp_split_problem(self.num_attention_heads, self.num_key_value_heads, tp,
+                               self.architecture or "this model")
+        return hit[1] if hit else None
 
     def summary(self) -> dict:
         n = self.estimate_parameters()
@@ -369,6 +359,25 @@ class ModelConfig:
             "weight_bytes_estimate": None if n is None else {
                 d: int(n * BYTES_PER_DTYPE[d]) for d in ("float32", "float16", "bfloat16", "fp8", "int8", "int4")},
         }
+
+
+def tp_split_problem(heads: Optional[int], kv_heads: Optional[int], tp: int,
+                     what: str = "the model") -> Optional[tuple[str, str, str]]:
+    """(code, problem, fix) when tensor parallelism ``tp`` cannot split the attention, else None.
+
+    TensorRT-LLM splits attention heads across ranks: ``tp`` must divide the number of attention heads;
+    with fewer key/value heads than heads, each rank needs whole KV heads or replicates them, so ``tp`` must
+    divide the KV heads or be a multiple of them. One rule for the model step and the build validation."""
+    if tp < 1:
+        return None
+    if heads and heads % tp:
+        ok = [d for d in range(1, heads + 1) if heads % d == 0 and d <= 64]
+        return ("tp_heads", f"TP {tp} does not divide the {heads} attention heads of {what}; "
+                f"possible: {', '.join(map(str, ok))}", f"choose a TP that divides {heads}")
+    if heads and kv_heads and kv_heads < heads and kv_heads % tp and tp % kv_heads:
+        return ("tp_kv_heads", f"TP {tp} does not fit the {kv_heads} key/value heads of {what} "
+                f"(need a divisor or a multiple of {kv_heads})", f"choose a TP that divides {kv_heads} or a multiple of it")
+    return None
 
 
 def human_bytes(n: Optional[float]) -> str:

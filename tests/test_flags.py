@@ -442,7 +442,7 @@ def test_cli_build_tp_larger_than_model_allows(fixtures_dir, tmp_path, capsys):
                                                    "num_attention_heads": 40, "num_key_value_heads": 40}))
     assert cli.main(["build", "--example-dir", str(ex), "--model-dir", str(model), "--tp", "3", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "TP 3 does not divide the model's 40 attention heads" in err
+    assert "TP 3 does not divide the 40 attention heads of the model; possible: 1, 2, 4, 5, 8" in err
 
 
 def test_cli_build_bad_inputs_one_line_each(fixtures_dir, tmp_path, capsys, monkeypatch):
