@@ -800,9 +800,20 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
     return report
 
 
+# one cause, one finding: the layout rule and the engine check both see these
+_SAME_CAUSE = {"engine-count": "config-world-size", "not-flat": "hf-config-at-root"}
+
+
 def _finish(ctx: _Ctx, root: Path) -> None:
     order = {s: i for i, s in enumerate(SEVERITIES)}
     gorder = {g: i for i, g in enumerate(GROUPS)}
+    fs = ctx.report.findings
+    present = {f.code for f in fs}
+    worst: dict[str, int] = {}
+    for f in fs:
+        worst[f.code] = min(worst.get(f.code, 9), order.get(f.severity, 9))
+    ctx.report.findings = fs = [f for f in fs if _SAME_CAUSE.get(f.code) not in present
+                                and order.get(f.severity, 9) == worst[f.code]]
     ctx.report.findings.sort(key=lambda f: (gorder.get(f.group, 99), order.get(f.severity, 9)))
 
 

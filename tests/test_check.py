@@ -185,6 +185,12 @@ def test_rank_count_checkpoint_and_empty_engines(tmp_path, fixtures_dir):
     assert "checkpoint-only" in codes(rep, "error")
     f = next(f for f in rep.findings if f.code == "checkpoint-only")
     assert "trtllm-build" in f.fix
+    # engines missing altogether: one finding (the layout rule and the engine check agree), an error
+    gone = flat_repo(tmp_path / "g")
+    for p in gone.glob("rank*.engine"):
+        p.unlink()
+    rep = C.check_target(str(gone), **_kw())
+    assert [f.severity for f in rep.findings if f.code == "no-engines"] == ["error"]
     # an interrupted build: an empty engine file
     edir = flat_repo(tmp_path / "f")
     (edir / "rank1.engine").write_bytes(b"")
@@ -308,9 +314,9 @@ def test_layout_rules(tmp_path, fixtures_dir):
     tel.write_text("0.33.0 tensorrtllm\n")
     rep = C.check_target(str(edir.parent / "engine"), **_kw(telemetry_file=str(tel)))
     assert "layout-vs-lmi" not in codes(rep)
-    rep = C.check_target(str(root), **_kw(telemetry_file=str(tel))) if root.exists() else \
-        C.check_target(str(deep / "triton_model_repo"), **_kw(telemetry_file=str(tel)))
+    rep = C.check_target(str(deep / "triton_model_repo"), **_kw(telemetry_file=str(tel)))
     assert "layout-vs-lmi" in codes(rep, "error")
+    assert rep.lmi["version"] == "0.33.0" and rep.lmi["source"] == "image"
 
 
 def test_could_not_check(tmp_path):
