@@ -415,6 +415,8 @@ def test_flat_layout_to_s3(remotes, hub, tmp_path, s3, monkeypatch):
     """TensorRT-LLM 0.21 (LMI 0.33): convert_checkpoint.py + trtllm-build, the engine folder is the artifact,
     published to S3 (moto) with the tokenizer beside the engines."""
     monkeypatch.setenv("PATH", remotes["bin"] + os.pathsep + os.environ["PATH"])
+    for k, v in FAKE_SECRETS.items():  # moto takes any credentials: use ones we can grep for
+        monkeypatch.setenv(k, v)
     s3.make_bucket("lmi-llm")
     work = tmp_path / "work"
     a = R.loads_recipe(f'''
@@ -451,6 +453,13 @@ endpoint_url = "{s3.endpoint_url}"
     # the commands ran were convert_checkpoint.py then trtllm-build
     cmds = rep.outputs["commands"]
     assert "convert_checkpoint.py" in cmds[0] and cmds[1].startswith("trtllm-build")
+
+    # no secret in anything produced locally or uploaded
+    uploaded = b"".join(s3.client.get_object(Bucket="lmi-llm", Key=k)["Body"].read() for k in objs)
+    for v in FAKE_SECRETS.values():
+        assert v.encode() not in uploaded
+        for p in _all_files(work):
+            assert v.encode() not in p.read_bytes(), f"secret in {p}"
 
     # resume: nothing changed → no PUT at all
     s3.log.clear()
