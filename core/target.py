@@ -47,10 +47,14 @@ def layout_description(layout: str) -> str:
     return load_release_table()["layouts"][layout]
 
 
+def _unsnapshot(text: str) -> str:
+    """"0.33.0~SNAPSHOT" / "0.33.0-SNAPSHOT" → "0.33.0" (DJL Serving's nightly spelling)."""
+    return re.sub(r"[~-]SNAPSHOT$", "", text.strip(), flags=re.I)
+
+
 def _lmi_version(text: str) -> Version:
     """"0.33.0", "0.33", "0.33.0~SNAPSHOT", "0.33.0-SNAPSHOT" → Version."""
-    clean = re.sub(r"[~-]SNAPSHOT$", "", text.strip(), flags=re.I)
-    return parse_version(clean)
+    return parse_version(_unsnapshot(text))
 
 
 def layout_for_lmi(lmi_version: str) -> str | None:
@@ -100,8 +104,8 @@ def read_djl_serving_version(telemetry_file: str | os.PathLike | None = TELEMETR
             first = p.read_text(encoding="utf-8", errors="replace").split()
         except OSError:
             first = []
-        if first and try_parse_version(re.sub(r"[~-]SNAPSHOT$", "", first[0], flags=re.I)):
-            return re.sub(r"[~-]SNAPSHOT$", "", first[0], flags=re.I), str(p)
+        if first and try_parse_version(_unsnapshot(first[0])):
+            return _unsnapshot(first[0]), str(p)
     if install_root:
         root = Path(install_root)
         found: list[tuple[Version, str, Path]] = []
@@ -111,13 +115,13 @@ def read_djl_serving_version(telemetry_file: str | os.PathLike | None = TELEMETR
             entries = []
         for d in entries:
             text = d.name[len("djl-serving-"):]
-            v = try_parse_version(re.sub(r"[~-]SNAPSHOT$", "", text, flags=re.I))
+            v = try_parse_version(_unsnapshot(text))
             if v is not None and d.is_dir():
                 found.append((v, text, d))
         if found:
             found.sort(key=lambda x: x[0].key())
             v, text, d = found[-1]
-            return re.sub(r"[~-]SNAPSHOT$", "", text, flags=re.I), str(d)
+            return _unsnapshot(text), str(d)
     return None
 
 

@@ -3,9 +3,7 @@ REAL git repos with REAL tags (file:// URLs for ls-remote, a local checkout), un
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
@@ -13,33 +11,13 @@ import pytest
 
 from lmi_wizard.core import versions as V
 from lmi_wizard.core.errors import WizardError
-
-GIT_ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.invalid", "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_CONFIG_GLOBAL": os.devnull}
-
-
-def _git(cwd, *args):
-    subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args], cwd=cwd,
-                   env=GIT_ENV, check=True, capture_output=True)
-
+from tests import gitfixtures
 
 def make_repo(path: Path, tags: list[str], subdir: str, annotated: bool = False) -> Path:
-    """A real git repo with one commit per tag, each holding ``subdir``/tensorrt_llm/config.pbtxt."""
-    path.mkdir(parents=True)
-    _git(path, "init", "-q", "-b", "main")
-    for t in tags:
-        f = path / subdir / "tensorrt_llm" / "config.pbtxt"
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(f'name: "tensorrt_llm"  # {t}\n')
-        _git(path, "add", "-A")
-        _git(path, "commit", "-q", "-m", t)
-        if annotated:
-            _git(path, "tag", "-a", "-m", t, t)
-        else:
-            _git(path, "tag", t)
-    return path
+    """A real git repo (tests/gitfixtures.py) with one commit per tag, each holding
+    ``subdir``/tensorrt_llm/config.pbtxt."""
+    return gitfixtures.make_repo(path, {t: {f"{subdir}/tensorrt_llm/config.pbtxt": f'name: "tensorrt_llm"  # {t}\n'}
+                                        for t in tags}, annotated=annotated)
 
 
 @pytest.fixture(scope="module")
