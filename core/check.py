@@ -357,6 +357,8 @@ def _engine_checks(ctx: _Ctx, edir: Path, layout: str) -> dict:
             continue  # the layout finding already says it, with the fix
         if f.code == "no_config" and layout == "flat" and ctx.has("missing-engine-config"):
             continue
+        if f.code in ("format_flat", "format_legacy"):
+            continue  # build-time hints; the layout findings say what matters here
         sev = {"error": "error", "warning": "warning"}.get(f.level, "info")
         ctx.add(sev, f.code.replace("_", "-"), f.message, f.fix, edir, "engine")
     cfg, _ = _read_json(edir / "config.json")
@@ -433,9 +435,9 @@ def _version_checks(ctx: _Ctx, edir: Path, facts: dict, installed, lmi) -> None:
                 f"engine built with TensorRT-LLM {ver} ({where}); no runtime to compare with here "
                 "(tensorrt-llm not installed, LMI release unknown)",
                 "pass --lmi-version of the image you deploy to (e.g. 0.33.0)", cfg_path, "version")
-    else:
-        ctx.add("info", "engine-version-seen", f"engine built with TensorRT-LLM {ver} ({where})", None, cfg_path,
-                "version")
+    elif not ctx.has("engine-version", "engine-version-build"):
+        ctx.add("info", "engine-version-seen", f"engine built with TensorRT-LLM {ver} ({where}), the runtime's",
+                None, cfg_path, "version")
 
 
 def _gpu_checks(ctx: _Ctx, edir: Path, facts: dict, gpu_state) -> None:
@@ -669,12 +671,22 @@ def _lmi_checks(ctx: _Ctx, props_path: Optional[Path], layout: str, facts: dict,
     except WizardError as exc:
         ctx.add("error", "properties-invalid", f"serving.properties: {exc.problem}", exc.fix, props_path, "lmi")
         return
+    # the fix, spelled for the file at hand (lmi.py's fixes name lmi-config's options)
+    fixes = {
+        "tp-mismatch": f"set option.tensor_parallel_degree={a.engine_tp}, or rebuild the engine with TP {a.tp}",
+        "pp-mismatch": f"set option.pipeline_parallel_degree={a.engine_pp}",
+        "batch-over-engine": f"set option.max_rolling_batch_size={a.engine_max_batch_size} or less, or rebuild with "
+                             "a larger --max_batch_size",
+        "trust-remote-code": "add option.trust_remote_code=true",
+        "trust-not-needed": "remove option.trust_remote_code",
+    }
     for f in found:
         if f.code.startswith("model-id") and "option.model_id" not in props:
             continue
         if f.code == "batch-unset":
             continue
-        ctx.add(_LEVEL.get(f.level, "warning"), f.code, f"serving.properties: {f.problem}", f.fix, props_path, "lmi")
+        ctx.add(_LEVEL.get(f.level, "warning"), f.code, f"serving.properties: {f.problem}", fixes.get(f.code, f.fix),
+                props_path, "lmi")
 
 
 # --------------------------------------------------------------------------------------------- main

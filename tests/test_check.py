@@ -345,6 +345,8 @@ def test_serving_properties_against_engine(tmp_path, fixtures_dir):
     assert {"tp-mismatch", "batch-over-engine", "trust-remote-code"} <= codes(rep, "error")
     f = next(f for f in rep.findings if f.code == "tp-mismatch")
     assert f.path == str(props) and f.group == "lmi"
+    assert "option.tensor_parallel_degree=2" in f.fix  # the fix is spelled for the file at hand
+    assert next(f for f in rep.findings if f.code == "trust-remote-code").fix == "add option.trust_remote_code=true"
     props.write_text("option.tensor_parallel_degree=two\n")
     assert "properties-invalid" in codes(C.check_target(str(root), **_kw()), "error")
     # flat: option.trust_remote_code=false is read as true by LMI 0.33
