@@ -1329,6 +1329,10 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
         notes = [f"convert_checkpoint.py: {n}" for n in cflags.notes] + [f"trtllm-build: {n}" for n in bflags.notes]
         layout = "two-step"
     elif legacy_src.is_file():
+        if intent.advanced_convert:
+            raise WizardError(f"advanced convert_checkpoint.py flags ({', '.join(intent.advanced_convert)}) given, but "
+                              f"{ex} builds in one step with the legacy build.py",
+                              "set them on build.py instead (--set), after checking `lmi-wizard flags build.py`")
         lflags = discover_flags(legacy_src)
         em = _Emitter(lflags, "build.py", dropped)
         if intent.model_dir:

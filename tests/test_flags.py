@@ -489,6 +489,12 @@ def test_cli_build_relative_model_dir_is_made_absolute(fixtures_dir, tmp_path, c
 
 def test_cli_build_flat_target_refuses_legacy_builder(fixtures_dir, tmp_path, capsys):
     ex = make_checkout(fixtures_dir, tmp_path, "0.5")
+    # flags that would be silently ignored are refused instead
+    for extra, msg in ((["--set-convert", "load_by_shard"], "builds in one step with the legacy build.py"),
+                       (["--aot", "0.30.0", "--properties-dir", str(tmp_path), "--set", "x=1"], "do not apply to --aot")):
+        assert cli.main(["build", "--example-dir", str(ex), "--dry-run", *extra]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1, err
     assert cli.main(["build", "--example-dir", str(ex), "--layout", "flat", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "legacy build.py" in err and "LMI 0.33" in err and err.count("\n") == 1

@@ -160,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
         from ..flags import validate_intent
         from ..partition import PartitionArgs, partition_plan, write_properties
 
+        if args.advanced or args.advanced_convert:
+            raise WizardError("--set/--set-convert do not apply to --aot (LMI's partition tool takes no builder flags)",
+                              "leave them out, or build with the checkout's builders (drop --aot)")
         if not args.properties_dir:
             raise WizardError("--aot needs --properties-dir", "give a folder the container sees (it gets serving.properties)")
         props = {}
