@@ -20,6 +20,7 @@ import os
 import re
 import shlex
 import shutil
+from glob import escape as glob_escape
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -435,12 +436,35 @@ def plan_checkout(
                         result=_expected(dest, tag, backend, reused), error=error)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists
+        return True
+    return True
+
+
+def _remove_stale_clones(final: Path) -> None:
+    """Temp clones next to ``final`` left by a wizard that was killed (its pid is gone): they are ours."""
+    try:
+        leftovers = list(final.parent.glob(f".{glob_escape(final.name)}.cloning-*"))
+    except OSError:
+        return
+    for d in leftovers:
+        pid = d.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)) and d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def _clone(step: PlanStep, url: str, *, depth: Optional[int], git: str, progress: ProgressFn | None,
            cancel: CancelToken | None, log_path: Optional[Path], index: int, count: int) -> None:
     """Clone into a hidden temp folder next to ``step.dest``, then rename it into place."""
     final = step.dest
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.cloning-{os.getpid()}"
+    _remove_stale_clones(final)
     if tmp.exists():
         shutil.rmtree(tmp)
     argv = clone_argv(url, step.tag, tmp, depth, git)

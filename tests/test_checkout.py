@@ -449,3 +449,16 @@ def test_cloned_checkout_renders_the_tutorial_with_discovered_plugin_flags(remot
         for flag in ("--gemm_plugin", "--gpt_attention_plugin", "--context_fmha", "--remove_input_padding", want):
             assert flag in build, (tag, flag, plan.preview())
         assert plan.dropped == [] and plan.notes == [], plan.preview()
+
+
+def test_temp_clone_of_a_killed_run_is_removed(remotes, tmp_path):
+    """A wizard killed mid-clone (SIGKILL: no cleanup) leaves .NAME.cloning-PID; the next run removes it
+    when that pid is gone, and never touches one of a live process."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".co [1].cloning-{dead.pid}"
+    live = tmp_path / f".co [1].cloning-{os.getppid()}"
+    for d in (stale, live):
+        (d / ".git").mkdir(parents=True)
+    ck.checkout("v0.21.0", tmp_path / "co [1]", **urls(remotes))
+    assert not stale.exists() and live.is_dir()
