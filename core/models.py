@@ -5,7 +5,7 @@
   (``convert_checkpoint.py`` then ``trtllm-build``, 0.8+) or ``build.py`` (legacy one-step, ≤0.7);
   a folder with neither is listed as not buildable.
 * :func:`load_model_config` — a Hugging Face repo id (only ``config.json`` is fetched) or a local folder.
-* :func:`pick_example` — the example folder for the model's architecture (table in ``data/arch_map.json``).
+* :func:`pick_example` — the example folder for the model's architecture (table in ``data/model_architectures.json``).
 * :class:`ModelConfig` — architecture, sizes, a parameter-count estimate and weight bytes per dtype.
 * :func:`jit_support` — whether LMI compiles this architecture itself (then the manual path is optional).
 """
@@ -26,11 +26,11 @@ from .errors import WizardError
 # --------------------------------------------------------------------------------------------------------
 # data table
 
-_DATA = Path(__file__).resolve().parent / "data" / "arch_map.json"
+_DATA = Path(__file__).resolve().parent / "data" / "model_architectures.json"
 
 
 @lru_cache(maxsize=1)
-def arch_map() -> dict:
+def model_architectures() -> dict:
     return json.loads(_DATA.read_text(encoding="utf-8"))
 
 
@@ -278,7 +278,7 @@ class ModelConfig:
     def _gated(self) -> bool:
         """Whether the MLP has three matrices (gate, up, down) rather than two."""
         mt = (self.model_type or "").lower()
-        table = arch_map()
+        table = model_architectures()
         gated = {t.lower() for t in table.get("gated_mlp_model_types", [])}
         if mt in gated:
             return True
@@ -554,7 +554,7 @@ def _load_hf(repo_id: str, *, endpoint, token, revision, cache_dir, local_files_
 # architecture -> example folder, JIT
 
 def candidate_folders(cfg: ModelConfig) -> list[str]:
-    table = arch_map()
+    table = model_architectures()
     out: list[str] = []
     for a in cfg.architectures:
         out += table["architectures"].get(a, [])
@@ -600,7 +600,7 @@ class JitSupport:
 
 def jit_support(cfg: ModelConfig) -> JitSupport:
     """Whether LMI's TensorRT-LLM container compiles this architecture itself (just-in-time)."""
-    jit = arch_map()["jit"]
+    jit = model_architectures()["jit"]
     src = jit["_source"].split(",")[0] + ", " + jit["_source"].split(",")[1].split("(")[0].strip()
     arch_hit = [a for a in cfg.architectures if a in jit["architectures"]]
     if arch_hit:

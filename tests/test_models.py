@@ -166,7 +166,7 @@ def test_pick_example_falls_back_to_model_type(new_tree):
 
 
 def test_jit_support_list_is_cited_and_used():
-    jit = m.arch_map()["jit"]
+    jit = m.model_architectures()["jit"]
     assert "deepjavalibrary/djl-serving" in jit["_source"] and "trt_llm_user_guide.md" in jit["_source"]
     for arch in ("LlamaForCausalLM", "BaichuanForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM",
                  "FalconForCausalLM", "GPTJForCausalLM", "ChatGLMModel", "T5ForConditionalGeneration"):
@@ -181,7 +181,7 @@ def test_every_mapped_folder_exists_upstream():
     known = set(union_names("legacy-union")) | {n.split("/")[1] for n in union_names("main-union")}
     known |= {"chatglm", "qwen", "phi", "opt", "mpt", "nemotron", "multimodal", "qwenvl", "whisper", "skywork",
               "jais", "recurrentgemma"}  # after the truncated legacy listing / in the new layout listing
-    table = m.arch_map()
+    table = m.model_architectures()
     for group in ("architectures", "model_types"):
         for key, folders in table[group].items():
             assert folders and all(f in known for f in folders), (key, folders)
