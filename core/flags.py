@@ -1261,7 +1261,8 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
     translated and the validation findings. Raises WizardError for inputs that cannot be rendered at all."""
     ex = Path(example_dir)
     if not ex.is_dir():
-        raise WizardError(f"example folder not found: {ex}", "give a folder like <checkout>/examples/llama")
+        what = f"{ex} is a file, not an example folder" if ex.exists() else f"example folder not found: {ex}"
+        raise WizardError(what, "give a folder like <checkout>/examples/llama")
     legacy_src, convert_src = ex / "build.py", ex / "convert_checkpoint.py"
     if trtllm_version is None:
         trtllm_version = checkout_version(ex)

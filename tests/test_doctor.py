@@ -110,7 +110,8 @@ def test_human_output_on_h200(h200_nvml, probes, capsys):
                                          (["--lmi-version", "0.20.0"], "no TensorRT-LLM support"),
                                          (["--timeout", "0"], "--timeout must be a positive"),
                                          (["--checkout", "/nonexistent/dir"], "checkout not found"),
-                                         (["--lmi-version", " "], "--lmi-version is empty")])
+                                         (["--lmi-version", " "], "--lmi-version is empty"),
+                                         (["--checkout", __file__], "is a file, not a checkout folder")])
 def test_bad_input_is_one_line_exit_2(args, words, probes, capsys):
     rc = cli.main(["doctor", "--offline", *args, *probes])
     err = capsys.readouterr().err

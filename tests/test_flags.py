@@ -465,6 +465,8 @@ def test_cli_build_bad_inputs_one_line_each(fixtures_dir, tmp_path, capsys, monk
         assert cli.main(base + extra) == 2, extra
         err = capsys.readouterr().err
         assert msg in err and err.count("\n") == 1 and "Traceback" not in err, (extra, err)
+    assert cli.main(["build", "--example-dir", str(ex / "convert_checkpoint.py"), "--dry-run"]) == 2
+    assert "is a file, not an example folder" in capsys.readouterr().err
     # a model folder that does not exist: warning in a dry run, error before anything runs otherwise
     assert cli.main(base + ["--model-dir", "./missing"]) == 0
     assert "# warning: model folder not found: ./missing" in capsys.readouterr().out

@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         raise WizardError("--lmi-version is empty", "give the LMI release you deploy to, e.g. --lmi-version 0.33.0, "
                           "or leave it out to detect it")
     if args.checkout is not None and not os.path.isdir(args.checkout):
-        raise WizardError(f"checkout not found: {args.checkout}",
+        what = "is a file, not a checkout folder" if os.path.exists(args.checkout) else "not found"
+        raise WizardError(f"checkout {what}: {args.checkout}" if what == "not found" else f"{args.checkout} {what}",
                           "give the folder of a tensorrtllm_backend or TensorRT-LLM clone, or drop --checkout")
 
     report = gather(lookup_tags=True, offline=bool(getattr(args, "offline", False)),
