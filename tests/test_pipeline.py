@@ -198,7 +198,9 @@ def tutorial_recipe(remotes, work: Path, dest: str, **over) -> S.Answers:
     return a
 
 
-def tutorial_text(remotes, work: Path, dest: str) -> str:
+def tutorial_text(remotes, work: Path, dest: str, tokenizer: str | None = None) -> str:
+    """The tutorial recipe as TOML; ``tokenizer``: a local folder to take the tokenizer from (else the Hub)."""
+    tok = f'\n[tokenizer]\nsource = "{tokenizer}"\n' if tokenizer else ""
     return f'''
 [env]
 trtllm_version = "0.5.0"
@@ -223,7 +225,7 @@ kv_cache_free_gpu_mem_fraction = 0.95
 
 [destination]
 uri = "{dest}"
-'''
+{tok}'''
 
 
 def _events(store):

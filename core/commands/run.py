@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
 
 NAME = "run"
@@ -121,25 +122,28 @@ def run(args) -> int:
     out = sys.stderr if args.json else sys.stdout
     display = ConsoleProgress(out)
     cancel = CancelToken()
-    previous = None
+    previous: dict = {}
 
-    def on_sigint(signum, frame):  # first Ctrl-C: stop cleanly (process group killed, state kept)
+    def on_signal(signum, frame):  # Ctrl-C / SIGTERM (CI timeouts): stop cleanly (process group killed, state kept)
         if cancel.cancelled:
             raise KeyboardInterrupt
-        print("\nlmi-wizard: cancelling… (Ctrl-C again to abort)", file=sys.stderr)
-        cancel.cancel()
+        print(f"\nlmi-wizard: {signal.Signals(signum).name}: cancelling… (Ctrl-C again to abort)", file=sys.stderr)
+        # not here: this handler runs in the main thread, which may be inside Popen.wait() holding its lock;
+        # killing the process group from here would wait on that same lock
+        threading.Thread(target=cancel.cancel, name="cancel", daemon=True).start()
 
-    try:
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread
-        previous = None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread
+            pass
     try:
         print(f"lmi-wizard run {args.recipe}: {len(pipe.steps)} steps in {pipe.work_dir}"
               + (" (resume)" if args.resume else ""), file=out, flush=True)
         report = pipe.run(progress=display, cancel=cancel)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
