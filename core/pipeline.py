@@ -306,7 +306,7 @@ class EnvironmentStep(PipelineStep):
                               f"trtllm_version = \"{installed}\" under [env]")
         problems = [p for p in validate_all(a)
                     if not (p.key == "model.example" and not a.is_set("model.example"))]  # auto-picked later
-        errors = [p for p in problems if p.blocking]
+        errors = [p for p in problems if p.blocking]  # (Pipeline.run refuses these before anything is written)
         # (the report already says what this machine cannot do)
         notes += [f"{p.severity}: {p}" for p in problems if not p.blocking and not p.key.startswith("env")]
         if errors:
@@ -1260,6 +1260,9 @@ class Pipeline:
         the report says where it stopped and why (``ok`` False); the state is kept for ``--resume``."""
         cancel = cancel or CancelToken()
         a, ctx = self.answers, self.ctx
+        refused = self._refuse_invalid(progress)
+        if refused is not None:  # nothing written: answers that cannot run leave no trace on disk
+            return refused
         self.run_dir.mkdir(parents=True, exist_ok=True)
         state = self.load_state()
         # steps that made something (environment/final make nothing; a failed clone removes itself)
@@ -1384,6 +1387,34 @@ class Pipeline:
             fix = "fix the cause and run again with --resume"
         return RunReport(ok, reports, dict(ctx.outputs), str(self.work_dir), str(log.path), str(self.state_path),
                          recipe_path, ctx.redact(error) if error else None, fix, stopped)
+
+    def blocking_problems(self) -> list:
+        """The answers' blocking problems (``core.steps.validate_all``); an unset example folder is not one
+        (the build step picks it from the model's architecture)."""
+        return [p for p in validate_all(self.answers)
+                if p.blocking and not (p.key == "model.example" and not self.answers.is_set("model.example"))]
+
+    def _refuse_invalid(self, progress: ProgressFn | None) -> Optional[RunReport]:
+        errors = self.blocking_problems()
+        if not errors:
+            return None
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more: " + "; ".join(str(p) for p in errors[1:4]) + ")" \
+            if len(errors) > 1 else ""
+        msg = self.ctx.redact(f"the recipe cannot run: {first}{more}")
+        fix = "fix the recipe (see `lmi-wizard init`)"
+        reports = [StepReport(s.name, s.title, "pending") for s in self.steps]
+        if reports:
+            reports[0].status, reports[0].error = "failed", msg
+            if progress is not None:
+                try:
+                    progress(Progress(reports[0].name, f"{reports[0].title} failed: {msg}", extra={
+                        "event": "step", "status": "failed", "index": 0, "count": len(reports),
+                        "title": reports[0].title, "elapsed": 0.0, "error": msg, "fix": fix}))
+                except Exception:
+                    pass
+        return RunReport(False, reports, {}, str(self.work_dir), str(self.run_dir / LOG_NAME), str(self.state_path),
+                         None, msg, fix, reports[0].name if reports else None)
 
     def _sub_progress(self, step: PipelineStep, send, log: RunLog) -> ProgressFn:
         last_logged = {"t": 0.0}

@@ -557,7 +557,7 @@ def test_validation_refuses_before_anything_runs(remotes, tmp_path, monkeypatch)
     rep = P.Pipeline(a).run()
     assert not rep.ok and rep.stopped_at == "environment"
     assert "two folders" in rep.error
-    assert not (work / "tensorrtllm_backend").exists()
+    assert not work.exists()  # nothing at all was written: no checkout, no log, no state
     # building here for another TensorRT-LLM than the installed one: refused (the classic version mismatch)
     from lmi_wizard.core import versions
 
