@@ -63,8 +63,10 @@ Text transforms for a live diff preview (nothing touches the disk): :func:`fill_
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import gc
 import json
 import os
 import re
@@ -619,7 +621,6 @@ _TOK = re.compile(
     )""",
     re.X,
 )
-_KIND = {1: "comment", 2: "str", 3: "ph", 4: "ident", 5: "ident", 6: "num", 7: "punct", 8: "bad"}
 _RECORDED_FIELDS = frozenset({"decoupled", "backend", "platform", "max_batch_size"})
 
 
@@ -637,7 +638,7 @@ def _quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     name: str
     kind: str  # "msg" | "list"
@@ -650,7 +651,7 @@ class _Frame:
     param_idx: int | None = None  # index in _Scan.params for a top-level parameters block
 
 
-@dataclass
+@dataclass(slots=True)
 class _Value:
     path: list[_Frame]
     field: str
@@ -658,9 +659,11 @@ class _Value:
     start: int
     end: int
     raw: str
+    label: str | None = None  # precomputed field label (fast path); else from path
+    param: str | None = None  # with label: the parameters key it sits in
 
 
-@dataclass
+@dataclass(slots=True)
 class ParamBlock:
     key: str | None
     start: int  # offset of `parameters`
@@ -675,9 +678,7 @@ class _Scan:
     values: list[_Value] = field(default_factory=list)
     params: list[ParamBlock] = field(default_factory=list)
     mtp: tuple[int, int] | None = None  # model_transaction_policy { … } span of brackets (open, close)
-    first_tokens: list[str] = field(default_factory=list)
     bad: int | None = None  # offset of the first character the tokenizer could not read
-    unbalanced: bool = False
 
 
 def _field_label(frames: list[_Frame], fld: str) -> str:
@@ -691,8 +692,6 @@ def _field_label(frames: list[_Frame], fld: str) -> str:
             prev = f
             continue
         label = f.key if f.name == "parameters" and f.key is not None else f.label
-        if label is None and f.name == "parameters":
-            label = f.key
         if label is not None and (f.name == "parameters" or (prev is not None and prev.kind == "list")):
             parts.append(f'{f.name}["{label}"]')
         elif prev is not None and prev.kind == "list":
@@ -707,95 +706,192 @@ def _field_label(frames: list[_Frame], fld: str) -> str:
     return ".".join(parts)
 
 
+# The scanner only stops at what carries structure or a placeholder: brackets, strings, ${…}, comments and
+# characters protobuf text cannot contain. Names, numbers, identifiers, ":" "," ";" are skipped by one
+# C-speed character class; a token's field name is read back from the skipped gap. The common
+# ``parameters { key: "…" value { string_value: "…" } }`` block is one match (top level only). Values of
+# the few fields read as identifiers/numbers (decoupled, backend, platform, max_batch_size) are found by
+# one pass of their own (str.find). Linear; bench/bench_pbtxt_check.py prints the figures.
+_STR = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+_SQSTR = r"'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
+_GEN_ALTS = (r"[A-Za-z0-9_\s:,;.+\-]*(?:(\#[^\n]*)|(" + _STR + "|" + _SQSTR + r")|(\$\{[^}\n]*\})|([{}\[\]<>])"
+             r"|([^A-Za-z0-9_\s:,;.+\-]))")
+_GEN = re.compile(_GEN_ALTS)  # 1 comment, 2 string, 3 placeholder, 4 bracket, 5 unreadable
+_FAST = re.compile(  # 1 parameters block (2 key, 3 string_value), then _GEN's groups shifted by 3
+    r"\s*(parameters\s*:?\s*\{\s*key\s*:\s*(" + _STR + r")\s*value\s*:?\s*\{\s*string_value\s*:\s*(" + _STR
+    + r")\s*\}\s*\})|" + _GEN_ALTS)
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _recorded_positions(text: str) -> list[int]:
+    """Offsets of the words in ``_RECORDED_FIELDS`` (whole words), ascending, plus a sentinel past the end.
+    ``str.find`` per word: far faster than one regex alternation over the whole text."""
+    out: list[int] = []
+    n = len(text)
+    for word in _RECORDED_FIELDS:
+        i = text.find(word)
+        while i >= 0:
+            j = i + len(word)
+            if (i == 0 or text[i - 1] not in _WORD_CHARS) and (j >= n or text[j] not in _WORD_CHARS):
+                out.append(i)
+            i = text.find(word, j)
+    out.sort()
+    out.append(n + 1)
+    return out
+
+
+def _gap_name(text: str, gs: int, ts: int) -> tuple[str, int] | None:
+    """The field name at the end of the skipped gap ``text[gs:ts]`` (``name``, ``name:``) and its offset."""
+    g = text[gs:ts].rstrip()
+    if g.endswith(":"):
+        g = g[:-1].rstrip()
+    if not g or g[-1] not in _WORD_CHARS:
+        return None
+    w = g.rsplit(None, 1)[-1]
+    if not w.isidentifier():
+        for sep in ":,;.+-":
+            w = w.rsplit(sep, 1)[-1]
+        if not w.isidentifier():
+            return None
+    return w, gs + len(g) - len(w)
+_RECORDED_VALUE = re.compile(
+    r"([A-Za-z_]+)\s*:?\s*([-+]?(?:[0-9]|\.[0-9])[0-9A-Za-z_.+-]*|[A-Za-z_][A-Za-z0-9_]*)(?![0-9A-Za-z_.+-])(?!\s*:)")
+_PARAM_VALUE_PATH = [_Frame("parameters", "msg", -1, -1), _Frame("value", "msg", -1, -1)]
+
+
 def _scan(text: str) -> _Scan:
+    with _gc_paused():
+        return _scan_text(text)
+
+
+def _scan_text(text: str) -> _Scan:
     sc = _Scan()
     stack: list[_Frame] = []
-    pending: str | None = None  # field name waiting for ":" / "{"
-    pending_at = 0
-    after_colon = False
     values = sc.values
-    for m in _TOK.finditer(text):
-        gi = m.lastindex
-        if gi == 1 or gi is None:
+    params = sc.params
+    rec = _recorded_positions(text)
+    ri = 0
+    carry: tuple[str, int] | None = None  # a field name seen before a comment
+    pos, n = 0, len(text)
+    fast_match, gen_match = _FAST.match, _GEN.match
+    while pos < n:
+        m = gen_match(text, pos) if stack else fast_match(text, pos)
+        off = 0  # group offset: _FAST has 3 groups before _GEN's
+        if m is None:  # only skippable characters are left
+            ts = n
+        else:
+            gi = m.lastindex
+            if not stack:
+                if gi <= 3:  # a whole top-level parameters { key value { string_value } } block
+                    key_tok, val_tok = m.group(2, 3)
+                    key = key_tok[1:-1] if "\\" not in key_tok else _unquote(key_tok)
+                    vs = m.start(3)
+                    ve = vs + len(val_tok)
+                    end = m.end()
+                    params.append(ParamBlock(key, m.start(1), end,
+                                             val_tok[1:-1] if "\\" not in val_tok else _unquote(val_tok), (vs, ve)))
+                    if "${" in val_tok:
+                        values.append(_Value(_PARAM_VALUE_PATH, "string_value", "str", vs, ve, val_tok,
+                                             f'parameters["{key}"]', key))
+                    carry = None
+                    pos = end
+                    continue
+                gi -= 3
+                off = 3
+            ts = m.start(gi + off)
+        # identifier/number values of the recorded fields in the skipped gap [pos, ts)
+        while rec[ri] < ts:
+            p = rec[ri]
+            ri += 1
+            if p < pos or (stack and (len(stack) > 1 or stack[-1].kind == "list")):
+                continue
+            b = p - 1
+            while b >= pos and text[b] in " \t\r\n":
+                b -= 1
+            if b >= pos and text[b] == ":":  # the word is a value, not a field name
+                continue
+            v = _RECORDED_VALUE.match(text, p, ts)
+            if v is not None:
+                tok = v.group(2)
+                values.append(_Value(list(stack), v.group(1), "num" if tok[0] in "+-.0123456789" else "ident",
+                                     v.start(2), v.end(2), tok))
+        if m is None:
+            break
+        gs, pos = pos, m.end()
+        if gi == 4:
+            tok = text[ts]
+            if tok == "}" or tok == ">":
+                carry = None
+                if stack and stack[-1].kind == "msg":
+                    fr = stack.pop()
+                    if fr.param_idx is not None:
+                        params[fr.param_idx].end = pos
+                    if fr.name == "model_transaction_policy" and not stack:
+                        sc.mtp = (fr.open_at, ts)
+                continue
+            if tok == "]":
+                carry = None
+                if stack and stack[-1].kind == "list":
+                    stack.pop()
+                continue
+        elif gi == 1:  # comment: a field name before it still applies after it
+            got = _gap_name(text, gs, ts)
+            if got is not None:
+                carry = got
             continue
-        if gi == 5:
-            gi = 4
-        kind = _KIND[gi]
-        tok = m.group(gi)
-        pos = m.start(gi)
-        if len(sc.first_tokens) < 3:
-            sc.first_tokens.append(kind if kind != "punct" else tok)
-        if gi == 8:
+        elif gi == 5:
             if sc.bad is None:
-                sc.bad = pos
+                sc.bad = ts
             continue
+        else:
+            tok = m.group(gi + off)
         top = stack[-1] if stack else None
-        if gi == 7:
-            if tok == "{" or tok == "<":
-                if top is not None and top.kind == "list" and pending is None:
-                    fr = _Frame(top.name, "msg", pos, pos, index=top.index, depth=len(stack))
-                    top.index += 1
-                    if len(stack) == 1 and top.name == "parameters":
-                        fr.param_idx = len(sc.params)
-                        sc.params.append(ParamBlock(None, pos, -1, in_list=True))
-                else:
-                    name = pending or "?"
-                    fr = _Frame(name, "msg", pending_at if pending else pos, pos, depth=len(stack))
-                    if name == "parameters" and not stack:
-                        fr.param_idx = len(sc.params)
-                        sc.params.append(ParamBlock(None, fr.start, -1))
+        if top is not None and top.kind == "list":  # list items: named after the list
+            carry = None
+            if gi == 4:
+                if tok == "[":
+                    stack.append(_Frame("?", "list", ts, ts, depth=len(stack)))
+                    continue
+                fr = _Frame(top.name, "msg", ts, ts, index=top.index, depth=len(stack))
+                top.index += 1
+                if len(stack) == 1 and top.name == "parameters":
+                    fr.param_idx = len(params)
+                    params.append(ParamBlock(None, ts, -1, in_list=True))
                 stack.append(fr)
-                pending, after_colon = None, False
-            elif tok == "}" or tok == ">":
-                if not stack or stack[-1].kind != "msg":
-                    sc.unbalanced = True
-                    continue
-                fr = stack.pop()
-                if fr.param_idx is not None:
-                    sc.params[fr.param_idx].end = m.end()
-                if fr.name == "model_transaction_policy" and not stack:
-                    sc.mtp = (fr.open_at, pos)
-                pending, after_colon = None, False
-            elif tok == "[":
-                stack.append(_Frame(pending or "?", "list", pending_at if pending else pos, pos, depth=len(stack)))
-                pending, after_colon = None, False
-            elif tok == "]":
-                if not stack or stack[-1].kind != "list":
-                    sc.unbalanced = True
-                    continue
-                stack.pop()
-                pending, after_colon = None, False
-            elif tok == ":":
-                after_colon = True
-            elif not (top is not None and top.kind == "list"):  # , ;
-                pending, after_colon = None, False
+            elif gi == 3 or "${" in tok:
+                values.append(_Value(list(stack), "", "ph" if gi == 3 else "str", ts, pos, tok))
             continue
-        # a field name or a value
-        in_list = top is not None and top.kind == "list"
-        if gi == 4 and not after_colon and not in_list:
-            pending, pending_at = tok, pos
-            after_colon = m.group(5) is not None
+        got = _gap_name(text, gs, ts)
+        if got is None and carry is not None and not text[gs:ts].strip():
+            got = carry
+        carry = None
+        name, name_at = got if got is not None else ("?", ts)
+        if gi == 4:
+            if tok == "[":
+                stack.append(_Frame(name, "list", name_at, ts, depth=len(stack)))
+                continue
+            fr = _Frame(name, "msg", name_at, ts, depth=len(stack))
+            if name == "parameters" and not stack:
+                fr.param_idx = len(params)
+                params.append(ParamBlock(None, name_at, -1))
+            stack.append(fr)
             continue
-        fld = top.name if in_list else (pending or "?")
-        if gi == 3 or (gi == 2 and "${" in tok) or (not in_list and len(stack) <= 1 and fld in _RECORDED_FIELDS):
-            values.append(_Value(list(stack), "" if in_list else fld, kind, pos, m.end(gi), tok))
-        if top is not None and not in_list and gi == 2:
-            if fld == "name" and top.label is None:
+        # a string (2) or an unquoted placeholder (3), as the value of field `name`
+        if gi == 3 or "${" in tok or (len(stack) <= 1 and name in _RECORDED_FIELDS):
+            values.append(_Value(list(stack), name, "ph" if gi == 3 else "str", ts, pos, tok))
+        if top is not None and gi == 2:
+            if name == "name" and top.label is None:
                 top.label = _unquote(tok)
-            elif fld == "key" and top.key is None:
+            elif name == "key" and top.key is None:
                 top.key = _unquote(tok)
                 if top.param_idx is not None:
-                    sc.params[top.param_idx].key = top.key
-            elif fld == "string_value" and len(stack) >= 2 and stack[-2].param_idx is not None \
-                    and stack[-1].name == "value":
-                pb = sc.params[stack[-2].param_idx]
+                    params[top.param_idx].key = top.key
+            elif name == "string_value" and top.name == "value" and len(stack) >= 2 \
+                    and stack[-2].param_idx is not None:
+                pb = params[stack[-2].param_idx]
                 if pb.value_span is None:
                     pb.value = _unquote(tok)
-                    pb.value_span = (pos, m.end(gi))
-        if not in_list:
-            pending, after_colon = None, False
-    if stack:
-        sc.unbalanced = True
+                    pb.value_span = (ts, pos)
     return sc
 
 
@@ -832,7 +928,7 @@ LOAD_FATAL_PYTHON_PARAMS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     file: str
     line: int
@@ -921,6 +1017,24 @@ def _top_value(sc: _Scan, name: str) -> _Value | None:
 def check_text(text: str, path: str | os.PathLike = "config.pbtxt", *,
                expected_engine_path: str | None = DEFAULT_ENGINE_PATH, parse: bool = True) -> CheckReport:
     """Review a config.pbtxt: unresolved placeholders, decoupled, engine path, parse result."""
+    with _gc_paused():
+        return _check_text(text, path, expected_engine_path=expected_engine_path, parse=parse)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """The scan makes one small object per token/finding and none of them form cycles: the cyclic GC's
+    repeated full passes over a growing heap would make a big file quadratic-ish."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str | None, parse: bool) -> CheckReport:
     file = str(path)
     sc = _scan(text)
     lines = _Lines(text)
@@ -929,17 +1043,24 @@ def check_text(text: str, path: str | os.PathLike = "config.pbtxt", *,
     is_python = backend == "python"
     findings: list[Finding] = []
     for v in sc.values:
+        raw = v.raw
         if v.kind == "ph":
-            names = [v.raw[2:-1]]
-        elif v.kind == "str" and "${" in v.raw:
-            names = [m.group(1) for m in _BRACED_RE.finditer(v.raw)]
+            names = [raw[2:-1]]
+        elif v.kind == "str" and "${" in raw:
+            if raw.startswith('"${') and raw.find("}") == len(raw) - 2 and raw.count("$") == 1:
+                names = [raw[3:-2]]  # the usual "${name}"
+            else:
+                names = [m.group(1) for m in _BRACED_RE.finditer(raw)]
         else:
             continue
         if not names:
             continue
         line = lines.at(v.start)
-        fld = _field_label(v.path, v.field)
-        param = next((f.key for f in v.path if f.name == "parameters" and f.key is not None), None)
+        if v.label is not None:
+            fld, param = v.label, v.param
+        else:
+            fld = _field_label(v.path, v.field)
+            param = next((f.key for f in v.path if f.name == "parameters" and f.key is not None), None)
         for name in names:
             if v.kind == "ph":
                 kind, reason = "blocking", "unquoted: Triton cannot parse the file until it is filled"

@@ -416,3 +416,66 @@ def test_bare_dollar_names_are_substituted_like_string_template():
     assert 'backend: "python"' in res.text and '"$x"' in res.text
     res = pbtxt.fill_text(text, "c:1", tag="v0.5.0")
     assert any("comment" in n for n in res.notes)
+
+
+# ------------------------------------------------------------------------------------------ scanner paths
+# The scanner reads the usual top-level `parameters { key value { string_value } }` block in one match and
+# everything else token by token; both must give the same answers.
+
+_BLOCK_FORMS = [
+    'parameters: {\n  key: "k"\n  value: {\n    string_value: "${v}"\n  }\n}\n',  # one-match form
+    'parameters {\n  key: "k" # the key\n  value: {\n    string_value: "${v}"\n  }\n}\n',  # comment inside
+    'parameters: <\n  key: "k"\n  value: <\n    string_value: "${v}"\n  >\n>\n',  # angle brackets
+    'parameters {\n  value: {\n    string_value: "${v}"\n  }\n  key: "k"\n}\n',  # key after value
+    'parameters [\n  {\n    key: "k"\n    value: { string_value: "${v}" }\n  }\n]\n',  # list form
+]
+
+
+@pytest.mark.parametrize("form", range(len(_BLOCK_FORMS)))
+def test_every_parameters_form_gives_the_same_findings(form):
+    head = 'name: "tensorrt_llm"\nbackend: "tensorrtllm"\nmax_batch_size: 8\n'
+    text = head + _BLOCK_FORMS[form] + 'parameters: {\n  key: "gpt_model_path"\n  value: {\n    string_value: "/e"\n  }\n}\n'
+    rep = pbtxt.check_text(text, parse=False)
+    assert [(f.line, f.name, f.field, f.kind, f.param) for f in rep.findings] == \
+        [(rep.findings[0].line, "v", 'parameters["k"]', "optional", "k")]
+    assert "string_value: \"${v}\"" in text.splitlines()[rep.findings[0].line - 1]
+    assert pbtxt.parameter_keys(text) == ["k", "gpt_model_path"]
+    assert rep.engine_path["value"] == "/e"
+    assert "${v}" not in pbtxt.delete_parameter(text, "k")
+
+
+def test_scalar_fields_found_anywhere_in_the_skipped_text():
+    # decoupled / max_batch_size / backend are read even at the very end of the file, without a newline
+    text = 'name: "m"\nbackend: "python"\nmodel_transaction_policy { decoupled: True }\nmax_batch_size: 8'
+    rep = pbtxt.check_text(text, parse=False)
+    assert rep.decoupled["state"] == "true" and rep.decoupled["line"] == 3
+    assert pbtxt.set_decoupled(text, False).count("decoupled: False") == 1
+    assert "max_batch_size: 8\n\nmodel_transaction_policy" not in pbtxt.set_decoupled(text, False)
+    # a value that is really the next field name is not taken as the value
+    text2 = 'name: "m"\nmodel_transaction_policy {\n  decoupled\n  other: 1\n}\n'
+    assert pbtxt.check_text(text2, parse=False).decoupled["state"] == "missing"
+    # a word inside a string or a comment is not a field
+    text3 = 'name: "decoupled: False"\n# decoupled: False\nmodel_transaction_policy { decoupled: true }\n'
+    assert pbtxt.check_text(text3, parse=False).decoupled["value"] == "true"
+
+
+def test_unreadable_character_and_field_labels_in_lists():
+    text = _v("v0.19.0")
+    rep = pbtxt.check_text(text.replace('name: "input_ids"', 'name: "input_ids" @'), parse=False)
+    assert any("unreadable character" in n for n in rep.notes)
+    labels = {f.field for f in pbtxt.check_text(text, parse=False).findings}
+    assert 'input["encoder_input_features"].data_type' in labels
+    assert "dynamic_batching.preferred_batch_size" in labels
+
+
+def test_big_placeholder_dense_file_is_complete():
+    """Thousands of one-match blocks: one finding each, lines exact (bench/bench_pbtxt_check.py times it)."""
+    text = _v("v0.19.0")
+    i = text.index("parameters")
+    body = text[i:]
+    big = text[:i] + body * 200
+    small = pbtxt.check_text(text, parse=False)
+    rep = pbtxt.check_text(big, parse=False)
+    per_copy = [f for f in small.findings if f.line > text[:i].count("\n")]
+    assert len(rep.findings) == len(small.findings) + 199 * len(per_copy)
+    assert rep.findings[-1].line == small.findings[-1].line + 199 * body.count("\n")

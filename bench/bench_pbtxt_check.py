@@ -1,0 +1,48 @@
+"""Speed of ``pbtxt check`` (the scanner) on big config.pbtxt files built from a real template.
+
+    .venv/bin/python bench/bench_pbtxt_check.py [MB]
+
+Four shapes of ~MB megabytes each: parameters blocks full of ${placeholders} (one finding per block, the
+worst case), the same blocks filled, repeated input tensors (nested messages, the generic path), and one
+huge comment. Prints CPU seconds and MB/s (CPU time, so a busy machine does not skew it much).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from lmi_wizard.core import pbtxt
+
+TEMPLATE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "pbtxt" / "v0.19.0" / "tensorrt_llm" / "config.pbtxt"
+
+
+def shapes(mb: float) -> dict[str, str]:
+    src = TEMPLATE.read_text("utf-8")
+    size = int(mb * 1e6)
+    i = src.index("parameters")
+    head, params = src[:i], src[i:]
+    a, b = src.index("input ["), src.index("output [")
+    inputs = src[a:b]
+    return {
+        "placeholder parameters": head + params * (size // len(params) + 1),
+        "filled parameters": (head + params * (size // len(params) + 1)).replace("${", "v{"),
+        "input tensors": src[:a] + inputs * (size // len(inputs) + 1) + src[b:],
+        "one big comment": src + ("# " + "x" * 98 + "\n") * (size // 101),
+    }
+
+
+def main() -> None:
+    mb = float(sys.argv[1]) if len(sys.argv) > 1 else 50.0
+    for name, text in shapes(mb).items():
+        size = len(text.encode("utf-8")) / 1e6
+        c = time.process_time()
+        report = pbtxt.check_text(text, "big.pbtxt", parse=False)
+        c = time.process_time() - c
+        print(f"{name:<24} {size:6.1f} MB  check (no protobuf parse): {c:6.2f} s CPU  {size / c:6.1f} MB/s  "
+              f"{len(report.findings)} findings")
+
+
+if __name__ == "__main__":
+    main()
