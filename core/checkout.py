@@ -197,7 +197,7 @@ _ERRORS: list[tuple[re.Pattern, str, str]] = [
     (re.compile(r"Remote branch (\S+) not found in upstream|Could not find remote branch (\S+)", re.I),
      "tag {tag} not found in {url}",
      "check the version (the tag is v plus the installed tensorrt-llm version); list the tags with "
-     "`git ls-remote --tags {url}`; a mirror may lack new tags"),
+     "`git ls-remote --tags {qurl}`; a mirror may lack new tags"),
     (re.compile(r"Could not resolve host|Name or service not known|Temporary failure in name resolution", re.I),
      "cannot reach {url}: could not resolve the host name (offline?)",
      "check the network or DNS, or point the URL setting at a reachable mirror (--backend-url/--trtllm-url)"),
@@ -240,7 +240,7 @@ def explain_git_failure(stderr_lines: list[str], *, url: str, tag: str, dest: Pa
     safe_url = redact_url(url)
     for pattern, problem, fix in _ERRORS:
         if pattern.search(text):
-            fmt = dict(url=safe_url, tag=tag, dest=dest, repo=repo)
+            fmt = dict(url=safe_url, qurl=shlex.quote(safe_url), tag=tag, dest=dest, repo=repo)
             return WizardError(f"cannot clone {repo}: " + problem.format(**fmt), fix.format(**fmt))
     last = next((ln for ln in reversed(stderr_lines) if ln.strip() and not _PROGRESS.match(ln.strip())), "")
     return WizardError(f"cannot clone {repo} {tag} from {safe_url}: git exited with {returncode}"

@@ -263,6 +263,14 @@ def test_connection_refused_names_url_without_credentials(tmp_path):
     assert "s3cr3t" not in log.read_text()
 
 
+def test_fix_command_quotes_a_url_with_spaces():
+    import shlex
+
+    err = ck.explain_git_failure(["fatal: Remote branch v9.9.9 not found in upstream origin"], url="/srv/my repos/x",
+                                 tag="v9.9.9", dest=Path("/d"), repo="TensorRT-LLM", returncode=128)
+    assert shlex.split(err.fix.split("`")[1]) == ["git", "ls-remote", "--tags", "/srv/my repos/x"]
+
+
 @pytest.mark.parametrize("stderr,expect", [
     (["fatal: unable to access 'https://github.com/x/y.git/': Could not resolve host: github.com"],
      "could not resolve the host name"),
