@@ -1100,7 +1100,7 @@ class _Emitter:
             if not on:
                 self.put(spec.name)
             return
-        if ch and "enable" in ch and "disable" in ch:
+        if spec.enable_disable:
             self.put(spec.name, "enable" if on else "disable")
             return
         if ch and dtype is not None:

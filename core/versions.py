@@ -120,14 +120,6 @@ class Version:
             s += f".dev{self.dev}"
         return s
 
-    @property
-    def is_prerelease(self) -> bool:
-        return self.pre is not None or self.dev is not None
-
-    @property
-    def is_devrelease(self) -> bool:
-        return self.dev is not None
-
     def minor(self) -> tuple[int, int]:
         r = self.release + (0, 0)
         return (r[0], r[1])
