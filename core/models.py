@@ -118,6 +118,8 @@ def find_example(checkout: Any, name: str) -> ExampleModel:
     """The example folder called ``name`` (or ``models/core/name``); unknown names get close suggestions."""
     examples = list_examples(checkout)
     key = name.strip().strip("/")
+    if key.startswith("examples/"):  # as printed by `lmi-wizard models` (examples/<rel>)
+        key = key[len("examples/"):]
     for e in examples:
         if key in (e.name, e.rel):
             if not e.buildable:

@@ -115,6 +115,7 @@ def test_not_a_checkout(tmp_path):
 def test_find_example_and_suggestions(new_tree, legacy_tree):
     assert m.find_example(new_tree, "llama").rel == "models/core/llama"
     assert m.find_example(new_tree, "models/contrib/baichuan").name == "baichuan"
+    assert m.find_example(new_tree, "examples/models/core/llama/").rel == "models/core/llama"  # as listed
     with pytest.raises(WizardError) as ei:
         m.find_example(new_tree, "lama")
     assert "no model folder 'lama'" in ei.value.problem and ei.value.fix == "did you mean llama?"
