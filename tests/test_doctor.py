@@ -109,6 +109,7 @@ def test_human_output_on_h200(h200_nvml, probes, capsys):
 @pytest.mark.parametrize("args, words", [(["--lmi-version", "newest"], "not an LMI version"),
                                          (["--lmi-version", "0.20.0"], "no TensorRT-LLM support"),
                                          (["--timeout", "0"], "--timeout must be a positive"),
+                                         (["--timeout", "inf"], "--timeout must be a positive"),
                                          (["--checkout", "/nonexistent/dir"], "checkout not found"),
                                          (["--lmi-version", " "], "--lmi-version is empty"),
                                          (["--checkout", __file__], "is a file, not a checkout folder")])

@@ -459,7 +459,7 @@ def test_cli_build_bad_inputs_one_line_each(fixtures_dir, tmp_path, capsys, monk
             (["--trtllm-build", ""], "--trtllm-build is empty"),
             (["--trtllm-build", "a 'b"], "is not a command line"),
             (["--trtllm-version", "garbage"], "--trtllm-version 'garbage' is not a version"),
-            (["--timeout", "-1"], "--timeout must be a positive"),
+            (["--timeout", "-1"], "--timeout must be a positive"), (["--timeout", "nan"], "--timeout must be a positive"),
             (["--model-dir", "notjson"], "not valid JSON"),
             (["--aot", "zero", "--properties-dir", "."], "--aot 'zero' is not a version")):
         assert cli.main(base + extra) == 2, extra

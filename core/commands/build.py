@@ -133,7 +133,7 @@ def _check_args(args: argparse.Namespace) -> None:
         v = getattr(args, name)
         if v is not None and try_parse_version(v) is None:
             raise WizardError(f"--{name.replace('_', '-')} {v!r} is not a version", "give it like 0.12.0")
-    if args.timeout is not None and not args.timeout > 0:
+    if args.timeout is not None and not (args.timeout > 0 and args.timeout < float("inf")):
         raise WizardError(f"--timeout must be a positive number of seconds (got {args.timeout:g})", "e.g. --timeout 3600")
 
 

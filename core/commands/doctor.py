@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from ..environment import gather
     from ..errors import WizardError
 
-    if not args.timeout > 0:
+    if not (args.timeout > 0 and args.timeout < float("inf")):
         raise WizardError(f"--timeout must be a positive number of seconds, not {args.timeout:g}", "e.g. --timeout 4")
     if args.lmi_version is not None and not args.lmi_version.strip():
         raise WizardError("--lmi-version is empty", "give the LMI release you deploy to, e.g. --lmi-version 0.33.0, "
