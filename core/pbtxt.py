@@ -42,10 +42,10 @@ the tool accepts; it refuses or accepts more instead):
 * The key check above applies to every tag (the v0.19+ tool only asserts ``key in text``; older tools
   ignore unknown keys silently). ``$name`` without braces counts as a placeholder there, since
   ``string.Template`` substitutes it too; the templates only use ``${name}``.
-* ``fill_text`` also takes a mapping (what the TUI should pass): values are used verbatim, no string
-  syntax involved — ``format_substitutions`` builds an escaped v0.16+ string from one when a string is
-  needed (with a pre-v0.16 tag a value containing a backslash would then keep the escape backslashes, as the
-  old tool does).
+* ``fill_text`` also takes a mapping (what code should pass): values are used verbatim, no string
+  syntax involved. ``format_substitutions`` returns an :class:`EscapedSubstitutions` string that
+  ``fill_text`` also reads verbatim with any tag; only a plain ``str`` gets the tag's tool's reading.
+  ``tool_substitutions(pairs, tag)`` builds the argument for the tag's own ``fill_template.py`` command.
 
 Check
 -----
@@ -303,14 +303,51 @@ def parse_substitutions(s: str, sem: Semantics | None = None) -> ParsedSubstitut
     return ParsedSubstitutions(pairs=pairs, notes=notes, tool_accepts=tool_accepts)
 
 
-def format_substitutions(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
-    """Build an escaped (v0.16+) substitution string from pairs."""
+class EscapedSubstitutions(str):
+    """A substitution string built by :func:`format_substitutions` from exact values.
+
+    :func:`fill_text` reads it ONCE, escape-aware, whatever the tag, so every value lands in the file exactly
+    as given (a plain ``str`` is read the way the tag's own tool reads it, which for these strings would
+    keep escape backslashes before v0.16 and drop them twice from v0.16 on)."""
+
+    __slots__ = ()
+
+
+def format_substitutions(pairs: Mapping[str, str] | Iterable[tuple[str, str]]) -> EscapedSubstitutions:
+    """Build an escaped (``\\,`` ``\\:`` ``\\\\``) substitution string from exact values, for :func:`fill_text`
+    or for showing to a person. The result is an :class:`EscapedSubstitutions`: passed to :func:`fill_text`
+    it writes the values verbatim with any ``tag``. For the command line of a tag's own
+    ``fill_template.py`` use :func:`tool_substitutions` instead (that tool unescapes differently)."""
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
 
     def esc(s: str) -> str:
         return s.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
 
-    return ",".join(f"{esc(k)}:{esc(v)}" for k, v in items)
+    return EscapedSubstitutions(",".join(f"{esc(k)}:{esc(v)}" for k, v in items))
+
+
+def tool_substitutions(pairs: Mapping[str, str] | Iterable[tuple[str, str]], tag: str | None = None) -> str:
+    """The argument for ``tag``'s own ``tools/fill_template.py`` that makes it write exactly these values.
+
+    v0.16+ tools unescape twice (once splitting on ``,``, once on ``:``), so values are escaped twice;
+    older tools have no escapes, so values go in as they are, and a value holding ``,`` or ``:`` cannot be
+    expressed at all: WizardError (lmi-wizard's own ``pbtxt fill`` accepts it)."""
+    sem = semantics_for(tag)
+    items = list(pairs.items() if isinstance(pairs, Mapping) else pairs)
+    out = []
+    for k, v in items:
+        k, v = str(k), str(v)
+        if not _KEY_RE.match(k):
+            raise WizardError(f"`{_short(k)}` is not a placeholder name", "keys are the names inside ${…}")
+        if sem.escaping:
+            inner = v.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
+            v = inner.replace("\\", "\\\\").replace(",", "\\,")
+        elif "," in v or ":" in v:
+            raise WizardError(f"fill_template.py of {sem.label} cannot write `{k}` = {_short(v, 40)!r}: it splits "
+                              "the argument on every `,` and `:`",
+                              f"use `lmi-wizard pbtxt fill` (it reads `\\,` and `\\:`), or a tag from v0.16 on")
+        out.append(f"{k}:{v}")
+    return ",".join(out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -527,9 +564,17 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
               skip_obsolete: bool = False) -> FillResult:
     """Fill ``text`` (the file's content, as read) like ``fill_template.py`` of ``tag`` would.
 
-    ``substitutions``: the tool's ``key:value,…`` string, or a mapping whose values are used verbatim."""
+    ``substitutions`` — three forms, and which one you pass decides how values are read:
+
+    * a **Mapping** ``{key: value}`` — PREFERRED from code (pipeline, TUI): every value is written VERBATIM,
+      whatever the tag; no string syntax, no escaping, nothing to get wrong;
+    * an :class:`EscapedSubstitutions` (what :func:`format_substitutions` returns) — read once, escape-aware,
+      so values are verbatim too, whatever the tag;
+    * a plain **str** — what a person typed for ``fill_template.py``: read exactly like that tag's tool
+      reads it (byte-identical output): before v0.16 a backslash stays in the value, from v0.16 escapes are
+      removed twice. Do NOT build such a string from values in code: pass the Mapping."""
     sem = semantics_for(tag)
-    if isinstance(substitutions, Mapping):  # from the TUI: values verbatim, no string syntax involved
+    if isinstance(substitutions, Mapping):  # from code: values verbatim, no string syntax involved
         pairs = [(str(k), str(v)) for k, v in substitutions.items()]
         if not pairs:
             raise WizardError("nothing to fill: no substitutions given", "give at least one key:value")
@@ -537,6 +582,10 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
             if not _KEY_RE.match(k):
                 raise WizardError(f"`{_short(k)}` is not a placeholder name", "keys are the names inside ${…}")
         parsed = ParsedSubstitutions(pairs=pairs, notes=[], tool_accepts=True)
+    elif isinstance(substitutions, EscapedSubstitutions):
+        if not substitutions:
+            raise WizardError("nothing to fill: no substitutions given", "give at least one key:value")
+        return fill_text(text, dict(_lenient_parse(substitutions)), tag=tag, path=path, skip_obsolete=skip_obsolete)
     else:
         parsed = parse_substitutions(substitutions, sem)
     original = text

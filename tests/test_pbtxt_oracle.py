@@ -245,3 +245,32 @@ def test_unknown_key_the_tool_ignores_is_an_error_here(tool, tmp_path, capsys):
     rc, out, after, err = run_ours(_copy(cfg, tmp_path / "o" / "config.pbtxt"), "decoupled:True", _tag(tool), True, capsys)
     assert rc == 2 and after == cfg.read_bytes() and "did you mean `decoupled_mode`" in err
     assert err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------------------ exact values from code
+ODD_VALUES = {"engine_dir": "/opt/ml/a\\b", "gpu_device_ids": "0,1", "decoupled_mode": "True",
+              "max_beam_width": "C:\\x,y:z\\\\"}
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=[t.stem for t in TOOLS])
+def test_values_from_code_land_verbatim(tool, tmp_path):
+    """Mapping, format_substitutions() and the tag's own tool fed tool_substitutions(): same exact values."""
+    tag = tool.stem
+    src = FIXTURES / "pbtxt" / "v0.16.0" / "tensorrt_llm" / "config.pbtxt"
+    text = src.read_text("utf-8")
+    expected = pbtxt.fill_text(text, ODD_VALUES, tag=tag).text
+    for name, value in ODD_VALUES.items():
+        if name != "decoupled_mode":
+            assert f'"{value}"' in expected, name
+    assert pbtxt.fill_text(text, pbtxt.format_substitutions(ODD_VALUES), tag=tag).text == expected
+    sem = pbtxt.semantics_for(tag)
+    if not sem.escaping:
+        with pytest.raises(pbtxt.WizardError, match="cannot write"):
+            pbtxt.tool_substitutions(ODD_VALUES, tag)
+        plain = {"engine_dir": "/opt/ml/a\\b", "decoupled_mode": "True"}
+        arg, expected = pbtxt.tool_substitutions(plain, tag), pbtxt.fill_text(text, plain, tag=tag).text
+    else:
+        arg = pbtxt.tool_substitutions(ODD_VALUES, tag)
+    cfg = _copy(src, tmp_path / "config.pbtxt")
+    subprocess.run([sys.executable, str(tool), "-i", str(cfg), arg], check=True, capture_output=True)
+    assert cfg.read_text("utf-8") == expected
