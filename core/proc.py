@@ -60,6 +60,24 @@ def _split_lines(stream, chunk_size: int = 65536):
         yield buf
 
 
+def _leader_gone(proc: subprocess.Popen) -> bool:
+    """True once the leader has exited (reaped, or a zombie waiting to be reaped).
+
+    Never blocks on Popen's wait lock, so it is safe from a signal handler that interrupted a
+    ``proc.wait()`` in the same thread (a blocking wait there would stall until its timeout).
+    """
+    if proc.returncode is not None or proc.poll() is not None:
+        return True
+    try:
+        with open(f"/proc/{proc.pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+        return state in (b"Z", b"X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+    except OSError:  # no /proc (macOS): fall back to poll() alone
+        return False
+
+
 def kill_group(proc: subprocess.Popen, grace: float = 1.0) -> None:
     """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
     try:
@@ -69,20 +87,14 @@ def kill_group(proc: subprocess.Popen, grace: float = 1.0) -> None:
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, sig)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             return
-        except PermissionError:
-            return
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        # the leader is gone; make sure no child of the group survives
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-    # last resort, nothing more we can do
+        deadline = time.monotonic() + wait
+        while not _leader_gone(proc) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _leader_gone(proc):
+            break
+    # the leader is gone (or will not die); make sure no other member of the group survives
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -169,3 +169,21 @@ def test_split_lines_handles_crlf_across_chunks():
             return self.parts.pop(0) if self.parts else b""
 
     assert list(proc._split_lines(Chunky([b"x\r", b"\ny\r", b"z\n"]))) == [b"x", b"y", b"z"]
+
+
+def test_cancel_from_a_signal_handler_does_not_stall():
+    """A SIGINT handler that cancels while the main thread waits in run_streaming returns fast."""
+    import signal as _signal
+
+    token = CancelToken()
+    old = _signal.signal(_signal.SIGALRM, lambda *a: token.cancel())
+    try:
+        _signal.setitimer(_signal.ITIMER_REAL, 0.5)
+        t0 = time.monotonic()
+        res = proc.run_streaming([sys.executable, "-c", "import time; time.sleep(60)"], cancel=token)
+        elapsed = time.monotonic() - t0
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _signal.signal(_signal.SIGALRM, old)
+    assert res.cancelled
+    assert elapsed < 3.5, f"cancel from a signal handler took {elapsed:.1f}s"
