@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
@@ -112,6 +113,7 @@ class WizardApp(App):
         self.show_advanced = False
         self.clock = time.monotonic  # replaced by a fixed clock for deterministic snapshots
         self.mask_times = False
+        self.lazy_first_form = os.environ.get("LMI_WIZARD_LAZY_FORM", "1") != "0"
 
     # ---- answers ---------------------------------------------------------------------------
     @property
@@ -180,7 +182,28 @@ class WizardApp(App):
         if os.environ.get("LMI_WIZARD_THEME"):
             self.theme = os.environ["LMI_WIZARD_THEME"]
         start = self._start_at or self.session.resume_step()
+        if self.session.environment is None:
+            self.detect_environment()
         self.goto(start)
+
+    @work(thread=True, exclusive=True, group="environment")
+    def detect_environment(self) -> None:
+        """NVML and importlib.metadata off the UI thread; the screen showing it is told when it is in."""
+        from lmi_wizard.core import environment
+
+        report = environment.gather(lookup_tags=False)
+        self.call_from_thread(self._environment_detected, report)
+
+    async def _environment_detected(self, report) -> None:
+        self.session.set_environment(report)
+        handler = getattr(self.screen, "_detected", None)
+        if handler is not None:
+            await handler(report)
+        elif hasattr(self.screen, "refresh_next"):
+            form = getattr(self.screen, "form", None)
+            if form is not None:
+                form.revalidate()
+            self.screen.refresh_next()
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
@@ -74,7 +74,13 @@ class StepScreen(Screen):
             yield Static(help_text, classes="muted step-help")
         yield from self.compose_before_form()
         if core_steps.step(self.STEP).fields:
-            yield StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced)
+            if self.wizard.lazy_first_form:
+                # the very first screen: paint the frame and cards first, mount the fields right after
+                self.wizard.lazy_first_form = False
+                self._lazy_form = True
+                yield Vertical(id="form-slot")
+            else:
+                yield StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced)
         yield from self.compose_extra()
 
     def compose_before_form(self) -> ComposeResult:
@@ -91,8 +97,19 @@ class StepScreen(Screen):
         self.update_previews()
         self.changed()
 
+    _lazy_form = False
+
     def on_mount(self) -> None:
         self.query_one("#back", Button).disabled = self.wizard.previous_step(self.STEP) is None
+        self.update_previews()
+        self.refresh_next()
+        if self._lazy_form:
+            self.call_after_refresh(self._mount_lazy_form)
+        else:
+            self.focus_first()
+
+    async def _mount_lazy_form(self) -> None:
+        await self.query_one("#form-slot").mount(StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced))
         self.update_previews()
         self.refresh_next()
         self.focus_first()

@@ -54,7 +54,6 @@ class CheckoutScreen(StepScreen):
     def on_mount(self) -> None:
         self.query_one("#clone-log").display = False
         self.query_one("#clone-progress").display = False
-        super().on_mount()
 
     def update_previews(self) -> None:
         self.compute_plan()

@@ -58,7 +58,6 @@ class DoneScreen(StepScreen):
             for e in rep.outputs.get("listing_entries", []):
                 t.add_row(e.get("type", ""), e.get("name", ""), _size(e.get("size")),
                           "" if self.wizard.mask_times else (e.get("modified") or "")[:19].replace("T", " "))
-        super().on_mount()
 
     def action_next(self) -> None:
         self.wizard.save_now()

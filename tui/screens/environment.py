@@ -8,7 +8,6 @@ one the app was given. The fields below it (version, layout, …) are ``core.ste
 from __future__ import annotations
 
 from rich.markup import escape
-from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Static
 
@@ -84,20 +83,19 @@ class EnvironmentScreen(StepScreen):
         yield Static("", id="env-target", classes="card")
         yield Static("", id="env-warnings")
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    async def _mount_lazy_form(self) -> None:
+        # the fields' checks consult the detection facts: mount them once the worker has them, so the
+        # (slow) NVML probe never runs on the UI thread
         if self.wizard.session.environment is None:
-            self.detect()
+            self._form_waiting = True
+            return
+        await super()._mount_lazy_form()
 
-    @work(thread=True, exclusive=True, group="environment")
-    def detect(self) -> None:
-        from lmi_wizard.core import environment
-
-        report = environment.gather(lookup_tags=False)
-        self.app.call_from_thread(self._detected, report)
-
-    def _detected(self, report) -> None:
+    async def _detected(self, report) -> None:
         self.wizard.session.set_environment(report)
+        if getattr(self, "_form_waiting", False):
+            self._form_waiting = False
+            await super()._mount_lazy_form()
         form = self.form
         if form is not None:
             form.revalidate()

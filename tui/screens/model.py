@@ -81,7 +81,6 @@ class ModelScreen(StepScreen):
                          "(clone on the Checkout step to pick from a list).[/dim]", id="no-examples")
 
     def on_mount(self) -> None:
-        super().on_mount()
         if self._examples:
             self._fill_examples("")
 

@@ -61,7 +61,6 @@ class RunScreen(StepScreen):
         t.add_column(" ", key="icon", width=1)
         t.add_column("step", key="title", width=26)
         t.add_column("time", key="time", width=6)
-        super().on_mount()
         self.set_interval(0.1, self._tick)
         self.action_start()
 

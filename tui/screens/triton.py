@@ -97,7 +97,6 @@ class TritonScreen(StepScreen):
         t.add_column("field", width=28)
         t.add_column("kind", width=8)
         self.query_one("#fill-row").display = False
-        super().on_mount()
 
     def update_previews(self) -> None:
         from lmi_wizard.core import pbtxt
