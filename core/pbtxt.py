@@ -14,7 +14,7 @@ v0.5.0 … v0.11.x       naive ``split(",")`` then   none
 v0.12.0 … v0.14.x      naive                       ``max_queue_size=0``
 v0.15.x                naive                       ``max_queue_size=0``, ``participant_ids=""``
 v0.16.0 … v0.18.x      backslash escapes           ``max_queue_size=0``
-v0.19.0 and later      backslash escapes           ``max_queue_size=0``,
+v0.19.0 … 1.x          backslash escapes           ``max_queue_size=0``,
 (TensorRT-LLM 1.x)                                 ``max_queue_delay_microseconds=0``
 =====================  ==========================  ==============================================
 
@@ -157,6 +157,12 @@ def semantics_for(tag: str | None = None) -> Semantics:
                 chosen = r
                 break
         if chosen is None:
+            newest = ranges[-1].get("to")
+            if newest and ver >= _version_tuple(newest) + (0,) * (3 - len(_version_tuple(newest))):
+                raise WizardError(f"unknown tag `{tag}`: newer than any fill_template.py lmi-wizard knows "
+                                  f"(newest: {ranges[-1]['label']})",
+                                  "check the tag; if that release's tools/fill_template.py is unchanged, pass "
+                                  "--tag of the newest known release (or leave --tag out)")
             raise WizardError(f"unknown tag `{tag}`: no fill_template.py is known for it",
                               f"known ranges: {known_ranges_text()}")
     return Semantics(
@@ -944,13 +950,25 @@ def _scan_text(text: str) -> _Scan:
     return sc
 
 
+#: top-level fields of Triton's inference.ModelConfig (model_config.proto), to tell a config.pbtxt from other
+#: ``key: value`` text (``/proc/cpuinfo``, YAML…)
+MODEL_CONFIG_FIELDS = frozenset({
+    "backend", "batch_input", "batch_output", "cc_model_filenames", "default_model_filename", "dynamic_batching",
+    "ensemble_scheduling", "input", "instance_group", "max_batch_size", "metric_tags", "model_metrics",
+    "model_operations", "model_repository_agents", "model_transaction_policy", "model_warmup", "name",
+    "optimization", "output", "parameters", "platform", "response_cache", "runtime", "sequence_batching",
+    "version_policy",
+})
+
+
 def looks_like_pbtxt(text: str) -> bool:
-    """A cheap test that ``text`` is protobuf text (first field is ``name:``/``name {``)."""
+    """A cheap test that ``text`` is a Triton model configuration in protobuf text: the first field (after
+    comments) is a top-level ``inference.ModelConfig`` field followed by ``:``, ``{`` or ``<``."""
     head = text[:65536]
     m = _TOK.match(head)
     while m is not None and m.lastindex == 1:
         m = _TOK.match(head, m.end())
-    if m is None or m.lastindex not in (4, 5):
+    if m is None or m.lastindex not in (4, 5) or m.group(4) not in MODEL_CONFIG_FIELDS:
         return False
     if m.lastindex == 5:
         return True

@@ -71,7 +71,13 @@ def test_tag_maps_to_its_range(tag, expected):
 def test_unknown_tag_lists_the_known_ranges(tag):
     with pytest.raises(WizardError) as ei:
         pbtxt.semantics_for(tag)
-    assert "v0.5.0 … v0.11.x" in ei.value.fix and "v0.19.0 and later" in ei.value.fix
+    assert "v0.5.0 … v0.11.x" in ei.value.fix and "v0.19.0 … TensorRT-LLM 1.x" in ei.value.fix
+
+
+@pytest.mark.parametrize("tag", ["v9.9", "2.0.0", "v2.0.0rc1", "v10.0.0"])
+def test_tags_newer_than_any_known_tool_are_refused(tag):
+    with pytest.raises(WizardError, match="newer than any fill_template.py"):
+        pbtxt.semantics_for(tag)
 
 
 def test_defaults_per_range():
@@ -479,3 +485,23 @@ def test_big_placeholder_dense_file_is_complete():
     per_copy = [f for f in small.findings if f.line > text[:i].count("\n")]
     assert len(rep.findings) == len(small.findings) + 199 * len(per_copy)
     assert rep.findings[-1].line == small.findings[-1].line + 199 * body.count("\n")
+
+
+def test_model_config_fields_match_tritons_proto():
+    from tritonclient.grpc import model_config_pb2
+
+    assert pbtxt.MODEL_CONFIG_FIELDS == {f.name for f in model_config_pb2.ModelConfig.DESCRIPTOR.fields}
+
+
+@pytest.mark.parametrize("text", [
+    "Name:\tbash\nUmask:\t0022\nState:\tS (sleeping)\n",  # /proc/self/status
+    "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n",  # /proc/cpuinfo
+    "model:\n  name: llama\n",  # YAML
+    "[section]\nkey = value\n",  # INI
+])
+def test_other_key_value_text_is_not_a_pbtxt(text, tmp_path):
+    assert not pbtxt.looks_like_pbtxt(text)
+    p = tmp_path / "config.pbtxt"
+    p.write_text(text)
+    with pytest.raises(WizardError, match="is not a pbtxt"):
+        pbtxt.check_file(p)
