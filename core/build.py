@@ -281,9 +281,29 @@ def environment_facts() -> dict:
 
 def _check_output_free(plan: BuildPlan, force: bool) -> None:
     d = plan.engine_dir
+    if d.exists() and not d.is_dir():
+        raise WizardError(f"the engine folder {d} is a file", "choose another output folder")
     if d.is_dir() and not force and (_engine_ranks(d) or (d / "config.json").exists()):
         raise WizardError(f"{d} already holds a build", "choose another output folder, or confirm overwriting "
                           "(--force)")
+
+
+def _check_programs(plan: BuildPlan, env: Optional[dict]) -> None:
+    """Every step's program exists before the first one runs (a missing trtllm-build after a 20-minute
+    conversion is a waste). A path with a slash is looked up from the step's folder, as the kernel does."""
+    import shutil
+
+    path = (env if env is not None else os.environ).get("PATH", os.defpath)
+    for step in plan.steps:
+        exe = step.argv[0] if step.argv else ""
+        if os.sep in exe:
+            p = Path(exe) if os.path.isabs(exe) else step.cwd / exe
+            ok = p.is_file() and os.access(p, os.X_OK)
+        else:
+            ok = bool(exe) and shutil.which(exe, path=path) is not None
+        if not ok:
+            raise WizardError(f"{step.name}: program not found: {exe or '(empty)'}",
+                              f"install it or give its path (e.g. --python / --trtllm-build); nothing was run")
 
 
 def run_plan(plan: BuildPlan, *, on_line: Optional[LineFn] = None, log_path: str | os.PathLike | None = None,
@@ -300,6 +320,7 @@ def run_plan(plan: BuildPlan, *, on_line: Optional[LineFn] = None, log_path: str
     if not plan.steps:
         raise WizardError("nothing to run: the plan has no steps", "render the plan first")
     _check_output_free(plan, force)
+    _check_programs(plan, env)
     first_cwd = plan.steps[0].cwd
     if not first_cwd.is_dir():
         raise WizardError(f"example folder not found: {first_cwd}", "check the checkout")

@@ -106,8 +106,11 @@ def write_properties(properties_dir: str | os.PathLike, args: PartitionArgs, lmi
     kept unless ``force``."""
     d = Path(properties_dir)
     if not d.is_dir():
-        raise WizardError(f"properties folder not found: {d}", "create it and mount it into the container")
+        what = f"{d} is a file, not a properties folder" if d.exists() else f"properties folder not found: {d}"
+        raise WizardError(what, "create the folder and mount it into the container")
     p = d / "serving.properties"
+    if p.is_dir():
+        raise WizardError(f"{p} is a folder", "move it away: serving.properties must be a file")
     text = serving_properties_text(args, lmi_version)
     if p.exists() and not force:
         try:

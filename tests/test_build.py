@@ -256,6 +256,18 @@ def test_refusals_before_anything_runs(fixtures_dir, tmp_path):
     bad = render_plan(ex, BuildIntent(model_dir="/m", tp_size=2, world_size=3), python=PY)
     with pytest.raises(WizardError, match="TP × PP"):
         run_plan(bad, env=env)
+    # a missing trtllm-build is found before the converter runs (not after a long conversion)
+    import shutil
+
+    shutil.rmtree(ex / "engines")
+    shutil.rmtree(ex / "engines_ckpt")
+    no_build = dict(env, PATH=os.defpath)
+    with pytest.raises(WizardError, match="trtllm-build: program not found: trtllm-build"):
+        run_plan(plan, env=no_build, env_facts=FACTS)
+    assert not (ex / "engines_ckpt").exists()
+    (ex / "engines").write_text("a file where the engine folder goes")
+    with pytest.raises(WizardError, match="engine folder .* is a file"):
+        run_plan(plan, env=env, env_facts=FACTS)
 
 
 def test_redaction_in_log_and_callback(tmp_path):

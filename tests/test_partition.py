@@ -113,3 +113,16 @@ def test_cli_build_aot_dry_run(tmp_path, capsys):
     assert not (tmp_path / "serving.properties").exists()  # dry run writes nothing
     assert cli.main(["build", "--example-dir", str(tmp_path / "ex"), "--aot", "0.29.0", "--dry-run"]) == 2
     assert "--properties-dir" in capsys.readouterr().err
+
+
+def test_properties_folder_that_is_a_file_or_holds_a_folder(tmp_path):
+    from lmi_wizard.core.partition import PartitionArgs, write_properties
+
+    args = PartitionArgs("/props", "/out", "/model", 2, 1)
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(WizardError, match="is a file, not a properties folder"):
+        write_properties(f, args, "0.30.0")
+    (tmp_path / "d" / "serving.properties").mkdir(parents=True)
+    with pytest.raises(WizardError, match="serving.properties is a folder"):
+        write_properties(tmp_path / "d", args, "0.30.0")
