@@ -487,6 +487,10 @@ def test_cli_build_relative_model_dir_is_made_absolute(fixtures_dir, tmp_path, c
     assert conv[conv.index("--model_dir") + 1] == str(tmp_path / "my model")
     assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "org/name", "--dry-run"]) == 0
     assert "passed on as a Hugging Face id" in capsys.readouterr().out
+    assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "./gone", "--dry-run", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [
+        "model folder not found: ./gone — fix: give the folder with the Hugging Face model files (config.json and "
+        "the weights), or a Hugging Face id (org/name)"]
 
 
 def test_cli_build_flat_target_refuses_legacy_builder(fixtures_dir, tmp_path, capsys):

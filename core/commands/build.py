@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         if args.json:
-            json.dump(plan.to_json(), sys.stdout, indent=1)
+            json.dump(dict(plan.to_json(), warnings=warnings), sys.stdout, indent=1)
             sys.stdout.write("\n")
         else:
             print(plan.preview())
