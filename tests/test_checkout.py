@@ -470,3 +470,23 @@ def test_temp_clone_of_a_killed_run_is_removed(remotes, tmp_path):
         (d / ".git").mkdir(parents=True)
     ck.checkout("v0.21.0", tmp_path / "co [1]", **urls(remotes))
     assert not stale.exists() and live.is_dir()
+
+
+def test_cli_checkout_without_tag_uses_the_installed_version(remotes, tmp_path, capsys, monkeypatch):
+    """The tutorial: `pip show tensorrt-llm` → clone at v<that version>. Without --tag the verb does it, and
+    asks a person when the version has no exact tag (dev build) or nothing is installed."""
+    base = ["checkout", "--backend-url", remotes["backend_url"], "--trtllm-url", remotes["trtllm_url"]]
+    assert cli.main(base + ["--dest", str(tmp_path / "none"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "tensorrt-llm is not installed here" in err and "--tag" in err and err.count("\n") == 1
+    site = tmp_path / "site"
+    monkeypatch.syspath_prepend(str(site))
+    dist = site / "tensorrt_llm-0.16.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tensorrt_llm\nVersion: 0.16.0\n")
+    assert cli.main(base + ["--dest", str(tmp_path / "co"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tag"] == "v0.16.0" and head_tag(tmp_path / "co") == "v0.16.0"
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tensorrt_llm\nVersion: 0.16.0.dev2024110500\n")
+    assert cli.main(base + ["--dest", str(tmp_path / "dev"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "no exact release tag" in err and "--tag v0.16.0" in err and not (tmp_path / "dev").exists()

@@ -1,4 +1,6 @@
-"""``lmi-wizard checkout --tag vX.Y.Z --dest DIR``: clone the sources at the tag (or reuse a checkout at it).
+"""``lmi-wizard checkout [--tag vX.Y.Z] --dest DIR``: clone the sources at the tag (or reuse a checkout at it).
+
+Without ``--tag``, the tag matching the installed tensorrt-llm (as ``doctor`` finds it) is used, when it is exact.
 
 Up to 0.19: tensorrtllm_backend with TensorRT-LLM in its ``tensorrt_llm`` folder; from 0.20: TensorRT-LLM only.
 ``--dry-run`` says what would be done. ``--json`` prints one JSON document (the plan, or the checkout).
@@ -18,7 +20,8 @@ ORDER = 30
 def register(p: argparse.ArgumentParser) -> None:
     from ..checkout import DEFAULT_BACKEND_URL, DEFAULT_TRTLLM_URL
 
-    p.add_argument("--tag", required=True, metavar="vX.Y.Z", help="release tag (v + the installed tensorrt-llm version)")
+    p.add_argument("--tag", metavar="vX.Y.Z",
+                   help="release tag (default: the tag matching the installed tensorrt-llm, as `lmi-wizard doctor` finds it)")
     p.add_argument("--dest", required=True, metavar="DIR", help="checkout folder (created; reused when at the tag)")
     p.add_argument("--backend-url", default=DEFAULT_BACKEND_URL, metavar="URL",
                    help="tensorrtllm_backend git URL (a mirror works; used up to 0.19)")
@@ -29,8 +32,31 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
+def detected_tag(backend_url: str, trtllm_url: str) -> str:
+    """The tag for the installed tensorrt-llm (what doctor shows); a WizardError when it needs a person."""
+    from ..errors import WizardError
+    from ..versions import detect_tensorrt_llm, find_tag, try_parse_version
+
+    installed = detect_tensorrt_llm()
+    if not installed.installed or try_parse_version(installed.version) is None:
+        raise WizardError("no --tag given and tensorrt-llm is not installed here, so there is no version to match",
+                          "give the tag of the tensorrt-llm in your LMI image, e.g. --tag v0.12.0")
+    res = find_tag(installed.version, backend_url=backend_url, trtllm_url=trtllm_url)
+    if res.tag is None or res.needs_confirmation:
+        why = "; ".join(res.notes) or "the tag needs confirmation"
+        hint = f"--tag {res.tag}" if res.tag else "--tag vX.Y.Z"
+        raise WizardError(f"tensorrt-llm {installed.version} has no exact release tag ({why})",
+                          f"confirm the tag yourself: {hint}")
+    for note in res.notes:
+        print(f"lmi-wizard: note: {note}", file=sys.stderr)
+    return res.tag
+
+
 def run(args: argparse.Namespace) -> int:
     from ..checkout import checkout, plan_checkout
+
+    if args.tag is None:
+        args.tag = detected_tag(args.backend_url, args.trtllm_url)
 
     depth = None if args.depth == 0 else args.depth  # negative: plan_checkout says why not
     kw = dict(backend_url=args.backend_url, trtllm_url=args.trtllm_url, depth=depth)
