@@ -398,6 +398,18 @@ def hub_error(exc: BaseException, repo_id: str, endpoint: Optional[str], revisio
 
 
 # --------------------------------------------------------------------------------------------- plan
+def _check_dest(dest: Path) -> None:
+    """The destination is a folder, or can become one: not a file, and no file on the way to it."""
+    if dest.exists() and not dest.is_dir():
+        raise WizardError(f"{dest} is a file, not a folder", "give the folder the tokenizer files go to")
+    for parent in dest.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise WizardError(f"{parent} is a file, so {dest} cannot be created",
+                                  "give a folder path that does not go through a file")
+            break
+
+
 def plan_tokenizer(source: str, dest_dir: str | os.PathLike, *, layout: str = "triton",
                    revision: Optional[str] = None, endpoint: Optional[str] = None, token=None,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> TokenizerPlan:
@@ -408,7 +420,17 @@ def plan_tokenizer(source: str, dest_dir: str | os.PathLike, *, layout: str = "t
     ``*.py``); nothing else is downloaded."""
     if layout not in LAYOUTS:
         raise WizardError(f"unknown layout {layout!r}", "use --layout triton (LMI 0.25–0.32) or flat (LMI 0.33+)")
+    if not str(source or "").strip():
+        raise WizardError("no tokenizer source given",
+                          "give a local folder or a Hub repo id (owner/name, e.g. baichuan-inc/Baichuan-13B-Chat)")
+    if not str(dest_dir or "").strip():
+        raise WizardError("no destination folder given", "give the folder the tokenizer files go to, e.g. "
+                          "triton_model_repo/tensorrt_llm/")
     dest = Path(dest_dir).expanduser()
+    _check_dest(dest)
+    if endpoint is not None and not re.match(r"^https?://[^/\s]+", str(endpoint)):
+        raise WizardError(f"Hub endpoint {endpoint!r} is not an http(s) URL",
+                          "give e.g. --endpoint https://huggingface.co (or leave it out)")
     src_path = Path(os.path.expanduser(str(source)))
     if src_path.is_dir():
         src: _Source = _LocalSource(src_path.resolve())

@@ -397,3 +397,26 @@ def test_gated_repo_metadata_is_public_files_are_not(fresh, tmp_path):
         plan_tokenizer("meta-llama/Llama-2-7b-chat-gated", tmp_path / "t", endpoint=fresh.endpoint)
     paths = [r.path for r in fresh.log()]
     assert any("/tree/" in p for p in paths) and any("/resolve/" in p for p in paths)
+
+
+@pytest.mark.parametrize("source, dest, match", [
+    ("", "d", "no tokenizer source given"),  # '' would be the current folder
+    ("   ", "d", "no tokenizer source given"),
+    ("meta-llama/Llama-2-7b-hf", "", "no destination folder given"),
+    ("meta-llama/Llama-2-7b-hf", "afile", "is a file, not a folder"),
+    ("meta-llama/Llama-2-7b-hf", "afile/sub", "is a file, so"),
+])
+def test_bad_source_or_destination_refused_before_any_request(fresh, tmp_path, monkeypatch, source, dest, match):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "tokenizer_config.json").write_text("{}")  # what an empty source would have copied
+    with pytest.raises(WizardError, match=match):
+        plan_tokenizer(source, dest, endpoint=fresh.endpoint)
+    assert fresh.log() == []
+
+
+def test_endpoint_must_be_an_http_url(fresh, tmp_path, capsys):
+    rc = cli.main(["tokenizer", "meta-llama/Llama-2-7b-hf", str(tmp_path / "d"), "--endpoint", "notaurl"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not an http(s) URL" in err[0]
+    assert fresh.log() == []
