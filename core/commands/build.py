@@ -99,7 +99,9 @@ def _model(model_dir: str, dry_run: bool) -> tuple[str, object, list[str]]:
         return "", None, []
     path = os.path.expanduser(model_dir)
     if os.path.exists(path):
-        return os.path.abspath(path), load_model_config(path), []
+        cfg = load_model_config(path)  # a folder, or its config.json (then the folder is what the builder needs)
+        folder = os.path.dirname(path) if os.path.isfile(path) else path
+        return os.path.abspath(folder or "."), cfg, []
     if looks_like_path(model_dir) or not looks_like_hf_id(model_dir.strip()):
         err = WizardError(f"model folder not found: {model_dir}",
                           "give the folder with the Hugging Face model files (config.json and the weights), "
