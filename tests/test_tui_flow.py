@@ -7,6 +7,7 @@ screen shows and on what lands on disk and in S3."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,91 @@ optional_placeholders = "keep"
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert screen_name(app) == "DestinationScreen"
+
+
+HANGING_BUILD = r'''#!/usr/bin/env python3
+"""Stand-in for examples/baichuan/build.py that never finishes, with a child (like parallel build workers)."""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--model_dir', type=str, default=None)
+parser.add_argument('--dtype', type=str, default='float16', choices=['float32', 'bfloat16', 'float16'])
+parser.add_argument('--world_size', type=int, default=1)
+parser.add_argument('--max_batch_size', type=int, default=8)
+parser.add_argument('--max_input_len', type=int, default=1024)
+parser.add_argument('--max_output_len', type=int, default=1024)
+parser.add_argument('--use_gpt_attention_plugin', nargs='?', const='float16', type=str, default=False)
+parser.add_argument('--use_gemm_plugin', nargs='?', const='float16', type=str, default=False)
+parser.add_argument('--use_inflight_batching', action="store_true", default=False)
+parser.add_argument('--output_dir', type=str, default='out')
+args = parser.parse_args()
+child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.2)"])
+with open(os.environ["HANG_PIDS_FILE"], "w") as fh:
+    fh.write(f"{os.getpid()} {child.pid}\n")
+print("[stand-in] building rank 0 (forever)", flush=True)
+while True:
+    time.sleep(0.2)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its parent counts as gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@async_test
+async def test_cancel_on_the_run_screen_stops_the_builders_process_group(tmp_path, monkeypatch):
+    """Run → the (hanging) builder streams into the log pane → Ctrl+X: the builder and its child are
+    gone, the step list says cancelled, the answers are kept and Next stays disabled."""
+    from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
+
+    pids_file = tmp_path / "pids"
+    monkeypatch.setenv("HANG_PIDS_FILE", str(pids_file))
+    backend = make_repo(tmp_path / "r" / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
+                        gitlinks=BACKEND_GITLINKS, bare=True)
+    trt = make_repo(tmp_path / "r" / "TensorRT-LLM", {"v0.5.0": trtllm_tree(
+        "v0.5.0", {"baichuan": "flat"}, extra={"examples/baichuan/build.py": HANGING_BUILD})}, bare=True)
+    work = tmp_path / "work"
+    a = R.loads_recipe(f'''
+[env]
+trtllm_version = "0.5.0"
+[checkout]
+work_dir = "{work}"
+backend_url = "{file_url(backend)}"
+trtllm_url = "{file_url(trt)}"
+[model]
+source = "baichuan-inc/Baichuan-13B-Chat"
+example = "baichuan"
+[destination]
+uri = "out/baichuan/tensorrt_llm/"
+''', require=False)
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "run", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at="run")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: pids_file.exists(), 60)
+        pids = [int(x) for x in pids_file.read_text().split()]
+        assert all(_alive(p) for p in pids)
+        pane = app.screen.query_one("#run-log")
+        await wait_for(pilot, lambda: any("building rank 0" in line for line in pane.log_widget.lines), 20)
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: not app.screen.running, 20)
+        await pilot.pause(0.3)
+        assert not any(_alive(p) for p in pids), "the builder's process group survived the cancel"
+        table = app.screen.query_one("#run-steps", DataTable)
+        rows = {table.get_row_at(i)[1]: table.get_row_at(i)[0] for i in range(table.row_count)}
+        assert rows["Build engines"] == "■" and rows["Checkout"] == "✓"
+        assert app.screen.query_one("#next", Button).disabled
+        assert "cancel" in text_of(app, "#message").lower()
+    assert R.load_state(state).answers["model.example"] == "baichuan"

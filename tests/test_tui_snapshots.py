@@ -40,3 +40,25 @@ def test_screen(snap_compare, prep, screen):
         if screen == "triton":  # the placeholder review with a blocking row keeps Next disabled
             assert pilot.app.screen.query_one("#next").disabled
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_environment_light_theme(snap_compare, prep):
+    app = screen_app(prep, "environment")
+
+    async def before(pilot):
+        pilot.app.theme = "textual-light"
+        await settle_screen(pilot)
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_ctrl_t_toggles_light_dark(prep):
+    from tests.test_tui_support import async_test
+
+    @async_test
+    async def body():
+        app = screen_app(prep, "review")
+        async with app.run_test(size=SIZE) as pilot:
+            dark = app.theme
+            await pilot.press("ctrl+t")
+            assert app.theme != dark and "light" in app.theme
+    body()

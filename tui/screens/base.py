@@ -120,7 +120,7 @@ class StepScreen(Screen):
 
         for w in self.query("#body Input, #body Select, #body Checkbox, #body DataTable, #body TextArea"):
             if w.display and w.focusable and not w.disabled and w.parent is not None and w.parent.display:
-                w.focus()
+                w.focus(scroll_visible=False)  # the screen opens at its top (what it found, then the fields)
                 return
         self.query_one("#next", Button).focus()
 
