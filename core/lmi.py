@@ -37,6 +37,7 @@ from typing import Optional
 
 from .errors import WizardError
 from .fsutil import atomic_write_text
+from .layout import Finding  # level "error" (LMI will not load it) or "warning"
 
 LAYOUTS = ("triton", "flat")
 STYLES = ("env", "properties", "extracted")
@@ -44,22 +45,6 @@ OPT_ML_MODEL = "/opt/ml/model"
 TRITON_SUBFOLDER = "tensorrt_llm"
 DTYPES = {"fp16": "fp16", "float16": "fp16", "half": "fp16", "bf16": "bf16", "bfloat16": "bf16",
           "fp32": "fp32", "float32": "fp32", "float": "fp32", "auto": "auto"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Same shape as ``layout.Finding``: ``level`` "error" (LMI will not load it / fails) or "warning"."""
-
-    level: str
-    code: str
-    problem: str
-    fix: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return f"{self.level}: {self.problem}" + (f" — fix: {self.fix}" if self.fix else "")
 
 
 @dataclass
@@ -126,6 +111,13 @@ def normalise(a: LmiAnswers) -> LmiAnswers:
     for k, v in a.extra.items():
         if not re.fullmatch(r"[A-Za-z0-9_.]+", str(k)) or any(c in str(v) for c in "\n\r\0"):
             raise WizardError(f"bad extra option {k!r}={v!r}", "use name=value on one line, e.g. max_input_len=1024")
+    if a.lmi_version:
+        from .target import layout_for_lmi
+
+        try:
+            layout_for_lmi(a.lmi_version)
+        except (WizardError, ValueError, TypeError):
+            raise WizardError(f"LMI version {a.lmi_version!r} is not a version", "give e.g. 0.30.0 or 0.33.0") from None
     return a
 
 
@@ -320,12 +312,9 @@ def check_answers(a: LmiAnswers) -> list[Finding]:
                            "trust_remote_code is on but the tokenizer has no custom code",
                            "leave it off (no option.trust_remote_code key is written then)"))
     if a.lmi_version:
-        try:
-            from .target import layout_for_lmi
+        from .target import layout_for_lmi
 
-            want = layout_for_lmi(a.lmi_version)
-        except Exception:  # noqa: BLE001 - a bad version string is reported below
-            want = "?"
+        want = layout_for_lmi(a.lmi_version)  # normalise() made sure it parses
         if want is None:
             out.append(Finding("error", "lmi-too-old", f"LMI {a.lmi_version} has no TensorRT-LLM support",
                                "use LMI 0.25 or later"))

@@ -215,3 +215,32 @@ def test_extra_options_replace_generated_keys_never_duplicate():
     assert ext.count("option.rolling_batch=") == 1 and "option.rolling_batch=disable" in ext
     assert "trust_remote_code" not in ext + serving_properties(a) + env_text(a)
     assert env_vars(a)["OPTION_MAX_INPUT_LEN"] == "2048" and env_vars(a)["OPTION_ROLLING_BATCH"] == "disable"
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--tp", "0"], "--tp must be at least 1"),  # 0 used to become 1 silently
+    (["--pp", "0"], "--pp must be at least 1"),
+    (["--max-rolling-batch-size", "0"], "--max-rolling-batch-size must be at least 1"),
+    (["--lmi-version", "banana"], "is not a version"),  # used to be ignored
+    (["--tokenizer-dir", "/nonexistent/tok"], "tokenizer folder not found"),  # used to be ignored
+    (["--write", "FILE"], "is a file, not a folder"),
+])
+def test_cli_bad_values_are_one_line_exit_2(capsys, tmp_path, args, match):
+    (tmp_path / "f").write_text("x")
+    args = [str(tmp_path / "f") if a == "FILE" else a for a in args]
+    rc = cli.main(["lmi-config", "--model-id", S3, *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and match in err[0], err
+
+
+def test_cli_cross_check_error_printed_once(capsys):
+    rc = cli.main(["lmi-config", "--model-id", S3, "--lmi-version", "0.33.0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "loads the flat layout" in err[0], err
+
+
+def test_findings_are_the_shared_layout_type():
+    from lmi_wizard.core import layout
+
+    f = check_answers(LmiAnswers(model_id="s3://b/", tp=1))[0]
+    assert isinstance(f, layout.Finding) and layout.errors([f]) == [f]

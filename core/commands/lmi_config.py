@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 NAME = "lmi-config"
 HELP = "write the LMI config (env vars, serving.properties, /opt/ml/model layout) and check it"
@@ -53,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
             raise WizardError(f"--option {item!r} is not KEY=VALUE", "write e.g. --option max_input_len=1024")
         k, v = item.split("=", 1)
         extra[k.strip()] = v.strip()
+    for flag, value in (("--tp", args.tp), ("--pp", args.pp), ("--max-rolling-batch-size", args.max_rolling_batch_size)):
+        if value is not None and value < 1:
+            raise WizardError(f"{flag} must be at least 1, not {value}", f"give {flag} 1 or more")
+    if args.tokenizer_dir and not Path(args.tokenizer_dir).is_dir():
+        raise WizardError(f"tokenizer folder not found: {args.tokenizer_dir}",
+                          "give the folder holding tokenizer_config.json (e.g. triton_model_repo/tensorrt_llm/)")
+    if args.write and Path(args.write).exists() and not Path(args.write).is_dir():
+        raise WizardError(f"{args.write} is a file, not a folder", "give the folder the configs are written to")
     e = engine_info(args.engine_dir) if args.engine_dir else None
     if args.engine_dir and (e is None or (e.tp is None and e.max_batch_size is None)):
         raise WizardError(f"no engine config.json with TP/max batch size in {args.engine_dir}",
@@ -86,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         if "extracted" in styles and a.layout == "triton":
             print(f"# config.pbtxt: gpt_model_path = /opt/ml/model/{a.subfolder}/1\n")
         for f in findings:
-            print(str(f), file=sys.stderr)
+            if f.level != "error":  # errors: one line below, from the WizardError
+                print(str(f), file=sys.stderr)
         for w in written:
             print(f"wrote {w}")
     if errs:
