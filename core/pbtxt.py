@@ -183,9 +183,9 @@ def _short(s: str, n: int = 60) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def _tool_split(s: str, delim: str) -> list[str]:
-    """Exactly the v0.16+ tool's ``split``: split on unescaped ``delim`` and drop every escape backslash
-    (a trailing lone backslash disappears)."""
+def _split(s: str, delim: str, *, unescape: bool) -> list[str]:
+    """Split on unescaped ``delim``. ``unescape=True`` is exactly the v0.16+ tool's ``split``: every escape
+    backslash is dropped (a trailing lone backslash disappears); ``False`` keeps the escapes as written."""
     out: list[str] = []
     cur: list[str] = []
     pat = re.compile(r"\\(.)|\\$|" + re.escape(delim) + r"|[^\\" + re.escape(delim) + r"]+", re.S)
@@ -194,7 +194,7 @@ def _tool_split(s: str, delim: str) -> list[str]:
         if tok == delim:
             out.append("".join(cur))
             cur = []
-        elif tok[0] == "\\":
+        elif unescape and tok[0] == "\\":
             if m.group(1) is not None:
                 cur.append(m.group(1))
         else:
@@ -203,20 +203,12 @@ def _tool_split(s: str, delim: str) -> list[str]:
     return out
 
 
+def _tool_split(s: str, delim: str) -> list[str]:
+    return _split(s, delim, unescape=True)
+
+
 def _raw_split(s: str, delim: str) -> list[str]:
-    """Split on unescaped ``delim``, keeping escapes as written."""
-    out: list[str] = []
-    cur: list[str] = []
-    pat = re.compile(r"\\.|\\$|" + re.escape(delim) + r"|[^\\" + re.escape(delim) + r"]+", re.S)
-    for m in pat.finditer(s):
-        tok = m.group(0)
-        if tok == delim:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(tok)
-    out.append("".join(cur))
-    return out
+    return _split(s, delim, unescape=False)
 
 
 def _unescape(s: str) -> str:
@@ -360,8 +352,7 @@ def tool_substitutions(pairs: Mapping[str, str] | Iterable[tuple[str, str]], tag
 # placeholders
 # --------------------------------------------------------------------------------------------------
 
-# string.Template's pattern (delimiter $, braced or bare identifier)
-_PH_RE = re.compile(r"\$(?:\{([_a-zA-Z][_a-zA-Z0-9]*)\}|([_a-zA-Z][_a-zA-Z0-9]*))")
+# a ${…} as it stands in the file (whatever is inside, up to the closing brace on the line)
 _BRACED_RE = re.compile(r"\$\{([^}\n]*)\}")
 
 
@@ -702,7 +693,6 @@ class _Frame:
     label: str | None = None  # name: "…" inside
     key: str | None = None  # key: "…" inside (parameters)
     index: int = 0  # items seen (lists)
-    depth: int = 0
     param_idx: int | None = None  # index in _Scan.params for a top-level parameters block
 
 
@@ -905,9 +895,9 @@ def _scan_text(text: str) -> _Scan:
             carry = None
             if gi == 4:
                 if tok == "[":
-                    stack.append(_Frame("?", "list", ts, ts, depth=len(stack)))
+                    stack.append(_Frame("?", "list", ts, ts))
                     continue
-                fr = _Frame(top.name, "msg", ts, ts, index=top.index, depth=len(stack))
+                fr = _Frame(top.name, "msg", ts, ts, index=top.index)
                 top.index += 1
                 if len(stack) == 1 and top.name == "parameters":
                     fr.param_idx = len(params)
@@ -923,9 +913,9 @@ def _scan_text(text: str) -> _Scan:
         name, name_at = got if got is not None else ("?", ts)
         if gi == 4:
             if tok == "[":
-                stack.append(_Frame(name, "list", name_at, ts, depth=len(stack)))
+                stack.append(_Frame(name, "list", name_at, ts))
                 continue
-            fr = _Frame(name, "msg", name_at, ts, depth=len(stack))
+            fr = _Frame(name, "msg", name_at, ts)
             if name == "parameters" and not stack:
                 fr.param_idx = len(params)
                 params.append(ParamBlock(None, name_at, -1))
