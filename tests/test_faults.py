@@ -38,7 +38,7 @@ from lmi_wizard.core.progress import CancelToken
 from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
 from tests.hubserver import FakeHub, baichuan_repo, llama_repo
 from tests.s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.stand_ins.layout import install_stand_in, make_checkout
+from tests.stand_ins.layout import install_console_script, install_stand_in, make_checkout
 from tests.test_pipeline import LEGACY_BUILD, tutorial_recipe
 
 PY = sys.executable
@@ -296,8 +296,11 @@ def _hanging_build(fixtures_dir: Path, tmp_path: Path, extra=()):
     hf = tmp_path / "hf"
     hf.mkdir()
     (hf / "config.json").write_bytes(llama_repo().files["config.json"])
+    bindir = tmp_path / "bin"  # the second step's program must exist before the first runs
+    install_console_script(bindir, "trtllm-build", "fake_trtllm_build.py", PY)
     pids = tmp_path / "pids"
-    env = dict(os.environ, HANG_PIDS_FILE=str(pids), HANG_IGNORE_TERM="1")
+    env = dict(os.environ, HANG_PIDS_FILE=str(pids), HANG_IGNORE_TERM="1",
+               PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     argv = CLI + ["build", "--example-dir", str(ex), "--model-dir", str(tmp_path / "hf"), "--tp", "2",
                   "--output-dir", "engines", "--python", PY, "--log", str(tmp_path / "build.log"), *extra]
     return ex, pids, env, argv
