@@ -140,7 +140,15 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
     if missing:
         raise WizardError(f"model template(s) {', '.join(missing)} not in {template_dir}",
                           f"choose from: {', '.join(have)}")
+    if not str(repo_dir or "").strip():
+        raise WizardError("no repository folder given", "give the folder to build, e.g. triton_model_repo")
     repo_dir = Path(repo_dir).expanduser()
+    for parent in repo_dir.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise WizardError(f"{parent} is a file, so {repo_dir} cannot be created",
+                                  "choose a repository path that does not go through a file")
+            break
     replaced = False
     if repo_dir.exists() or repo_dir.is_symlink():
         if not repo_dir.is_dir():
@@ -160,10 +168,14 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
         if not engines:
             raise WizardError(f"engine folder {edir} is empty", "pass the folder that holds the *.engine files")
         try:
-            if edir.resolve() == repo_dir.resolve() or repo_dir.resolve() in edir.resolve().parents:
-                raise WizardError(f"engine folder {edir} is inside {repo_dir}", "build the engines elsewhere")
+            e_real, r_real = edir.resolve(), repo_dir.resolve()
         except OSError:
-            pass
+            e_real = r_real = None
+        if e_real is not None and (e_real == r_real or r_real in e_real.parents):
+            raise WizardError(f"engine folder {edir} is inside {repo_dir}", "build the engines elsewhere")
+        if e_real is not None and e_real in r_real.parents:
+            raise WizardError(f"repository folder {repo_dir} is inside the engine folder {edir}",
+                              "put the repository next to the engine folder, not in it")
     parent = repo_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

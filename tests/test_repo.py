@@ -203,3 +203,18 @@ def test_unwritable_destination_is_a_clear_error(tmp_path):
             os.system(f"chattr -i {ro}")
         ro.chmod(0o755)
     assert list(ro.iterdir()) == []
+
+
+def test_repository_inside_the_engine_folder_or_through_a_file_is_refused(tmp_path, monkeypatch):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    engines = make_engines(tmp_path / "engines")
+    before = sorted(p.name for p in engines.iterdir())
+    with pytest.raises(WizardError, match="inside the engine folder"):
+        repo.assemble_repo(checkout, engines / "triton_model_repo", engine_dir=engines)
+    assert sorted(p.name for p in engines.iterdir()) == before  # nothing written into the engines
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(WizardError, match="is a file, so"):
+        repo.assemble_repo(checkout, tmp_path / "afile" / "repo", engine_dir=engines)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WizardError, match="no repository folder given"):  # '' is not the current folder
+        repo.assemble_repo(checkout, "", engine_dir=engines)
