@@ -31,8 +31,7 @@ from .progress import CancelToken, ProgressFn, emit
 
 from .versions import BACKEND_URL as DEFAULT_BACKEND_URL  # one place for the default remotes
 from .versions import TRTLLM_URL as DEFAULT_TRTLLM_URL
-from .versions import git_env, try_parse_version
-TRTLLM_ONLY_FROM = (0, 20)  # from this version the templates are in TensorRT-LLM/triton_backend
+from .versions import git_env, template_repo_for, try_parse_version
 SUBDIR = "tensorrt_llm"  # where the tutorial puts TensorRT-LLM inside tensorrtllm_backend
 TEMPLATES = ("all_models", "inflight_batcher_llm")
 
@@ -124,8 +123,10 @@ def parse_tag(tag: str) -> tuple[str, tuple[int, ...]]:
 
 
 def needs_backend(tag: str) -> bool:
-    """True when the tag's Triton templates live in tensorrtllm_backend (before 0.20)."""
-    return parse_tag(tag)[1][:2] < TRTLLM_ONLY_FROM
+    """True when the tag's Triton templates live in tensorrtllm_backend (before 0.20; the boundary is
+    :func:`versions.template_repo_for`'s)."""
+    t, _ = parse_tag(tag)
+    return template_repo_for(t).key == "tensorrtllm_backend"
 
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
