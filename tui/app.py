@@ -205,6 +205,11 @@ class WizardApp(App):
                 form.revalidate()
             self.screen.refresh_next()
 
+    def on_unmount(self) -> None:
+        """However the app ends, the last answers are on disk (the debounce timer may not have fired)."""
+        if self._save_timer is not None:
+            self.save_now()
+
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 

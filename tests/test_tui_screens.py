@@ -1,0 +1,163 @@
+"""Pilot tests of single screens over a checkout-shaped folder (the real upstream files the git fixtures
+use, written to disk): the example list filter, model validation, the live build preview, the
+destination's model_id and layout rule, saving the review's script and recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Input, OptionList, Static
+
+from lmi_wizard.core import recipe as R
+from lmi_wizard.tui.app import WizardApp
+from tests.gitfixtures import backend_tree, trtllm_tree
+from tests.test_pipeline import LEGACY_BUILD
+from tests.test_tui_support import async_test, environment_report
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    work = tmp_path / "work"
+    co = work / "tensorrtllm_backend"
+    for rel, content in backend_tree("v0.5.0").items():
+        (co / rel).parent.mkdir(parents=True, exist_ok=True)
+        (co / rel).write_text(content)
+    files = trtllm_tree("v0.5.0", {"baichuan": "flat", "llama": "flat", "gpt": "flat"},
+                        extra={"examples/baichuan/build.py": LEGACY_BUILD})
+    for rel, content in files.items():
+        p = co / "tensorrt_llm" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(content) if isinstance(content, str) else p.write_bytes(content)
+    model = tmp_path / "models" / "Llama-2-7b"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+        "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008,
+        "torch_dtype": "float16"}))
+    (model / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer"}))
+    (model / "tokenizer.model").write_bytes(b"\x00sentencepiece")
+    (model / "special_tokens_map.json").write_text("{}")
+    (model / "model-00001-of-00002.safetensors").write_bytes(b"\0" * 64)  # weights: never taken
+    return work
+
+
+def app_at(tmp_path: Path, work: Path, step: str, **values) -> WizardApp:
+    a = R.loads_recipe(f'[env]\ntrtllm_version = "0.5.0"\n[checkout]\nwork_dir = "{work}"\n', require=False)
+    for k, v in values.items():
+        a[k] = v
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, step, None, state))
+    return WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at=step)
+
+
+@async_test
+async def test_model_screen_validates_source_reads_config_and_filters_examples(tmp_path, workdir):
+    app = app_at(tmp_path, workdir, "model")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(0.2)
+        src = app.screen.query_one("#f-model--source", Input)
+        src.focus()
+        await pilot.press(*"not a model")
+        await pilot.pause(0.2)
+        assert app.screen.query_one("#next", Button).disabled
+        assert "neither a Hugging Face repo id" in text_of(app, "#row-model--source .field-msg")
+        src.value = str(tmp_path / "models" / "Llama-2-7b")
+        await pilot.pause(1.0)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        info = text_of(app, "#model-info")
+        assert "LlamaForCausalLM" in info and "parameters" in info and "GiB" in info
+        assert app.answers["model.name"] == "llama-2-7b"  # derived default, shown in its field
+        assert app.screen.query_one("#f-model--name", Input).value == "llama-2-7b"
+        assert app.answers["model.example"] == "llama"  # picked for the architecture
+        flt = app.screen.query_one("#example-filter", Input)
+        flt.focus()
+        await pilot.press(*"bai")
+        await pilot.pause()
+        ol = app.screen.query_one("#examples", OptionList)
+        assert ol.option_count == 1 and "baichuan" in str(ol.get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.answers["model.example"] == "baichuan"
+        assert not app.screen.query_one("#next", Button).disabled
+    assert R.load_state(tmp_path / "state.toml").answers["model.example"] == "baichuan"
+
+
+@async_test
+async def test_build_preview_follows_every_edit(tmp_path, workdir):
+    app = app_at(tmp_path, workdir, "build", **{"model.source": "baichuan-inc/Baichuan-13B-Chat",
+                                                 "model.example": "baichuan"})
+    async with app.run_test(size=(100, 40)) as pilot:
+        for _ in range(3):
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+        preview = text_of(app, "#build-preview")
+        assert "python3 build.py" in preview and "--world_size 1" in preview and "--use_inflight_batching" in preview
+        tp = app.screen.query_one("#f-build--tp", Input)
+        tp.focus()
+        tp.value = ""
+        await pilot.press("4")
+        for _ in range(3):
+            await pilot.pause(0.1)
+            await app.workers.wait_for_complete()
+        assert "--world_size 4" in text_of(app, "#build-preview")
+        await pilot.press("backspace", "3")  # not a power of two: said beside the field, Next waits
+        await pilot.pause(0.2)
+        assert "power of two" in text_of(app, "#row-build--tp .field-msg")
+        assert app.screen.query_one("#next", Button).disabled
+        app.screen.query_one("#f-build--inflight_batching").toggle()
+        await pilot.press("backspace", "2")
+        for _ in range(3):
+            await pilot.pause(0.1)
+            await app.workers.wait_for_complete()
+        preview = text_of(app, "#build-preview")
+        assert "--world_size 2" in preview and "--use_inflight_batching" not in preview
+
+
+@async_test
+async def test_destination_shows_model_id_live_and_refuses_what_lmi_cannot_load(tmp_path, workdir):
+    app = app_at(tmp_path, workdir, "destination", **{"model.source": str(tmp_path / "models" / "Llama-2-7b")})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(0.2)
+        box = app.screen.query_one("#f-destination--uri", Input)
+        box.value = "s3://my-bucket/tensorrt_llm/"  # Triton layout at the bucket root's child: one folder
+        await pilot.pause(0.2)
+        assert "two folders" in text_of(app, "#model-id") or "cannot work" in text_of(app, "#model-id")
+        assert app.screen.query_one("#next", Button).disabled
+        box.value = "s3://my-bucket/llama-tp1/tensorrt_llm/"
+        await pilot.pause(0.2)
+        assert "s3://my-bucket/llama-tp1/" in text_of(app, "#model-id")
+        assert not app.screen.query_one("#next", Button).disabled, text_of(app, "#message")
+        # the tokenizer file set of a local folder, with the reason for each file
+        for _ in range(10):
+            await pilot.pause(0.2)
+            if "file(s)" in text_of(app, "#tokenizer-plan"):
+                break
+        plan = text_of(app, "#tokenizer-plan")
+        assert "tokenizer_config.json" in plan and "tokenizer.model" in plan
+        assert "safetensors" not in plan.split("skipped")[0]  # never weights
+
+
+@async_test
+async def test_review_saves_script_and_recipe_without_secrets(tmp_path, workdir, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_SECRETsecretSECRET0123456789")
+    app = app_at(tmp_path, workdir, "review", **{"model.source": "baichuan-inc/Baichuan-13B-Chat",
+                                                  "model.example": "baichuan",
+                                                  "destination.uri": "s3://b/x/tensorrt_llm/"})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(0.3)
+        assert "#!/usr/bin/env bash" in app.screen.script and "aws s3 sync" in app.screen.script
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+    script = (workdir / "lmi-wizard-plan.sh").read_text()
+    recipe = (workdir / "lmi-wizard-recipe.toml").read_text()
+    assert "python3 build.py" in script and "fill_template.py" in script and "--model_dir" in script
+    assert 'source = "baichuan-inc/Baichuan-13B-Chat"' in recipe
+    assert "hf_SECRET" not in script and "hf_SECRET" not in recipe
+    assert R.loads_recipe(recipe)["build.tp"] == 1
