@@ -505,3 +505,18 @@ def test_existing_outputs_need_force(tmp_path, fixtures_dir, capsys):
     assert (rdir / "tensorrt_llm" / "config.pbtxt").read_text() == "# mine\n"
     res = repo.assemble_repo(fixtures_dir / "pbtxt" / "v0.10.0", rdir, force=True)
     assert res.replaced_existing and "${triton_backend}" in (rdir / "tensorrt_llm" / "config.pbtxt").read_text()
+
+
+def test_plan_script_and_recipe_files_are_not_overwritten_without_force(remotes, tmp_path, capsys):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(R.dumps_recipe(tutorial_recipe(remotes, tmp_path / "work", "out/b/c/")))
+    script = tmp_path / "plan.sh"
+    script.write_text("# my own script\n")
+    assert cli.main(["plan", str(recipe), "-o", str(script)]) == 2
+    assert "--force" in capsys.readouterr().err and script.read_text() == "# my own script\n"
+    assert cli.main(["plan", str(recipe), "-o", str(script), "--force"]) == 0
+    assert script.read_text().startswith("#!/usr/bin/env bash")
+    capsys.readouterr()
+    assert cli.main(["init", str(recipe)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert "baichuan" in recipe.read_text()  # the recipe is still the user's
