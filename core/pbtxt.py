@@ -644,7 +644,8 @@ def fill_file(path: str | os.PathLike, substitutions: str, *, tag: str | None = 
     text = _read_pbtxt(path)
     res = fill_text(text, substitutions, tag=tag, path=path, skip_obsolete=skip_obsolete)
     if in_place:
-        atomic_write_text(path, res.text)
+        # like the tool's open(path, "w"): a symlink is written through (its target changes, the link stays)
+        atomic_write_text(os.path.realpath(path) if os.path.islink(path) else path, res.text)
         res.written = True
     return res
 

@@ -191,3 +191,14 @@ def test_console_script_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     r = subprocess.run([str(exe), "pbtxt", "check", str(cfg), "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and json.loads(r.stdout)["parses"] is True
+
+
+def test_fill_in_place_writes_through_a_symlink_like_the_tool(tmp_path, capsys):
+    real = tmp_path / "checkout" / "config.pbtxt"
+    real.parent.mkdir()
+    real.write_text((FIXTURES / "pbtxt" / "v0.16.0" / "tensorrt_llm" / "config.pbtxt").read_text())
+    link = tmp_path / "repo" / "config.pbtxt"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    assert cli.main(["pbtxt", "fill", str(link), "decoupled_mode:True", "-i", "--tag", "v0.16.0"]) == 0
+    assert link.is_symlink() and "decoupled: True" in real.read_text()
