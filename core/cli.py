@@ -31,21 +31,53 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} — fix: see `{self.prog} --help`\n")
 
 
-def _command_modules():
+def _module_names() -> list[str]:
     from . import commands
 
-    mods = []
-    for info in pkgutil.iter_modules(commands.__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
-        if hasattr(mod, "NAME") and hasattr(mod, "run"):
-            mods.append(mod)
+    return sorted(info.name for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_"))
+
+
+def _load(name: str):
+    mod = importlib.import_module(f"{__package__}.commands.{name}")
+    if not (hasattr(mod, "NAME") and hasattr(mod, "run")):
+        return None
+    if mod.NAME != name.replace("_", "-"):
+        # the fast path below finds a verb's module by its name; keep the two in step
+        raise RuntimeError(f"core/commands/{name}.py declares NAME={mod.NAME!r}; name the module after its verb")
+    return mod
+
+
+def _command_modules(only: str | None = None):
+    """Verb modules, sorted for --help. With ``only`` (a verb from the command line), import just
+    that module when it exists: start-up then pays for one verb's imports, not all of them."""
+    names = _module_names()
+    if only is not None and only.replace("-", "_") in names:
+        names = [only.replace("-", "_")]
+    mods = [m for m in (_load(n) for n in names) if m is not None]
     mods.sort(key=lambda m: (getattr(m, "ORDER", 50), m.NAME))
     return mods
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _verb_in(argv: Sequence[str]) -> str | None:
+    """The verb named on the command line (first word that is not an option), if any."""
+    skip_next = False
+    for arg in argv:
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in ("-h", "--help"):
+            return None  # global help lists every verb
+        if arg == "--state":
+            skip_next = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given ``argv``, only the sub-parser of the verb it names (when it is one)."""
     parser = _Parser(
         prog="lmi-wizard",
         description="From a GPU box and a model to a compiled TensorRT-LLM model that LMI loads from S3. "
@@ -55,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plain", action="store_true", help="ask the wizard's questions as plain prompts (no full-screen app)")
     parser.add_argument("--state", metavar="FILE", help="where the wizard keeps its answers (default: ~/.config/lmi-wizard/state.toml)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
-    for mod in _command_modules():
+    for mod in _command_modules(_verb_in(argv) if argv is not None else None):
         p = sub.add_parser(mod.NAME, help=getattr(mod, "HELP", None), description=getattr(mod, "HELP", None))
         if hasattr(mod, "register"):
             mod.register(p)
@@ -76,7 +108,7 @@ def main(argv: Sequence[str] | None = None, front_end: Callable[[argparse.Namesp
     if argv == ["--version"]:
         print(f"lmi-wizard {__version__}")
         return 0
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         if getattr(args, "_run", None) is None:

@@ -187,3 +187,28 @@ def test_cancel_from_a_signal_handler_does_not_stall():
         _signal.signal(_signal.SIGALRM, old)
     assert res.cancelled
     assert elapsed < 3.5, f"cancel from a signal handler took {elapsed:.1f}s"
+
+
+def test_a_verb_imports_only_its_own_module():
+    code = ("import sys; from lmi_wizard.core import cli\n"
+            "try:\n    cli.main(['doctor', '--offline', '--json'])\nexcept SystemExit: pass\n"
+            "print('VERBS', sorted(m for m in sys.modules if m.startswith('lmi_wizard.core.commands.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert "VERBS ['lmi_wizard.core.commands.doctor']" in out, out
+
+
+def test_every_verb_module_is_named_after_its_verb(capsys):
+    mods = cli._command_modules()
+    assert len(mods) >= 10
+    for mod in mods:
+        assert mod.__name__.rsplit(".", 1)[1] == mod.NAME.replace("-", "_")
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert all(m.NAME in out for m in mods)
+
+
+def test_unknown_verb_still_lists_the_verbs(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--state", "x.toml", "nope"])
+    assert "invalid choice" in capsys.readouterr().err
