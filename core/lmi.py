@@ -383,7 +383,8 @@ def _write(path: Path, text: str, force: bool, written: list[str]) -> None:
         if not force:
             raise WizardError(f"{path} already exists with other content",
                               "pass --force to replace it, or write to another folder")
-    atomic_write_text(path, text)
+    # a symlinked config.pbtxt (e.g. into a checkout) is written through, like an editor would; the link stays
+    atomic_write_text(os.path.realpath(path) if path.is_symlink() else path, text)
     written.append(str(path))
 
 

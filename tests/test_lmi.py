@@ -244,3 +244,15 @@ def test_findings_are_the_shared_layout_type():
 
     f = check_answers(LmiAnswers(model_id="s3://b/", tp=1))[0]
     assert isinstance(f, layout.Finding) and layout.errors([f]) == [f]
+
+
+def test_write_extracted_writes_through_a_symlinked_config_pbtxt(tmp_path, fixtures_dir):
+    real = tmp_path / "elsewhere" / "config.pbtxt"
+    real.parent.mkdir()
+    shutil.copy(fixtures_dir / "pbtxt" / "v0.13.0" / "tensorrt_llm" / "config.pbtxt", real)
+    repo = tmp_path / "triton_model_repo"
+    (repo / "tensorrt_llm").mkdir(parents=True)
+    (repo / "tensorrt_llm" / "config.pbtxt").symlink_to(real)
+    write_configs(_tutorial(), repo, "extracted")
+    assert (repo / "tensorrt_llm" / "config.pbtxt").is_symlink()
+    assert read_gpt_model_path(real.read_text()) == "/opt/ml/model/tensorrt_llm/1"
