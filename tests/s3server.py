@@ -168,7 +168,13 @@ class CountingApp:
                     pass
                 start_response(status, list(headers) + [("Content-Length", str(len(body)))])
                 return [body]
-        return self.app(environ, start_response)
+        try:
+            return self.app(environ, start_response)  # moto has done the work (object stored) on return
+        finally:
+            for hook in list(self.hooks):
+                after = getattr(hook, "after", None)
+                if after is not None:
+                    after(req)
 
 
 # --------------------------------------------------------------------------- server
@@ -218,30 +224,61 @@ class CountingMotoServer:
 
 
 class Gate:
-    """A hook that holds matching requests until released: ``gate.reached`` is set when the first one
-    arrives. Use it to interrupt an upload for real at a known point. With ``answer`` (e.g.
-    ``DROPPED``) the held requests never reach moto: the client that sent them is gone."""
+    """A hook that holds matching requests until released. Use it to interrupt an upload for real at a
+    known point: the first ``hold_after`` distinct matching requests go through to moto, every later one
+    is held. With ``answer`` (e.g. ``DROPPED``) the held requests never reach moto after the release: the
+    client that sent them is gone.
 
-    def __init__(self, match: Callable[[Request], bool], hold_after: int = 0, answer: Optional[tuple] = None):
+    ``gate.reached`` is set when a request is held *and* moto has answered every request let through, so
+    a test that kills the client on ``reached`` finds exactly those ``hold_after`` requests done. (Counting
+    arrivals alone is a race: with 10 transfer threads the held request can arrive while moto is still
+    storing one let through before it, and the kill then loses that one.) A request is identified by
+    method, path and query: a client's retry of a request let through goes through again and is not
+    counted as a new one."""
+
+    def __init__(self, match: Callable[[Request], bool], hold_after: int = 0, answer: Optional[tuple] = None,
+                 timeout: float = 60.0):
         self.match = match
         self.answer = answer  # after release, answer held requests with this instead of passing them on
-        self.hold_after = hold_after  # let this many matching requests through first
+        self.hold_after = hold_after  # let this many distinct matching requests through first
+        self.timeout = timeout
         self.reached = threading.Event()
         self.released = threading.Event()
-        self.seen = 0
-        self._lock = threading.Lock()
+        self.seen = 0  # matching requests received (retries included)
+        self.passed: set[tuple] = set()  # identities let through
+        self.done: set[tuple] = set()  # identities let through that moto has answered
+        self.held = 0
+        self._cond = threading.Condition()
+
+    @staticmethod
+    def _ident(req: Request) -> tuple:
+        return (req.method, req.path, req.query)
 
     def __call__(self, environ, req: Request):
         if not self.match(req):
             return None
-        with self._lock:
+        ident = self._ident(req)
+        with self._cond:
             self.seen += 1
-            hold = self.seen > self.hold_after
-        if hold:
-            self.reached.set()
-            self.released.wait(60)
-            return self.answer
-        return None
+            if ident in self.passed or len(self.passed) < self.hold_after:
+                self.passed.add(ident)
+                return None
+            self.held += 1
+            # wait (bounded) until moto has answered everything let through
+            self._cond.wait_for(lambda: self.passed <= self.done, timeout=self.timeout)
+        self.reached.set()
+        self.released.wait(self.timeout)
+        return self.answer
+
+    def after(self, req: Request) -> None:
+        """Called by :class:`CountingApp` once moto has answered a request that the hooks let through."""
+        if not self.match(req):
+            return
+        with self._cond:
+            ident = self._ident(req)
+            if ident in self.passed:
+                self.done.add(ident)
+                self._cond.notify_all()
 
     def release(self) -> None:
         self.released.set()

@@ -405,3 +405,33 @@ def test_local_destination_cancel_leaves_no_partial_file(tmp_path):
     S.sync(src, dest)
     assert [p.name for p in dest.iterdir()] == ["big.engine"]
     assert (dest / "big.engine").read_bytes() == (src / "big.engine").read_bytes()
+
+
+# --------------------------------------------------------------------------- the test server's Gate
+def test_gate_is_reached_only_once_moto_has_stored_what_it_let_through(s3):
+    """The kill-mid-upload tests kill the client when ``gate.reached`` is set and then count the objects:
+    every request let through must be stored by then, even when moto is slow (a loaded machine)."""
+    import time
+
+    s3.make_bucket("models")
+    gate = Gate(lambda r: r.op == "PutObject", hold_after=1)
+
+    def slow(env, req):  # runs after the gate let the request through: moto is slow to store "first"
+        if req.op == "PutObject" and req.path.endswith("/first"):
+            time.sleep(0.5)
+
+    s3.server.hooks.extend([gate, slow])
+    put = lambda key: threading.Thread(target=s3.client.put_object,  # noqa: E731
+                                       kwargs={"Bucket": "models", "Key": key, "Body": b"x"}, daemon=True)
+    first, second = put("first"), put("second")
+    first.start()
+    deadline = time.monotonic() + 30
+    while gate.seen < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second.start()
+    assert gate.reached.wait(30)
+    assert set(s3.objects("models")) == {"first"}  # stored before reached; "second" held
+    gate.release()  # answer None: the held request goes on to moto
+    first.join(30)
+    second.join(30)
+    assert set(s3.objects("models")) == {"first", "second"} and gate.held == 1 and gate.seen == 2
