@@ -212,7 +212,7 @@ def infer_layout(repo_dir: "str | os.PathLike") -> str:
     ``build_config`` → flat; otherwise WizardError with the fix."""
     repo = Path(repo_dir)
     if not repo.is_dir():
-        raise WizardError(f"model folder not found: {repo}", "pass the folder that holds the compiled model")
+        raise _not_a_folder(repo)
     if (repo / PBTXT).is_file() or (repo / TRITON_SUBFOLDER / PBTXT).is_file():
         return TRITON
     data, _ = _read_json(repo / CONFIG_JSON) if (repo / CONFIG_JSON).is_file() else (None, None)
@@ -223,6 +223,14 @@ def infer_layout(repo_dir: "str | os.PathLike") -> str:
         f"with build_config at its root (flat layout)",
         "pass the tensorrt_llm/ folder of the Triton model repository or the trtllm-build output folder, "
         "or say which with --layout triton|flat")
+
+
+def _not_a_folder(path: Path) -> WizardError:
+    """The error for a model folder that is missing or is a file."""
+    if path.exists():
+        return WizardError(f"{path} is a file, not a folder",
+                           "pass the folder that holds the compiled model (its parent folder?)")
+    return WizardError(f"model folder not found: {path}", "pass the folder that holds the compiled model")
 
 
 def source_folder(repo_dir: "str | os.PathLike", layout: str) -> Path:

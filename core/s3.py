@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from glob import escape as glob_escape
 import threading
@@ -96,16 +97,37 @@ class SyncResult:
 # --------------------------------------------------------------------------- secrets
 _KEY_ID_RE = re.compile(r"\b(AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 _USERINFO_RE = re.compile(r"(\w+://)[^/@\s]+@")
+# signing material in error texts: presigned-URL query parameters, Authorization header parts, and the
+# canonical request S3 echoes in SignatureDoesNotMatch (it holds "x-amz-security-token:<token>")
+_SIGNING_RE = re.compile(r"(?i)\b(x-amz-security-token|x-amz-signature|x-amz-credential|signature|credential|"
+                         r"awsaccesskeyid|security-token|sessiontoken|session_token)(\s*[=:]\s*)[^\s&,;\"'<>]+")
+_SECRETS: set[str] = set()  # secret values of the credentials in use (from any source: env, profile, SSO …)
+_SECRETS_LOCK = threading.Lock()
+
+
+def remember_secrets(*values: Optional[str]) -> None:
+    """Values that :func:`redact` always removes (the key id, secret and session token in use)."""
+    with _SECRETS_LOCK:
+        _SECRETS.update(v for v in values if v and len(v) >= 4)
 
 
 def redact(text: str) -> str:
-    """Remove anything secret-looking from a message: key ids, the env's secret values, URL user-info."""
-    text = _KEY_ID_RE.sub("<redacted>", str(text))
+    """Remove anything secret-looking from a message: the credentials in use (env or any other source),
+    key ids, signing material (presigned-URL parameters, signatures, session tokens), URL user-info."""
+    text = str(text)
+    values = {os.environ.get(v) for v in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID",
+                                          "AWS_SECURITY_TOKEN")}
+    with _SECRETS_LOCK:
+        values |= _SECRETS
+    for val in sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True):
+        text = text.replace(val, "<redacted>")
+        if "/" in val or "+" in val or "=" in val:  # as it appears URL-encoded
+            from urllib.parse import quote
+
+            text = text.replace(quote(val, safe=""), "<redacted>")
+    text = _KEY_ID_RE.sub("<redacted>", text)
+    text = _SIGNING_RE.sub(r"\1\2<redacted>", text)
     text = _USERINFO_RE.sub(r"\1<redacted>@", text)
-    for var in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECURITY_TOKEN"):
-        val = os.environ.get(var)
-        if val and len(val) >= 4:
-            text = text.replace(val, "<redacted>")
     return text
 
 
@@ -162,6 +184,11 @@ def explain(exc: BaseException, dest: "Destination | None" = None, endpoint_url:
             return WizardError(f"access denied to {where} ({code}{': ' + msg if msg else ''})",
                                "the credentials in use need s3:ListBucket on the bucket and s3:PutObject "
                                f"(+ multipart) on the prefix; {RESUME_HINT}")
+        if code in ("404", "NotFound", "405", "MethodNotAllowed") or (not code and status in (404, 405)):
+            ep = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "the S3 endpoint"
+            return WizardError(f"{redact(ep)} answered HTTP {status or code} for {where}: is it an S3 endpoint?",
+                               "check --endpoint-url (or AWS_ENDPOINT_URL), e.g. https://s3.<region>.amazonaws.com, "
+                               "and the bucket name")
         if code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout") or (status or 0) >= 500:
             return WizardError(f"S3 is not answering properly ({code}: {msg})", f"wait a moment; {RESUME_HINT}",
                                exit_code=3)
@@ -215,6 +242,11 @@ def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = N
         raise WizardError("no AWS credentials found",
                           "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure` "
                           "(or `aws sso login`) on this machine")
+    try:
+        frozen = creds.get_frozen_credentials()
+    except Exception as exc:  # an expired SSO session, a failing credential process …
+        raise explain(exc) from None
+    remember_secrets(frozen.access_key, frozen.secret_key, frozen.token)
     cfg = Config(max_pool_connections=max_pool_connections, user_agent_extra="lmi-wizard",
                  **({"read_timeout": read_timeout} if read_timeout else {}))
     kw = {"config": cfg}
@@ -231,6 +263,8 @@ def scan_local(source: "str | os.PathLike") -> list[LocalFile]:
     """Every file under ``source`` (symlinked files followed), sorted by relative path."""
     src = Path(source)
     if not src.is_dir():
+        if src.exists():
+            raise WizardError(f"{src} is a file, not a folder", "pass the folder that holds the compiled model")
         raise WizardError(f"model folder not found: {src}", "pass the folder that holds the compiled model")
     out = []
     for root, dirs, files in os.walk(src):
@@ -244,6 +278,9 @@ def scan_local(source: "str | os.PathLike") -> list[LocalFile]:
             except OSError as exc:
                 raise WizardError(f"cannot read {p}: {exc.strerror}", "check the permissions") from None
             rel = p.relative_to(src).as_posix()
+            if not stat.S_ISREG(st.st_mode):  # a pipe, socket or device: reading it would hang or never end
+                raise WizardError(f"{p} is not a regular file (a pipe, socket or device)",
+                                  "remove it from the model folder")
             try:
                 rel.encode("utf-8")
             except UnicodeEncodeError:
@@ -295,6 +332,38 @@ class _Meter:
                                  "files_done": self.files_done, "files_total": self.files_total,
                                  "finished": finished})
             self.progress(ev)  # under the lock: callers see events one at a time, in order
+
+
+def check_local_destination(source: "str | os.PathLike", dest: "str | Destination", *,
+                            model_id: Optional[str] = None) -> None:
+    """Refuse a local destination that cannot work, before anything is written: a file (or a file where
+    one of its parent folders should be), the model folder itself, a folder inside it (the copy would
+    land in what it copies, growing on every run) or a folder above it (the copy would mix with the
+    source). Links are resolved. S3 destinations pass."""
+    dest = parse_destination(dest)
+    if dest.is_s3 or dest.path is None:
+        return
+    target = dest.path
+    p = target
+    while not os.path.lexists(p) and p.parent != p:
+        p = p.parent
+    if os.path.lexists(p) and not p.is_dir():
+        where = "" if p == target else f" (a folder of the destination {target})"
+        raise WizardError(f"{p} is a file, not a folder{where}",
+                          "give a folder as the destination (it is created when missing)")
+    src = Path(os.path.realpath(source))
+    dst = Path(os.path.realpath(target))
+    if dst == src:
+        fix = (f"LMI can load it where it is (model_id {model_id}); or give another destination folder"
+               if model_id else "give another destination folder")
+        raise WizardError(f"the destination {target} is the model folder itself: there is nothing to copy", fix)
+    if src in dst.parents:
+        raise WizardError(f"the destination {target} is inside the model folder {src}: the copy would land in "
+                          f"what it copies", f"choose a destination folder outside {src}")
+    if dst in src.parents:
+        raise WizardError(f"the destination {target} holds the model folder {src}: the copy would mix with the "
+                          f"source", "choose a destination folder that is not above the model folder "
+                          "(e.g. a sibling folder)")
 
 
 # --------------------------------------------------------------------------- remote side
@@ -358,6 +427,7 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
     t0 = time.monotonic()
     cancel = cancel or CancelToken()
     files = scan_local(source)
+    check_local_destination(source, dest)
     if dest.is_s3 and client is None:
         client = make_client(endpoint_url, max_pool_connections=concurrency + 4)
     try:
@@ -380,9 +450,13 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
     todo: list[LocalFile] = []
     for f in files:
         cancel.raise_if_cancelled("upload")
-        reason = decide(f, remote.get(f.rel), threshold=threshold,
-                        head_sha256=head_sha256 if dest.is_s3 else None,
-                        remote_path=(dest.path / f.rel) if not dest.is_s3 else None)
+        try:
+            reason = decide(f, remote.get(f.rel), threshold=threshold,
+                            head_sha256=head_sha256 if dest.is_s3 else None,
+                            remote_path=(dest.path / f.rel) if not dest.is_s3 else None)
+        except OSError as exc:
+            raise WizardError(f"cannot read {f.path}: {exc.strerror or exc}",
+                              "check the file's permissions (and that it still exists)") from None
         if reason is None:
             result.skipped.append(f.rel)
         else:
@@ -474,7 +548,11 @@ def _upload_s3(client, dest: Destination, todo: list[LocalFile], meter: _Meter, 
                     break
                 extra = {}
                 if f.size < threshold:
-                    extra["Metadata"] = {SHA256_META: _hashes(f.path)[1]}
+                    try:
+                        extra["Metadata"] = {SHA256_META: _hashes(f.path)[1]}
+                    except OSError as exc:
+                        failure.append(exc)
+                        break
                 fut = manager.upload(str(f.path), dest.bucket, dest.prefix + f.rel, extra_args=extra,
                                      subscribers=[Sub(f)])
                 with lock:

@@ -233,3 +233,87 @@ def test_check_remote_sees_what_lmi_will_see(s3, tmp_path, capsys):
     local = tmp_path / "localdest"
     assert run_cli(capsys, flat, local / "llama", "--layout", "flat")[0] == 0
     assert check_remote(str(local / "llama"), "flat") == []
+
+
+# --------------------------------------------------------------------------- bad local destinations
+@pytest.mark.parametrize("case", ["is-a-file", "under-a-file", "the-source", "link-to-source", "inside-source",
+                                  "above-source", "source-is-a-file", "pipe-in-source"])
+def test_local_destinations_and_sources_that_cannot_work(tmp_path, capsys, case):
+    trt = make_triton_repo(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    src, dest = trt, tmp_path / "out" / "m" / "tensorrt_llm"
+    expected = {
+        "is-a-file": (tmp_path / "afile", "afile is a file, not a folder"),
+        "under-a-file": (tmp_path / "afile" / "m" / "t", "afile is a file, not a folder (a folder of the destination"),
+        "the-source": (trt, "is the model folder itself: there is nothing to copy"),
+        "link-to-source": (tmp_path / "link", "is the model folder itself"),
+        "inside-source": (trt / "out" / "tensorrt_llm", "is inside the model folder"),
+        "above-source": (trt.parent, "holds the model folder"),
+        "source-is-a-file": (dest, "afile is a file, not a folder"),
+        "pipe-in-source": (dest, "is not a regular file (a pipe, socket or device)"),
+    }
+    dest, text = expected[case]
+    if case == "link-to-source":
+        dest.symlink_to(trt)
+    if case == "source-is-a-file":
+        src = tmp_path / "afile"
+    if case == "pipe-in-source":
+        os.mkfifo(trt / "pipe")  # reading it would hang: refused before any read
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    rc, out, err = run_cli(capsys, src, dest)
+    assert rc == 2 and out == "" and text in err, err
+    assert err.count("\n") == 1 and " — fix: " in err and "Traceback" not in err
+    if case == "the-source":
+        assert f"model_id {trt.parent}" in err  # it can be used where it is
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+# --------------------------------------------------------------------------- odd servers, secrets
+def test_an_endpoint_that_is_not_s3(s3, tmp_path, capsys):
+    s3.server.hooks.append(lambda env, req: ("404 Not Found", [("Content-Type", "text/html")],
+                                             b"<html><body>Not Found</body></html>"))
+    rc, out, err = run_cli(capsys, make_triton_repo(tmp_path), "s3://models/m/t/", "--endpoint-url", s3.endpoint_url)
+    assert rc == 2 and out == ""
+    assert f"{s3.endpoint_url} answered HTTP 404" in err and "is it an S3 endpoint?" in err and "--endpoint-url" in err
+
+
+def _echo_signing_material(status: str, code: str):
+    """Answer like S3 does when it echoes the request's signing material (SignatureDoesNotMatch puts the
+    canonical request, with ``x-amz-security-token:<token>``, in the error), plus a presigned URL."""
+    def hook(env, req):
+        token = env.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
+        auth = env.get("HTTP_AUTHORIZATION", "")
+        key_id = auth.split("Credential=", 1)[-1].split("/", 1)[0]
+        url = (f"https://b.s3.amazonaws.com/k?X-Amz-Credential={key_id}%2F20260101&amp;X-Amz-Signature=0123abcd"
+               f"&amp;X-Amz-Security-Token={token}")
+        body = (f"<Error><Code>{code}</Code><Message>token {token} auth {auth} key {key_id} url {url} "
+                f"canonical x-amz-security-token:{token}</Message></Error>").encode()
+        return status, [("Content-Type", "application/xml")], body
+    return hook
+
+
+@pytest.mark.parametrize("status,code", [("400 Bad Request", "OddError"), ("500 Internal Server Error", "InternalError"),
+                                         ("403 Forbidden", "AccessDenied")])
+def test_secrets_from_a_profile_file_never_printed_even_when_the_server_echoes_them(s3, tmp_path, capsys,
+                                                                                   monkeypatch, status, code):
+    key_id, secret, token = "AKIAPROFILEKEY9876543", "Pr0file/Secret+Value=abc", "Pr0fileSessionToken/xyz+987=="
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[qa]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+                     f"aws_session_token = {token}\n")
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_PROFILE", "qa")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    s3.server.hooks.append(_echo_signing_material(status, code))
+    trt = make_triton_repo(tmp_path)
+    outs = []
+    for fmt in ([], ["--json"]):
+        rc, out, err = run_cli(capsys, trt, "s3://models/m/t/", "--endpoint-url", s3.endpoint_url, *fmt)
+        assert rc in (2, 3) and err.startswith("lmi-wizard: error: ") and err.count("\n") == 1
+        outs.append(out + err)
+    text = "\n".join(outs)
+    assert "token <redacted>" in text or code == "AccessDenied"  # the server's text is shown, redacted
+    from urllib.parse import quote
+    for value in (key_id, secret, token, quote(token, safe=""), "0123abcd", "Signature=", "x-amz-security-token:P"):
+        assert value not in text.replace("Signature=<redacted>", "")

@@ -49,6 +49,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
     model_id, findings = destination_findings(dest, layout)
     findings += check_local(repo_dir, layout)
     raise_for(findings)  # refuse before any byte is sent (and before any request)
+    s3.check_local_destination(src, dest, model_id=model_id)
 
     if dest.is_s3 and client is None:
         client = s3.make_client(endpoint_url)
