@@ -349,24 +349,24 @@ def check_answers(a: LmiAnswers) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------------------------- pbtxt
-_GPT_PATH_RE = re.compile(
-    r'(key:\s*"gpt_model_path"\s*value:\s*\{\s*string_value:\s*")([^"]*)(")', re.S)
+def read_gpt_model_path(pbtxt_text: str) -> Optional[str]:
+    """The ``gpt_model_path`` parameter's string_value (None without one). core.pbtxt's scanner: comments,
+    ``<>`` brackets, list-form parameters and escaped quotes are all read right."""
+    from . import pbtxt
+
+    return next((p.value for p in pbtxt.parameter_blocks(pbtxt_text) if p.key == "gpt_model_path"), None)
 
 
-def read_gpt_model_path(pbtxt: str) -> Optional[str]:
-    m = _GPT_PATH_RE.search(pbtxt)
-    return m.group(2) if m else None
-
-
-def set_gpt_model_path(pbtxt: str, path: str) -> str:
+def set_gpt_model_path(pbtxt_text: str, path: str) -> str:
     """Set the ``gpt_model_path`` parameter's string_value (the tutorial's last manual edit)."""
-    if '"' in path or "\n" in path:
+    from . import pbtxt
+
+    if "\n" in path or "\0" in path:
         raise WizardError(f"bad gpt_model_path {path!r}", "give a plain path")
-    new, n = _GPT_PATH_RE.subn(lambda m: m.group(1) + path + m.group(3), pbtxt, count=1)
-    if n == 0:
+    if not any(p.key == "gpt_model_path" and p.value_span for p in pbtxt.parameter_blocks(pbtxt_text)):
         raise WizardError("config.pbtxt has no gpt_model_path parameter",
                           "use the tensorrt_llm/config.pbtxt of the tensorrtllm_backend tag")
-    return new
+    return pbtxt.set_engine_path(pbtxt_text, path, param="gpt_model_path")
 
 
 # --------------------------------------------------------------------------------------------- write

@@ -1239,6 +1239,11 @@ def _line_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def parameter_blocks(text: str) -> list[ParamBlock]:
+    """Every top-level ``parameters`` block: key, offsets, ``string_value`` (unquoted) and its span."""
+    return list(_scan(text).params)
+
+
 def parameter_keys(text: str) -> list[str]:
     return [p.key for p in _scan(text).params if p.key is not None]
 

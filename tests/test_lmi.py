@@ -256,3 +256,13 @@ def test_write_extracted_writes_through_a_symlinked_config_pbtxt(tmp_path, fixtu
     write_configs(_tutorial(), repo, "extracted")
     assert (repo / "tensorrt_llm" / "config.pbtxt").is_symlink()
     assert read_gpt_model_path(real.read_text()) == "/opt/ml/model/tensorrt_llm/1"
+
+
+def test_gpt_model_path_read_and_set_through_the_pbtxt_scanner():
+    text = ('name: "tensorrt_llm"\nparameters: {\n  key: "gpt_model_path" # where the engines are\n'
+            '  value: {\n    string_value: "${engine_dir}"\n  }\n}\n')
+    assert read_gpt_model_path(text) == "${engine_dir}"  # the comment used to hide it
+    new = set_gpt_model_path(text, '/opt/ml/model/my "odd" dir/1')
+    assert read_gpt_model_path(new) == '/opt/ml/model/my "odd" dir/1'
+    with pytest.raises(WizardError, match="no gpt_model_path"):
+        set_gpt_model_path('name: "x"\n', "/opt/ml/model/tensorrt_llm/1")
