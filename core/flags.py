@@ -755,8 +755,9 @@ def discover_flags(path: str | os.PathLike) -> BuilderFlags:
     try:
         text = p.read_text(encoding="utf-8", errors="replace")
         tree = ast.parse(text, filename=str(p))
-    except SyntaxError as exc:
-        raise WizardError(f"cannot parse {p}: {exc.msg} (line {exc.lineno})",
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # ValueError: NUL bytes on 3.10
+        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        raise WizardError(f"cannot parse {p}: {getattr(exc, 'msg', None) or exc or type(exc).__name__}{where}",
                           "is this a Python builder script of the checkout?") from None
     except OSError as exc:
         raise WizardError(f"cannot read {p}: {exc.strerror}", "check the path and its permissions") from None

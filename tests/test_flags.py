@@ -510,6 +510,14 @@ def test_cli_build_flat_target_refuses_legacy_builder(fixtures_dir, tmp_path, ca
     assert cli.main(["build", "--example-dir", str(ex), "--layout", "triton", "--dry-run"]) == 0
 
 
+def test_binary_file_is_one_line(tmp_path):
+    f = tmp_path / "build.py"
+    f.write_bytes(b"\x7fELF\x00\x01\x02 binary")
+    with pytest.raises(WizardError) as ei:
+        discover_flags(f)
+    assert ei.value.problem.startswith(f"cannot parse {f}: ") and "line None" not in ei.value.problem
+
+
 def test_discovery_of_a_file_without_flags_says_so(tmp_path, capsys):
     f = tmp_path / "empty.py"
     f.write_text("import argparse\n")
