@@ -354,7 +354,8 @@ def list_remote_tags(url: str, *, timeout: float = DEFAULT_TIMEOUT, cancel: Canc
 
     source = f"git ls-remote {url}"
     try:
-        res = run_capture(["git", "ls-remote", "--tags", url], env=git_env(), timeout=timeout, cancel=cancel)
+        # "--": a URL setting that starts with "-" (--upload-pack=…) is a repository, never an option
+        res = run_capture(["git", "ls-remote", "--tags", "--", url], env=git_env(), timeout=timeout, cancel=cancel)
     except WizardError as exc:
         if exc.exit_code == 130:  # cancelled
             raise

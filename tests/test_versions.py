@@ -249,3 +249,9 @@ def test_release_tuple_for_comparisons():
     assert V.release_tuple("0.14.0rc1") == (0, 14, 0) and V.release_tuple("v0.29") == (0, 29, 0)
     assert V.release_tuple("1.2.0rc6.post2+cu12") == (1, 2, 0) and V.release_tuple("0.12.0.dev2024080600") == (0, 12, 0)
     assert V.release_tuple(None) is None and V.release_tuple("garbage") is None and V.release_tuple("") is None
+
+
+def test_a_url_setting_is_never_a_git_option(tmp_path):
+    marker = tmp_path / "pwned"
+    listing = V.list_remote_tags(f"--upload-pack=touch {marker}", timeout=20)
+    assert listing.tags is None and "cannot list tags" in listing.note and not marker.exists()
