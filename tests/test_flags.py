@@ -488,6 +488,9 @@ def test_cli_build_relative_model_dir_is_made_absolute(fixtures_dir, tmp_path, c
     assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "my model/config.json", "--dry-run", "--json"]) == 0
     conv = json.loads(capsys.readouterr().out)["steps"][0]["argv"]
     assert conv[conv.index("--model_dir") + 1] == str(tmp_path / "my model")  # the folder, not its config.json
+    assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "my model", "--python", "venv/bin/python",
+                     "--dry-run", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"][0]["argv"][0] == str(tmp_path / "venv/bin/python")
     assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "org/name", "--dry-run"]) == 0
     assert "passed on as a Hugging Face id" in capsys.readouterr().out
     assert cli.main(["build", "--example-dir", str(ex), "--model-dir", "./gone", "--dry-run", "--json"]) == 0

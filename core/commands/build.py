@@ -113,6 +113,13 @@ def _model(model_dir: str, dry_run: bool) -> tuple[str, object, list[str]]:
                              "downloads it; the size checks are skipped)"]
 
 
+def _from_here(program: str) -> str:
+    """``venv/bin/python`` → absolute (the steps run in the example folder); a bare name stays for PATH."""
+    import os
+
+    return os.path.abspath(program) if os.sep in program and not os.path.isabs(program) else program
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Bad option values: one clear error each, before anything is rendered or run."""
     from ..errors import WizardError
@@ -146,6 +153,9 @@ def run(args: argparse.Namespace) -> int:
     from ..flags import BuildIntent, render_plan
 
     _check_args(args)
+    # programs given as relative paths are relative to where the person typed, not to the example folder
+    args.python = _from_here(args.python)
+    args.trtllm_build = shlex.join([_from_here(t) if i == 0 else t for i, t in enumerate(shlex.split(args.trtllm_build))])
     model_dir, model, warnings = _model(args.model_dir, args.dry_run)
     intent = BuildIntent(
         model_dir=model_dir, output_dir=args.output_dir, checkpoint_dir=args.checkpoint_dir, dtype=args.dtype,
