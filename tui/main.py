@@ -8,11 +8,11 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from lmi_wizard.core import cli
-from lmi_wizard.core.errors import WizardError
 
 
 def start_front_end(args) -> int:
+    from lmi_wizard.core.errors import WizardError
+
     try:
         if getattr(args, "plain", False):
             from lmi_wizard.tui.plain import main as run_front_end
@@ -25,7 +25,13 @@ def start_front_end(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.main(argv, front_end=start_front_end)
+    try:  # imports inside: a Ctrl-C while they load is an interrupt, not a traceback
+        from lmi_wizard.core import cli
+
+        return cli.main(argv, front_end=start_front_end)
+    except KeyboardInterrupt:
+        print("lmi-wizard: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
