@@ -262,7 +262,16 @@ def check_local(repo_dir: "str | os.PathLike", layout: str) -> list[Finding]:
                         "pass the folder that holds the compiled model")]
     names = {p.name for p in src.iterdir()}
     keys = []
-    for root, dirs, files in os.walk(src):
+    chain_of: dict[str, tuple[str, ...]] = {os.fspath(src): (os.path.realpath(src),)}
+    for root, dirs, files in os.walk(src, followlinks=True):  # like the upload: linked folders count
+        chain = chain_of.pop(root, (os.path.realpath(root),))
+        keep = []
+        for d in dirs:
+            real = os.path.realpath(os.path.join(root, d))
+            if not any(r == real or r.startswith(real.rstrip(os.sep) + os.sep) for r in chain):  # no loops
+                keep.append(d)
+                chain_of[os.path.join(root, d)] = chain + (real,)
+        dirs[:] = keep
         rel_root = os.path.relpath(root, src)
         for f in files:
             keys.append(f if rel_root == "." else PurePosixPath(Path(rel_root).as_posix(), f).as_posix())

@@ -247,7 +247,7 @@ def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = N
     except Exception as exc:  # an expired SSO session, a failing credential process …
         raise explain(exc) from None
     remember_secrets(frozen.access_key, frozen.secret_key, frozen.token)
-    cfg = Config(max_pool_connections=max_pool_connections, user_agent_extra="lmi-wizard",
+    cfg = Config(max_pool_connections=max_pool_connections, user_agent_extra="lmi-wizard", connect_timeout=10,
                  **({"read_timeout": read_timeout} if read_timeout else {}))
     kw = {"config": cfg}
     if endpoint_url:
@@ -260,15 +260,25 @@ def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = N
 
 # --------------------------------------------------------------------------- local side
 def scan_local(source: "str | os.PathLike") -> list[LocalFile]:
-    """Every file under ``source`` (symlinked files followed), sorted by relative path."""
+    """Every file under ``source``, sorted by relative path. Links are followed like ``aws s3 sync`` does
+    (a linked ``1/`` folder of engines is uploaded, not silently left out); a link back to a folder
+    above it (a loop) is refused."""
     src = Path(source)
     if not src.is_dir():
         if src.exists():
             raise WizardError(f"{src} is a file, not a folder", "pass the folder that holds the compiled model")
         raise WizardError(f"model folder not found: {src}", "pass the folder that holds the compiled model")
     out = []
-    for root, dirs, files in os.walk(src):
+    chain_of: dict[str, tuple[str, ...]] = {os.fspath(src): (os.path.realpath(src),)}  # real paths walked
+    for root, dirs, files in os.walk(src, followlinks=True):
         dirs.sort()
+        chain = chain_of.pop(root, (os.path.realpath(root),))
+        for d in dirs:
+            real = os.path.realpath(os.path.join(root, d))
+            if any(r == real or r.startswith(real.rstrip(os.sep) + os.sep) for r in chain):
+                raise WizardError(f"{Path(root, d)} links back to {real}, a folder it is in (a loop)",
+                                  "remove the link from the model folder")
+            chain_of[os.path.join(root, d)] = chain + (real,)
         for name in files:
             p = Path(root, name)
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -212,6 +213,31 @@ def test_ctrl_c_cancels_cleanly(s3, tmp_path):
             proc.kill()
     assert proc.returncode == 130, err
     assert "upload cancelled" in err and "Traceback" not in err
+
+
+def test_second_ctrl_c_stops_at_once_while_the_endpoint_does_not_answer(s3, tmp_path):
+    s3.make_bucket("models")
+    gate = Gate(lambda r: r.op == "ListObjectsV2", hold_after=0, answer=DROPPED)  # the listing never answers
+    s3.server.hooks.append(gate)
+    proc = _spawn(s3, make_triton_repo(tmp_path), "s3://models/m/tensorrt_llm/")
+    try:
+        assert gate.reached.wait(60)
+        proc.send_signal(signal.SIGINT)  # the first asks the upload to stop; nothing to stop yet
+        first, fd = b"", proc.stderr.fileno()
+        while b"Ctrl-C again to stop at once" not in first:  # the handler ran: a second signal is not merged
+            assert select.select([fd], [], [], 30)[0], "no answer to the first Ctrl-C"
+            chunk = os.read(fd, 4096)
+            assert chunk, "the process ended on the first Ctrl-C"
+            first += chunk
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # well before the 60 s read timeout and its retries
+    finally:
+        gate.release()
+        s3.server.hooks.remove(gate)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert s3.objects("models") == {}
 
 
 def test_check_remote_sees_what_lmi_will_see(s3, tmp_path, capsys):

@@ -435,3 +435,21 @@ def test_gate_is_reached_only_once_moto_has_stored_what_it_let_through(s3):
     first.join(30)
     second.join(30)
     assert set(s3.objects("models")) == {"first", "second"} and gate.held == 1 and gate.seen == 2
+
+
+# --------------------------------------------------------------------------- links in the source
+def test_linked_folder_is_uploaded_and_a_loop_refused(s3, tmp_path):
+    s3.make_bucket("models")
+    store = tree(tmp_path / "store", {"rank0.engine": b"e0" * 100, "rank1.engine": b"e1" * 100})
+    src = tree(tmp_path / "src", {"config.pbtxt": b"p", "tokenizer_config.json": b"{}"})
+    (src / "1").symlink_to(store, target_is_directory=True)  # engines kept elsewhere, linked in
+    r = S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url)
+    assert sorted(r.uploaded) == ["1/rank0.engine", "1/rank1.engine", "config.pbtxt", "tokenizer_config.json"]
+    assert s3.objects("models", "m/t/1/") == {"m/t/1/rank0.engine": (200, md5(b"e0" * 100)),
+                                              "m/t/1/rank1.engine": (200, md5(b"e1" * 100))}
+    (store / "loop").symlink_to(src, target_is_directory=True)
+    s3.log.clear()
+    with pytest.raises(WizardError) as ei:
+        S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url)
+    assert "a loop" in ei.value.problem and "remove the link" in ei.value.fix
+    assert s3.log.count() == 0

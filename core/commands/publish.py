@@ -78,7 +78,9 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
         after = check_listing(keys, model_id, layout, read=read_local)
     if result.extra:
         after.append(_extra_finding(result.extra, dest.url))
-    findings = [f for f in findings + after if f.level == "warning"]
+    seen_codes: set = set()
+    findings = [f for f in findings + after  # the source's and the destination's check often say the same
+                if f.level == "warning" and not (f.code in seen_codes or seen_codes.add(f.code))]
     listing = [] if (dry_run and not _exists(dest)) else s3.list_entries(dest, endpoint_url=endpoint_url,
                                                                         client=client)
     return {
@@ -140,10 +142,21 @@ def run(args) -> int:
                 state["last_pct"] = pct
                 print(f"\r  {pct:3d}% of {_human(ev.total)}  {ev.message[:60]:<60}", end="", file=sys.stderr)
 
+    def on_signal(signum, frame) -> None:
+        # first Ctrl-C: stop cleanly (in-flight transfers cancelled, unfinished multipart aborted);
+        # a second one stops at once, e.g. while a request to an unresponsive endpoint is waiting
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        try:
+            print("\nlmi-wizard: cancelling the upload (Ctrl-C again to stop at once)", file=sys.stderr)
+        except RuntimeError:  # the main thread was writing to stderr itself
+            pass
+
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            old[sig] = signal.signal(sig, lambda *_: cancel.cancel())
+            old[sig] = signal.signal(sig, on_signal)
         except ValueError:  # not the main thread
             pass
     try:
