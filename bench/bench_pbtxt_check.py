@@ -5,6 +5,10 @@
 Four shapes of ~MB megabytes each: parameters blocks full of ${placeholders} (one finding per block, the
 worst case), the same blocks filled, repeated input tensors (nested messages, the generic path), and one
 huge comment. Prints CPU seconds and MB/s (CPU time, so a busy machine does not skew it much).
+
+Measured 2026-11-28 on an idle 16-core host (Python 3.12), 50 MB, new scanner vs the one before it:
+placeholder parameters 22.8 vs 3.7 MB/s; filled parameters 36.4 vs 7.1; input tensors 12.0 vs 8.4;
+one big comment 200 vs 239.
 """
 
 from __future__ import annotations

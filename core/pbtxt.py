@@ -760,12 +760,13 @@ def _field_label(frames: list[_Frame], fld: str) -> str:
 # one pass of their own (str.find). Linear; bench/bench_pbtxt_check.py prints the figures.
 _STR = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
 _SQSTR = r"'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
-_GEN_ALTS = (r"[A-Za-z0-9_\s:,;.+\-]*(?:(\#[^\n]*)|(" + _STR + "|" + _SQSTR + r")|(\$\{[^}\n]*\})|([{}\[\]<>])"
-             r"|([^A-Za-z0-9_\s:,;.+\-]))")
-_GEN = re.compile(_GEN_ALTS)  # 1 comment, 2 string, 3 placeholder, 4 bracket, 5 unreadable
+_SKIP = r"[A-Za-z0-9_\s:,;.+\-]*(?:\#[^\n]*[A-Za-z0-9_\s:,;.+\-]*)*"  # names, numbers, punctuation, comments
+_GEN_ALTS = (_SKIP + r"(?:(" + _STR + "|" + _SQSTR + r")|(\$\{[^}\n]*\})|([{}\[\]<>])|([^A-Za-z0-9_\s:,;.+\-#])"
+             r"|(\Z))")  # the end alternative: a match never fails, so the skip never backtracks
+_GEN = re.compile(_GEN_ALTS)  # 1 string, 2 placeholder, 3 bracket, 4 unreadable, 5 end of text
 _FAST = re.compile(  # 1 parameters block (2 key, 3 string_value), then _GEN's groups shifted by 3
-    r"\s*(parameters\s*:?\s*\{\s*key\s*:\s*(" + _STR + r")\s*value\s*:?\s*\{\s*string_value\s*:\s*(" + _STR
-    + r")\s*\}\s*\})|" + _GEN_ALTS)
+    r"(?:\s*\#[^\n]*){0,16}\s*(parameters\s*:?\s*\{\s*key\s*:\s*(" + _STR + r")\s*value\s*:?\s*\{"
+    r"\s*string_value\s*:\s*(" + _STR + r")\s*\}\s*\})|" + _GEN_ALTS)
 _WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -788,7 +789,17 @@ def _recorded_positions(text: str) -> list[int]:
 
 def _gap_name(text: str, gs: int, ts: int) -> tuple[str, int] | None:
     """The field name at the end of the skipped gap ``text[gs:ts]`` (``name``, ``name:``) and its offset."""
-    g = text[gs:ts].rstrip()
+    g = text[gs:ts]
+    if "#" in g:  # the gap holds comments (no strings): the name is on the last line with code before a #
+        end = len(g)
+        while True:
+            ls = g.rfind("\n", 0, end) + 1
+            code = g[ls:end].split("#", 1)[0]
+            if code.strip() or ls == 0:
+                g = g[:ls] + code  # a prefix of the gap: offsets stay right
+                break
+            end = ls - 1
+    g = g.rstrip()
     if g.endswith(":"):
         g = g[:-1].rstrip()
     if not g or g[-1] not in _WORD_CHARS:
@@ -817,39 +828,39 @@ def _scan_text(text: str) -> _Scan:
     params = sc.params
     rec = _recorded_positions(text)
     ri = 0
-    carry: tuple[str, int] | None = None  # a field name seen before a comment
-    pos, n = 0, len(text)
+    pos = 0
     fast_match, gen_match = _FAST.match, _GEN.match
-    while pos < n:
-        m = gen_match(text, pos) if stack else fast_match(text, pos)
-        off = 0  # group offset: _FAST has 3 groups before _GEN's
-        if m is None:  # only skippable characters are left
-            ts = n
-        else:
+    while True:
+        off = 0  # _FAST has 3 groups before _GEN's
+        if stack:
+            m = gen_match(text, pos)
             gi = m.lastindex
-            if not stack:
-                if gi <= 3:  # a whole top-level parameters { key value { string_value } } block
-                    key_tok, val_tok = m.group(2, 3)
-                    key = key_tok[1:-1] if "\\" not in key_tok else _unquote(key_tok)
-                    vs = m.start(3)
-                    ve = vs + len(val_tok)
-                    end = m.end()
-                    params.append(ParamBlock(key, m.start(1), end,
-                                             val_tok[1:-1] if "\\" not in val_tok else _unquote(val_tok), (vs, ve)))
-                    if "${" in val_tok:
-                        values.append(_Value(_PARAM_VALUE_PATH, "string_value", "str", vs, ve, val_tok,
-                                             f'parameters["{key}"]', key))
-                    carry = None
-                    pos = end
-                    continue
-                gi -= 3
-                off = 3
-            ts = m.start(gi + off)
+        else:
+            m = fast_match(text, pos)
+            gi = m.lastindex
+            if gi <= 3:  # a whole top-level parameters { key value { string_value } } block
+                key_tok, val_tok = m.group(2, 3)
+                key = key_tok[1:-1] if "\\" not in key_tok else _unquote(key_tok)
+                vs = m.start(3)
+                ve = vs + len(val_tok)
+                end = m.end()
+                params.append(ParamBlock(key, m.start(1), end,
+                                         val_tok[1:-1] if "\\" not in val_tok else _unquote(val_tok), (vs, ve)))
+                if "${" in val_tok:
+                    values.append(_Value(_PARAM_VALUE_PATH, "string_value", "str", vs, ve, val_tok,
+                                         f'parameters["{key}"]', key))
+                pos = end
+                continue
+            gi -= 3
+            off = 3
+        ts = m.start(gi + off)
         # identifier/number values of the recorded fields in the skipped gap [pos, ts)
         while rec[ri] < ts:
             p = rec[ri]
             ri += 1
             if p < pos or (stack and (len(stack) > 1 or stack[-1].kind == "list")):
+                continue
+            if text.find("#", max(pos, text.rfind("\n", 0, p) + 1), p) >= 0:  # inside a comment
                 continue
             b = p - 1
             while b >= pos and text[b] in " \t\r\n":
@@ -861,13 +872,16 @@ def _scan_text(text: str) -> _Scan:
                 tok = v.group(2)
                 values.append(_Value(list(stack), v.group(1), "num" if tok[0] in "+-.0123456789" else "ident",
                                      v.start(2), v.end(2), tok))
-        if m is None:
+        if gi == 5:  # end of text
             break
         gs, pos = pos, m.end()
         if gi == 4:
-            tok = text[ts]
+            if sc.bad is None:
+                sc.bad = ts
+            continue
+        tok = m.group(gi + off)
+        if gi == 3:
             if tok == "}" or tok == ">":
-                carry = None
                 if stack and stack[-1].kind == "msg":
                     fr = stack.pop()
                     if fr.param_idx is not None:
@@ -876,25 +890,12 @@ def _scan_text(text: str) -> _Scan:
                         sc.mtp = (fr.open_at, ts)
                 continue
             if tok == "]":
-                carry = None
                 if stack and stack[-1].kind == "list":
                     stack.pop()
                 continue
-        elif gi == 1:  # comment: a field name before it still applies after it
-            got = _gap_name(text, gs, ts)
-            if got is not None:
-                carry = got
-            continue
-        elif gi == 5:
-            if sc.bad is None:
-                sc.bad = ts
-            continue
-        else:
-            tok = m.group(gi + off)
         top = stack[-1] if stack else None
         if top is not None and top.kind == "list":  # list items: named after the list
-            carry = None
-            if gi == 4:
+            if gi == 3:
                 if tok == "[":
                     stack.append(_Frame("?", "list", ts, ts))
                     continue
@@ -904,15 +905,12 @@ def _scan_text(text: str) -> _Scan:
                     fr.param_idx = len(params)
                     params.append(ParamBlock(None, ts, -1, in_list=True))
                 stack.append(fr)
-            elif gi == 3 or "${" in tok:
-                values.append(_Value(list(stack), "", "ph" if gi == 3 else "str", ts, pos, tok))
+            elif gi == 2 or "${" in tok:
+                values.append(_Value(list(stack), "", "ph" if gi == 2 else "str", ts, pos, tok))
             continue
         got = _gap_name(text, gs, ts)
-        if got is None and carry is not None and not text[gs:ts].strip():
-            got = carry
-        carry = None
         name, name_at = got if got is not None else ("?", ts)
-        if gi == 4:
+        if gi == 3:  # { < [
             if tok == "[":
                 stack.append(_Frame(name, "list", name_at, ts))
                 continue
@@ -922,10 +920,10 @@ def _scan_text(text: str) -> _Scan:
                 params.append(ParamBlock(None, name_at, -1))
             stack.append(fr)
             continue
-        # a string (2) or an unquoted placeholder (3), as the value of field `name`
-        if gi == 3 or "${" in tok or (len(stack) <= 1 and name in _RECORDED_FIELDS):
-            values.append(_Value(list(stack), name, "ph" if gi == 3 else "str", ts, pos, tok))
-        if top is not None and gi == 2:
+        # a string (1) or an unquoted placeholder (2), as the value of field `name`
+        if gi == 2 or "${" in tok or (len(stack) <= 1 and name in _RECORDED_FIELDS):
+            values.append(_Value(list(stack), name, "ph" if gi == 2 else "str", ts, pos, tok))
+        if top is not None and gi == 1:
             if name == "name" and top.label is None:
                 top.label = _unquote(tok)
             elif name == "key" and top.key is None:

@@ -434,6 +434,8 @@ _BLOCK_FORMS = [
     'parameters: <\n  key: "k"\n  value: <\n    string_value: "${v}"\n  >\n>\n',  # angle brackets
     'parameters {\n  value: {\n    string_value: "${v}"\n  }\n  key: "k"\n}\n',  # key after value
     'parameters [\n  {\n    key: "k"\n    value: { string_value: "${v}" }\n  }\n]\n',  # list form
+    'parameters {\n  key: # the key, on the next line\n    "k"\n  value { # {\n    string_value: # "x"\n'
+    '      "${v}"\n  }\n}\n',  # comments between names and values
 ]
 
 
@@ -444,7 +446,7 @@ def test_every_parameters_form_gives_the_same_findings(form):
     rep = pbtxt.check_text(text, parse=False)
     assert [(f.line, f.name, f.field, f.kind, f.param) for f in rep.findings] == \
         [(rep.findings[0].line, "v", 'parameters["k"]', "optional", "k")]
-    assert "string_value: \"${v}\"" in text.splitlines()[rep.findings[0].line - 1]
+    assert "\"${v}\"" in text.splitlines()[rep.findings[0].line - 1]
     assert pbtxt.parameter_keys(text) == ["k", "gpt_model_path"]
     assert rep.engine_path["value"] == "/e"
     assert "${v}" not in pbtxt.delete_parameter(text, "k")
