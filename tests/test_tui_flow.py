@@ -271,3 +271,39 @@ uri = "out/baichuan/tensorrt_llm/"
         assert app.screen.query_one("#next", Button).disabled
         assert "cancel" in text_of(app, "#message").lower()
     assert R.load_state(state).answers["model.example"] == "baichuan"
+
+
+
+@async_test
+async def test_quitting_during_a_run_cancels_it_and_leaves_no_builder(tmp_path, monkeypatch):
+    """Ctrl+Q while the builder runs: the run is cancelled (process group killed) before the app exits."""
+    from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
+
+    pids_file = tmp_path / "pids"
+    monkeypatch.setenv("HANG_PIDS_FILE", str(pids_file))
+    backend = make_repo(tmp_path / "r" / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
+                        gitlinks=BACKEND_GITLINKS, bare=True)
+    trt = make_repo(tmp_path / "r" / "TensorRT-LLM", {"v0.5.0": trtllm_tree(
+        "v0.5.0", {"baichuan": "flat"}, extra={"examples/baichuan/build.py": HANGING_BUILD})}, bare=True)
+    a = R.loads_recipe(f'''
+[env]
+trtllm_version = "0.5.0"
+[checkout]
+work_dir = "{tmp_path / 'work'}"
+backend_url = "{file_url(backend)}"
+trtllm_url = "{file_url(trt)}"
+[model]
+source = "baichuan-inc/Baichuan-13B-Chat"
+example = "baichuan"
+[destination]
+uri = "out/baichuan/tensorrt_llm/"
+''', require=False)
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "run", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at="run")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: pids_file.exists(), 60)
+        pids = [int(x) for x in pids_file.read_text().split()]
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.5)
+    assert not any(_alive(p) for p in pids), "a builder outlived the wizard"

@@ -214,7 +214,21 @@ class WizardApp(App):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     async def action_quit(self) -> None:
+        """Quit, keeping the answers. A run or clone in progress is cancelled first (its process group is
+        killed by core), so nothing keeps building after the wizard is gone."""
+        import asyncio
+
         self.save_now()
+        busy = [w for w in self.workers if w.group in ("pipeline", "checkout-clone") and w.is_running]
+        if busy:
+            for screen in self.screen_stack:
+                token = getattr(screen, "cancel_token", None)
+                if token is not None:
+                    token.cancel()
+            try:
+                await asyncio.wait_for(asyncio.gather(*(w.wait() for w in busy), return_exceptions=True), 10)
+            except asyncio.TimeoutError:
+                pass
         self.exit(0)
 
 
