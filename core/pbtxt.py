@@ -629,8 +629,17 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
 
 
 def _read_pbtxt(path: str | os.PathLike) -> str:
+    import stat
+
     from .fsutil import read_text
 
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None  # read_text names the problem
+    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        raise WizardError(f"{path} is not a regular file (a pipe, device or socket); it is not a config.pbtxt",
+                          "pass the config.pbtxt file itself")
     text = read_text(path, what="config.pbtxt", max_bytes=MAX_PBTXT_BYTES)
     if not looks_like_pbtxt(text):
         raise WizardError(f"{path} is not a pbtxt (Triton model configuration text)",

@@ -50,6 +50,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -255,6 +256,10 @@ class _LocalSource(_Source):
                     out.append((e.name, None, extra))
                     continue
                 st = e.stat(follow_symlinks=True)
+                if not stat.S_ISREG(st.st_mode):  # a pipe would block the copy forever
+                    extra["special"] = True
+                    out.append((e.name, None, extra))
+                    continue
                 out.append((e.name, st.st_size, extra))
             except OSError:
                 extra["dangling"] = True
@@ -473,6 +478,9 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
             continue
         if extra.get("dangling"):
             plan.skipped.append(SkippedFile(name, "broken symlink"))
+            continue
+        if extra.get("special"):
+            plan.skipped.append(SkippedFile(name, "not a regular file (pipe, device or socket)"))
             continue
         names[name] = (size, extra)
 

@@ -202,3 +202,12 @@ def test_fill_in_place_writes_through_a_symlink_like_the_tool(tmp_path, capsys):
     link.symlink_to(real)
     assert cli.main(["pbtxt", "fill", str(link), "decoupled_mode:True", "-i", "--tag", "v0.16.0"]) == 0
     assert link.is_symlink() and "decoupled: True" in real.read_text()
+
+
+def test_a_pipe_or_device_is_refused_not_read(tmp_path, capsys):
+    fifo = tmp_path / "config.pbtxt"
+    os.mkfifo(fifo)  # reading it would block forever
+    for argv in (["pbtxt", "check", str(fifo)], ["pbtxt", "fill", str(fifo), "a:b"], ["pbtxt", "check", "/dev/zero"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "not a regular file" in err[0]

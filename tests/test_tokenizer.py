@@ -420,3 +420,12 @@ def test_endpoint_must_be_an_http_url(fresh, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "not an http(s) URL" in err[0]
     assert fresh.log() == []
+
+
+def test_local_source_pipe_is_skipped_not_read(tmp_path):
+    src = _local_repo(tmp_path / "src", llama_repo())
+    os.mkfifo(src / "special_tokens_map.json.pipe.json")
+    plan = plan_tokenizer(str(src), tmp_path / "out")
+    assert "special_tokens_map.json.pipe.json" in {s.path for s in plan.skipped}
+    res = fetch_tokenizer(plan)
+    assert "special_tokens_map.json.pipe.json" not in res.written
