@@ -588,6 +588,15 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
     original = text
     text = normalize_newlines(text)
     notes = list(parsed.notes)
+    for key, value in parsed.pairs:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WizardError(f"the value of `{key}` is not valid UTF-8 text (bytes the terminal could not decode)",
+                              "type the value again as plain text") from None
+        if "\n" in value or "\r" in value or "\0" in value:
+            notes.append(f"the value of `{key}` holds a line break or NUL: written as given (as fill_template.py "
+                         "does), but a quoted pbtxt string cannot contain it — Triton will not parse the file")
     if text != original:
         notes.append("line endings become LF, as fill_template.py (text mode) writes them")
     live, commented = placeholder_names(text, bare="$" in text.replace("${", ""))

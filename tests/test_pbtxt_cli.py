@@ -211,3 +211,14 @@ def test_a_pipe_or_device_is_refused_not_read(tmp_path, capsys):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "not a regular file" in err[0]
+
+
+def test_undecodable_bytes_in_the_substitution_are_one_line(tmp_path, capsys):
+    cfg = copy(FIXTURES / "pbtxt" / "v0.16.0" / "tensorrt_llm" / "config.pbtxt", tmp_path)
+    before = cfg.read_bytes()
+    bad = os.fsdecode(b"engine_dir:/a\xffb")  # what argv holds for a non-UTF-8 byte
+    assert cli.main(["pbtxt", "fill", str(cfg), bad, "-i"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not valid UTF-8" in err[0] and cfg.read_bytes() == before
+    assert cli.main(["pbtxt", "fill", str(cfg), "engine_dir:/a\nb"]) == 0
+    assert "line break" in capsys.readouterr().err
