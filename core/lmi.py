@@ -99,6 +99,12 @@ def normalise(a: LmiAnswers) -> LmiAnswers:
         raise WizardError("no model_id given", "give the S3 URI LMI loads, e.g. s3://bucket/prefix/")
     if any(c in a.model_id for c in "\n\r\0"):
         raise WizardError("model_id contains a line break", "give the S3 URI on one line")
+    for what, value in [("model_id", a.model_id), *((f"option {k}", f"{k}={v}") for k, v in a.extra.items())]:
+        try:
+            str(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise WizardError(f"{what} is not valid UTF-8 text (bytes the terminal could not decode)",
+                              "type it again as plain text") from None
     a.model_id = a.model_id.strip()
     a.tp = _positive_int(a.tp, "tensor parallel degree")
     a.pp = _positive_int(a.pp, "pipeline parallel degree")

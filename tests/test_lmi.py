@@ -266,3 +266,11 @@ def test_gpt_model_path_read_and_set_through_the_pbtxt_scanner():
     assert read_gpt_model_path(new) == '/opt/ml/model/my "odd" dir/1'
     with pytest.raises(WizardError, match="no gpt_model_path"):
         set_gpt_model_path('name: "x"\n', "/opt/ml/model/tensorrt_llm/1")
+
+
+def test_undecodable_bytes_are_one_line_not_a_traceback(capsys, tmp_path):
+    bad = os.fsdecode(b"s3://b/x\xff/")
+    rc = cli.main(["lmi-config", "--model-id", bad, "--write", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not valid UTF-8" in err[0]
+    assert not (tmp_path / "out").exists()
