@@ -33,21 +33,24 @@ import hashlib
 import json
 import os
 import shlex
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from .errors import Cancelled, WizardError
 from .fsutil import atomic_write_text
+from .models import human_bytes as _human
 from .progress import CancelToken, Progress, ProgressFn
-from .steps import (Answers, build_intent, destination_text, gpu_facts, lmi_model_id, resolve_layout, resolve_tag,
-                    uses_backend_repo, validate_all, work_path)
+from .steps import (Answers, build_intent, destination_text, gpu_facts, lmi_model_id, model_ref, resolve_layout,
+                    resolve_tag, uses_backend_repo, validate_all, work_path)
 
 RUN_DIR = ".lmi-wizard"
 STATE_NAME = "run-state.json"
 LOG_NAME = "run.log"
+LOCK_NAME = "lock"
 RECIPE_NAME = "recipe.toml"
 HASH_LIMIT = 16 * 1024 * 1024  # files up to this size get a sha256; larger ones size + mtime
 STATE_FORMAT = 1
@@ -287,8 +290,10 @@ class EnvironmentStep(PipelineStep):
     def plan(self, a, ctx):
         v = a["env.trtllm_version"] or "?"
         return [f"# the engine only loads on the TensorRT-LLM it was built with ({v}) and the same GPU architecture",
-                "pip show tensorrt-llm   # expect: Version: " + v,
-                "nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv"]
+                f"pip show tensorrt-llm 2>/dev/null | grep -qx {_q('Version: ' + v)} || "
+                f"echo {_q(f'warning: tensorrt-llm {v} is not what is installed here (pip show tensorrt-llm)')} >&2",
+                "nvidia-smi --query-gpu=name,memory.total,compute_cap --format=csv || "
+                "echo 'warning: no NVIDIA GPU visible' >&2"]
 
     def run(self, a, ctx, progress, cancel):
         from . import environment
@@ -304,16 +309,10 @@ class EnvironmentStep(PipelineStep):
                               "the engines would only load on the installed version",
                               f"run it in the LMI container that has tensorrt-llm {wanted}, or set "
                               f"trtllm_version = \"{installed}\" under [env]")
-        problems = [p for p in validate_all(a)
-                    if not (p.key == "model.example" and not a.is_set("model.example"))]  # auto-picked later
-        errors = [p for p in problems if p.blocking]  # (Pipeline.run refuses these before anything is written)
-        # (the report already says what this machine cannot do)
-        notes += [f"{p.severity}: {p}" for p in problems if not p.blocking and not p.key.startswith("env")]
-        if errors:
-            first = errors[0]
-            more = f" (and {len(errors) - 1} more: " + "; ".join(str(p) for p in errors[1:4]) + ")" \
-                if len(errors) > 1 else ""
-            raise WizardError(f"the recipe cannot run: {first}{more}", "fix the recipe (see `lmi-wizard init`)")
+        # blocking problems were refused before the run started (Pipeline.refusal); the warnings are notes
+        # (those about the machine are already in the report's own notes)
+        notes += [f"{p.severity}: {p}" for p in validate_all(a)
+                  if not p.blocking and not p.key.startswith("env")]
         if wanted and not a.is_set("env.tag"):
             from . import versions
 
@@ -346,6 +345,17 @@ def _release(version: str) -> str:
 def needs_checkout(a: Answers) -> bool:
     method = a["build.method"] or "checkout"
     return method == "checkout" or (resolve_layout(a) == "triton" and method == "prebuilt")
+
+
+_CHECKOUT_OPTIONS = (("--backend-url/--trtllm-url", "[checkout] backend_url / trtllm_url"),
+                     ("--dest", "[checkout] dir"))
+
+
+def _recipe_spelling(fix: str | None) -> str | None:
+    """A fix written for ``lmi-wizard checkout``'s options, in the recipe's settings."""
+    for option, setting in _CHECKOUT_OPTIONS:
+        fix = fix.replace(option, setting) if fix else fix
+    return fix
 
 
 class CheckoutStep(PipelineStep):
@@ -385,7 +395,12 @@ class CheckoutStep(PipelineStep):
         from . import checkout
 
         tag, dest, kw = self._args(a, ctx)
-        co = checkout.checkout(tag, dest, progress=progress, cancel=cancel, **kw)
+        try:
+            co = checkout.checkout(tag, dest, progress=progress, cancel=cancel, **kw)
+        except WizardError as exc:  # core.checkout speaks of `lmi-wizard checkout`'s options: say it the recipe's way
+            if isinstance(exc, Cancelled):
+                raise
+            raise WizardError(exc.problem, _recipe_spelling(exc.fix), exit_code=exc.exit_code) from None
         out = {"checkout_root": str(co.root), "template_dir": str(co.template_dir),
                "examples_dir": str(co.examples_dir), "trtllm_root": str(co.trtllm_root),
                "backend_root": str(co.backend_root) if co.backend_root else None, "tag": co.tag}
@@ -408,11 +423,7 @@ class CheckoutStep(PipelineStep):
 
 
 def _model_dir_arg(a: Answers, ctx: RunContext) -> str:
-    src = str(a["model.source"])
-    p = Path(os.path.expanduser(src))
-    if src.startswith(("/", ".", "~")) or p.exists():
-        return str(ctx.path(src))
-    return src
+    return model_ref(a) or ""
 
 
 def _lmi_version(a: Answers) -> str:
@@ -491,11 +502,7 @@ class BuildStep(PipelineStep):
                     *(shlex.join(s.argv) for s in plan.steps)]
         root = ctx.path(a["checkout.dir"])
         if not (root and root.is_dir()):
-            return [f"# (the checkout is not there yet: the exact command is rendered from the builder flags "
-                    f"of examples/{a['model.example'] or '<model>'} in {root} when the run gets here)",
-                    f"# intent: {a['build.dtype']}, TP {a['build.tp']} × PP {a['build.pp']}, "
-                    f"max batch {a['build.max_batch_size']}, input {a['build.max_input_len']}, "
-                    f"output {a['build.max_output_len']} → {ctx.path(a['build.output_dir'])}"]
+            return self._plan_without_checkout(a, ctx, root)
         try:
             plan = self.render(a, ctx, allow_guess=False)
         except WizardError as exc:
@@ -511,6 +518,35 @@ class BuildStep(PipelineStep):
         lines += [f"# {f}" for f in plan.findings if f.level in ("error", "warning")]
         lines.append(f"cd {_q(ctx.work_dir)}")
         return lines
+
+    def _plan_without_checkout(self, a, ctx, root: Path) -> list[str]:
+        """The build before the checkout exists: its flags are discovered from the builder of that tag, so
+        ``lmi-wizard build`` renders and runs the exact command then (``lmi-wizard plan`` shows it once the
+        checkout is there)."""
+        it = build_intent(a, model_dir=_model_dir_arg(a, ctx), output_dir=str(ctx.path(a["build.output_dir"])))
+        pick = ["--model", a["model.example"]] if a["model.example"] else ["--source", it.model_dir]
+        argv = ["--model-dir", it.model_dir, "--output-dir", it.output_dir, "--dtype", it.dtype,
+                "--tp", str(it.tp_size), "--pp", str(it.pp_size), "--python", ctx.python,
+                "--trtllm-build", shlex.join(ctx.trtllm_build), "--layout", resolve_layout(a)]
+        for flag, on in (("--no-gemm-plugin", not it.gemm_plugin), ("--no-gpt-attention-plugin", not it.gpt_attention_plugin),
+                         ("--no-inflight-batching", not it.inflight_batching), ("--no-context-fmha", not it.context_fmha),
+                         ("--no-remove-input-padding", not it.remove_input_padding),
+                         ("--no-parallel-build", not it.parallel_build),
+                         ("--paged-kv-cache", it.paged_kv_cache is True), ("--no-paged-kv-cache", it.paged_kv_cache is False)):
+            if on:
+                argv.append(flag)
+        for flag, value in (("--max-batch-size", it.max_batch_size), ("--max-input-len", it.max_input_len),
+                            ("--max-output-len", it.max_output_len), ("--trtllm-version", a["env.trtllm_version"])):
+            if value:
+                argv += [flag, str(value)]
+        for opt, table in (("--set", it.advanced), ("--set-convert", it.advanced_convert)):
+            for k, v in table.items():
+                argv.append(f"{opt}={k}" if v is True else f"{opt}={k}={v}")
+        return [f"# the checkout is not there yet: the builder's flags are discovered from it, so lmi-wizard renders "
+                f"and runs the exact command (`lmi-wizard plan` prints it once {root} exists)",
+                "example_dir=$(lmi-wizard models --checkout " + shlex.join([str(root), *pick]) + " --json | "
+                "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"chosen\"][\"path\"])')",
+                'lmi-wizard build --example-dir "$example_dir" ' + shlex.join(argv)]
 
     # doing it --------------------------------------------------------------------------------------
     def run(self, a, ctx, progress, cancel):
@@ -608,14 +644,6 @@ def _scrub(path: Path, redact: Redactor) -> None:
         atomic_write_text(path, clean)
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
 # -- 4. assemble (Triton layout) --------------------------------------------------------------------
 
 
@@ -704,12 +732,6 @@ def wanted_substitutions(a: Answers) -> dict[str, str]:
     return want
 
 
-def fill_pairs(a: Answers, text: str) -> dict[str, str]:
-    """The substitutions the config step requests for this template text: the wizard's known keys that are
-    live placeholders of it, then ``[triton] substitutions`` (always requested, so a typo is an error)."""
-    return _fill_pairs(a, text)
-
-
 @dataclass
 class ConfigFill:
     text: str  # what the config step writes
@@ -736,7 +758,7 @@ def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.
         if a.is_set(key) and name not in live:
             notes.append(f"{key} has no effect: the {tag} template has no ${{{name}}}")
     if pairs:
-        res = pbtxt.fill_text(text, pbtxt.format_substitutions(pairs), tag=tag, path=path)
+        res = pbtxt.fill_text(text, pairs, tag=tag, path=path)  # a Mapping: every value verbatim, any tag
         text = res.text
         notes += res.notes
     text = pbtxt.set_decoupled(text, bool(a["triton.decoupled"]))
@@ -758,6 +780,8 @@ def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.
 
 
 def _fill_pairs(a: Answers, text: str) -> dict[str, str]:
+    """The substitutions the config step requests for this template text: the wizard's known keys that are
+    live placeholders of it, then ``[triton] substitutions`` (always requested, so a typo is an error)."""
     from . import pbtxt
 
     live = pbtxt.placeholder_names(text)[0]
@@ -834,13 +858,34 @@ class ConfigStep(PipelineStep):
                 note = ["# (template not there yet: every key the wizard can fill is listed; the run requests "
                         "only those in the tag's template)"]
             pairs.update({k: str(v) for k, v in (a["triton.substitutions"] or {}).items()})
-        subs = pbtxt.format_substitutions(pairs)
-        lines = note + [f"python3 {_q(_tools_dir(a, ctx) / 'fill_template.py')} -i {_q(cfg)} {_q(subs)}",
-                        f"# then, as the tutorial does by hand: model_transaction_policy {{ decoupled: "
-                        f"{'True' if a['triton.decoupled'] else 'False'} }}, gpt_model_path = {a['triton.engine_path']}"]
+        tag = resolve_tag(a)
+        try:  # escaped the way this tag's own tool reads its argument
+            lines = note + [f"python3 {_q(_tools_dir(a, ctx) / 'fill_template.py')} -i {_q(cfg)} "
+                            f"{_q(pbtxt.tool_substitutions(pairs, tag))}"]
+        except WizardError as exc:  # e.g. a value with `,` or `:` that a pre-0.16 tool cannot express
+            lines = note + [f"# {exc.problem}: filled by lmi-wizard's reimplementation of that tool instead",
+                            "python3 - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import pbtxt",
+                            "from lmi_wizard.core.fsutil import atomic_write_text",
+                            f"path = {str(cfg)!r}",
+                            f"atomic_write_text(path, pbtxt.fill_text(open(path).read(), {dict(pairs)!r}, "
+                            f"tag={tag!r}).text)", "LMI_WIZARD_EOF"]
+        decoupled = bool(a["triton.decoupled"])
+        lines += ["# what the tutorial then edits by hand (vi): model_transaction_policy { decoupled: "
+                  f"{decoupled} }}, the engine path as the container sees it"
+                  + (", and every parameters { … } block still holding ${…} deleted"
+                     if a["triton.optional_placeholders"] == "delete" else ""),
+                  "python3 - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import pbtxt",
+                  "from lmi_wizard.core.fsutil import atomic_write_text",
+                  f"path = {str(cfg)!r}",
+                  f"text = pbtxt.set_decoupled(open(path).read(), {decoupled!r})",
+                  "for key in pbtxt.ENGINE_PATH_KEYS:",
+                  "    if key in pbtxt.parameter_keys(text):",
+                  f"        text = pbtxt.set_engine_path(text, {a['triton.engine_path']!r}, param=key)"]
         if a["triton.optional_placeholders"] == "delete":
-            lines.append("# and delete every parameters { … } block whose string_value is still ${…}")
-        lines.append(f"lmi-wizard pbtxt check {_q(cfg)}   # nothing may block")
+            lines += ["for param in dict.fromkeys(f.param for f in pbtxt.check_text(text).optional if f.param):",
+                      "    text = pbtxt.delete_parameter(text, param)"]
+        lines += ["atomic_write_text(path, text)", "LMI_WIZARD_EOF",
+                  f"lmi-wizard pbtxt check --engine-path {_q(a['triton.engine_path'])} {_q(cfg)}   # nothing may block"]
         return lines
 
     def run(self, a, ctx, progress, cancel):
@@ -883,11 +928,7 @@ class ConfigStep(PipelineStep):
 
 def tokenizer_source(a: Answers) -> str:
     """``tokenizer.source`` (default: the model) with a local folder made absolute (relative to the work folder)."""
-    src = str(a["tokenizer.source"] or a["model.source"] or "")
-    p = Path(os.path.expanduser(src))
-    if src.startswith(("/", ".", "~")) or p.exists():
-        return str(work_path(a, src))
-    return src
+    return model_ref(a, "tokenizer.source") or model_ref(a) or ""
 
 
 class TokenizerStep(PipelineStep):
@@ -915,19 +956,25 @@ class TokenizerStep(PipelineStep):
 
         patterns = list(BASE_PATTERNS) + list(a["tokenizer.extra_patterns"] or [])
         src, dest = self._source(a, ctx), self._dest(a, ctx)
-        lines = ["# the run widens these patterns from the repo's file list (custom tokenizer code, *.tiktoken) "
-                 "and never takes weights" + ("; the Hugging Face config.json is kept as hf_config.json beside "
-                                               "the engine's" if resolve_layout(a) == "flat" else "")]
+        layout = resolve_layout(a)
+        verb = ["lmi-wizard", "tokenizer", src, str(dest), "--layout", layout]
+        if a["model.revision"]:
+            verb += ["--revision", a["model.revision"]]
+        if layout == "flat":
+            return ["# not the tutorial's snapshot_download of *.json: here it would overwrite the engine's config.json "
+                    "(LMI then no longer sees build_config); lmi-wizard keeps the Hugging Face one as hf_config.json",
+                    shlex.join(verb)]
         if Path(src).is_dir():
-            lines += [f"cp {' '.join(_q(Path(src)) + '/' + p for p in patterns)} {_q(dest)}/"]
-            return lines
+            return ["# the tokenizer files of the local folder (the tutorial's patterns, widened to custom tokenizer "
+                    "code and *.tiktoken; never weights)", shlex.join(verb)]
         kw = f", revision={a['model.revision']!r}" if a["model.revision"] else ""
-        lines += ["python3 - <<'EOF'",
-                  "from huggingface_hub import snapshot_download",
-                  f"snapshot_download(repo_id={src!r}, local_dir={str(dest)!r},",
-                  f"                  allow_patterns={patterns!r}{kw})",
-                  "EOF"]
-        return lines
+        return ["python3 - <<'LMI_WIZARD_EOF'   # the tutorial's build_tokenizer.py",
+                "from huggingface_hub import snapshot_download",
+                f"snapshot_download(repo_id={src!r}, local_dir={str(dest)!r},",
+                f"                  allow_patterns={patterns!r}{kw})",
+                "LMI_WIZARD_EOF",
+                "# and what those patterns miss: custom tokenizer code named in auto_map, *.tiktoken (never weights)",
+                shlex.join(verb)]
 
     def run(self, a, ctx, progress, cancel):
         from . import tokenizer
@@ -956,6 +1003,9 @@ class TokenizerStep(PipelineStep):
 # -- 7. publish -------------------------------------------------------------------------------------
 
 
+_PROFILE_LOCK = threading.Lock()
+
+
 class PublishStep(PipelineStep):
     name, title = "publish", "Publish"
     keys = ("destination",)
@@ -970,20 +1020,37 @@ class PublishStep(PipelineStep):
         dest = destination_text(a)
         if not dest.lower().startswith("s3://"):
             return None
-        if a["destination.profile"]:
-            os.environ.setdefault("AWS_PROFILE", a["destination.profile"])
-        return s3.make_client(self._endpoint(a, ctx), region=a["destination.region"])
+        profile = a["destination.profile"]
+        if not profile:
+            return s3.make_client(self._endpoint(a, ctx), region=a["destination.region"])
+        # the recipe's profile, for this client only (core.s3.make_client reads it from the environment when
+        # it makes its session): not left behind for the next run, and not overridden by an AWS_PROFILE set
+        # for something else
+        with _PROFILE_LOCK:
+            before = os.environ.get("AWS_PROFILE")
+            os.environ["AWS_PROFILE"] = profile
+            try:
+                return s3.make_client(self._endpoint(a, ctx), region=a["destination.region"])
+            finally:
+                if before is None:
+                    os.environ.pop("AWS_PROFILE", None)
+                else:
+                    os.environ["AWS_PROFILE"] = before
 
     def plan(self, a, ctx):
         src = Path(ctx.outputs.get("model_dir") or TokenizerStep()._dest(a, ctx))
         dest = destination_text(a)
         mid = lmi_model_id(a)
         if dest.lower().startswith("s3://"):
-            ep = self._endpoint(a, ctx)
-            epf = f" --endpoint-url {_q(ep)}" if ep else ""
-            return [f"aws s3 sync {_q(str(src) + '/')} {_q(dest)}{epf}",
+            opts = []
+            for flag, value in (("--endpoint-url", self._endpoint(a, ctx)), ("--profile", a["destination.profile"]),
+                                ("--region", a["destination.region"])):
+                if value:
+                    opts += [flag, value]
+            tail = (" " + shlex.join(opts)) if opts else ""
+            return [f"aws s3 sync {_q(str(src) + '/')} {_q(dest)}{tail}",
                     f"# LMI model_id: {mid}",
-                    f"aws s3 ls {_q(dest)}{epf}"]
+                    f"aws s3 ls {_q(dest)}{tail}"]
         return [f"mkdir -p {_q(dest)}", f"cp -r {_q(str(src) + '/.')} {_q(dest + '/')}",
                 f"# LMI model_id: {mid}", f"ls -l {_q(dest)}"]
 
@@ -1065,12 +1132,23 @@ class LmiStep(PipelineStep):
         la = lmi.LmiAnswers(model_id=lmi_model_id(a) or "s3://bucket/prefix/", tp=a["build.tp"], pp=a["build.pp"],
                             max_rolling_batch_size=a["lmi.max_rolling_batch_size"],
                             dtype=a["build.dtype"], layout=resolve_layout(a), lmi_version=a["env.lmi_version"])
+        src = tokenizer_source(a)
+        known = Path(src).is_dir()
+        if known:  # a local tokenizer folder tells now whether it ships its own code (a Hub repo: at run time)
+            from . import tokenizer
+
+            try:
+                with tempfile.TemporaryDirectory(prefix="lmi-wizard-plan-") as tmp:
+                    la.trust_remote_code = tokenizer.plan_tokenizer(src, tmp, layout=la.layout).trust_remote_code
+            except WizardError:
+                known = False
         lmi.normalise(la)
         lines = [f"mkdir -p {_q(out / 'extracted')}"]
         for name, text in (("lmi.env", lmi.env_text(la)), ("serving.properties", lmi.serving_properties(la)),
                            ("extracted/serving.properties", lmi.extracted_properties(la))):
             lines += [f"cat > {_q(out / name)} <<'EOF'", *text.splitlines(), "EOF"]
-        lines.append("# (option.trust_remote_code=true is added when the tokenizer ships its own code)")
+        if not known:
+            lines.append("# (option.trust_remote_code=true is added when the tokenizer ships its own code)")
         return lines
 
     def run(self, a, ctx, progress, cancel):
@@ -1103,7 +1181,7 @@ class FinalStep(PipelineStep):
 
     def plan(self, a, ctx):
         src = Path(ctx.outputs.get("model_dir") or TokenizerStep()._dest(a, ctx))
-        return [f"tree {_q(src)}"]
+        return [f"tree {_q(src)} 2>/dev/null || find {_q(src)} | sort"]
 
     def run(self, a, ctx, progress, cancel):
         from . import layout as layout_mod
@@ -1179,6 +1257,52 @@ class RunReport:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _auto_picked(p, a: Answers) -> bool:
+    """An unset example folder is not a problem: the build step picks it from the model's architecture."""
+    return p.key == "model.example" and not a.is_set("model.example")
+
+
+def _setting(key: str) -> str:
+    """``build.tp`` → ``[build] tp`` (how a recipe spells it); other keys as they are."""
+    sec, dot, name = key.partition(".")
+    return f"[{sec}] {name}" if dot else key
+
+
+class _RunLock:
+    """One run per work folder at a time: an exclusive ``flock`` on ``.lmi-wizard/lock`` (released by the
+    kernel when the process dies, so a killed run never leaves a stale lock), holding the owner's pid."""
+
+    def __init__(self, path: Path, work_dir: Path) -> None:
+        self.path, self.work_dir, self._fd = path, work_dir, None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                owner = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            finally:
+                os.close(fd)
+            raise WizardError(f"another lmi-wizard run (pid {owner}) is using the work folder {self.work_dir}",
+                              "wait for it to finish, or give this recipe its own [checkout] work_dir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)
+            finally:
+                os.close(self._fd)  # closing drops the flock
+                self._fd = None
 
 
 class Pipeline:
@@ -1259,26 +1383,49 @@ class Pipeline:
         """Run every step (skipping still-valid ones with ``resume``). Never raises for a step failure:
         the report says where it stopped and why (``ok`` False); the state is kept for ``--resume``."""
         cancel = cancel or CancelToken()
-        a, ctx = self.answers, self.ctx
         refused = self._refuse_invalid(progress)
         if refused is not None:  # nothing written: answers that cannot run leave no trace on disk
             return refused
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = _RunLock(self.run_dir / LOCK_NAME, self.work_dir)
+        lock.acquire()
+        try:
+            return self._run_locked(progress, cancel)
+        finally:
+            lock.release()
+
+    def _earlier_run(self) -> dict:
+        """The state of an earlier run of this work folder, checked against this one: another recipe's run is
+        never resumed or replaced silently, and a finished run is only continued with resume or replaced with
+        force."""
         state = self.load_state()
         # steps that made something (environment/final make nothing; a failed clone removes itself)
         done_before = [n for n, r in state.get("steps", {}).items()
                        if n not in ("environment", "final") and (r.get("status") == "done" or (
                            n != "checkout" and r.get("status") in ("failed", "cancelled", "running")))]
-        if done_before and not self.resume and not self.force:
+        if not done_before or self.force:
+            return state if self.resume else {"format": STATE_FORMAT, "steps": {}}
+        theirs, ours = state.get("recipe_source"), self.recipe_source
+        if theirs and ours and os.path.abspath(theirs) != os.path.abspath(ours):
+            raise WizardError(f"{self.work_dir} holds the run of another recipe ({theirs}; steps: "
+                              f"{', '.join(done_before)})",
+                              "give each recipe its own [checkout] work_dir (e.g. work_dir = \"work/<model>\"; the "
+                              "checkout can be shared with dir = \"../tensorrtllm_backend\"), or replace that run "
+                              "with --force")
+        if not self.resume:
             raise WizardError(f"{self.work_dir} already holds an earlier run (steps: {', '.join(done_before)})",
                               "continue it with --resume, or start over with --force (replaces its outputs)")
-        if not self.resume:
-            state = {"format": STATE_FORMAT, "steps": {}}
+        return state
+
+    def _run_locked(self, progress: ProgressFn | None, cancel: CancelToken) -> RunReport:
+        a, ctx = self.answers, self.ctx
+        state = self._earlier_run()
         ctx.records = state.get("steps", {})
         log = RunLog(self.run_dir / LOG_NAME, ctx.redact)
         ctx.log = log
         recipe_path = self._save_recipe()
-        state.update({"work_dir": str(self.work_dir), "recipe": recipe_path, "started": _now()})
+        state.update({"work_dir": str(self.work_dir), "recipe": recipe_path, "started": _now(),
+                      "recipe_source": os.path.abspath(self.recipe_source) if self.recipe_source else None})
         log.write("run", f"lmi-wizard run in {self.work_dir} ({'resume' if self.resume else 'fresh'}"
                          f"{', force' if self.force else ''}); steps: {', '.join(s.name for s in self.steps)}")
         reports = [StepReport(s.name, s.title, "pending") for s in self.steps]
@@ -1293,6 +1440,10 @@ class Pipeline:
             except Exception:  # a display problem never stops the run
                 pass
 
+        def event(i: int, step: PipelineStep, status: str, message: str, **extra) -> None:
+            send(Progress(step.name, message, extra={"event": "step", "status": status, "index": i, "count": count,
+                                                     "title": step.title, **extra}))
+
         try:
             for i, (step, rep) in enumerate(zip(self.steps, reports)):
                 inputs = step.inputs(a, ctx)
@@ -1303,9 +1454,7 @@ class Pipeline:
                     ctx.digests[step.name] = rec.get("digest")
                     rep.status, rep.summary, rep.notes = "skipped", rec.get("summary", ""), rec.get("notes", [])
                     log.write(step.name, f"skipped (still valid): {rep.summary}")
-                    send(Progress(step.name, f"{step.title}: still valid, skipped", extra={
-                        "event": "step", "status": "skipped", "index": i, "count": count, "title": step.title,
-                        "summary": rep.summary, "elapsed": 0.0}))
+                    event(i, step, "skipped", f"{step.title}: still valid, skipped", summary=rep.summary, elapsed=0.0)
                     continue
                 if rec and self.resume:
                     why = "inputs changed" if rec.get("inputs") != digest else (
@@ -1315,8 +1464,7 @@ class Pipeline:
                 ctx.owned = bool(rec) and self.resume
                 rep.status = "running"
                 log.write(step.name, f"start {step.title}")
-                send(Progress(step.name, f"{step.title}…", extra={
-                    "event": "step", "status": "running", "index": i, "count": count, "title": step.title}))
+                event(i, step, "running", f"{step.title}…")
                 state["steps"][step.name] = {"status": "running", "started": _now(), "inputs": digest,
                                              "outputs": (rec or {}).get("outputs", {}), "files": []}
                 self._save_state(state)
@@ -1329,29 +1477,21 @@ class Pipeline:
                     rep.status, rep.elapsed, rep.error = "cancelled", time.monotonic() - t0, str(exc)
                     state["steps"][step.name].update(status="cancelled", elapsed=rep.elapsed, error=str(exc))
                     raise
-                except WizardError as exc:
-                    msg = ctx.redact(str(exc.problem))
-                    rep.status, rep.elapsed, rep.error = "failed", time.monotonic() - t0, msg
-                    state["steps"][step.name].update(status="failed", elapsed=rep.elapsed, error=msg,
-                                                     fix=ctx.redact(exc.fix or ""))
-                    log.write(step.name, f"FAILED: {msg}" + (f" — fix: {ctx.redact(exc.fix)}" if exc.fix else ""))
-                    send(Progress(step.name, f"{step.title} failed: {msg}", extra={
-                        "event": "step", "status": "failed", "index": i, "count": count, "title": step.title,
-                        "elapsed": rep.elapsed, "error": msg, "fix": ctx.redact(exc.fix or "")}))
-                    ok, error, fix, stopped = False, msg, ctx.redact(exc.fix or ""), step.name
-                    break
-                except Exception as exc:  # a bug: keep the state, say where, never lose the log
-                    msg = ctx.redact(f"{type(exc).__name__}: {exc}")
-                    rep.status, rep.elapsed, rep.error = "failed", time.monotonic() - t0, msg
-                    state["steps"][step.name].update(status="failed", elapsed=rep.elapsed, error=msg)
-                    import traceback
+                except Exception as exc:
+                    if isinstance(exc, WizardError):
+                        msg, fix = ctx.redact(str(exc.problem)), ctx.redact(exc.fix or "")
+                        error = msg
+                        log.write(step.name, f"FAILED: {msg}" + (f" — fix: {fix}" if fix else ""))
+                    else:  # a bug: keep the state, say where, never lose the log
+                        import traceback
 
-                    log.write(step.name, "INTERNAL ERROR\n" + traceback.format_exc())
-                    send(Progress(step.name, f"{step.title} failed: {msg}", extra={
-                        "event": "step", "status": "failed", "index": i, "count": count, "title": step.title,
-                        "elapsed": rep.elapsed, "error": msg}))
-                    ok, error, stopped = False, f"internal error in {step.name}: {msg}", step.name
-                    fix = f"please report it with the log {log.path}"
+                        msg = ctx.redact(f"{type(exc).__name__}: {exc}")
+                        error, fix = f"internal error in {step.name}: {msg}", f"please report it with the log {log.path}"
+                        log.write(step.name, "INTERNAL ERROR\n" + traceback.format_exc())
+                    rep.status, rep.elapsed, rep.error = "failed", time.monotonic() - t0, msg
+                    state["steps"][step.name].update(status="failed", elapsed=rep.elapsed, error=msg, fix=fix)
+                    event(i, step, "failed", f"{step.title} failed: {msg}", elapsed=rep.elapsed, error=msg, fix=fix)
+                    ok, stopped = False, step.name
                     break
                 rep.elapsed = time.monotonic() - t0
                 rep.status, rep.summary, rep.notes = "done", ctx.redact(result.summary), [ctx.redact(n) for n in result.notes]
@@ -1365,9 +1505,8 @@ class Pipeline:
                 log.write(step.name, f"done in {rep.elapsed:.1f} s: {rep.summary}")
                 for n in rep.notes:
                     log.write(step.name, f"note: {n}")
-                send(Progress(step.name, f"{step.title}: {rep.summary}", extra={
-                    "event": "step", "status": "done", "index": i, "count": count, "title": step.title,
-                    "elapsed": rep.elapsed, "summary": rep.summary, "notes": rep.notes}))
+                event(i, step, "done", f"{step.title}: {rep.summary}", elapsed=rep.elapsed, summary=rep.summary,
+                      notes=rep.notes)
         except Cancelled as exc:
             ok, error, stopped = False, str(exc), next((r.name for r in reports if r.status == "cancelled"), None)
             fix = "run again with --resume to continue where it stopped"
@@ -1391,18 +1530,35 @@ class Pipeline:
     def blocking_problems(self) -> list:
         """The answers' blocking problems (``core.steps.validate_all``); an unset example folder is not one
         (the build step picks it from the model's architecture)."""
-        return [p for p in validate_all(self.answers)
-                if p.blocking and not (p.key == "model.example" and not self.answers.is_set("model.example"))]
+        return [p for p in validate_all(self.answers) if p.blocking and not _auto_picked(p, self.answers)]
 
-    def _refuse_invalid(self, progress: ProgressFn | None) -> Optional[RunReport]:
+    def refusal(self) -> Optional[tuple[str, str]]:
+        """``(problem, fix)`` when the answers cannot run (the first blocking problem, with its own fix when it
+        has one), else None."""
         errors = self.blocking_problems()
         if not errors:
             return None
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more: " + "; ".join(str(p) for p in errors[1:4]) + ")" \
-            if len(errors) > 1 else ""
-        msg = self.ctx.redact(f"the recipe cannot run: {first}{more}")
-        fix = "fix the recipe (see `lmi-wizard init`)"
+        msgs = []
+        fix = f"change {_setting(errors[0].key)} (`lmi-wizard init` documents every setting)"
+        for i, p in enumerate(errors[:4]):
+            text, sep, own_fix = p.message.partition(" — fix: ")
+            if i == 0 and sep:
+                fix = own_fix
+            msgs.append(f"{_setting(p.key)}: {text}")
+        more = f" (and {len(errors) - 1} more: " + "; ".join(msgs[1:]) + ")" if len(errors) > 1 else ""
+        return self.ctx.redact(f"the recipe cannot run: {msgs[0]}{more}"), self.ctx.redact(fix)
+
+    def check(self) -> None:
+        """Raise one :class:`WizardError` (exit 2 on the command line) when the answers cannot run."""
+        refused = self.refusal()
+        if refused is not None:
+            raise WizardError(*refused)
+
+    def _refuse_invalid(self, progress: ProgressFn | None) -> Optional[RunReport]:
+        refused = self.refusal()
+        if refused is None:
+            return None
+        msg, fix = refused
         reports = [StepReport(s.name, s.title, "pending") for s in self.steps]
         if reports:
             reports[0].status, reports[0].error = "failed", msg

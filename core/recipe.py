@@ -32,8 +32,8 @@ from typing import Any, Mapping, Optional
 
 from .errors import WizardError
 from .fsutil import atomic_write_text, read_text
-from .steps import (FIELDS, STEPS, Answers, Context, FieldError, Kind, Problem, step as _step, suggest_key,
-                    validate_all)
+from .steps import (FIELDS, STEPS, Answers, Context, FieldError, Kind, Problem, _builds_here, step as _step,
+                    suggest_key, validate_all)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,7 +43,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "FORMAT", "MAX_RECIPE_BYTES", "loads_recipe", "load_recipe", "dumps_recipe", "save_recipe",
     "missing_required", "check_recipe", "template_recipe", "WizardState", "default_state_path",
-    "load_state", "save_state", "clear_state", "SECRET_KEY_RE",
+    "load_state", "save_state", "clear_state", "SECRET_KEY_RE", "SECRET_VALUE_RE", "ineffective",
 ]
 
 FORMAT = 1
@@ -52,6 +52,13 @@ SECTIONS = tuple(dict.fromkeys(f.section for f in FIELDS.values()))
 # keys that look like credentials, refused wherever they appear in a recipe
 SECRET_KEY_RE = re.compile(r"(secret|(^|_)(hf_)?tokens?($|_)|password|passwd|access_key|session_key|api_key|"
                            r"credential)", re.I)
+# values that are credentials whatever key holds them: Hugging Face tokens, AWS access key ids, a password in a URL
+SECRET_VALUE_RE = re.compile(r"hf_[A-Za-z0-9]{20,}|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])|"
+                             r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]+:[^/@\s]+@")
+# keys inside a [triton] substitutions / [build] extra_flags table that name a credential (narrower than
+# SECRET_KEY_RE: pbtxt keys such as max_tokens_in_paged_kv_cache are not secrets)
+_SECRET_SUBKEY_RE = re.compile(r"(secret|password|passwd|access_key|session_key|api_key|hf_token|auth_token|"
+                               r"credential)", re.I)
 _TOP_LEVEL = {"format"}
 _STATE_SECTION = "wizard"
 
@@ -71,6 +78,13 @@ def loads_recipe(text: str, *, source: str = "recipe", ctx: Context | None = Non
                           "fix the line named above (strings need quotes, one [section] per step)") from None
     answers, _ = _answers_from_data(data, source=source, ctx=ctx, allow_state=allow_state)
     if require:
+        unused = ineffective(answers)
+        if unused:
+            key, why, fix = unused[0]
+            f = FIELDS[key]
+            more = f" (and {len(unused) - 1} more: " + ", ".join(k for k, _, _ in unused[1:4]) + ")" \
+                if len(unused) > 1 else ""
+            raise WizardError(f"{source}: [{f.section}] {f.name} has no effect: {why}{more}", fix)
         missing = missing_required(answers)
         if missing:
             lines = [f"{p.key} is required" for p in missing]
@@ -132,6 +146,12 @@ def _answers_from_data(data: Mapping[str, Any], *, source: str, ctx: Context | N
                 else:
                     fixes.append(f"see `lmi-wizard init` for the settings of [{sec}]")
                 continue
+            leak = _secret_in(value)
+            if leak:
+                problems.append(f"[{sec}] {name}: {leak}; recipes never hold secrets")
+                fixes.append("remove it: HF_TOKEN and the AWS credentials come from the environment "
+                             "(a mirror URL's password from git's credential helper)")
+                continue
             try:
                 answers[key] = value
             except FieldError as exc:
@@ -145,10 +165,81 @@ def _answers_from_data(data: Mapping[str, Any], *, source: str, ctx: Context | N
     return answers, extra
 
 
+def _secret_in(value: Any) -> Optional[str]:
+    """What in a recipe value looks like a credential (a token-shaped string, a password in a URL, a key of
+    an inner table naming a secret), or None."""
+    if isinstance(value, str):
+        m = SECRET_VALUE_RE.search(value)
+        if m:
+            return "a password in a URL" if "://" in m.group() else "a token or access key"
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            if _SECRET_SUBKEY_RE.search(str(k)):
+                return f"{k!r} names a secret"
+            found = _secret_in(v) or _secret_in(str(k))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            found = _secret_in(v)
+            if found:
+                return found
+    return None
+
+
+# why a field has no effect with the other answers (the fix names what would make it apply)
+_NO_EFFECT = {
+    "build.engine_dir": ("it is only read when [build] method = \"prebuilt\"", "remove it, or set method = \"prebuilt\""),
+    "checkout.backend_url": ("from TensorRT-LLM 0.20 on there is no tensorrtllm_backend to clone",
+                             "remove it (trtllm_url is the only remote from 0.20)"),
+    "destination.endpoint_url": ("it only applies to an s3:// destination", "remove it, or use an s3:// uri"),
+    "destination.region": ("it only applies to an s3:// destination", "remove it, or use an s3:// uri"),
+    "destination.profile": ("it only applies to an s3:// destination", "remove it, or use an s3:// uri"),
+}
+
+
+def ineffective(answers: Answers) -> list[tuple[str, str, str]]:
+    """Settings given explicitly that these answers never read, as ``(key, why, fix)``: a [triton] value in a
+    recipe for the flat layout, builder flags with a prebuilt engine folder, an endpoint for a local folder…
+    Usually a recipe written for another setup; silently ignoring them would hide it."""
+    out = []
+    explicit = answers.explicit()
+    for s in STEPS:
+        step_visible = s.is_visible(answers)
+        for f in s.fields:
+            if f.key not in explicit or (step_visible and f.is_visible(answers)):
+                continue
+            if not step_visible and s.key == "triton":
+                why = (f"the [triton] config.pbtxt step is only for the Triton layout (LMI 0.25–0.32); this recipe "
+                       f"is for the {answers.layout} layout (TensorRT-LLM {answers['env.trtllm_version'] or '?'})")
+                fix = "remove the [triton] section, or set lmi_layout = \"triton\" under [env] if LMI ≤ 0.32 serves it"
+            elif f.key in _NO_EFFECT:
+                why, fix = _NO_EFFECT[f.key]
+            elif f.visible_if is _builds_here or f.key == "model.example":
+                # (tp, pp, dtype, max_batch_size stay meaningful with a prebuilt folder: they are checked
+                # against it and fill config.pbtxt)
+                method = answers["build.method"] or "checkout"
+                why = f"[build] method = \"{method}\" does not use it"
+                fix = "remove it, or change [build] method"
+            else:
+                continue
+            out.append((f.key, why, fix))
+    return out
+
+
 def load_recipe(path: str | os.PathLike, *, ctx: Context | None = None, require: bool = True) -> Answers:
-    """Read a recipe file (see :func:`loads_recipe`)."""
-    text = read_text(path, what="recipe", max_bytes=MAX_RECIPE_BYTES)
-    return loads_recipe(text, source=str(path), ctx=ctx, require=require)
+    """Read a recipe file (see :func:`loads_recipe`).
+
+    Relative paths: ``[checkout] work_dir`` (default ``.``) is relative to the folder that holds the recipe
+    file, whatever the current directory; every other path (checkout, engines, model repository, a local
+    model or tokenizer folder, a local destination, the LMI configs) is relative to the work folder. The
+    loaded answers carry the work folder as an absolute path."""
+    p = Path(os.path.expanduser(os.fspath(path)))
+    text = read_text(p, what="recipe", max_bytes=MAX_RECIPE_BYTES)
+    answers = loads_recipe(text, source=str(path), ctx=ctx, require=require)
+    work = Path(os.path.expanduser(answers["checkout.work_dir"] or "."))
+    answers["checkout.work_dir"] = os.path.abspath(Path(os.path.abspath(p)).parent / work)
+    return answers
 
 
 def missing_required(answers: Answers) -> list[Problem]:
@@ -225,7 +316,8 @@ def _comment(text: str, width: int = 100) -> list[str]:
 
 
 def dumps_recipe(answers: Answers, *, include_defaults: bool = True, comments: bool = True,
-                 header: str | None = None, state: Mapping[str, Any] | None = None, pin: bool = True) -> str:
+                 header: str | None = None, state: Mapping[str, Any] | None = None, pin: bool = True,
+                 keep_ineffective: bool = False) -> str:
     """The recipe text of ``answers``. What the user set is written as values, and so is what describes the
     machine it was made on (``Field.pin``: the TensorRT-LLM version). With ``include_defaults`` every other
     visible setting is shown as a commented-out line with its current (default) value, so the file documents
@@ -233,6 +325,9 @@ def dumps_recipe(answers: Answers, *, include_defaults: bool = True, comments: b
     from TP …) keeps following them when the recipe is edited. Secrets are never written."""
     explicit = answers.explicit()
     resolved = answers.resolved()
+    # answers these settings make unused (a [triton] value after switching to the flat layout) are written
+    # commented out: the recipe must load again (see ineffective); the wizard state keeps them
+    unused = set() if keep_ineffective else {k for k, _, _ in ineffective(answers)}
     lines: list[str] = []
     if header:
         lines += _comment(header)
@@ -251,7 +346,11 @@ def dumps_recipe(answers: Answers, *, include_defaults: bool = True, comments: b
         for f in (ff for s in STEPS for ff in s.fields if ff.section == sec):
             if not f.stored:
                 continue
-            if f.key in explicit or (pin and f.pin and f.key in resolved):
+            if f.key in unused:
+                if not include_defaults:
+                    continue
+                v, commented = explicit[f.key], True
+            elif f.key in explicit or (pin and f.pin and f.key in resolved):
                 v, commented = (explicit[f.key] if f.key in explicit else resolved[f.key]), False
             elif include_defaults and f.key in resolved:
                 v, commented = resolved[f.key], True
@@ -259,7 +358,8 @@ def dumps_recipe(answers: Answers, *, include_defaults: bool = True, comments: b
                 continue
             line = f"{'# ' if commented else ''}{_toml_key(f.name)} = {_toml_value(v)}"
             if comments:
-                line += f"  # {f.label}" + (" (default)" if commented else "")
+                line += f"  # {f.label}" + (" (no effect with these answers)" if f.key in unused
+                                            else " (default)" if commented else "")
             body.append(line)
         if body:
             lines += ["", f"[{sec}]", *body]
@@ -291,11 +391,13 @@ def template_recipe(answers: Answers | None = None) -> str:
     """A commented template of every setting (``lmi-wizard init``): required ones filled with an example,
     the rest commented out with their default, each with its help text."""
     answers = answers if answers is not None else Answers()
+    unused = {k for k, _, _ in ineffective(answers)}
     lines = [
         "# lmi-wizard recipe — every answer of the wizard, replayable headless:",
         "#   lmi-wizard plan  THIS_FILE   prints the equivalent shell script (nothing runs)",
         "#   lmi-wizard run   THIS_FILE   runs the whole pipeline (--resume to skip finished steps)",
         "# Uncomment and change what you need; anything left out takes the default shown.",
+        "# Paths: work_dir is relative to the folder of this file; every other path is relative to work_dir.",
         "# Secrets are never read from here: set HF_TOKEN and the AWS credentials in the environment.",
         f"format = {FORMAT}",
     ]
@@ -326,13 +428,17 @@ def template_recipe(answers: Answers | None = None) -> str:
                         value = f.default_for(answers)
                     except WizardError:
                         value = None
-                if answers.is_set(f.key) or (f.required and value in (None, "")):
+                if f.key in unused:
+                    lines.append(f"# {_toml_key(f.name)} = {_toml_value(value)}  # no effect with these answers")
+                elif answers.is_set(f.key) or (f.required and value in (None, "")):
                     # what the user must give: written out, with the example when there is no value
                     shown = value if value not in (None, "") else (f.placeholder or "")
                     lines.append(f"{_toml_key(f.name)} = {_toml_value(shown)}")
                 elif value is None or value == "":
-                    example = f' = "{f.placeholder}"' if f.placeholder else " = …"
-                    lines.append(f"# {f.name}{example}")
+                    # uncommented as it is, the line must still be valid TOML of the right type
+                    example = f.placeholder or {Kind.INT: 1, Kind.FLOAT: 1.0, Kind.BOOL: False, Kind.LIST: [],
+                                                Kind.MAPPING: {}}.get(f.kind, "")
+                    lines.append(f"# {_toml_key(f.name)} = {_toml_value(example)}")
                 else:
                     lines.append(f"# {_toml_key(f.name)} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
@@ -395,7 +501,7 @@ def save_state(state: WizardState, path: str | os.PathLike | None = None) -> Pat
     p.parent.mkdir(parents=True, exist_ok=True)
     state.updated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     meta = {"last_step": state.last_step, "updated": state.updated}
-    text = dumps_recipe(state.answers, include_defaults=False, comments=False, pin=False,
+    text = dumps_recipe(state.answers, include_defaults=False, comments=False, pin=False, keep_ineffective=True,
                         header="lmi-wizard state: the answers given so far and the last screen. "
                                "Safe to delete (the wizard then starts over).", state=meta)
     atomic_write_text(p, text, mode=0o600)

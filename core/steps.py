@@ -42,7 +42,7 @@ __all__ = [
     "Kind", "Choice", "Field", "Step", "Problem", "FieldError", "Answers", "Context", "gpu_facts", "build_intent",
     "STEPS", "FIELDS", "step", "field", "steps_for", "validate_field", "validate_step", "validate_all",
     "resolve_layout", "resolve_tag", "lmi_model_id", "suggest_key", "parse_mapping", "format_mapping",
-    "work_path", "destination_text", "trtllm_version", "uses_backend_repo",
+    "work_path", "local_source", "model_ref", "destination_text", "trtllm_version", "uses_backend_repo",
 ]
 
 
@@ -97,6 +97,9 @@ class Problem:
 
 
 Callback = Callable[["Answers"], Any]
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -220,20 +223,25 @@ class Field:
             return raw
         if k is Kind.MAPPING:
             if isinstance(raw, str):
-                return parse_mapping(raw, key=self.key)
+                raw = parse_mapping(raw, key=self.key)
             if isinstance(raw, Mapping):
                 out = {}
                 for kk, vv in raw.items():
                     if not isinstance(vv, (str, int, float, bool)):
                         raise FieldError(self.key, f"value of {kk!r} must be a string, number or boolean",
                                          "write key = \"value\" pairs")
+                    self._one_line(str(kk))
+                    if isinstance(vv, str):
+                        self._one_line(vv)
                     out[str(kk)] = vv
                 return out
             raise FieldError(self.key, f"expected key:value pairs, got {raw!r}", "write k:v,k2:v2")
         if k is Kind.LIST:
             if isinstance(raw, str):
-                return [p.strip() for p in raw.split(",") if p.strip()]
+                raw = [p.strip() for p in raw.split(",") if p.strip()]
             if isinstance(raw, (list, tuple)) and all(isinstance(x, str) for x in raw):
+                for x in raw:
+                    self._one_line(x)
                 return list(raw)
             raise FieldError(self.key, f"expected a list of strings, got {raw!r}", "write a,b,c")
         if k is Kind.CHOICE:
@@ -261,7 +269,16 @@ class Field:
             raise FieldError(self.key, f"expected text, got {raw!r}", "write it as a quoted string")
         if k is Kind.SECRET:
             return raw
-        return raw.strip()
+        return self._one_line(raw.strip())
+
+    def _one_line(self, value: str) -> str:
+        """Values end up in shell scripts, logs and config files: a newline or another control character
+        in one is never meant (and would let a value write commands into ``lmi-wizard plan``'s script)."""
+        bad = _CONTROL_RE.search(value)
+        if bad:
+            raise FieldError(self.key, f"contains a control character ({bad.group()!r}) in {value[:60]!r}",
+                             "write it on one line, without tabs or other control characters")
+        return value
 
     def _check_range(self, value: float) -> None:
         if self.minimum is not None and value < self.minimum:
@@ -780,6 +797,29 @@ def work_path(answers: Answers, value: str | os.PathLike | None) -> Optional[Pat
     return Path(os.path.abspath(p))
 
 
+def local_source(answers: Answers, value: str | os.PathLike | None) -> Optional[Path]:
+    """A model or tokenizer source as a local folder (absolute; a relative one is relative to the work folder,
+    like every other path answer), or None when it is a Hugging Face repo id. A value is local when it starts
+    with ``/``, ``.`` or ``~``, or when a folder of that name exists in the work folder."""
+    if value is None or value == "":
+        return None
+    text = os.fspath(value)
+    p = work_path(answers, text)
+    if text.startswith(("/", ".", "~")) or (p is not None and p.exists()):
+        return p
+    return None
+
+
+def model_ref(answers: Answers, key: str = "model.source") -> Optional[str]:
+    """``model.source`` (or another source field) as the builder / loader takes it: an absolute local folder,
+    or the Hub repo id as written."""
+    value = answers[key]
+    if not value:
+        return None
+    local = local_source(answers, value)
+    return str(local) if local is not None else str(value)
+
+
 def destination_text(answers: Answers) -> Optional[str]:
     """``destination.uri`` with a local folder made absolute (relative to the work folder)."""
     dest = answers["destination.uri"]
@@ -815,10 +855,8 @@ def _default_model_name(answers: Answers) -> Optional[str]:
 
 
 def _validate_tokenizer_source(value: str, answers: Answers) -> Optional[str]:
-    p = Path(os.path.expanduser(value))
-    if value.startswith(("/", ".", "~")) or p.exists():
-        if not p.is_absolute():
-            p = work_path(answers, value) or p
+    p = local_source(answers, value)
+    if p is not None:
         if not p.is_dir():
             return f"local folder {value} does not exist" if not p.exists() else f"{value} is a file, not a folder"
         if not any((p / n).is_file() for n in ("tokenizer_config.json", "tokenizer.json", "tokenizer.model")) \
@@ -835,10 +873,10 @@ def _is_hf_id(s: str) -> bool:
 
 
 def _validate_model_source(value: str, answers: Answers) -> Optional[str]:
-    p = Path(os.path.expanduser(value))
-    if value.startswith(("/", ".", "~")) or p.exists():
+    p = local_source(answers, value)
+    if p is not None:
         if not p.exists():
-            return f"local folder {value} does not exist"
+            return f"local folder {value} does not exist" + (f" ({p})" if str(p) != value else "")
         if not p.is_dir():
             return f"{value} is a file; a local model is a folder holding config.json"
         if not (p / "config.json").is_file():
@@ -864,7 +902,7 @@ def _default_example(answers: Answers) -> Optional[str]:
     examples = _examples_for(answers)
     if not examples:
         return None
-    cfg = answers.ctx.model_config(answers["model.source"])
+    cfg = answers.ctx.model_config(model_ref(answers))
     if cfg is not None:
         from . import models
 
@@ -900,7 +938,7 @@ def _validate_tp(value: int, answers: Answers) -> Optional[str]:
         return "must be at least 1"
     if value & (value - 1):
         return f"{value} is not a power of two; TensorRT-LLM shards over 1, 2, 4, 8 … GPUs"
-    cfg = answers.ctx.model_config(answers["model.source"]) if answers["model.source"] else None
+    cfg = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None
     fn = getattr(cfg, "tp_problem", None)
     if callable(fn):
         return fn(value)
@@ -1059,7 +1097,7 @@ def _check_build(answers: Answers) -> Iterable[Problem]:
     # the version/GPU/model-aware rules live in core.flags
     from .flags import validate_intent
 
-    model = answers.ctx.model_config(answers["model.source"]) if answers["model.source"] else None
+    model = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None
     try:
         findings = validate_intent(build_intent(answers), gpu=gpu_facts(answers.ctx), model=model,
                                    trtllm_version=trtllm_version(answers), purpose="build")

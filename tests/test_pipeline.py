@@ -556,7 +556,8 @@ def test_validation_refuses_before_anything_runs(remotes, tmp_path, monkeypatch)
     a = tutorial_recipe(remotes, work, "s3://lmi-llm/just-one-folder/")
     rep = P.Pipeline(a).run()
     assert not rep.ok and rep.stopped_at == "environment"
-    assert "two folders" in rep.error
+    assert "cannot work with the Triton layout" in rep.error and "two folders" in rep.fix
+    assert rep.error.count(" — fix: ") == 0  # the problem's own fix is the report's fix, not glued to the error
     assert not work.exists()  # nothing at all was written: no checkout, no log, no state
     # building here for another TensorRT-LLM than the installed one: refused (the classic version mismatch)
     from lmi_wizard.core import versions
@@ -591,8 +592,19 @@ def test_plan_script_matches_the_recipe(remotes, tmp_path, monkeypatch):
     assert "snapshot_download(repo_id='baichuan-inc/Baichuan-13B-Chat', local_dir=" \
            f"'{work}/triton_model_repo/tensorrt_llm'," in lines
     assert "OPTION_TENSOR_PARALLEL_DEGREE=2" in lines and "option.max_rolling_batch_size=64" in lines
-    # the build command is rendered from the checkout's builder once the checkout exists
-    assert any("exact command is rendered" in l for l in lines)
+    # before the checkout exists, lmi-wizard renders and runs the exact command (flags come from the checkout)
+    build = [l for l in lines if l.startswith('lmi-wizard build --example-dir "$example_dir" ')]
+    assert len(build) == 1 and "--tp 2" in build[0] and "--set=--model_version=v1_13b" in build[0]
+    assert any(l.startswith("example_dir=$(lmi-wizard models --checkout ") and "--model baichuan" in l for l in lines)
+    # the fill_template argument is escaped for that tag's own tool
+    from lmi_wizard.core import pbtxt as pb
+
+    a2 = tutorial_recipe(remotes, work, "s3://lmi-llm/a/b/", **{"triton.substitutions": {"gpu_device_ids": "0,1"}})
+    text = P.plan_script(a2)
+    assert "cannot write `gpu_device_ids`" in text and "'gpu_device_ids': '0,1'" in text
+    a2 = tutorial_recipe(remotes, work, "s3://lmi-llm/a/b/", **{"env.trtllm_version": "0.16.0",
+                                                               "triton.substitutions": {"gpu_device_ids": "0,1"}})
+    assert pb.tool_substitutions({"gpu_device_ids": "0,1"}, "v0.16.0") in P.plan_script(a2)
     from lmi_wizard.core import checkout
 
     checkout.checkout("v0.5.0", work / "tensorrtllm_backend", backend_url=remotes["backend"],
@@ -673,3 +685,33 @@ def test_plan_for_lmi_partition_tool(tmp_path):
     assert f"local_dir='{tmp_path}/engines/llama-2-7b-hf-float16-tp2/tensorrt_llm'" in script
     assert "# LMI model_id: s3://lmi-llm/llama/" in script
     assert not (tmp_path / ".lmi-wizard").exists()  # planning writes nothing
+
+
+def test_the_plan_script_runs_and_makes_what_the_run_makes(remotes, local_tok, tmp_path):
+    """`lmi-wizard plan` is the run as a script: executed by bash (in a folder whose name has a space and a
+    `$`), it clones, builds with the stand-in builder, fills config.pbtxt, copies the tokenizer and publishes;
+    the result equals what `Pipeline.run` makes from the same recipe."""
+    import subprocess
+
+    def recipe(work):
+        return tutorial_recipe(remotes, work, "out/m-tp2/m/", **{"tokenizer.source": local_tok})
+
+    by_script = tmp_path / "by script $HOME"
+    script = tmp_path / "plan.sh"
+    script.write_text(P.plan_script(recipe(by_script)))
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    res = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    by_run = tmp_path / "by run"
+    assert P.Pipeline(recipe(by_run)).run().ok
+    for rel in ("out/m-tp2/m/config.pbtxt", "out/m-tp2/m/tokenizer_config.json", "out/m-tp2/m/tokenization_baichuan.py",
+                "out/m-tp2/m/1/baichuan_float16_tp2_rank1.engine", "lmi-configs/extracted/serving.properties"):
+        assert (by_script / rel).read_bytes() == (by_run / rel).read_bytes(), rel
+    for rel in ("lmi-configs/lmi.env", "lmi-configs/serving.properties"):
+        assert (by_script / rel).read_text().replace(str(by_script), "W") == \
+            (by_run / rel).read_text().replace(str(by_run), "W"), rel
+    argv = [json.loads((d / "baichuan_v1_13b/trt_engines/fp16/2-gpu/config.json").read_text())["argv"]
+            for d in (by_script, by_run)]
+    assert [x.replace(str(by_script), "W") for x in argv[0]] == [x.replace(str(by_run), "W") for x in argv[1]]
+    assert not (tmp_path / "W").exists() and not any(p.name == "HOME" for p in tmp_path.iterdir())

@@ -39,6 +39,9 @@ def test_round_trip_every_kind(tmp_path):
     tomllib.loads(text)  # valid TOML
     assert "# tag = \"v0.12.0\"" in text and "\ntp = 2" in text  # defaults shown commented, answers set
     b = R.load_recipe(path, ctx=a.ctx)
+    # a relative work folder is relative to the recipe's own folder, and loaded as an absolute path
+    assert b["checkout.work_dir"] == str(tmp_path)
+    del b["checkout.work_dir"]
     assert b.explicit() == a.explicit() and b.resolved() == a.resolved()
     # a default follows the answers it derives from when the recipe is edited
     edited = R.loads_recipe(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "0.16.0"'), ctx=a.ctx)
@@ -128,6 +131,14 @@ def test_template_is_valid_and_documents_every_setting(tmp_path):
     # uncommenting a line gives a recipe that still loads
     b = R.loads_recipe(t.replace("# tp = 1", "tp = 4"))
     assert b["build.tp"] == 4
+    # every commented setting, uncommented as it is, is valid TOML of the right type (no "= …")
+    import re
+
+    for line in t.splitlines():
+        m = re.fullmatch(r"# ([A-Za-z_]+) = (.*)", line)
+        if m:
+            tomllib.loads(line[2:])
+            assert "…" not in m.group(2), line
 
 
 def test_state_resumes_at_last_step(tmp_path, monkeypatch):

@@ -261,3 +261,112 @@ def test_console_progress_for_ci_logs_and_terminals():
     tty = io.StringIO()
     feed(ConsoleProgress(tty, tty=True))
     assert "\r  publish | " in tty.getvalue()  # a terminal: the bar updates in place
+
+
+# --------------------------------------------------------------------------------------------------- bad input
+
+
+BASE = '[env]\ntrtllm_version = "0.12.0"\n[model]\nsource = "a/b"\n'
+
+
+@pytest.mark.parametrize("text,problem,fix", [
+    (BASE + "[build]\ntp = 3\n", "[build] tp: 3 is not a power of two", "change [build] tp"),
+    (BASE + '[destination]\nuri = "s3://bucket/"\n', "[destination] uri: s3://bucket/ cannot work with the Triton",
+     "upload into two folders"),
+    (BASE + 'revision = "hf_abcdefghijklmnopqrstuvwxyz0123456789"\n', "[model] revision: a token or access key",
+     "environment"),
+    (BASE + '[triton]\nsubstitutions = { hf_token = "x" }\n', "'hf_token' names a secret", "environment"),
+    (BASE + '[build]\nextra_flags = { "--token" = "AKIAIOSFODNN7EXAMPLE" }\n', "a token or access key", "environment"),
+    (BASE + '[checkout]\nbackend_url = "https://me:ghp_secret@github.com/x/y"\n', "a password in a URL",
+     "credential helper"),
+    (BASE + '[checkout]\nwork_dir = "w\\nrm -rf ~"\n', "[checkout] work_dir: contains a control character",
+     "on one line"),
+    ('[env]\ntrtllm_version = "0.21.0rc1"\n[model]\nsource = "a/b"\n[triton]\ndecoupled = false\n',
+     "[triton] decoupled has no effect: the [triton] config.pbtxt step is only for the Triton layout",
+     'lmi_layout = "triton"'),
+    (BASE + '[destination]\nuri = "out/a/b/"\nregion = "us-east-1"\n', "[destination] region has no effect",
+     "s3:// uri"),
+    (BASE + '[build]\nmethod = "prebuilt"\nengine_dir = "e"\ncontext_fmha = false\n',
+     "[build] context_fmha has no effect", "change [build] method"),
+])
+def test_every_bad_recipe_is_one_line_exit_2_for_plan_and_run(tmp_path, capsys, text, problem, fix):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    for verb in ("plan", "run"):
+        assert cli.main([verb, str(p)]) == 2, verb
+        cap = capsys.readouterr()
+        err = cap.err
+        assert err.startswith("lmi-wizard: error: ") and err.count("\n") == 1, err
+        assert problem in err and " — fix: " in err and fix in err.split(" — fix: ", 1)[1], err
+        assert err.count(" — fix: ") == 1 and "Traceback" not in err
+        assert cap.out == ""
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["bad.toml"]  # nothing written anywhere
+    # a folder given as the recipe
+    assert cli.main(["plan", str(tmp_path)]) == 2
+    assert "is a folder, not a recipe" in capsys.readouterr().err
+
+
+def test_relative_paths_are_relative_to_the_recipe_folder(remotes, local_tok, tmp_path, monkeypatch, capsys):
+    """`work_dir = "work"` means <recipe folder>/work whatever the current directory; the other paths
+    (a local tokenizer folder, the destination) are relative to the work folder."""
+    recipes = tmp_path / "recipes"
+    (recipes / "work" / "tok").mkdir(parents=True)
+    for f in Path(local_tok).iterdir():
+        (recipes / "work" / "tok" / f.name).write_bytes(f.read_bytes())
+    text = tutorial_text(remotes, Path("work"), "out/m/n/", tokenizer="./tok")
+    (recipes / "r.toml").write_text(text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["plan", "../recipes/r.toml"]) == 0
+    out = capsys.readouterr().out
+    work = recipes / "work"
+    assert f"mkdir -p {work} && cd {work}" in out
+    assert f"lmi-wizard tokenizer {work}/tok " in out  # the local tokenizer folder, relative to the work folder
+    assert cli.main(["run", "../recipes/r.toml"]) == 0
+    capsys.readouterr()
+    assert (work / "out" / "m" / "n" / "tokenizer_config.json").is_file()
+    assert not any(elsewhere.iterdir())  # nothing written in the current directory
+
+
+def test_one_run_per_work_folder_and_never_another_recipes_run(remotes, local_tok, tmp_path, capsys):
+    import fcntl
+
+    recipe, work = _write_recipe(tmp_path, remotes, tokenizer=local_tok)
+    run_dir = work / P.RUN_DIR
+    run_dir.mkdir(parents=True)
+    # another run holds the work folder (a second process; flock conflicts between open files)
+    with open(run_dir / P.LOCK_NAME, "w") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        holder.write("4242")
+        holder.flush()
+        assert cli.main(["run", str(recipe)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "another lmi-wizard run (pid 4242) is using the work folder" in err
+        assert "own [checkout] work_dir" in err
+        assert not (work / "tensorrtllm_backend").exists() and not (run_dir / P.STATE_NAME).exists()
+    # the work folder holds what another recipe made: not resumed, not replaced without --force
+    other = tmp_path / "other.toml"
+    (run_dir / P.STATE_NAME).write_text(json.dumps({"format": P.STATE_FORMAT, "recipe_source": str(other), "steps": {
+        "checkout": {"status": "done"}, "build": {"status": "done"}}}))
+    for extra in ([], ["--resume"]):
+        assert cli.main(["run", str(recipe), *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"holds the run of another recipe ({other}" in err and "own [checkout] work_dir" in err
+        assert "--force" in err
+    assert not (work / "tensorrtllm_backend").exists()
+    # the lock was released by the refused runs: this one goes through and records its recipe
+    assert cli.main(["run", str(recipe), "--force"]) == 0
+    capsys.readouterr()
+    state = json.loads((run_dir / P.STATE_NAME).read_text())
+    assert state["recipe_source"] == str(recipe) and state["ok"]
+
+
+def test_step_failures_name_the_recipe_settings(remotes, local_tok, tmp_path, capsys):
+    """core.checkout's fixes speak of `lmi-wizard checkout` options; a recipe's run says which setting."""
+    recipe, work = _write_recipe(tmp_path, remotes, tokenizer=local_tok)
+    recipe.write_text(recipe.read_text().replace(remotes["trt_old"], "file:///nonexistent/TensorRT-LLM"))
+    assert cli.main(["run", str(recipe)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lmi-wizard: error: stopped at checkout: cannot clone TensorRT-LLM") and err.count("\n") == 1
+    assert "[checkout] backend_url / trtllm_url" in err and "--trtllm-url" not in err

@@ -196,3 +196,31 @@ def test_copy_is_independent():
     b = a.copy()
     b["build.tp"] = 8
     assert a["build.tp"] == 2 and b.ctx is a.ctx
+
+
+def test_control_characters_refused_in_every_text_kind():
+    a = S.Answers()
+    for key, value in (("checkout.work_dir", "a\nb"), ("model.source", "a/\rb"), ("destination.uri", "s3://b/x\x1b/"),
+                       ("triton.substitutions", {"k": "v\nrm -rf ~"}), ("build.extra_flags", {"--a\tb": "1"}),
+                       ("tokenizer.extra_patterns", ["*.py", "x\ny"]), ("triton.substitutions", "k:v\nrm")):
+        with pytest.raises(S.FieldError) as exc:
+            a[key] = value
+        assert "control character" in exc.value.message and "one line" in exc.value.fix
+    a["destination.uri"] = "  s3://b/x/y/  "  # surrounding blanks are trimmed, not refused
+    assert a["destination.uri"] == "s3://b/x/y/"
+
+
+def test_local_sources_are_relative_to_the_work_folder(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    (work / "models" / "m").mkdir(parents=True)
+    (work / "models" / "m" / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
+    monkeypatch.chdir(tmp_path)  # ./models/m does not exist here, only in the work folder
+    a = S.Answers({"checkout.work_dir": str(work), "model.source": "./models/m"}, ctx=S.Context(installed_trtllm=None))
+    assert S.local_source(a, "./models/m") == work / "models" / "m"
+    assert S.model_ref(a) == str(work / "models" / "m")
+    assert S.validate_field("model.source", "./models/m", a) is None
+    assert "does not exist" in S.validate_field("model.source", "./models/x", a)
+    # a Hub id stays a Hub id, unless a folder of that name is in the work folder
+    assert S.local_source(a, "org/name") is None and S.model_ref(S.Answers({"model.source": "org/name"})) == "org/name"
+    (work / "org" / "name").mkdir(parents=True)
+    assert S.local_source(a, "org/name") == work / "org" / "name"

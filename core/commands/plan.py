@@ -25,7 +25,9 @@ def run(args) -> int:
     from ..recipe import load_recipe
 
     answers = load_recipe(args.recipe)
-    script = Pipeline(answers, work_dir=args.work_dir, recipe_source=args.recipe).plan_script()
+    pipe = Pipeline(answers, work_dir=args.work_dir, recipe_source=args.recipe)
+    pipe.check()  # a script for answers that cannot run would only fail half-way
+    script = pipe.plan_script()
     if not args.output or args.output == "-":
         sys.stdout.write(script)
         return 0

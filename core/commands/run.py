@@ -103,12 +103,9 @@ class ConsoleProgress:
 
 
 def _human(n) -> str:
-    x = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if x < 1024 or unit == "TiB":
-            return f"{int(x)} {unit}" if unit == "B" else f"{x:.1f} {unit}"
-        x /= 1024
-    return f"{n} B"
+    from ..models import human_bytes
+
+    return human_bytes(n or 0)
 
 
 def run(args) -> int:
@@ -119,6 +116,7 @@ def run(args) -> int:
     answers = load_recipe(args.recipe)
     pipe = Pipeline(answers, work_dir=args.work_dir, force=args.force, resume=args.resume, python=args.python,
                     recipe_source=args.recipe)
+    pipe.check()  # answers that cannot run: one line, exit 2, nothing written
     out = sys.stderr if args.json else sys.stdout
     display = ConsoleProgress(out)
     cancel = CancelToken()
