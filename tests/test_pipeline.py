@@ -715,3 +715,44 @@ def test_the_plan_script_runs_and_makes_what_the_run_makes(remotes, local_tok, t
             for d in (by_script, by_run)]
     assert [x.replace(str(by_script), "W") for x in argv[0]] == [x.replace(str(by_run), "W") for x in argv[1]]
     assert not (tmp_path / "W").exists() and not any(p.name == "HOME" for p in tmp_path.iterdir())
+
+
+def test_plan_for_the_flat_layout_quotes_everything_and_keeps_the_engine_config(tmp_path, monkeypatch):
+    """A flat (LMI 0.33+) recipe with a work folder and an S3 key holding a space and a `$`: every value is
+    shell-quoted, the tutorial's snapshot_download of *.json (which would overwrite the engine's config.json)
+    is not used, the recipe's AWS profile/region reach the aws commands, and no secret is embedded."""
+    import subprocess
+
+    for k, v in FAKE_SECRETS.items():
+        monkeypatch.setenv(k, v)
+    work = tmp_path / "w $HOME x"
+    a = R.loads_recipe(f'''
+[env]
+trtllm_version = "0.21.0rc1"
+[checkout]
+work_dir = "{work}"
+[model]
+source = "Qwen/Qwen-7B-Chat"
+example = "qwen"
+[destination]
+uri = "s3://my-bucket/$HOME/q y/"
+profile = "prod"
+region = "us-west-2"
+''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+    script = P.plan_script(a)
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+    lines = script.splitlines()
+    assert f"mkdir -p '{work}' && cd '{work}'" in lines
+    assert "from huggingface_hub import snapshot_download" not in script
+    tok = [l for l in lines if l.startswith("lmi-wizard tokenizer ")]
+    assert tok == [f"lmi-wizard tokenizer Qwen/Qwen-7B-Chat '{work}/engines/qwen-7b-chat-float16-tp1' --layout flat"]
+    assert f"aws s3 sync '{work}/engines/qwen-7b-chat-float16-tp1/' 's3://my-bucket/$HOME/q y/' " \
+           "--profile prod --region us-west-2" in lines
+    for v in FAKE_SECRETS.values():
+        assert v not in script
+    # the words bash passes to aws are exactly the values (no `$HOME` expanded, no split at the spaces)
+    sync = next(l for l in lines if l.startswith("aws s3 sync "))
+    out = subprocess.run(["bash", "-c", "aws() { printf '%s\\n' \"$@\"; }; " + sync], capture_output=True,
+                         text=True).stdout
+    assert out.splitlines() == ["s3", "sync", f"{work}/engines/qwen-7b-chat-float16-tp1/", "s3://my-bucket/$HOME/q y/",
+                                "--profile", "prod", "--region", "us-west-2"]
