@@ -118,6 +118,13 @@ async def test_build_preview_follows_every_edit(tmp_path, workdir):
             await app.workers.wait_for_complete()
         preview = text_of(app, "#build-preview")
         assert "--world_size 2" in preview and "--use_inflight_batching" not in preview
+        # advanced: every flag discovered from this checkout's builder, and the advanced fields
+        app.screen.query_one("#advanced-toggle").toggle()
+        for _ in range(3):
+            await pilot.pause(0.1)
+            await app.workers.wait_for_complete()
+        assert "--model_version" in text_of(app, "#build-flags")
+        assert app.screen.query_one("#row-build--extra_flags").display
 
 
 @async_test

@@ -70,7 +70,7 @@ class BuildScreen(StepScreen):
 
     def _discovered(self, step, answers, pipe) -> str:
         """Names of every flag the builder has (what 'Advanced builder flags' accepts)."""
-        if not self.wizard.show_advanced and not (self.form and self.form.advanced):
+        if not self.wizard.show_advanced:
             return ""
         try:
             plan = step.render(answers, pipe.ctx, allow_guess=False)
@@ -84,7 +84,7 @@ class BuildScreen(StepScreen):
         for s in plan.steps:
             if s.builder is not None and s.builder.is_file():
                 try:
-                    names += [n for n in flags.discover_flags(s.builder).names() if n not in names]
+                    names += [n for n in flags.discover_flags(s.builder).names if n not in names]
                 except WizardError:
                     pass
         return ("advanced flags this builder has: " + " ".join(names)) if names else ""

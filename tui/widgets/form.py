@@ -206,7 +206,12 @@ class StepForm(Vertical):
         if event.checkbox.id == "advanced-toggle":
             event.stop()
             self.advanced = event.value
+            try:
+                self.app.show_advanced = event.value  # the choice carries over to the next screens
+            except Exception:
+                pass
             self.revalidate()
+            self.post_message(self.Changed(self, "advanced"))
             return
         key = key_of(event.checkbox.id)
         if key:
