@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import shlex
+import sys
 import tempfile
 import threading
 import time
@@ -238,6 +239,11 @@ def _q(p: Any) -> str:
     return shlex.quote(str(p))
 
 
+# the plan's lmi_wizard snippets run on the interpreter lmi-wizard itself runs on (a venv or pipx install is
+# not what `python3` finds on PATH)
+_LMI_PYTHON = shlex.quote(sys.executable or "python3")
+
+
 # --------------------------------------------------------------------------------------------------
 # steps
 
@@ -331,12 +337,13 @@ class EnvironmentStep(PipelineStep):
         return StepResult(out, [], summary, notes)
 
 
-def _release(version: str) -> str:
-    """``0.12.0.dev2024080600`` / ``0.12.0+local`` / ``v0.12.0`` → ``0.12.0`` (what an engine is tied to)."""
-    import re
+def _release(version: str):
+    """``0.12.0.dev2024080600`` / ``0.12.0+local`` / ``v0.12.0`` → the release an engine is tied to (numbers and
+    pre-release: ``1.2.0rc6`` is not ``1.2.0``)."""
+    from .versions import try_parse_version
 
-    m = re.match(r"\s*v?(\d+\.\d+\.\d+(?:rc\d+)?)", str(version))
-    return m.group(1) if m else str(version)
+    v = try_parse_version(version)
+    return (v.release + (0,) * (3 - len(v.release)), v.pre) if v is not None else str(version)
 
 
 # -- 2. checkout --------------------------------------------------------------------------------------
@@ -666,16 +673,8 @@ class AssembleStep(PipelineStep):
         return repo, edir
 
     def plan(self, a, ctx):
-        from . import checkout as co
-
         repo, edir = self._paths(a, ctx)
-        root = ctx.path(a["checkout.dir"])
-        tag = resolve_tag(a) or "v0"
-        try:
-            tmpl = root / "all_models" / "inflight_batcher_llm" if co.needs_backend(tag) else \
-                root / "triton_backend" / "all_models" / "inflight_batcher_llm"
-        except WizardError:
-            tmpl = root / "all_models" / "inflight_batcher_llm"
+        tmpl = _template_dir(a, ctx)
         t = repo / "tensorrt_llm"
         return [f"mkdir -p {_q(t / '1')}",
                 f"cp -r {_q(tmpl / 'tensorrt_llm')}/* {_q(t)}/",
@@ -817,9 +816,18 @@ def _known_template_keys(tag: str | None):
     return (best[1], best[2]) if best else None
 
 
-def _tools_dir(a: Answers, ctx: RunContext) -> Path:
+def _backend_dir(a: Answers, ctx: RunContext) -> Path:
+    """Where the Triton backend's files are in the checkout: its root up to 0.19, ``triton_backend/`` after."""
     root = ctx.path(a["checkout.dir"])
-    return root / "tools" if uses_backend_repo(a) else root / "triton_backend" / "tools"
+    return root if uses_backend_repo(a) else root / "triton_backend"
+
+
+def _tools_dir(a: Answers, ctx: RunContext) -> Path:
+    return _backend_dir(a, ctx) / "tools"
+
+
+def _template_dir(a: Answers, ctx: RunContext) -> Path:
+    return _backend_dir(a, ctx) / "all_models" / "inflight_batcher_llm"
 
 
 class ConfigStep(PipelineStep):
@@ -837,14 +845,8 @@ class ConfigStep(PipelineStep):
         from . import pbtxt
 
         cfg = self._config_path(a, ctx)
-        tmpl_dir = ctx.outputs.get("template_dir")
-        tmpl = Path(tmpl_dir) / "tensorrt_llm" / "config.pbtxt" if tmpl_dir else None
-        if tmpl is None:
-            root = ctx.path(a["checkout.dir"])
-            for sub in ("all_models/inflight_batcher_llm", "triton_backend/all_models/inflight_batcher_llm"):
-                if (root / sub / "tensorrt_llm" / "config.pbtxt").is_file():
-                    tmpl = root / sub / "tensorrt_llm" / "config.pbtxt"
-        if tmpl is not None and tmpl.is_file():
+        tmpl = Path(ctx.outputs.get("template_dir") or _template_dir(a, ctx)) / "tensorrt_llm" / "config.pbtxt"
+        if tmpl.is_file():
             pairs = _fill_pairs(a, tmpl.read_text(encoding="utf-8"))
             note = []
         else:
@@ -864,7 +866,7 @@ class ConfigStep(PipelineStep):
                             f"{_q(pbtxt.tool_substitutions(pairs, tag))}"]
         except WizardError as exc:  # e.g. a value with `,` or `:` that a pre-0.16 tool cannot express
             lines = note + [f"# {exc.problem}: filled by lmi-wizard's reimplementation of that tool instead",
-                            "python3 - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import pbtxt",
+                            f"{_LMI_PYTHON} - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import pbtxt",
                             "from lmi_wizard.core.fsutil import atomic_write_text",
                             f"path = {str(cfg)!r}",
                             f"atomic_write_text(path, pbtxt.fill_text(open(path).read(), {dict(pairs)!r}, "
@@ -874,7 +876,7 @@ class ConfigStep(PipelineStep):
                   f"{decoupled} }}, the engine path as the container sees it"
                   + (", and every parameters { … } block still holding ${…} deleted"
                      if a["triton.optional_placeholders"] == "delete" else ""),
-                  "python3 - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import pbtxt",
+                  f"{_LMI_PYTHON} - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import pbtxt",
                   "from lmi_wizard.core.fsutil import atomic_write_text",
                   f"path = {str(cfg)!r}",
                   f"text = pbtxt.set_decoupled(open(path).read(), {decoupled!r})",
