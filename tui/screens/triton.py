@@ -3,8 +3,8 @@ the tag's template, and the placeholder review — every ``${…}`` left, with l
 blocks; a row can be filled (Enter) or, when optional, deleted (Delete). Next is disabled while anything
 blocks or the file does not parse.
 
-The template comes from the checkout; the fill is ``core.pbtxt`` (the tag's fill_template.py semantics)
-with the substitutions ``core.pipeline`` derives from the answers.
+The template comes from the checkout; the fill is ``core.pipeline.fill_config`` (the tag's
+fill_template.py semantics, decoupled, engine path, optional blocks) — the same function the run uses.
 """
 
 from __future__ import annotations
@@ -38,35 +38,12 @@ def template_path(answers) -> Path | None:
 
 
 def filled_config(answers, template: str):
-    """(text, check report, notes): what the run's config step writes, computed in memory.
+    """(text, check report, notes): what the run's config step writes — ``core.pipeline.fill_config``,
+    the same function the run uses, in memory."""
+    from lmi_wizard.core import pipeline
 
-    Same order as ``core.pipeline.ConfigStep.run``: fill like the tag's tool, set decoupled and the engine
-    path, delete unfilled optional parameter blocks when asked, check."""
-    from lmi_wizard.core import pbtxt, pipeline
-
-    text = template
-    notes: list[str] = []
-    pairs = pipeline._fill_pairs(answers, text)
-    if pairs:
-        res = pbtxt.fill_text(text, pbtxt.format_substitutions(pairs), tag=core_steps.resolve_tag(answers))
-        text = res.text
-        notes += res.notes
-    text = pbtxt.set_decoupled(text, bool(answers["triton.decoupled"]))
-    keys = pbtxt.parameter_keys(text)
-    for param in pbtxt.ENGINE_PATH_KEYS:
-        if param in keys:
-            text = pbtxt.set_engine_path(text, answers["triton.engine_path"], param=param)
-    report = pbtxt.check_text(text, expected_engine_path=answers["triton.engine_path"])
-    if answers["triton.optional_placeholders"] == "delete":
-        deleted = []
-        for f in report.optional:
-            if f.param and f.param not in deleted:
-                text = pbtxt.delete_parameter(text, f.param)
-                deleted.append(f.param)
-        if deleted:
-            notes.append("deleted unfilled optional parameters: " + ", ".join(deleted))
-        report = pbtxt.check_text(text, expected_engine_path=answers["triton.engine_path"])
-    return text, report, notes
+    res = pipeline.fill_config(answers, template, path="tensorrt_llm/config.pbtxt")
+    return res.text, res.report, res.notes
 
 
 class TritonScreen(StepScreen):
