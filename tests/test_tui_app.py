@@ -93,3 +93,16 @@ async def test_damaged_state_file_is_reported_not_a_crash(tmp_path):
         await pilot.pause()
         assert type(app.screen).__name__ == "EnvironmentScreen"
         assert app.session.load_problem and "damaged" in app.session.load_problem
+
+
+@async_test
+async def test_no_color_environment_is_respected(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = WizardApp(state_path=tmp_path / "state.toml", environment=environment_report(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.no_color
+        assert "NVIDIA H200" in text_of(app, "#env-machine")
+        svg = app.export_screenshot()
+        # no colour but the default foreground/background: no theme accent colours in the output
+        assert "#0178d4" not in svg.lower() and "#ffa62b" not in svg.lower()
