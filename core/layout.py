@@ -131,6 +131,11 @@ def parse_destination(text: "str | os.PathLike | Destination") -> Destination:
     if raw[:5].lower() == "s3://":
         rest = raw[5:]
         bucket, _, key = rest.partition("/")
+        if not bucket:
+            raise WizardError(f"{raw!r} names no S3 bucket", "write it as s3://bucket/folder1/folder2/")
+        if bucket != bucket.lower() and _BUCKET_RE.match(bucket.lower()):
+            raise WizardError(f"S3 bucket names are lower-case: {bucket!r} cannot exist",
+                              f"write s3://{bucket.lower()}/{key}")
         if not _BUCKET_RE.match(bucket) or ".." in bucket:
             raise WizardError(f"{raw!r} does not name a valid S3 bucket ({bucket!r})",
                               "bucket names are 3–63 characters: lowercase letters, digits, '.', '-'; "
@@ -143,6 +148,8 @@ def parse_destination(text: "str | os.PathLike | Destination") -> Destination:
                               "write the destination as s3://bucket/folder1/folder2/ with single slashes")
         prefix = "".join(p + "/" for p in parts)
         return Destination("s3", bucket, prefix)
+    if raw[:3].lower() == "s3:" or raw[:4].lower() == "s3//":  # a typo would make a local folder "s3:"
+        raise WizardError(f"{raw!r} is not a valid S3 URL", "write it as s3://bucket/folder1/folder2/")
     if "://" in raw and not raw.startswith("file://"):
         scheme = raw.split("://", 1)[0]
         raise WizardError(f"unsupported destination scheme {scheme}://",

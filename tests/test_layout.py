@@ -101,6 +101,20 @@ def test_bad_destinations_are_one_clear_error(bad):
     assert ei.value.fix
 
 
+@pytest.mark.parametrize("bad,problem,fix", [
+    ("s3://", "names no S3 bucket", "s3://bucket/folder1/folder2/"),
+    ("s3:///a/b/", "names no S3 bucket", "s3://bucket/folder1/folder2/"),
+    ("s3://Models/m/tensorrt_llm/", "lower-case", "s3://models/m/tensorrt_llm/"),
+    ("s3:/models/m/t/", "not a valid S3 URL", "s3://bucket/"),  # would have made a local folder "s3:"
+    ("S3:models/m/t", "not a valid S3 URL", "s3://bucket/"),
+    ("s3//models/m/t", "not a valid S3 URL", "s3://bucket/"),
+])
+def test_s3_typos_are_named(bad, problem, fix):
+    with pytest.raises(WizardError) as ei:
+        L.parse_destination(bad)
+    assert problem in ei.value.problem and fix in ei.value.fix
+
+
 def test_unknown_layout_is_refused():
     with pytest.raises(WizardError, match="unknown layout"):
         L.model_id_for("s3://b/a/b/", "triton2")

@@ -13,7 +13,13 @@ HELP = "upload the compiled model to S3 (or a local folder) the way LMI loads it
 ORDER = 60
 
 
+EPILOG = ("exit codes: 0 done; 2 bad input or a destination LMI cannot load (nothing sent), or S3 refused "
+          "(credentials, access, bucket, region); 3 network or server trouble; 130 cancelled (Ctrl-C). "
+          "After 3 or 130 run the same command again: it sends only what is missing.")
+
+
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument("repo_dir", metavar="REPO_DIR",
                         help="Triton layout: the tensorrt_llm/ folder (or the Triton model repo holding it); "
                              "flat layout: the trtllm-build output folder with the tokenizer files")
