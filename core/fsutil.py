@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -22,17 +23,35 @@ def _explain_oserror(path: Path, exc: OSError, verb: str) -> WizardError:
     return WizardError(f"cannot {verb} {path}: {exc.strerror or exc}", "check the path")
 
 
+def _current_umask() -> int:
+    # read once, at import (single-threaded): os.umask() both reads and sets, so calling it later
+    # from several threads could briefly leave a wrong mask in place
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, mode: int | None = None) -> None:
-    """Write ``data`` to ``path`` atomically. Keeps the existing file's mode when there is one."""
+    """Write ``data`` to ``path`` atomically. Keeps the existing file's mode when there is one.
+
+    A symlink is written through (its target is replaced, the link stays), as an editor would.
+    """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise WizardError(f"cannot write {path}: it is a folder", "pass a file path")
     directory = path.parent if str(path.parent) else Path(".")
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o7777
         except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
+            mode = 0o666 & ~_UMASK
+        except OSError as exc:
+            raise _explain_oserror(path, exc, "write") from None
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -55,15 +74,25 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, mode: int | None
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8", mode: int | None = None) -> None:
-    atomic_write_bytes(path, text.encode(encoding), mode=mode)
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start:exc.end]
+        raise WizardError(f"cannot write {path}: the text holds {bad!r}, which {encoding} cannot encode",
+                          "remove that character from the value you entered") from None
+    atomic_write_bytes(path, data, mode=mode)
 
 
 def read_text(path: str | os.PathLike, *, what: str = "file", max_bytes: int | None = None) -> str:
     """Read a UTF-8 text file or raise a WizardError naming the problem."""
     path = Path(path)
     try:
-        if path.is_dir():
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
             raise WizardError(f"{path} is a folder, not a {what}", f"pass the path of the {what} itself")
+        if not stat.S_ISREG(st.st_mode):  # a pipe or device would block or never end
+            raise WizardError(f"{path} is not a regular file (a pipe, socket or device), not a {what}",
+                              f"pass the path of the {what} itself")
         with open(path, "rb") as fh:
             data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
     except FileNotFoundError:

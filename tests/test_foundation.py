@@ -212,3 +212,33 @@ def test_unknown_verb_still_lists_the_verbs(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--state", "x.toml", "nope"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_atomic_write_goes_through_a_symlink(tmp_path):
+    real = tmp_path / "real.pbtxt"
+    real.write_text("old")
+    link = tmp_path / "link.pbtxt"
+    link.symlink_to(real.name)
+    fsutil.atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.pbtxt", "real.pbtxt"]
+
+
+def test_atomic_write_refuses_a_folder_and_unencodable_text(tmp_path):
+    with pytest.raises(WizardError, match="is a folder"):
+        fsutil.atomic_write_text(tmp_path, "x")
+    with pytest.raises(WizardError, match="cannot encode"):
+        fsutil.atomic_write_text(tmp_path / "f", "bad \udcff surrogate")
+    assert not (tmp_path / "f").exists()
+
+
+def test_new_file_mode_follows_the_umask(tmp_path):
+    fsutil.atomic_write_text(tmp_path / "new", "x")
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o666 & ~fsutil._UMASK
+
+
+def test_read_text_refuses_a_pipe_without_blocking(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(WizardError, match="not a regular file"):
+        fsutil.read_text(fifo, what="config.pbtxt")
