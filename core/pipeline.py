@@ -514,8 +514,8 @@ class BuildStep(PipelineStep):
             plan = self.render(a, ctx, allow_guess=False)
         except WizardError as exc:
             return [f"# cannot render the build command yet: {exc}"]
-        if plan is None:
-            return ["# pick the example folder ([model] example) to render the build command"]
+        if plan is None:  # no [model] example: picked from the model's architecture when it runs
+            return self._plan_without_checkout(a, ctx, root)
         lines = []
         for s in plan.steps:
             lines.append(f"cd {_q(s.cwd)}")
@@ -549,8 +549,10 @@ class BuildStep(PipelineStep):
         for opt, table in (("--set", it.advanced), ("--set-convert", it.advanced_convert)):
             for k, v in table.items():
                 argv.append(f"{opt}={k}" if v is True else f"{opt}={k}={v}")
-        return [f"# the checkout is not there yet: the builder's flags are discovered from it, so lmi-wizard renders "
-                f"and runs the exact command (`lmi-wizard plan` prints it once {root} exists)",
+        why = (f"the checkout is not there yet: the builder's flags are discovered from it" if not root.is_dir() else
+               "no [model] example: the folder is picked from the model's architecture")
+        return [f"# {why}, so lmi-wizard renders and runs the exact command (`lmi-wizard plan` prints it once "
+                f"{root} exists and [model] example is set)",
                 "example_dir=$(lmi-wizard models --checkout " + shlex.join([str(root), *pick]) + " --json | "
                 "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"chosen\"][\"path\"])')",
                 'lmi-wizard build --example-dir "$example_dir" ' + shlex.join(argv)]
@@ -1388,7 +1390,11 @@ class Pipeline:
         refused = self._refuse_invalid(progress)
         if refused is not None:  # nothing written: answers that cannot run leave no trace on disk
             return refused
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WizardError(f"cannot create the work folder {self.work_dir}: {exc.strerror or exc}",
+                              "choose a [checkout] work_dir (or --work-dir) you can write to") from None
         lock = _RunLock(self.run_dir / LOCK_NAME, self.work_dir)
         lock.acquire()
         try:

@@ -960,6 +960,27 @@ def _validate_destination(value: str, answers: Answers) -> Optional[str]:
     return errs[0].problem + (f" — fix: {errs[0].fix}" if errs[0].fix else "")
 
 
+def _folder_problem(p: Optional[Path]) -> Optional[str]:
+    """A folder the run creates or fills: it, or the first part of its path that exists, must be a folder."""
+    if p is None:
+        return None
+    for part in (p, *p.parents):
+        if part.exists():
+            if not part.is_dir():
+                return f"{part} is a file, not a folder" + (f" (on the way to {p})" if part != p else "")
+            return None
+    return None
+
+
+def _validate_work_dir(value: str, answers: Answers) -> Optional[str]:
+    return _folder_problem(Path(os.path.abspath(os.path.expanduser(value))))
+
+
+def _validate_out_folder(value: str, answers: Answers) -> Optional[str]:
+    """An output folder (relative to the work folder)."""
+    return _folder_problem(work_path(answers, value))
+
+
 def _validate_url(value: str, answers: Answers) -> Optional[str]:
     if not re.match(r"^(https?|file|ssh|git)://", value) and not re.match(r"^[\w.-]+@[\w.-]+:", value) \
             and not Path(value).is_absolute():
@@ -1156,11 +1177,11 @@ CHECKOUT = Step(
     fields=(
         Field("checkout.work_dir", "Work folder", Kind.PATH,
               "Where the checkout, the engines, the model repository and the log go.", default=".",
-              required=True),
+              required=True, validator=_validate_work_dir),
         Field("checkout.dir", "Checkout folder", Kind.PATH,
               "The checkout, relative to the work folder.",
               default=lambda a: "tensorrtllm_backend" if uses_backend_repo(a) else "TensorRT-LLM",
-              required=True),
+              required=True, validator=_validate_out_folder),
         Field("checkout.backend_url", "tensorrtllm_backend URL", Kind.TEXT,
               "Remote of the Triton backend (a mirror works).",
               default="https://github.com/triton-inference-server/tensorrtllm_backend",
@@ -1242,7 +1263,7 @@ BUILD = Step(
               "Where the builder writes the engines, relative to the work folder.",
               default=lambda a: f"engines/{a['model.name'] or 'model'}-{a['build.dtype'] or 'float16'}-"
                                 f"tp{a['build.tp'] or 1}" + (f"-pp{a['build.pp']}" if (a['build.pp'] or 1) > 1 else ""),
-              advanced=True, visible_if=_not_prebuilt),
+              advanced=True, visible_if=_not_prebuilt, validator=_validate_out_folder),
         Field("build.extra_flags", "Advanced builder flags", Kind.MAPPING,
               "Any other flag the builder has (discovered from the checkout), e.g. --model_version:v1_13b. "
               "A flag without a value is written as --flag:true.",
@@ -1273,7 +1294,7 @@ TRITON = Step(
                                          Choice("keep", "keep them (must be filled by hand)"))),
         Field("triton.repo_dir", "Triton model repository", Kind.PATH,
               "Where triton_model_repo/ (with tensorrt_llm/ inside) is assembled, relative to the work folder.",
-              default="triton_model_repo", advanced=True),
+              default="triton_model_repo", advanced=True, validator=_validate_out_folder),
         Field("triton.substitutions", "More substitutions", Kind.MAPPING,
               "Other key:value pairs for fill_template, e.g. max_beam_width:1,exclude_input_in_output:true.",
               default=lambda a: {}, advanced=True),
@@ -1313,7 +1334,7 @@ DESTINATION = Step(
               default=lambda a: _default_rolling_batch(a), minimum=1),
         Field("lmi.output_dir", "LMI configs folder", Kind.PATH,
               "Where serving.properties and the environment file are written, relative to the work folder.",
-              default="lmi-configs", advanced=True),
+              default="lmi-configs", advanced=True, validator=_validate_out_folder),
     ),
     checks=_check_destination,
 )

@@ -620,6 +620,14 @@ def test_plan_script_matches_the_recipe(remotes, tmp_path, monkeypatch):
         assert part in build[0], part
     assert f"cd {work}/tensorrtllm_backend/tensorrt_llm/examples/baichuan" in script
     assert "git clone" not in script  # the checkout is reused now
+    # no [model] example, and none in the model's name: the run picks it from the model's architecture (read
+    # from the Hub then), and so does the script
+    b = tutorial_recipe(remotes, work, "s3://lmi-llm/a/b/", **{"model.source": "acme/chat-13b"})
+    del b["model.example"]
+    lines = P.plan_script(b).splitlines()
+    assert any(l.startswith("example_dir=$(lmi-wizard models --checkout ") and "--source acme/chat-13b" in l
+               for l in lines)
+    assert any(l.startswith('lmi-wizard build --example-dir "$example_dir" ') for l in lines)
     assert "# reuse tensorrtllm_backend" in script
 
 

@@ -370,3 +370,18 @@ def test_step_failures_name_the_recipe_settings(remotes, local_tok, tmp_path, ca
     err = capsys.readouterr().err
     assert err.startswith("lmi-wizard: error: stopped at checkout: cannot clone TensorRT-LLM") and err.count("\n") == 1
     assert "[checkout] backend_url / trtllm_url" in err and "--trtllm-url" not in err
+
+
+@pytest.mark.parametrize("setting", ['[checkout]\nwork_dir = "afile/sub"', '[triton]\nrepo_dir = "afile"',
+                                     '[lmi]\noutput_dir = "afile"', '[build]\noutput_dir = "afile/engines"'])
+def test_a_file_where_a_folder_goes_is_refused_up_front(tmp_path, capsys, setting):
+    (tmp_path / "afile").write_text("mine\n")
+    p = tmp_path / "r.toml"
+    p.write_text(BASE + setting + "\n")
+    for verb in ("plan", "run"):
+        assert cli.main([verb, str(p)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{tmp_path / 'afile'} is a file, not a folder" in err, err
+        assert "Traceback" not in err
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["afile", "r.toml"]
+    assert (tmp_path / "afile").read_text() == "mine\n"
