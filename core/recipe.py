@@ -59,6 +59,8 @@ SECRET_VALUE_RE = re.compile(r"hf_[A-Za-z0-9]{20,}|(?<![A-Z0-9])(?:AKIA|ASIA)[A-
 # SECRET_KEY_RE: pbtxt keys such as max_tokens_in_paged_kv_cache are not secrets)
 _SECRET_SUBKEY_RE = re.compile(r"(secret|password|passwd|access_key|session_key|api_key|hf_token|auth_token|"
                                r"credential)", re.I)
+_SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+               "AWS_ACCESS_KEY_ID")
 _TOP_LEVEL = {"format"}
 _STATE_SECTION = "wizard"
 
@@ -172,6 +174,10 @@ def _secret_in(value: Any) -> Optional[str]:
         m = SECRET_VALUE_RE.search(value)
         if m:
             return "a password in a URL" if "://" in m.group() else "a token or access key"
+        for name in _SECRET_ENV:  # a secret of this environment, whatever its shape
+            v = os.environ.get(name)
+            if v and len(v) >= 8 and v in value:
+                return f"the value of ${name}"
     elif isinstance(value, Mapping):
         for k, v in value.items():
             if _SECRET_SUBKEY_RE.search(str(k)):

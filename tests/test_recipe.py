@@ -174,3 +174,11 @@ def test_damaged_state_names_the_file(tmp_path):
     assert str(p) in str(err.value) and "delete" in err.value.fix
     p.write_text("[wizard]\nlast_step = 'nonsense'\n[model]\nsource = 'a/b'\n")
     assert R.load_state(p).last_step is None  # unknown step: start at the beginning
+
+
+def test_a_secret_of_the_environment_is_refused_whatever_its_shape(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "my-private-hub-token-42")
+    with pytest.raises(WizardError) as exc:
+        R.loads_recipe('[env]\ntrtllm_version = "0.12.0"\n[model]\nsource = "a/b"\n'
+                       '[triton]\nsubstitutions = { note = "my-private-hub-token-42" }\n')
+    assert "the value of $HF_TOKEN" in exc.value.problem and "my-private-hub-token-42" not in str(exc.value)
