@@ -182,3 +182,18 @@ def test_a_secret_of_the_environment_is_refused_whatever_its_shape(monkeypatch):
         R.loads_recipe('[env]\ntrtllm_version = "0.12.0"\n[model]\nsource = "a/b"\n'
                        '[triton]\nsubstitutions = { note = "my-private-hub-token-42" }\n')
     assert "the value of $HF_TOKEN" in exc.value.problem and "my-private-hub-token-42" not in str(exc.value)
+
+
+def test_answers_that_no_longer_apply_are_written_commented_so_the_recipe_loads(tmp_path):
+    """The wizard keeps a [triton] answer after the user switched to the flat layout; the recipe written from
+    it (Review, `init --from-state`) comments it out, since a recipe that sets it is refused."""
+    a = S.Answers({"env.trtllm_version": "0.21.0rc1", "model.source": "Qwen/Qwen-7B-Chat", "triton.decoupled": False,
+                   "destination.uri": "out/q/", "destination.region": "us-east-1"})
+    assert {k for k, _, _ in R.ineffective(a)} == {"triton.decoupled", "destination.region"}
+    for text in (R.dumps_recipe(a), R.template_recipe(a)):
+        b = R.loads_recipe(text)
+        assert not b.is_set("triton.decoupled") and not b.is_set("destination.region")
+        assert "# decoupled = false" in text
+    # the wizard state keeps them (the user may switch back)
+    st = R.save_state(R.WizardState(a, "destination"), tmp_path / "state.toml")
+    assert R.load_state(st).answers["triton.decoupled"] is False

@@ -15,7 +15,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", metavar="RECIPE", help="recipe file (TOML)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the script to FILE (executable) instead of stdout")
     parser.add_argument("--force", action="store_true", help="overwrite FILE when it exists")
-    parser.add_argument("--work-dir", metavar="DIR", help="work folder (overrides [checkout] work_dir)")
+    parser.add_argument("--work-dir", metavar="DIR", help="work folder (overrides [checkout] work_dir, which is relative to the recipe's folder; "
+                             "this one is relative to the current directory)")
 
 
 def run(args) -> int:

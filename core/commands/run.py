@@ -22,7 +22,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="replace outputs that already exist (engine folder, model repository, destination)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document (the run report) on stdout; progress goes to stderr")
-    parser.add_argument("--work-dir", metavar="DIR", help="work folder (overrides [checkout] work_dir)")
+    parser.add_argument("--work-dir", metavar="DIR", help="work folder (overrides [checkout] work_dir, which is relative to the recipe's folder; "
+                             "this one is relative to the current directory)")
     parser.add_argument("--python", metavar="PYTHON", default="python3",
                         help="interpreter for the builder scripts (default: python3)")
 
