@@ -93,3 +93,40 @@ def test_wizard_in_tmux_from_first_screen_to_done(remotes, hub, tmp_path):  # no
     assert "decoupled: True" in pbtxt and "/opt/ml/model/tensorrt_llm/1" in pbtxt
     assert (work / "lmi-configs" / "serving.properties").is_file()
     assert R.load_state(state).last_step == "done"
+
+
+def test_plain_mode_in_tmux_enter_through_saved_answers(remotes, hub, tmp_path):  # noqa: F811
+    """``lmi-wizard --plain`` in a real terminal: questionary prompts show the saved answers as defaults;
+    Enter through them, confirm the run, and the model repository lands on disk."""
+    work = tmp_path / "work"
+    answers = tutorial_recipe(remotes, work, "lmi-llm/baichuan-13b-tp2/baichuan-13b-chat/")
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(answers, None, None, state))
+    rc_file = tmp_path / "rc"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "AWS_", "HF_"))}
+    env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_DISABLE_PROGRESS_BARS="1", TERM="xterm-256color",
+               HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    sock = f"lmiwp-{os.getpid()}"
+    term = Term(sock, "plain")
+    cmd = f"{LMI_WIZARD} --plain --state {state}; echo $? > {rc_file}"
+    subprocess.run([TMUX, "-L", sock, "-f", os.devnull, "new-session", "-d", "-s", "plain", "-x", "120", "-y", "40",
+                    "bash", "--norc", "--noprofile", "-c", cmd], env=env, check=True, timeout=20)
+    try:
+        term.wait_for("TensorRT-LLM version", 30)
+        end = time.monotonic() + 120
+        last, still = "", 0
+        while not rc_file.exists() and time.monotonic() < end:
+            screen = term.screen()
+            still = still + 1 if screen == last else 0
+            last = screen
+            if still >= 2 and "== Run ==" not in screen:  # a prompt waits: accept its default
+                term.keys("Enter")
+                still = 0
+            time.sleep(0.15)
+        assert rc_file.exists(), term.screen()
+        assert rc_file.read_text().strip() == "0", term.screen()
+    finally:
+        term.tmux("kill-server")
+    dest = work / "lmi-llm/baichuan-13b-tp2/baichuan-13b-chat"
+    assert (dest / "config.pbtxt").is_file() and (dest / "1" / "baichuan_float16_tp2_rank0.engine").is_file()
+    assert R.load_state(state).last_step == "done"
