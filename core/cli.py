@@ -95,8 +95,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(exc: WizardError) -> int:
+def _fail(exc: WizardError, args: argparse.Namespace | None = None) -> int:
     print(f"lmi-wizard: error: {exc}", file=sys.stderr)
+    if args is not None and getattr(args, "json", False):
+        # machines reading --json get a document on stdout too, never an empty answer
+        import json
+
+        print(json.dumps({"ok": False, "error": exc.problem, "fix": exc.fix, "exit_code": exc.exit_code}))
     return exc.exit_code
 
 
@@ -110,6 +115,10 @@ def main(argv: Sequence[str] | None = None, front_end: Callable[[argparse.Namesp
         return 0
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    return _dispatch(args, front_end)
+
+
+def _dispatch(args: argparse.Namespace, front_end) -> int:
     try:
         if getattr(args, "_run", None) is None:
             if front_end is None:
@@ -117,7 +126,7 @@ def main(argv: Sequence[str] | None = None, front_end: Callable[[argparse.Namesp
             return int(front_end(args) or 0)
         return int(args._run(args) or 0)
     except WizardError as exc:
-        return _fail(exc)
+        return _fail(exc, args)
     except KeyboardInterrupt:
         print("lmi-wizard: interrupted", file=sys.stderr)
         return 130

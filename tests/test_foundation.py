@@ -242,3 +242,13 @@ def test_read_text_refuses_a_pipe_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(WizardError, match="not a regular file"):
         fsutil.read_text(fifo, what="config.pbtxt")
+
+
+def test_json_verbs_answer_a_bad_input_with_a_json_document(capsys, tmp_path):
+    import json
+
+    assert cli.main(["pbtxt", "check", str(tmp_path / "missing.pbtxt"), "--json"]) == 2
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["ok"] is False and "not found" in doc["error"] and doc["exit_code"] == 2
+    assert captured.err.count("\n") == 1
