@@ -106,3 +106,25 @@ async def test_no_color_environment_is_respected(tmp_path, monkeypatch):
         svg = app.export_screenshot()
         # no colour but the default foreground/background: no theme accent colours in the output
         assert "#0178d4" not in svg.lower() and "#ffa62b" not in svg.lower()
+
+
+@async_test
+async def test_ctrl_l_looks_up_the_real_tags_of_the_remote(tmp_path):
+    from tests.gitfixtures import file_url, make_repo
+
+    backend = make_repo(tmp_path / "tensorrtllm_backend", {"v0.11.0": {"README.md": "a"},
+                                                           "v0.12.0": {"README.md": "b"}}, bare=True)
+    a = recipe.loads_recipe(f'[env]\ntrtllm_version = "0.12.0.dev2024080600"\n[checkout]\nwork_dir = "{tmp_path}"\n'
+                            f'backend_url = "{file_url(backend)}"\ntrtllm_url = "{file_url(backend)}"\n',
+                            require=False)
+    state = tmp_path / "state.toml"
+    recipe.save_state(recipe.WizardState(a, "environment", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.12.0"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        target = text_of(app, "#env-target")
+        assert "@ v0.12.0" in target and "confirm it" in target  # a dev build: nearest release, to confirm
+        assert "git ls-remote" in text_of(app, "#message") or "tags from" in text_of(app, "#message")

@@ -8,7 +8,9 @@ one the app was given. The fields below it (version, layout, …) are ``core.ste
 from __future__ import annotations
 
 from rich.markup import escape
+from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Static
 
 from lmi_wizard.core import steps as core_steps
@@ -77,6 +79,39 @@ def describe_environment(report, answers) -> tuple[str, str, str]:
 
 class EnvironmentScreen(StepScreen):
     STEP = "environment"
+    BINDINGS = [Binding("ctrl+l", "lookup_tags", "Look up tags")]
+
+    def action_lookup_tags(self) -> None:
+        """Which tags really exist for the version being built for: a local checkout's tags when there
+        is one, else ``git ls-remote`` of the URL settings (``core.versions.find_tag``)."""
+        version = self.answers["env.trtllm_version"]
+        if not version:
+            self.say("set the TensorRT-LLM version first")
+            return
+        self.say("looking up the tags…")
+        checkout = core_steps.work_path(self.answers, self.answers["checkout.dir"])
+        self.lookup_tags(str(version), self.answers["checkout.backend_url"], self.answers["checkout.trtllm_url"],
+                         checkout if checkout is not None and checkout.is_dir() else None)
+
+    @work(thread=True, exclusive=True, group="environment-tags")
+    def lookup_tags(self, version: str, backend_url: str, trtllm_url: str, checkout) -> None:
+        from lmi_wizard.core import versions
+        from lmi_wizard.core.errors import WizardError
+
+        try:
+            res = versions.find_tag(version, checkout=checkout, backend_url=backend_url, trtllm_url=trtllm_url)
+        except WizardError as exc:
+            self.app.call_from_thread(self.say, f"✗ {exc}")
+            return
+        self.app.call_from_thread(self._tags_found, res)
+
+    def _tags_found(self, res) -> None:
+        report = self.wizard.session.environment
+        if report is not None:
+            report.tag = res
+        self.update_previews()
+        where = res.tags_source or "nowhere (offline)"
+        self.say(f"tag {res.tag or 'not found'} for {res.version} — tags from {where}")
 
     def compose_before_form(self) -> ComposeResult:
         yield Static("detecting GPUs and installed packages…", id="env-machine", classes="card")
