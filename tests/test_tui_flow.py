@@ -307,3 +307,29 @@ uri = "out/baichuan/tensorrt_llm/"
         await pilot.press("ctrl+q")
         await pilot.pause(0.5)
     assert not any(_alive(p) for p in pids), "a builder outlived the wizard"
+
+
+@async_test
+async def test_existing_output_is_never_replaced_without_ctrl_f(remotes, hub, tmp_path):  # noqa: F811
+    """A triton_model_repo the wizard did not make stops the run with the fix; only Ctrl+F replaces it."""
+    work = tmp_path / "work"
+    answers = tutorial_recipe(remotes, work, "lmi-llm/baichuan-13b-tp2/baichuan-13b-chat/")
+    mine = work / "triton_model_repo" / "my-notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("made by hand")
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(answers, "run", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at="run",
+                    pipeline_options={"hf_endpoint": hub.endpoint})
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
+        assert not app.screen.report.ok and app.screen.report.stopped_at == "assemble"
+        assert mine.read_text() == "made by hand"
+        assert "Ctrl+F" in text_of(app, "#message")
+        assert app.screen.query_one("#next", Button).disabled
+        await pilot.press("ctrl+f")
+        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
+        assert app.screen.report.ok, (app.screen.report.error, app.screen.report.fix)
+        assert not app.screen.query_one("#next", Button).disabled
+    assert (work / "triton_model_repo" / "tensorrt_llm" / "config.pbtxt").is_file()

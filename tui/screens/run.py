@@ -34,7 +34,8 @@ class RunScreen(StepScreen):
     SCROLL_BODY = False
     NEXT_LABEL = "Done ▶"
     BINDINGS = [Binding("ctrl+x", "cancel_run", "Cancel run", priority=True),
-                Binding("ctrl+r", "start", "Run again", show=False)]
+                Binding("ctrl+r", "start", "Run again", show=False),
+                Binding("ctrl+f", "start_force", "Run, replacing outputs", show=False)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,14 +69,19 @@ class RunScreen(StepScreen):
         self.query_one("#run-log #log").focus()
 
     # ---- the run ----------------------------------------------------------------------------------
-    def action_start(self) -> None:
+    def action_start_force(self) -> None:
+        """What ``--force`` is headless: outputs that exist and that this work folder's run did not make
+        are replaced (only ever on this explicit key)."""
+        self.action_start(force=True)
+
+    def action_start(self, force: bool = False) -> None:
         if self.running:
             return
         from lmi_wizard.core import pipeline
 
         self.wizard.save_now()
         try:
-            pipe = self.wizard.session.pipeline(self.answers, resume=True)
+            pipe = self.wizard.session.pipeline(self.answers, resume=True, force=force)
         except WizardError as exc:
             self._finished(None, str(exc))
             return
@@ -172,7 +178,9 @@ class RunScreen(StepScreen):
             where = f" at {report.stopped_at}" if report is not None and report.stopped_at else ""
             status.update(f"[$error]✗ stopped{escape(where)}[/]")
             pane.push(f"── stopped{where}: {self._error}" + (f" — fix: {fix}" if fix else ""))
-            self.say(f"✗ {self._error}" + (f" — fix: {fix}" if fix else "") + "  (Ctrl+R runs again)")
+            keys = "Ctrl+R runs again" + (", Ctrl+F runs replacing the outputs (--force)"
+                                          if "--force" in f"{self._error} {fix}" else "")
+            self._error = f"✗ {self._error}" + (f" — fix: {fix}" if fix else "") + f"  ({keys})"
         self.refresh_next()
 
     def action_cancel_run(self) -> None:
