@@ -93,6 +93,10 @@ async def test_damaged_state_file_is_reported_not_a_crash(tmp_path):
         await pilot.pause()
         assert type(app.screen).__name__ == "EnvironmentScreen"
         assert app.session.load_problem and "damaged" in app.session.load_problem
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.5)
+    assert (tmp_path / "state.toml.damaged").read_text() == "this is = = not toml"  # kept, not overwritten
+    assert recipe.load_state(state).last_step == "checkout"
 
 
 @async_test

@@ -5,7 +5,8 @@ the step order (and which steps apply, e.g. Triton config only for the Triton la
 store (saved to the state file on every change, debounced), and resuming at the last screen.
 
 ``WizardApp(environment=...)`` takes a ready detection report so tests and screenshots are
-deterministic; without one the Environment screen detects in a worker thread.
+deterministic; without one the app detects in a worker thread (NVML never runs on the UI thread).
+``pipeline_options`` are passed to ``core.pipeline.build_pipeline`` (endpoints, python, trtllm-build).
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ class Session:
         try:
             self.state = core_recipe.load_state(state_path, ctx=self.ctx)
         except WizardError as exc:
-            self.load_problem = str(exc)
-            self.state = core_recipe.WizardState(core_steps.Answers(ctx=self.ctx), None, None,
-                                                 Path(state_path) if state_path else core_recipe.default_state_path())
+            path = Path(state_path) if state_path else core_recipe.default_state_path()
+            kept = path.with_name(path.name + ".damaged")
+            try:  # never overwrite what could be a hand edit: keep it beside, start over
+                os.replace(path, kept)
+                self.load_problem = f"{exc.problem}; kept as {kept}, starting over"
+            except OSError:
+                self.load_problem = str(exc)
+            self.state = core_recipe.WizardState(core_steps.Answers(ctx=self.ctx), None, None, path)
         self.answers: core_steps.Answers = self.state.answers
         self.run_result: Any = None  # what the Run screen produced, for Done
         if environment is not None:
@@ -182,6 +188,9 @@ class WizardApp(App):
         if os.environ.get("LMI_WIZARD_THEME"):
             self.theme = os.environ["LMI_WIZARD_THEME"]
         start = self._start_at or self.session.resume_step()
+        if self.session.load_problem:
+            self.notify(self.session.load_problem, title="Saved answers not loaded", severity="warning",
+                        timeout=15)
         if self.session.environment is None:
             self.detect_environment()
         self.goto(start)
