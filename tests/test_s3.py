@@ -13,7 +13,7 @@ import pytest
 from lmi_wizard.core import s3 as S
 from lmi_wizard.core.errors import Cancelled, WizardError
 from lmi_wizard.core.progress import CancelToken
-from s3server import Gate, auth_enforced, s3, s3_server  # noqa: F401  (fixtures)
+from s3server import DROPPED, Gate, auth_enforced, s3, s3_server  # noqa: F401  (fixtures)
 
 MiB = 1024 * 1024
 ODD = ["with space.json", "ünïcødé-名前.txt", "a+b.txt", "hash#tag.txt", "sub dir/x y+z#.bin"]
@@ -163,18 +163,30 @@ def test_cancel_mid_multipart_then_resume_sends_only_what_is_missing(s3, tmp_pat
     files = dict(small_files(4), **{"1/rank0.engine": big})
     src = tree(tmp_path / "src", files)
     token = CancelToken()
-    seen = {"big": 0}
+    # a known point mid-way, whatever the machine's speed: two parts stored, the third held at the server
+    # (a cancel from a throttled progress event came too late on a loaded machine: the file had finished)
+    gate = Gate(lambda r: r.op == "UploadPart", hold_after=2, answer=DROPPED)
+    s3.server.hooks.append(gate)
+    raised = []
 
-    def progress(ev):
-        if ev.extra["file"] == "1/rank0.engine":
-            seen["big"] = ev.extra["file_done"]
-            if ev.extra["file_done"] >= 10 * MiB:
-                token.cancel()
+    def run():
+        try:
+            S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, cancel=token,
+                   part_size=5 * MiB, threshold=5 * MiB, concurrency=2)
+        except BaseException as exc:  # noqa: BLE001 — checked below
+            raised.append(exc)
 
-    with pytest.raises(Cancelled):
-        S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, progress=progress, cancel=token,
-               part_size=5 * MiB, threshold=5 * MiB, concurrency=2)
-    assert 10 * MiB <= seen["big"] < len(big)
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        assert gate.reached.wait(60)
+        token.cancel()  # as Ctrl-C or the TUI's Cancel button do, from another thread
+    finally:
+        gate.release()  # the held parts are dropped: they never reach moto
+    worker.join(60)
+    assert not worker.is_alive() and len(raised) == 1 and isinstance(raised[0], Cancelled), raised
+    s3.server.hooks.remove(gate)
+    assert len(gate.passed) == 2 and gate.held >= 1  # really cancelled mid multipart
     present = {k[len("m/t/"):] for k in s3.objects("models", "m/t/")}
     assert "1/rank0.engine" not in present
     assert s3.client.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # aborted
@@ -188,6 +200,24 @@ def test_cancel_mid_multipart_then_resume_sends_only_what_is_missing(s3, tmp_pat
     expect = {"m/t/" + k: (len(v), md5(v)) for k, v in files.items()}
     expect["m/t/1/rank0.engine"] = (len(big), multipart_etag(big, 5 * MiB))
     assert final == expect
+
+
+def test_cancel_from_a_progress_callback_in_a_transfer_thread(s3, tmp_path):
+    s3.make_bucket("models")
+    src = tree(tmp_path / "src", {"1/rank0.engine": os.urandom(30 * MiB), "a.json": b"{}"})
+    token = CancelToken()
+    threads = set()
+
+    def progress(ev):  # the first event is never throttled: the cancel lands after the first chunk read
+        threads.add(threading.get_ident())
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, progress=progress, cancel=token,
+               part_size=5 * MiB, threshold=5 * MiB, concurrency=2)
+    assert threading.get_ident() not in threads
+    assert "m/t/1/rank0.engine" not in s3.objects("models")
+    assert s3.client.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # aborted
 
 
 def test_unfinished_multipart_of_an_interrupted_run_is_aborted(s3, tmp_path):
