@@ -132,3 +132,25 @@ async def test_ctrl_l_looks_up_the_real_tags_of_the_remote(tmp_path):
         target = text_of(app, "#env-target")
         assert "@ v0.12.0" in target and "confirm it" in target  # a dev build: nearest release, to confirm
         assert "git ls-remote" in text_of(app, "#message") or "tags from" in text_of(app, "#message")
+
+
+@async_test
+async def test_a_failing_core_preview_is_said_not_a_crash(tmp_path, monkeypatch):
+    from lmi_wizard.core import pipeline
+
+    def broken(self):
+        raise RuntimeError("plan exploded")
+
+    monkeypatch.setattr(pipeline.Pipeline, "plan_script", broken)
+    a = recipe.loads_recipe(f'[checkout]\nwork_dir = "{tmp_path}"\n[model]\nsource = "org/model"\nexample = "llama"\n',
+                            require=False)
+    recipe.save_state(recipe.WizardState(a, "review", None, tmp_path / "state.toml"))
+    app = WizardApp(state_path=tmp_path / "state.toml", environment=environment_report(tmp_path),
+                    start_at="review")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReviewScreen"
+        assert "preview failed: RuntimeError: plan exploded" in text_of(app, "#message")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DestinationScreen"

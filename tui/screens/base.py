@@ -92,16 +92,33 @@ class StepScreen(Screen):
     def update_previews(self) -> None:
         """Hook: recompute what depends on the answers (called after every accepted edit)."""
 
+    def safe_previews(self) -> None:
+        """A preview that fails (a bug in core, an unreadable file) says so; it never takes the wizard down."""
+        try:
+            self.update_previews()
+        except Exception as exc:  # noqa: BLE001 - shown to the user instead of a traceback
+            self.preview_error = f"✗ preview failed: {type(exc).__name__}: {exc}"
+            self.say(self.preview_error)
+        else:
+            self.preview_error = None
+
+    def on_worker_state_changed(self, event) -> None:
+        from textual.worker import WorkerState
+
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            self.say(f"✗ {event.worker.group} failed: {type(err).__name__}: {err}")
+
     @on(StepForm.Changed)
     def _form_changed(self, event: StepForm.Changed) -> None:
-        self.update_previews()
+        self.safe_previews()
         self.changed()
 
     _lazy_form = False
 
     def on_mount(self) -> None:
         self.query_one("#back", Button).disabled = self.wizard.previous_step(self.STEP) is None
-        self.update_previews()
+        self.safe_previews()
         self.refresh_next()
         if self._lazy_form:
             self.call_after_refresh(self._mount_lazy_form)
@@ -110,7 +127,7 @@ class StepScreen(Screen):
 
     async def _mount_lazy_form(self) -> None:
         await self.query_one("#form-slot").mount(StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced))
-        self.update_previews()
+        self.safe_previews()
         self.refresh_next()
         self.focus_first()
 
@@ -130,11 +147,13 @@ class StepScreen(Screen):
         form = self.form
         return form.blocker() if form is not None else None
 
+    preview_error: str | None = None
+
     def refresh_next(self) -> None:
         reason = self.next_blocker()
         try:
             self.query_one("#next", Button).disabled = reason is not None
-            self.query_one("#message", Static).update(reason or "")
+            self.query_one("#message", Static).update(reason or self.preview_error or "")
         except Exception:
             pass
 

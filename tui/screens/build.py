@@ -37,7 +37,7 @@ class BuildScreen(StepScreen):
     def update_previews(self) -> None:
         self.render_preview(self.answers.copy())
 
-    @work(thread=True, exclusive=True, group="build-preview")
+    @work(thread=True, exclusive=True, group="build-preview", exit_on_error=False)
     def render_preview(self, answers) -> None:
         worker = get_current_worker()
         try:

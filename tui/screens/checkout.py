@@ -58,7 +58,7 @@ class CheckoutScreen(StepScreen):
     def update_previews(self) -> None:
         self.compute_plan()
 
-    @work(thread=True, exclusive=True, group="checkout-plan")
+    @work(thread=True, exclusive=True, group="checkout-plan", exit_on_error=False)
     def compute_plan(self) -> None:
         from lmi_wizard.core import checkout
 
@@ -144,6 +144,8 @@ class CheckoutScreen(StepScreen):
             msg = "clone cancelled; nothing was left behind"
         except WizardError as exc:
             msg = f"✗ {exc}"
+        except Exception as exc:  # noqa: BLE001 - a bug: said, the wizard stays up
+            msg = f"✗ clone failed: {type(exc).__name__}: {exc}"
         else:
             msg = f"✓ checkout ready at {result.root} ({result.tag})"
             state["done"] = 1000

@@ -67,7 +67,7 @@ class DestinationScreen(StepScreen):
             self.query_one("#tokenizer-plan", Static).update("[dim]looking at the tokenizer files…[/dim]")
             self._tok_timer = self.set_timer(0.4, lambda: self.plan_tokenizer(a.copy()))
 
-    @work(thread=True, exclusive=True, group="tokenizer-plan")
+    @work(thread=True, exclusive=True, group="tokenizer-plan", exit_on_error=False)
     def plan_tokenizer(self, a) -> None:
         from lmi_wizard.core import pipeline, tokenizer
 

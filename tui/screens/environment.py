@@ -93,7 +93,7 @@ class EnvironmentScreen(StepScreen):
         self.lookup_tags(str(version), self.answers["checkout.backend_url"], self.answers["checkout.trtllm_url"],
                          checkout if checkout is not None and checkout.is_dir() else None)
 
-    @work(thread=True, exclusive=True, group="environment-tags")
+    @work(thread=True, exclusive=True, group="environment-tags", exit_on_error=False)
     def lookup_tags(self, version: str, backend_url: str, trtllm_url: str, checkout) -> None:
         from lmi_wizard.core import versions
         from lmi_wizard.core.errors import WizardError
@@ -109,7 +109,7 @@ class EnvironmentScreen(StepScreen):
         report = self.wizard.session.environment
         if report is not None:
             report.tag = res
-        self.update_previews()
+        self.safe_previews()
         where = res.tags_source or "nowhere (offline)"
         self.say(f"tag {res.tag or 'not found'} for {res.version} — tags from {where}")
 
@@ -135,7 +135,7 @@ class EnvironmentScreen(StepScreen):
         if form is not None:
             form.revalidate()
         self.refresh_fields()
-        self.update_previews()
+        self.safe_previews()
         self.refresh_next()
 
     def refresh_fields(self) -> None:

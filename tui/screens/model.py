@@ -128,7 +128,7 @@ class ModelScreen(StepScreen):
         self.answers["model.example"] = name
         self._fill_examples(self.query_one("#example-filter", Input).value)
         self.form.revalidate()
-        self.update_previews()
+        self.safe_previews()
         self.changed()
 
     # ---- model info -----------------------------------------------------------------------------
@@ -146,7 +146,7 @@ class ModelScreen(StepScreen):
         self.query_one("#model-info", Static).update(f"[dim]reading config.json of {escape(src)}…[/dim]")
         self._load_timer = self.set_timer(0.4, lambda: self.load_model(src))
 
-    @work(thread=True, exclusive=True, group="model-config")
+    @work(thread=True, exclusive=True, group="model-config", exit_on_error=False)
     def load_model(self, src: str) -> None:
         from lmi_wizard.core import models
 

@@ -82,7 +82,7 @@ class RunScreen(StepScreen):
         self.wizard.save_now()
         try:
             pipe = self.wizard.session.pipeline(self.answers, resume=True, force=force)
-        except WizardError as exc:
+        except Exception as exc:  # noqa: BLE001 - WizardError or a bug: said on the screen
             self._finished(None, str(exc))
             return
         t = self.query_one("#run-steps", DataTable)
@@ -134,6 +134,9 @@ class RunScreen(StepScreen):
             report = pipe.run(progress=progress, cancel=cancel)
         except WizardError as exc:
             self.app.call_from_thread(self._finished, None, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug in core: said, never a traceback over the screen
+            self.app.call_from_thread(self._finished, None, f"internal error: {type(exc).__name__}: {exc}")
             return
         self.app.call_from_thread(self._finished, report, None)
 

@@ -154,7 +154,7 @@ class TritonScreen(StepScreen):
         self.say(f"${{{self._filling}}} = {event.value}")
         self._filling = None
         self.query_one("#fill-row").display = False
-        self.update_previews()
+        self.safe_previews()
         self.changed()
         self.query_one("#placeholders", DataTable).focus()
 
@@ -176,5 +176,5 @@ class TritonScreen(StepScreen):
         if self.form is not None:
             self.form.revalidate()
         self.say(f"the parameters block {f.param} will be deleted (the backend uses its default)")
-        self.update_previews()
+        self.safe_previews()
         self.changed()
