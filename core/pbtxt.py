@@ -71,7 +71,7 @@ import json
 import os
 import re
 import string
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -82,7 +82,11 @@ DATA_FILE = "fill_template_semantics.json"
 #: where LMI mounts the model; the tutorial's engine path for a ``tensorrt_llm`` sub-folder
 DEFAULT_ENGINE_PATH = "/opt/ml/model/tensorrt_llm/1"
 ENGINE_PATH_KEYS = ("gpt_model_path", "engine_dir")
-MAX_PBTXT_BYTES = 512 * 1024 * 1024
+#: what ``pbtxt fill``/``check`` read at most. A real config.pbtxt is ~10 KB (the biggest upstream template ~15 KB);
+#: fill and check are linear, so anything up to this is handled (50 MB holding 666k placeholders: ~10 s CPU and
+#: ~0.8 GB for ``pbtxt check``, ``bench/bench_pbtxt_check.py``); beyond it the file is refused, naming its size —
+#: it cannot be a model configuration, and memory grows with it. (The preflight, core/check.py, stops at 4 MB.)
+MAX_PBTXT_BYTES = 64 * 1024 * 1024
 
 # --------------------------------------------------------------------------------------------------
 # data: semantics per tag range, placeholders per template
@@ -352,68 +356,121 @@ def tool_substitutions(pairs: Mapping[str, str] | Iterable[tuple[str, str]], tag
 # placeholders
 # --------------------------------------------------------------------------------------------------
 
-# a ${…} as it stands in the file (whatever is inside, up to the closing brace on the line)
-_BRACED_RE = re.compile(r"\$\{([^}\n]*)\}")
+# a ${…} as it stands in the file (whatever is inside, up to the closing brace on the line), read left to right
+# like ``re.findall(r"\$\{([^}\n]*)\}")`` (the same matches where group 2 is "}") but in one pass: a ``${`` whose
+# line ends before any ``}`` is taken to the line end in one match (group 2 ""); findall would try again at every
+# later ``${`` of that line, quadratic on a long line of them
+_BRACED_SCAN = re.compile(r"\$\{([^}\n]*)(\}?)")
+# the code part of a line: everything up to a ``#`` outside quotes (outside "…"/'…' strings, a backslash
+# escaping the next character; a string left open runs to the line end); it always matches, so it never backtracks
+_CODE_PREFIX = re.compile(r"""(?:[^"'#\n]+|"(?:[^"\\\n]+|\\.?)*"?|'(?:[^'\\\n]+|\\.?)*'?)*""")
 
 
-def _comment_start(line: str) -> int:
-    """Offset of a ``#`` comment in ``line`` (outside quotes), or -1."""
-    if "#" not in line:
-        return -1
-    quote = None
-    i = 0
-    n = len(line)
-    while i < n:
-        c = line[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c == "#":
-            return i
-        i += 1
-    return -1
+def _comment_at(text: str, start: int, end: int) -> int:
+    """Where the ``#`` comment of the line ``text[start:end]`` starts (``end`` when it has none)."""
+    h = text.find("#", start, end)
+    if h < 0:
+        return end
+    if text.find('"', start, h) < 0 and text.find("'", start, h) < 0:
+        return h
+    return _CODE_PREFIX.match(text, start, end).end()
 
 
-def _in_comment(text: str, pos: int) -> bool:
-    start = text.rfind("\n", 0, pos) + 1
-    cs = _comment_start(text[start:pos])
-    return cs >= 0
+class _CommentLines:
+    """Is an offset outside a ``#`` comment? For increasing offsets, in linear total time: each line is
+    looked at once, however many offsets fall into it."""
+
+    def __init__(self, text: str):
+        self.text, self.end, self.cs = text, -1, -1  # current line's end (its \\n) and comment start
+
+    def live(self, pos: int) -> bool:
+        if pos > self.end:
+            t = self.text
+            start = t.rfind("\n", max(self.end, 0), pos) + 1
+            end = t.find("\n", pos)
+            if end < 0:
+                end = len(t)
+            self.end, self.cs = end, _comment_at(t, start, end)
+        return pos < self.cs
 
 
 # string.Template's own pattern: $$ (escape), ${name}, $name
 _TEMPLATE_RE = re.compile(r"\$(?:\$|\{([_a-zA-Z][_a-zA-Z0-9]*)\}|([_a-zA-Z][_a-zA-Z0-9]*))")
+# every ``$name`` / ``${name}`` wherever it starts (also the one inside ``$$name``): one match per ``$``
+_BARE_AT = re.compile(r"\$(?=\{([_a-zA-Z][_a-zA-Z0-9]*)\}|([_a-zA-Z][_a-zA-Z0-9]*))")
 
 
 def placeholder_names(text: str, *, bare: bool = False) -> tuple[set[str], set[str]]:
     """Names of ``${name}`` placeholders: (outside comments, only inside ``#`` comments). With ``bare``,
     ``$name`` counts too (what ``string.Template`` substitutes; upstream templates only use ``${name}``).
 
-    Linear: one C-speed findall, then per distinct name a search for its first occurrence outside a comment."""
+    A name is live when any occurrence of its ``${name}`` (``$name`` too with ``bare``) stands before the
+    ``#`` comment of its line — also one nested in a malformed ``${x${name}``. Linear: one regex pass collects
+    the names, and only the lines holding a ``#`` are looked at again (a 50 MB file with 666k distinct names:
+    well under a second of CPU)."""
     if bare:
+        lines = _CommentLines(text)
         names = {b or n for b, n in _TEMPLATE_RE.findall(text) if b or n}
-    else:
-        names = set(_BRACED_RE.findall(text))
+        live = set()
+        for m in _BARE_AT.finditer(text):
+            name = m.group(1) or m.group(2)
+            if name in names and name not in live and lines.live(m.start()):
+                live.add(name)
+        return live, names - live
+    found = _BRACED_SCAN.findall(text)
+    names = {n for n, closed in found if closed}
+    in_comment: dict[str, int] = {}  # name → occurrences after the # of their line
+    pos = text.find("#")
+    while pos >= 0:
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        if end < 0:
+            end = len(text)
+        cs = _comment_at(text, start, end)
+        if text.find("${", cs, end) >= 0:  # the line's matches, read from its start as the whole-text pass did
+            for m in _BRACED_SCAN.finditer(text, start, end):
+                if m.start() >= cs and m.group(2):
+                    in_comment[m.group(1)] = in_comment.get(m.group(1), 0) + 1
+        pos = text.find("#", end)
+    if not in_comment:
+        return names, set()
+    total = dict.fromkeys(in_comment, 0)
+    for n, closed in found:
+        if n in total and closed:
+            total[n] += 1
+    commented = {n for n, k in in_comment.items() if k == total[n]}
+    if commented and any("${" in n for n in names):
+        return _names_nested(text)
+    return names - commented, commented
+
+
+def _names_nested(text: str) -> tuple[set[str], set[str]]:
+    """:func:`placeholder_names` for a text with ``${x${y}``: ``${y}`` also occurs there (where that part of the
+    line is code, ``y`` is live). One pass over every match."""
+    lines = _CommentLines(text)
     live: set[str] = set()
-    commented: set[str] = set()
-    for name in names:
-        if bare:
-            rx = re.compile(r"\$(?:\{" + name + r"\}|" + name + r"(?![_a-zA-Z0-9]))")
-            pos = -1
-            for m in rx.finditer(text):
-                if not _in_comment(text, m.start()):
-                    pos = m.start()
-                    break
-        else:
-            token = "${" + name + "}"
-            pos = text.find(token)
-            while pos >= 0 and _in_comment(text, pos):
-                pos = text.find(token, pos + 1)
-        (live if pos >= 0 else commented).add(name)
+    names: set[str] = set()
+    nested: dict[str, list[tuple[str, int, int]]] = {}  # last name inside ${x${y…} → (name, end, comment start)
+    for m in _BRACED_SCAN.finditer(text):
+        name = m.group(1)
+        if not m.group(2):  # a ${ with no } on its line
+            continue
+        names.add(name)
+        if "${" in name:
+            lines.live(m.start())
+            nested.setdefault(name.rsplit("${", 1)[1], []).append((name, m.end(), lines.cs))
+            if m.start() < lines.cs:
+                live.add(name)
+        elif name not in live and lines.live(m.start()):
+            live.add(name)
+    commented = names - live
+    for name in list(commented):
+        token = "${" + name
+        for outer, end, cs in nested.get(name.rsplit("${", 1)[-1], ()):
+            if outer.endswith(token) and end - len(token) - 1 < cs:
+                commented.discard(name)
+                live.add(name)
+                break
     return live, commented
 
 
@@ -649,6 +706,10 @@ def _read_pbtxt(path: str | os.PathLike) -> str:
     if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
         raise WizardError(f"{path} is not a regular file (a pipe, device or socket); it is not a config.pbtxt",
                           "pass the config.pbtxt file itself")
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > MAX_PBTXT_BYTES:
+        raise WizardError(f"{path} is {st.st_size / 2**20:.1f} MiB ({st.st_size} bytes): not a config.pbtxt "
+                          f"(they are ~10 KB; lmi-wizard reads at most {MAX_PBTXT_BYTES // 2**20} MiB)",
+                          "pass the config.pbtxt of a model, e.g. triton_model_repo/tensorrt_llm/config.pbtxt")
     text = read_text(path, what="config.pbtxt", max_bytes=MAX_PBTXT_BYTES)
     if not looks_like_pbtxt(text):
         raise WizardError(f"{path} is not a pbtxt (Triton model configuration text)",
@@ -779,7 +840,10 @@ def _field_label(frames: list[_Frame], fld: str) -> str:
 _STR = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
 _SQSTR = r"'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
 _SKIP = r"[A-Za-z0-9_\s:,;.+\-]*(?:\#[^\n]*[A-Za-z0-9_\s:,;.+\-]*)*"  # names, numbers, punctuation, comments
-_GEN_ALTS = (_SKIP + r"(?:(" + _STR + "|" + _SQSTR + r")|(\$\{[^}\n]*\})|([{}\[\]<>])|([^A-Za-z0-9_\s:,;.+\-#])"
+# unreadable: one character, or a ``${`` with no ``}`` on its line up to the line end (one character there, the next
+# match would read up to the line end again at every later ``${`` of that line: quadratic on a long line of them)
+_GEN_ALTS = (_SKIP + r"(?:(" + _STR + "|" + _SQSTR + r")|(\$\{[^}\n]*\})|([{}\[\]<>])"
+             r"|(\$\{[^}\n]*|[^A-Za-z0-9_\s:,;.+\-#])"
              r"|(\Z))")  # the end alternative: a match never fails, so the skip never backtracks
 _GEN = re.compile(_GEN_ALTS)  # 1 string, 2 placeholder, 3 bracket, 4 unreadable, 5 end of text
 _FAST = re.compile(  # 1 parameters block (2 key, 3 string_value), then _GEN's groups shifted by 3
@@ -1013,8 +1077,9 @@ class Finding:
     fix: str = ""
     param: str | None = None  # the parameters key, when it sits in a parameters block
 
-    def to_json(self) -> dict:
-        return asdict(self)
+    def to_json(self) -> dict:  # = dataclasses.asdict(self), without its deep copy (a big file has 100k's)
+        return {"file": self.file, "line": self.line, "name": self.name, "field": self.field, "kind": self.kind,
+                "reason": self.reason, "fix": self.fix, "param": self.param}
 
 
 @dataclass
@@ -1081,6 +1146,23 @@ def parse_model_config(text: str) -> tuple[bool | None, str | None]:
     return True, None
 
 
+def _parse_model_config(text: str, sc: _Scan) -> tuple[bool | None, str | None]:
+    """:func:`parse_model_config`, cut short when the scan found an unquoted ``${…}``: protobuf's text parser
+    stops at the first bad token, so parsing up to the end of that line gives the same error (same line and
+    column) without splitting the rest of a big file."""
+    first = min((v.start for v in sc.values if v.kind == "ph"), default=None)
+    end = text.find("\n", first) if first is not None else -1
+    if end >= 0:
+        parses, err = parse_model_config(text[:end])
+        at = re.match(r"(\d+):(\d+) :", err or "")
+        line_start = text.rfind("\n", 0, first) + 1
+        # the same error only when it is at or before the $ (an error at the cut would be the prefix's own end)
+        if parses is False and at and (int(at[1]), int(at[2])) <= (text.count("\n", 0, first) + 1,
+                                                                    first - line_start + 1):
+            return parses, err
+    return parse_model_config(text)
+
+
 def _top_value(sc: _Scan, name: str) -> _Value | None:
     for v in sc.values:
         if not v.path and v.field == name:
@@ -1124,7 +1206,7 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
             if raw.startswith('"${') and raw.find("}") == len(raw) - 2 and raw.count("$") == 1:
                 names = [raw[3:-2]]  # the usual "${name}"
             else:
-                names = [m.group(1) for m in _BRACED_RE.finditer(raw)]
+                names = [n for n, closed in _BRACED_SCAN.findall(raw) if closed]
         else:
             continue
         if not names:
@@ -1205,19 +1287,20 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
         }
         if eng["state"] in msgs and not (eng["state"] == "missing" and backend is None):
             notes.append(msgs[eng["state"]])
-    # untouched template?
-    live, _ = placeholder_names(text)
+    # untouched template? (every name found above is live, so only a template holding all of them can match:
+    # a file with other names skips the whole-text pass)
+    found = {f.name for f in findings}
+    candidates = [(f"{tag}/{model}", set(v["live"])) for model, tags in _table().items()
+                  for tag, v in tags.items() if found <= set(v["live"])]
+    live = placeholder_names(text)[0] if candidates else found
     untouched: list[str] = []
     if live:
-        for model, tags in _table().items():
-            for tag, v in tags.items():
-                if set(v["live"]) == live:
-                    untouched.append(f"{tag}/{model}")
+        untouched = [name for name, tlive in candidates if tlive == live]
         if untouched:
             notes.append("the file still has every placeholder of the upstream template "
                          f"({', '.join(untouched[:3])}{'…' if len(untouched) > 3 else ''}): no fill was applied — "
                          "fill_template.py without -i only prints the result")
-    parses, perr = (parse_model_config(text) if parse else (None, "not tried"))
+    parses, perr = (_parse_model_config(text, sc) if parse else (None, "not tried"))
     if sc.bad is not None:
         notes.append(f"unreadable character at line {lines.at(sc.bad)}")
     return CheckReport(file, findings, parses, perr, dec, eng, notes, untouched)

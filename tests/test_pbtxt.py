@@ -507,3 +507,121 @@ def test_other_key_value_text_is_not_a_pbtxt(text, tmp_path):
     p.write_text(text)
     with pytest.raises(WizardError, match="is not a pbtxt"):
         pbtxt.check_file(p)
+
+
+# ------------------------------------------------------------------------------------------ placeholder_names: one pass
+# The implementation before the one-pass rewrite (one text.find per distinct name: O(names x size)), kept here as
+# the oracle: the new one must give the same answer everywhere.
+def _old_comment_start(line):
+    if "#" not in line:
+        return -1
+    quote, i, n = None, 0, len(line)
+    while i < n:
+        c = line[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            return i
+        i += 1
+    return -1
+
+
+def _old_in_comment(text, pos):
+    start = text.rfind("\n", 0, pos) + 1
+    return _old_comment_start(text[start:pos]) >= 0
+
+
+def _old_placeholder_names(text, bare=False):
+    if bare:
+        names = {b or n for b, n in pbtxt._TEMPLATE_RE.findall(text) if b or n}
+    else:
+        names = set(re.findall(r"\$\{([^}\n]*)\}", text))
+    live, commented = set(), set()
+    for name in names:
+        if bare:
+            rx = re.compile(r"\$(?:\{" + name + r"\}|" + name + r"(?![_a-zA-Z0-9]))")
+            pos = next((m.start() for m in rx.finditer(text) if not _old_in_comment(text, m.start())), -1)
+        else:
+            token = "${" + name + "}"
+            pos = text.find(token)
+            while pos >= 0 and _old_in_comment(text, pos):
+                pos = text.find(token, pos + 1)
+        (live if pos >= 0 else commented).add(name)
+    return live, commented
+
+
+NAME_CASES = [
+    "", "no placeholders", "${a}", "# ${a}", "x: ${a} # ${b}", "# ${a}\ny: ${a}", "'#' ${a} # ${b}",
+    's: "a # b ${a}" # ${b}', 's: "esc \\" # ${a}" ${b}', "s: 'open ${a} # ${b}", 's: "x\\', "${a#b} ${c}",
+    "# ${x${y}\n${y}", "${x${y}\n# ${y}", "# ${y}\n${x # ${y}", "${${y}\n#${y}", "${x${a${b}\n# ${b} ${a${b}",
+    "${}", "# ${}", "${a\n${b}", "${" * 50 + "\n${c}", "$$a $a ${a}", "# $a\n$$a", "$${a}\n# ${a}",
+    "#$a\n${a}", "a: $b # $c", "${ spaced }", "${a}}}", "\\${a}", "#\n#\n${a}#${b}",
+]
+
+
+@pytest.mark.parametrize("text", NAME_CASES)
+def test_placeholder_names_matches_the_old_implementation(text):
+    for bare in (False, True):
+        assert pbtxt.placeholder_names(text, bare=bare) == _old_placeholder_names(text, bare=bare), (text, bare)
+
+
+def test_placeholder_names_matches_the_old_implementation_on_templates_and_random_text():
+    import random
+
+    for p in TEMPLATES:
+        text = _read(p)
+        assert pbtxt.placeholder_names(text) == _old_placeholder_names(text), p
+    rnd = random.Random(20261128)
+    alphabet = ["$", "${", "}", "{", "#", '"', "'", "\\", "\n", " ", "a", "b", "x_1", "$$", "${a}", "${b}", "# ",
+                '"${a}"']
+    for _ in range(4000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+        for bare in (False, True):
+            assert pbtxt.placeholder_names(text, bare=bare) == _old_placeholder_names(text, bare=bare), (text, bare)
+
+
+def test_placeholder_names_is_one_pass_on_hostile_lines():
+    """A long line of ``${`` without ``}`` (re.findall retried at every one: quadratic) and 30k distinct names
+    (the old version searched the text once per name) — each answered in one pass, exactly."""
+    for line in ("${" * 300_000, '${a "b" ' * 100_000):
+        text = "x: " + line + "\n# ${c}\ny: ${d}\n"
+        assert pbtxt.placeholder_names(text) == ({"d"}, {"c"})
+        rep = pbtxt.check_text(text, parse=False)  # the scanner too: the rest of that line is one unreadable token
+        assert [(f.line, f.name) for f in rep.findings] == [(3, "d")]
+        assert "unreadable character at line 1" in rep.notes
+    text = "".join(f'k{i}: "${{v{i}}}"\n' for i in range(30_000)) + "# ${v5} ${gone}\n"
+    live, commented = pbtxt.placeholder_names(text)
+    assert len(live) == 30_000 and commented == {"gone"}
+    rep = pbtxt.check_text(text, parse=False)
+    assert len(rep.findings) == 30_000 and rep.findings[-1].line == 30_000
+
+
+def test_parse_is_cut_short_at_the_first_unquoted_placeholder_with_the_same_answer():
+    for p in TEMPLATES:
+        text = _read(p)
+        for t in (text, text + "\nparameters {\n", text.replace("${", "$ {", 1)):
+            assert pbtxt._parse_model_config(t, pbtxt._scan(t)) == pbtxt.parse_model_config(t), p
+
+
+def test_finding_to_json_is_asdict():
+    from dataclasses import asdict
+
+    f = pbtxt.Finding("f", 3, "n", "fld", "optional", "why", "how", "p")
+    assert f.to_json() == asdict(f) and list(f.to_json()) == list(asdict(f))
+
+
+def test_a_file_bigger_than_the_limit_is_refused_naming_its_size(tmp_path):
+    p = tmp_path / "config.pbtxt"
+    with open(p, "wb") as fh:
+        fh.write(b'name: "tensorrt_llm"\n')
+        fh.truncate(pbtxt.MAX_PBTXT_BYTES + 1)  # sparse: no disk used
+    for call in (lambda: pbtxt.check_file(p), lambda: pbtxt.fill_file(p, "a:b")):
+        with pytest.raises(WizardError, match=r"is 64\.0 MiB \(67108865 bytes\): not a config\.pbtxt") as e:
+            call()
+        assert "at most 64 MiB" in e.value.problem
