@@ -69,6 +69,8 @@ async def test_auto_scroll_follows_until_user_scrolls_up_then_resumes_on_end():
         await _drain(pilot, pane)
         assert log.scroll_offset.y == 10  # stayed where the user put it
         assert not pane.following
+        await pilot.pause(0.2)
+        assert "paused" in str(app.query_one("#log-status").render())
         log.focus()
         await pilot.press("end")
         await pilot.pause()

@@ -84,10 +84,12 @@ class LogPane(Vertical):
     def flush(self) -> int:
         """Write what is pending in one batch. Returns the number of lines written."""
         with self._lock:
-            if not self._pending:
-                return 0
             batch = list(self._pending)
             self._pending.clear()
+        if not batch:
+            if self.following != getattr(self, "_was_following", True):  # the user scrolled: say so
+                self._update_status()
+            return 0
         self.log_widget.write_lines(batch)
         self._written += len(batch)
         self._update_status()
@@ -114,7 +116,8 @@ class LogPane(Vertical):
         parts = [f"{self._received:,} lines"]
         if self._received > shown:
             parts.append(f"last {shown:,} shown (full log in the log file)")
-        parts.append("following" if self.following else "paused — End to follow")
+        self._was_following = self.following
+        parts.append("following" if self._was_following else "paused — End to follow")
         if self._query:
             parts.append(f"/{self._query}: {self._match_text()}")
         status.update(" · ".join(parts))
