@@ -93,12 +93,16 @@ def group_gone(pgid: int) -> bool:
     return True
 
 
-def wait_for(cond, timeout: float = 30.0, what: str = "condition"):
+def wait_for(cond, timeout: float = 30.0, what: str = "condition", proc: subprocess.Popen | None = None):
+    """Poll ``cond``; with ``proc``, fail at once (with its output) if that process ends first."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         v = cond()
         if v:
             return v
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the process ended (rc={proc.returncode}) before {what}:\n{out!r}\n{err!r}")
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -311,7 +315,8 @@ def test_ctrl_c_of_lmi_wizard_build_leaves_no_orphan(fixtures_dir, tmp_path):
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
-        leader, child = map(int, wait_for(lambda: pids.exists() and pids.read_text().split(), 60, "the builder"))
+        leader, child = map(int, wait_for(lambda: pids.exists() and pids.read_text().split(), 180,
+                                          "the builder", proc=proc))
         pgid = os.getpgid(leader)
         assert pgid != os.getpgid(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C; the builder ignores SIGTERM (stuck in CUDA)
