@@ -43,3 +43,20 @@ def test_cli_version_does_not_import_heavy_modules():
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out, out
+
+
+def test_every_package_folder_is_listed_for_wheels():
+    """A non-editable install ships only the packages pyproject lists: every folder with an
+    __init__.py under core/ and tui/ must be there."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    root = CORE.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, name in (("core", "lmi_wizard.core"), ("tui", "lmi_wizard.tui")):
+        for init in (root / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / top)
+            found.add(".".join([name, *rel.parts]))
+    assert found <= listed, f"missing from [tool.setuptools] packages: {sorted(found - listed)}"
