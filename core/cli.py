@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import Callable, Sequence
@@ -132,6 +133,13 @@ def _dispatch(args: argparse.Namespace, front_end) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("LMI_WIZARD_DEBUG"):
+            raise
+        print(f"lmi-wizard: internal error: {type(exc).__name__}: {exc} — this is a bug in lmi-wizard; "
+              "please report it with the output of the same command run with LMI_WIZARD_DEBUG=1",
+              file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":  # pragma: no cover

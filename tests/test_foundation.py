@@ -252,3 +252,18 @@ def test_json_verbs_answer_a_bad_input_with_a_json_document(capsys, tmp_path):
     doc = json.loads(captured.out)
     assert doc["ok"] is False and "not found" in doc["error"] and doc["exit_code"] == 2
     assert captured.err.count("\n") == 1
+
+
+def test_an_unexpected_exception_is_one_line_unless_debugging(capsys, monkeypatch):
+    import argparse
+
+    def boom(args):
+        raise RuntimeError("kaputt")
+
+    monkeypatch.delenv("LMI_WIZARD_DEBUG", raising=False)
+    assert cli._dispatch(argparse.Namespace(_run=boom), None) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: kaputt" in err and "LMI_WIZARD_DEBUG=1" in err
+    monkeypatch.setenv("LMI_WIZARD_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli._dispatch(argparse.Namespace(_run=boom), None)
