@@ -8,8 +8,13 @@
 The engine is a sparse file (no disk space used). GNU ``cp`` detects the holes of a sparse file and copies
 almost nothing, so it is also timed with ``--sparse=never`` — what copying a real (dense) engine costs — on a
 smaller file (``--dense-gib``, default 1 GiB; it really writes that much), together with ``assemble_repo``'s
-own copy mode. The template is the real v0.10.0 ``tensorrt_llm`` folder from the fixtures. Prints figures;
-asserts nothing.
+own copy mode, and (when /dev/shm is another file system) the cross-file-system copy that ``link`` falls back
+to. The template is the real v0.10.0 ``tensorrt_llm`` folder from the fixtures. Prints figures; asserts nothing.
+
+Measured 2026-11-28 (2-CPU shared VM, load ~2.5, ext4 on virtio; 1 GiB dense, median of 3), copy step in
+core/repo.py before → after the switch from 8 MiB read/write to copy_file_range in 64 MiB steps:
+same file system 0.91 s (1.75 × ``cp --sparse=never``) → 0.50 s (0.97 ×); /dev/shm → disk 1.13 s (1.53 ×) →
+0.54 s (0.73 ×). Hard link / rename of a 10 GiB engine: ~3 ms, independent of size.
 """
 
 from __future__ import annotations
@@ -113,6 +118,18 @@ def main() -> int:
             print(f"  cp --sparse=never          {dense_cp:>9.3f} s")
             print(f"  assemble_repo mode=copy    {dense_repo_copy:>9.3f} s  ({dense_repo_copy / dense_cp:.2f} × cp)")
             print(f"  assemble_repo mode=link    {dense_link:>9.4f} s  ({dense_link / dense_cp:.4f} × cp)")
+            shm = Path("/dev/shm")
+            if shm.is_dir() and shm.stat().st_dev != work.stat().st_dev:
+                other = Path(tempfile.mkdtemp(prefix="bench-place-", dir=shm))
+                try:
+                    shutil.copyfile(ddir / "rank0.engine", other / "rank0.engine")
+                    x_cp = cp(other / "rank0.engine", work / "xcopy", "--sparse=never")
+                    x_link, how = place(work, other, "link")
+                    print(f"  across file systems (/dev/shm → {work.parent}):")
+                    print(f"    cp --sparse=never        {x_cp:>9.3f} s")
+                    print(f"    assemble_repo mode=link  {x_link:>9.3f} s  ({x_link / x_cp:.2f} × cp; {how})")
+                finally:
+                    shutil.rmtree(other, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -8,7 +8,11 @@ The templates live in ``all_models/inflight_batcher_llm/`` of tensorrtllm_backen
 :func:`assemble_repo` copies the chosen model folders (always ``tensorrt_llm``; optionally
 ``preprocessing``, ``postprocessing``, ``ensemble``, ``tensorrt_llm_bls``) and puts the engine files into
 ``tensorrt_llm/1/``: by hard link (``engine_mode="link"``) or rename (``"move"``) when the engines are on
-the same file system, by copy otherwise (or always, ``"copy"``); the result says which. The repo is built in
+the same file system, by copy otherwise (or always, ``"copy"``); the result says which. A link in the engine
+folder (``rank1.engine -> ../store/rank1.engine``) is resolved: the file it points to is hard-linked or copied
+into ``1/`` (never moved, never re-created as a link whose relative text would point elsewhere from there); a
+dangling link is refused. Copies run in the kernel (``copy_file_range``/``sendfile``) in ``CHUNK`` steps, with
+progress and cancel between steps. The repo is built in
 a temporary sibling folder and renamed into place at the end, so a failure or a cancel leaves no
 half-assembled folder (engines moved in are moved back). An existing repo folder is only replaced with
 ``force=True``.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +37,7 @@ TEMPLATE_SUBDIRS = (
     "triton_backend/all_models/inflight_batcher_llm",  # NVIDIA/TensorRT-LLM ≥ 0.20
 )
 MODELS = ("tensorrt_llm", "preprocessing", "postprocessing", "ensemble", "tensorrt_llm_bls")
-CHUNK = 8 * 1024 * 1024
+CHUNK = 64 * 1024 * 1024  # copy step: progress and cancel between steps
 
 
 def find_template_dir(source: str | os.PathLike) -> Path:
@@ -104,24 +109,95 @@ def _copy_tree_writable(src: Path, dst: Path) -> None:
             os.chmod(target, (entry.stat().st_mode & 0o7777) | 0o600)
 
 
+_FALLBACK_ERRNOS = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF,
+                    errno.ETXTBSY, errno.EPERM}
+
+
+def _copy_range(fi: int, fo: int, n: int, way: list[str]) -> int:
+    """Copy up to ``n`` bytes from fd ``fi`` to fd ``fo`` at their offsets: in the kernel where it can
+    (copy_file_range, then sendfile), else through a buffer. ``way[0]`` remembers which one works."""
+    while True:
+        try:
+            if way[0] == "copy_file_range":
+                return os.copy_file_range(fi, fo, n)
+            if way[0] == "sendfile":
+                return os.sendfile(fo, fi, None, n)
+        except (OSError, AttributeError) as exc:  # AttributeError: no os.copy_file_range on this platform
+            if isinstance(exc, OSError) and exc.errno not in _FALLBACK_ERRNOS:
+                raise  # ENOSPC, EIO…: a real failure
+            way[0] = "sendfile" if way[0] == "copy_file_range" else "read"
+            continue
+        buf = os.read(fi, min(n, 8 * 1024 * 1024))
+        view = memoryview(buf)
+        while view:
+            view = view[os.write(fo, view):]
+        return len(buf)
+
+
 def _copy_file(src: Path, dst: Path, done: list[int], total: int, progress: ProgressFn | None,
                cancel: CancelToken | None) -> None:
-    with open(src, "rb") as fi, open(dst, "wb") as fo:
+    """Copy ``src`` to a new ``dst`` in ``CHUNK`` steps, with progress and cancel between them. The bytes move
+    in the kernel (copy_file_range, else sendfile: no trip through Python, about cp's speed; a reflink where
+    the file system offers one); holes are not kept."""
+    way = ["copy_file_range"]
+    with open(src, "rb") as fi, open(dst, "xb") as fo:
+        size = os.fstat(fi.fileno()).st_size
+        copied = 0
         while True:
             if cancel is not None:
                 cancel.raise_if_cancelled("repository assembly")
-            buf = fi.read(CHUNK)
-            if not buf:
+            want = max(int(CHUNK), 1)
+            got = 0
+            while got < want:
+                n = _copy_range(fi.fileno(), fo.fileno(), want - got, way)
+                if n == 0:
+                    if copied + got < size and way[0] != "read":  # some file systems answer 0 before the end
+                        way[0] = "read"
+                        continue
+                    break
+                got += n
+            copied += got
+            done[0] += got
+            if got:
+                emit(progress, "repo", f"copying {src.name}", done=done[0], total=total, unit="B")
+            if got < want:
                 break
-            fo.write(buf)
-            done[0] += len(buf)
-            emit(progress, "repo", f"copying {src.name}", done=done[0], total=total, unit="B")
     shutil.copymode(src, dst)
 
 
-def _engine_files(engine_dir: Path) -> list[Path]:
-    files = [p for p in sorted(engine_dir.rglob("*")) if p.is_file() or p.is_symlink()]
-    return [p for p in files if not p.is_dir()]
+def _engine_files(engine_dir: Path) -> list[tuple[str, Path, Path]]:
+    """``(relative path, path in the engine folder, the file to place)`` for every file under ``engine_dir``.
+    A link is resolved: what goes into ``1/`` (and so to S3) is the file it points to, wherever that is —
+    never the link, whose text would point elsewhere from ``1/``. Linked folders are followed (a loop is
+    refused). A dangling link, or one to a pipe or device, is refused with its name."""
+    out: list[tuple[str, Path, Path]] = []
+    chain_of = {os.fspath(engine_dir): (os.path.realpath(engine_dir),)}
+    for root, dirs, files in os.walk(engine_dir, followlinks=True):
+        dirs.sort()
+        chain = chain_of.pop(root, (os.path.realpath(root),))
+        for d in dirs:
+            real = os.path.realpath(os.path.join(root, d))
+            if any(r == real or r.startswith(real.rstrip(os.sep) + os.sep) for r in chain):
+                raise WizardError(f"{Path(root, d)} links back to {real}, a folder it is in (a loop)",
+                                  "remove the link from the engine folder")
+            chain_of[os.path.join(root, d)] = chain + (real,)
+        for name in files:
+            p = Path(root, name)
+            real = Path(os.path.realpath(p))
+            try:
+                st = os.stat(real)
+            except FileNotFoundError:
+                target = os.readlink(p) if p.is_symlink() else str(real)
+                raise WizardError(f"engine file {p} is a link to {target}, which does not exist (a dangling link)",
+                                  "point the link at the real engine file, or put the file itself there") from None
+            except OSError as exc:
+                raise WizardError(f"cannot read engine file {p}: {exc.strerror}", "check the permissions") from None
+            if not stat.S_ISREG(st.st_mode):
+                raise WizardError(f"{p} is not a regular file (a pipe, socket or device)",
+                                  "remove it from the engine folder")
+            out.append((p.relative_to(engine_dir).as_posix(), p, real))
+    out.sort()
+    return out
 
 
 def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLike, *,
@@ -158,7 +234,7 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
                 raise WizardError(f"{repo_dir} already exists and is not empty",
                                   "choose another folder, or confirm replacing it (force)")
             replaced = True
-    engines: list[Path] = []
+    engines: list[tuple[str, Path, Path]] = []
     edir: Path | None = None
     if engine_dir is not None:
         edir = Path(engine_dir).expanduser()
@@ -184,6 +260,7 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
         raise _explain(exc, f"create {repo_dir}") from None
     result = AssembleResult(repo_dir=repo_dir, template_dir=template_dir, models=wanted, replaced_existing=replaced)
     moved: list[tuple[Path, Path]] = []  # (engine source, where it went) for rollback
+    linked_files: list[str] = []
     try:
         for m in wanted:
             if cancel is not None:
@@ -192,7 +269,7 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
             emit(progress, "repo", f"copied template {m}/")
         (tmp / "tensorrt_llm" / "1").mkdir(exist_ok=True)
         if edir is not None:
-            total = sum(p.lstat().st_size for p in engines)
+            total = sum(real.stat().st_size for _, _, real in engines)
             result.bytes = total
             dest_root = tmp / "tensorrt_llm" / "1"
             try:
@@ -200,21 +277,21 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
             except OSError:
                 result.same_filesystem = None
             done = [0]
-            for src in engines:
+            edir_real = Path(os.path.realpath(edir))
+            for rel, src, real in engines:
                 if cancel is not None:
                     cancel.raise_if_cancelled("repository assembly")
-                rel = src.relative_to(edir)
                 dst = dest_root / rel
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                if dst.exists():
+                if dst.exists() or dst.is_symlink():
                     dst.unlink()  # the engine folder wins over a template's placeholder file
                 how = "copy"
-                if src.is_symlink():
-                    os.symlink(os.readlink(src), dst)
-                    how = "symlink"
-                elif engine_mode == "link":
+                linked = real != edir_real / rel  # a link, or inside a linked folder
+                if linked:  # placed as the file it points to; that file stays where it is, even with move
+                    linked_files.append(rel)
+                if engine_mode == "link" or (linked and engine_mode == "move"):
                     try:
-                        os.link(src, dst)
+                        os.link(real, dst)
                         how = "hardlink"
                     except OSError:
                         how = "copy"
@@ -226,14 +303,20 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
                     except OSError:
                         how = "copy"
                 if how == "copy":
-                    _copy_file(src, dst, done, total, progress, cancel)
+                    _copy_file(real, dst, done, total, progress, cancel)
                 else:
-                    done[0] += src.lstat().st_size if how != "rename" else dst.lstat().st_size
+                    done[0] += dst.stat().st_size
                     emit(progress, "repo", f"{how} {rel}", done=done[0], total=total, unit="B")
                 result.methods[how] = result.methods.get(how, 0) + 1
-                result.engine_files.append(str(rel))
-            kinds = [k for k in result.methods if k != "symlink"]
+                result.engine_files.append(rel)
+            kinds = list(result.methods)
             result.method = kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "none")
+            if linked_files:
+                result.notes.append(f"{len(linked_files)} engine file(s) in {edir} are links ("
+                                    + ", ".join(linked_files[:3]) + ("…" if len(linked_files) > 3 else "")
+                                    + "): the files they point to were placed in 1/"
+                                    + (" (linked, not moved: they stay where they are)" if engine_mode == "move"
+                                       else ""))
             if engine_mode in ("link", "move") and "copy" in result.methods:
                 result.notes.append(f"engines copied ({result.methods['copy']} file(s)): "
                                     + ("not on the same file system as the repository"

@@ -127,11 +127,6 @@ def test_engine_folder_with_absolute_link_outside_is_assembled_to_the_same_file(
     assert (store / "rank1.engine").read_bytes() == b"R1" * 100
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/repo.py assemble_repo copies a symlink in the engine folder as the same link text "
-    "(os.symlink(os.readlink(src), dst)); a RELATIVE link (rank1.engine -> ../store/rank1.engine) then resolves "
-    "against tensorrt_llm/1/ instead of the engine folder: the engine in 1/ is a dangling link (or, worse, "
-    "another file). It should resolve the link (link/copy the target) or rewrite it relative to the new place."))
 def test_engine_folder_with_relative_link_is_assembled_to_the_same_file(tmp_path, fixtures_dir):
     edir = tmp_path / "build" / "engines"
     edir.mkdir(parents=True)

@@ -74,7 +74,8 @@ def test_assemble_with_hard_links(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".triton_model_repo")]
 
 
-def test_assemble_all_models_from_a_tensorrt_llm_checkout_by_copy(tmp_path):
+def test_assemble_all_models_from_a_tensorrt_llm_checkout_by_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr(repo, "CHUNK", 4 * 1024 * 1024)  # 64 MiB steps in use: smaller here to see several
     checkout = make_checkout(tmp_path / "TensorRT-LLM", "v0.19.0", "trtllm")
     engines = make_engines(tmp_path / "engines", size=20 * 1024 * 1024)
     events = []
@@ -89,7 +90,7 @@ def test_assemble_all_models_from_a_tensorrt_llm_checkout_by_copy(tmp_path):
     assert eng.stat().st_ino != (engines / "rank0.engine").stat().st_ino
     assert res.method == "copy" and res.bytes == sum(p.stat().st_size for p in engines.iterdir())
     done = [e.done for e in events if e.done is not None]
-    assert done == sorted(done) and done[-1] == res.bytes and len(done) >= 3  # chunked progress
+    assert done == sorted(done) and done[-1] == res.bytes and len(done) >= 7  # chunked progress (20 MiB / 4 MiB)
 
 
 def test_move_renames_and_cross_filesystem_copies(tmp_path):
@@ -128,7 +129,8 @@ def test_refuses_to_overwrite_unless_forced(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "repo"]  # no temp or backup left
 
 
-def test_cancel_during_copy_leaves_nothing(tmp_path):
+def test_cancel_during_copy_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(repo, "CHUNK", 1024 * 1024)
     checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
     engines = make_engines(tmp_path / "engines", size=20 * 1024 * 1024)
     token = CancelToken()
@@ -218,3 +220,99 @@ def test_repository_inside_the_engine_folder_or_through_a_file_is_refused(tmp_pa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(WizardError, match="no repository folder given"):  # '' is not the current folder
         repo.assemble_repo(checkout, "", engine_dir=engines)
+
+
+# ------------------------------------------------------------------------------------------- links, fast copy
+def test_links_in_the_engine_folder_are_placed_as_the_files_they_point_to(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    store = make_engines(tmp_path / "store")
+    edir = tmp_path / "build" / "engines"
+    edir.mkdir(parents=True)
+    (edir / "rank0.engine").symlink_to(os.path.relpath(store / "rank0.engine", edir))  # relative
+    (edir / "rank1.engine").symlink_to(store / "rank1.engine")  # absolute
+    (edir / "config.json").write_text("{}")
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "extra.bin").write_bytes(b"E" * 10)
+    (edir / "shards").symlink_to(tmp_path / "shards", target_is_directory=True)  # a linked folder is followed
+    for mode, how in (("link", "hardlink"), ("copy", "copy"), ("move", None)):
+        res = repo.assemble_repo(checkout, tmp_path / f"repo-{mode}", engine_dir=edir, engine_mode=mode)
+        one = res.engine_path
+        assert sorted(res.engine_files) == ["config.json", "rank0.engine", "rank1.engine", "shards/extra.bin"]
+        assert not any(p.is_symlink() for p in one.rglob("*"))  # real files: the bytes go to S3, not a link
+        for name in ("rank0.engine", "rank1.engine"):
+            assert (one / name).read_bytes() == (store / name).read_bytes()
+        assert (one / "shards" / "extra.bin").read_bytes() == b"E" * 10
+        if how:
+            assert res.methods == {how: 4}
+        assert any("links" in n and "rank0.engine" in n for n in res.notes)
+    assert res.methods == {"hardlink": 3, "rename": 1}  # move: only the file that is really in the folder moves
+    assert (edir / "rank0.engine").is_symlink() and (store / "rank0.engine").is_file()  # links and targets stay
+    assert (tmp_path / "shards" / "extra.bin").is_file() and not (edir / "config.json").exists()
+
+
+def test_a_dangling_link_or_a_loop_in_the_engine_folder_is_refused(tmp_path):
+    checkout = make_checkout(tmp_path / "b", "v0.16.0", "backend")
+    edir = make_engines(tmp_path / "engines")
+    (edir / "rank2.engine").symlink_to(Path("..") / "store" / "rank2.engine")
+    with pytest.raises(WizardError, match=r"rank2.engine is a link to \.\./store/rank2.engine, which does not "
+                                          r"exist \(a dangling link\)") as e:
+        repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=edir)
+    assert "real engine file" in e.value.fix
+    (edir / "rank2.engine").unlink()
+    (edir / "sub").mkdir()
+    (edir / "sub" / "up").symlink_to(edir, target_is_directory=True)
+    with pytest.raises(WizardError, match="a loop"):
+        repo.assemble_repo(checkout, tmp_path / "repo", engine_dir=edir)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "engines"]  # nothing left behind
+
+
+@pytest.mark.parametrize("broken", ["none", "copy_file_range", "both", "zero"])
+def test_copy_is_exact_whichever_kernel_copy_works(tmp_path, monkeypatch, broken):
+    """copy_file_range → sendfile → read/write: each fallback gives the same bytes; progress in CHUNK steps."""
+    import errno
+
+    monkeypatch.setattr(repo, "CHUNK", 1024 * 1024)
+    src = tmp_path / "rank0.engine"
+    data = os.urandom(3 * 1024 * 1024 + 12345)
+    src.write_bytes(data)
+    os.chmod(src, 0o640)
+    calls = {"cfr": 0, "sendfile": 0}
+    real_cfr, real_sendfile = os.copy_file_range, os.sendfile
+
+    def cfr(*a):
+        calls["cfr"] += 1
+        if broken in ("copy_file_range", "both"):
+            raise OSError(errno.EXDEV, "cross-device")
+        if broken == "zero" and calls["cfr"] > 1:
+            return 0  # what some file systems answer before the end
+        return real_cfr(*a)
+
+    def sendfile(*a):
+        calls["sendfile"] += 1
+        if broken == "both":
+            raise OSError(errno.ENOSYS, "no sendfile")
+        return real_sendfile(*a)
+
+    monkeypatch.setattr(os, "copy_file_range", cfr)
+    monkeypatch.setattr(os, "sendfile", sendfile)
+    done, events = [0], []
+    repo._copy_file(src, tmp_path / "out", done, len(data), events.append, None)
+    assert (tmp_path / "out").read_bytes() == data and done[0] == len(data)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o640
+    assert [e.done for e in events] == [2**20, 2 * 2**20, 3 * 2**20, len(data)]
+    assert calls["sendfile"] == {"none": 0, "zero": 0, "both": 1, "copy_file_range": 5}[broken]  # 4 steps + EOF
+    with pytest.raises(FileExistsError):  # never writes over a file
+        repo._copy_file(src, tmp_path / "out", [0], len(data), None, None)
+
+
+def test_copy_error_is_not_hidden_by_a_fallback(tmp_path, monkeypatch):
+    import errno
+
+    def full(*a):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "copy_file_range", full)
+    (tmp_path / "a").write_bytes(b"x" * 100)
+    with pytest.raises(OSError) as e:
+        repo._copy_file(tmp_path / "a", tmp_path / "b", [0], 100, None, None)
+    assert e.value.errno == errno.ENOSPC
