@@ -168,7 +168,10 @@ class ModelScreen(StepScreen):
         self._cfg = cfg
         self.model_error = error
         if cfg is not None:
-            self.wizard.session.ctx.set("model_config", cfg)
+            # the key Context.model_config() reads: validation and the default example then see it
+            from lmi_wizard.core import steps as core_steps
+
+            self.wizard.session.ctx.set(f"model_config:{core_steps.model_ref(self.answers)}", cfg)
         self._render_info()
 
     def _render_info(self) -> None:
