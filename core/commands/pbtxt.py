@@ -101,7 +101,8 @@ def _check(args) -> int:
             "findings": [f.to_json() for r in reports for f in r.findings],
             "files": [r.to_json() for r in reports],
         }
-        print(json.dumps(doc, indent=2))
+        # indented for people; compact when the document is huge (a 50 MB file has ~1M findings)
+        print(json.dumps(doc, indent=2 if len(doc.get("findings", ())) <= 10_000 else None))
         return 0 if ok else 1
     for r in reports:
         _print_report(r)
