@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .errors import Cancelled, WizardError
+from .data import load as load_table
 from .flags import BuildPlan, Finding
 from .fsutil import atomic_write_text
 from .proc import run_streaming
@@ -46,8 +47,7 @@ class KnownError:
 
 @lru_cache(maxsize=1)
 def _error_table() -> list[dict]:
-    path = Path(__file__).with_name("data") / "build_errors.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = load_table("build_errors.json")
     table = []
     for e in data["errors"]:
         e = dict(e)

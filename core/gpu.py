@@ -10,11 +10,11 @@ The architecture → SageMaker instance family table lives in ``data/instance_fa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
+
+from .data import load as load_table
 
 NO_GPU = "no NVIDIA GPU visible"
 
@@ -204,9 +204,7 @@ def detect_gpus(nvml: Any = None, *, mig: bool = True) -> GpuState:
 @lru_cache(maxsize=1)
 def load_instance_table() -> dict[str, Any]:
     """The arch table from ``data/instance_families.json`` (``{"sm90": {"name", "families": [...]}}``)."""
-    pkg = __name__.rsplit(".", 1)[0] + ".data"
-    text = resources.files(pkg).joinpath("instance_families.json").read_text(encoding="utf-8")
-    return json.loads(text)["archs"]
+    return load_table("instance_families.json")["archs"]
 
 
 def instance_families_for(arch: str) -> list[str]:

@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .errors import WizardError
+from .data import load as load_table
 
 # --------------------------------------------------------------------------------------------------------
 # data table
 
-_DATA = Path(__file__).resolve().parent / "data" / "model_architectures.json"
+_DATA = "model_architectures.json"  # in core/data/, read by data.load
 
 
 @lru_cache(maxsize=1)
 def model_architectures() -> dict:
-    return json.loads(_DATA.read_text(encoding="utf-8"))
+    return load_table(_DATA)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -95,9 +95,9 @@ MAX_PBTXT_BYTES = 64 * 1024 * 1024
 
 @functools.lru_cache(maxsize=1)
 def _data() -> dict:
-    from importlib import resources
+    from .data import load
 
-    return json.loads(resources.files("lmi_wizard.core.data").joinpath(DATA_FILE).read_text("utf-8"))
+    return load(DATA_FILE)
 
 
 _TAG_RE = re.compile(

@@ -13,16 +13,15 @@ release. The table is ``data/lmi_releases.json``. Stdlib only.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import WizardError
+from .data import load as load_table
 from .versions import Version, parse_version, try_parse_version
 
 LAYOUTS = ("triton", "flat")
@@ -35,8 +34,7 @@ TUTORIAL_NOTE = ("the tutorial pulls a 0.33 image (djl-inference:0.33.0-tensorrt
 
 @lru_cache(maxsize=1)
 def load_release_table() -> dict[str, Any]:
-    pkg = __name__.rsplit(".", 1)[0] + ".data"
-    return json.loads(resources.files(pkg).joinpath("lmi_releases.json").read_text(encoding="utf-8"))
+    return load_table("lmi_releases.json")
 
 
 def releases() -> list[dict[str, Any]]:

@@ -189,3 +189,42 @@ def test_gpu_module_imports_only_stdlib():
     mods = eval(out)
     assert not [m for m in mods if m in ("boto3", "textual", "questionary", "huggingface_hub", "pynvml",
                                           "google", "tritonclient", "packaging")], mods
+
+
+# --- the one data-table loader (core/data/__init__.py) ----------------------------------------------
+
+
+def test_every_data_table_loads_through_the_one_loader():
+    from lmi_wizard.core import data
+
+    folder = Path(data.__file__).parent
+    names = sorted(p.name for p in folder.glob("*.json"))
+    assert len(names) >= 5, names  # build_errors, fill_template_semantics, instance_families, lmi_releases, models
+    for name in names:
+        table = data.load(name)
+        assert table == json.loads((folder / name).read_text(encoding="utf-8")), name
+        assert data.load(name) is table  # cached: one parse per process
+    # the modules read their tables through it (same cached object)
+    gpu.load_instance_table.cache_clear()
+    assert gpu.load_instance_table() is data.load("instance_families.json")["archs"]
+
+
+def test_missing_or_broken_data_table_is_one_clear_error(monkeypatch, tmp_path):
+    from lmi_wizard.core import data
+    from lmi_wizard.core.errors import WizardError
+
+    with pytest.raises(WizardError) as exc:
+        data.load("no_such_table.json")
+    assert "no_such_table.json" in exc.value.problem and "missing" in exc.value.problem
+    assert "reinstall" in exc.value.fix
+    # a corrupt table (a broken install): the loader's package folder swapped for a tmp copy
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(data, "resources", types.SimpleNamespace(files=lambda pkg: tmp_path))
+    data.load.cache_clear()
+    try:
+        with pytest.raises(WizardError) as exc:
+            data.load("bad.json")
+        assert "not valid JSON" in exc.value.problem and "line 1" in exc.value.problem
+    finally:
+        monkeypatch.undo()
+        data.load.cache_clear()
