@@ -1538,7 +1538,35 @@ class Pipeline:
     def blocking_problems(self) -> list:
         """The answers' blocking problems (``core.steps.validate_all``); an unset example folder is not one
         (the build step picks it from the model's architecture)."""
-        return [p for p in validate_all(self.answers) if p.blocking and not _auto_picked(p, self.answers)]
+        problems = [p for p in validate_all(self.answers) if p.blocking and not _auto_picked(p, self.answers)]
+        if not problems:
+            dest_problem = self._local_destination_problem()
+            if dest_problem is not None:
+                problems.append(dest_problem)
+        return problems
+
+    def _local_destination_problem(self):
+        """A LOCAL destination that cannot work (a file, the model folder itself, inside it or above it:
+        ``core.s3.check_local_destination``), as a blocking problem: refused before the build, not at publish."""
+        if not any(isinstance(s, PublishStep) for s in self.steps):
+            return None
+        a, ctx = self.answers, self.ctx
+        dest = destination_text(a)
+        if not dest or dest.lower().startswith("s3://"):
+            return None
+        try:
+            src = Path(ctx.outputs.get("model_dir") or TokenizerStep()._dest(a, ctx))
+        except (TypeError, ValueError, WizardError):  # an unset folder: its own validation says so
+            return None
+        from . import s3
+        from .steps import Problem
+
+        try:
+            s3.check_local_destination(src, dest, model_id=lmi_model_id(a))
+        except WizardError as exc:
+            msg = exc.problem + (f" — fix: {exc.fix}" if exc.fix else "")
+            return Problem("destination.uri", msg)
+        return None
 
     def refusal(self) -> Optional[tuple[str, str]]:
         """``(problem, fix)`` when the answers cannot run (the first blocking problem, with its own fix when it

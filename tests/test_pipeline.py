@@ -764,3 +764,64 @@ region = "us-west-2"
                          text=True).stdout
     assert out.splitlines() == ["s3", "sync", f"{work}/engines/qwen-7b-chat-float16-tp1/", "s3://my-bucket/$HOME/q y/",
                                 "--profile", "prod", "--region", "us-west-2"]
+
+
+def _prebuilt_flat(tmp_path: Path, uri: str) -> S.Answers:
+    """A prebuilt flat engine folder (no checkout, no build) + a local tokenizer folder, published to ``uri``."""
+    edir = tmp_path / "engines"
+    edir.mkdir(exist_ok=True)
+    (edir / "rank0.engine").write_bytes(b"E" * 100)
+    (edir / "config.json").write_text(json.dumps({
+        "pretrained_config": {"architecture": "QWenForCausalLM", "dtype": "bfloat16",
+                              "mapping": {"world_size": 1, "tp_size": 1, "pp_size": 1}},
+        "build_config": {"max_batch_size": 16, "max_input_len": 1024, "max_seq_len": 2048}}))
+    tok = tmp_path / "qwen"
+    if not tok.exists():
+        for name, data in qwen_repo().files.items():
+            (tok / name).parent.mkdir(parents=True, exist_ok=True)
+            (tok / name).write_bytes(data)
+    return R.loads_recipe(f'''
+[env]
+trtllm_version = "1.0.0"
+[checkout]
+work_dir = "{tmp_path / 'work'}"
+[model]
+source = "Qwen/Qwen-7B-Chat"
+[build]
+method = "prebuilt"
+engine_dir = "{edir}"
+[tokenizer]
+source = "{tok}"
+[destination]
+uri = "{uri}"
+''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+
+
+@pytest.mark.parametrize("where, words", [
+    ("engines/published", "inside the model folder"),
+    ("engines", "is the model folder itself"),
+    (".", "holds the model folder"),
+    ("a-file", "is a file, not a folder"),
+    ("a-file/sub", "is a file, not a folder"),
+])
+def test_bad_local_destination_is_refused_before_anything_runs(tmp_path, where, words):
+    """A local destination that cannot work is one of the recipe's blocking problems: refused before the
+    environment step runs and before anything is written (was: found only by the publish step, after the build)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    uri = str(tmp_path / where) if where != "." else str(tmp_path)
+    pipe = P.Pipeline(_prebuilt_flat(tmp_path, uri))
+    problems = pipe.blocking_problems()
+    assert [p.key for p in problems] == ["destination.uri"] and words in problems[0].message
+    with pytest.raises(WizardError) as ei:
+        pipe.check()
+    assert words in ei.value.problem and "[destination] uri" in ei.value.problem and ei.value.fix
+    assert " — fix: " not in ei.value.problem
+    rep = pipe.run()
+    assert not rep.ok and rep.stopped_at == "environment" and words in rep.error
+    assert not (tmp_path / "work").exists()  # nothing written
+    assert sorted(p.name for p in (tmp_path / "engines").iterdir()) == ["config.json", "rank0.engine"]
+
+
+def test_good_local_destination_is_no_blocking_problem(tmp_path):
+    pipe = P.Pipeline(_prebuilt_flat(tmp_path, str(tmp_path / "published" / "qwen")))
+    assert pipe.blocking_problems() == []
