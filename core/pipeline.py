@@ -1007,9 +1007,6 @@ class TokenizerStep(PipelineStep):
 # -- 7. publish -------------------------------------------------------------------------------------
 
 
-_PROFILE_LOCK = threading.Lock()
-
-
 class PublishStep(PipelineStep):
     name, title = "publish", "Publish"
     keys = ("destination",)
@@ -1024,22 +1021,10 @@ class PublishStep(PipelineStep):
         dest = destination_text(a)
         if not dest.lower().startswith("s3://"):
             return None
-        profile = a["destination.profile"]
-        if not profile:
-            return s3.make_client(self._endpoint(a, ctx), region=a["destination.region"])
-        # the recipe's profile, for this client only (core.s3.make_client reads it from the environment when
-        # it makes its session): not left behind for the next run, and not overridden by an AWS_PROFILE set
-        # for something else
-        with _PROFILE_LOCK:
-            before = os.environ.get("AWS_PROFILE")
-            os.environ["AWS_PROFILE"] = profile
-            try:
-                return s3.make_client(self._endpoint(a, ctx), region=a["destination.region"])
-            finally:
-                if before is None:
-                    os.environ.pop("AWS_PROFILE", None)
-                else:
-                    os.environ["AWS_PROFILE"] = before
+        # the recipe's profile, for this client only (like `aws --profile`): the environment is left alone, and an
+        # AWS_PROFILE set for something else does not override it
+        return s3.make_client(self._endpoint(a, ctx), region=a["destination.region"],
+                              profile=a["destination.profile"] or None)
 
     def plan(self, a, ctx):
         src = Path(ctx.outputs.get("model_dir") or TokenizerStep()._dest(a, ctx))

@@ -149,7 +149,8 @@ def explain(exc: BaseException, dest: "Destination | None" = None, endpoint_url:
                            "(or `aws sso login`) on this machine")
     if "ProfileNotFound" in names:
         return WizardError(f"AWS profile not found ({redact(exc)})",
-                           "check AWS_PROFILE and the profiles in ~/.aws/config (`aws configure list-profiles`)")
+                           "check AWS_PROFILE (or the profile given: --profile, the recipe's [destination] profile) "
+                           "and the profiles in ~/.aws/config (`aws configure list-profiles`)")
     if names & {"UnauthorizedSSOTokenError", "SSOTokenLoadError", "TokenRetrievalError"}:
         return WizardError(f"the AWS SSO session has expired or is missing ({name})", "run `aws sso login`")
     if "NoRegionError" in names:
@@ -227,14 +228,18 @@ def _botocore_session():
 
 
 def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = None,
-                max_pool_connections: int = CONCURRENCY + 4, read_timeout: Optional[float] = None):
+                max_pool_connections: int = CONCURRENCY + 4, read_timeout: Optional[float] = None,
+                profile: Optional[str] = None):
     """An S3 client from boto3's standard credential chain. Raises WizardError when there are no
-    credentials at all (before any request). ``read_timeout`` (s, default botocore's 60) for slow servers."""
+    credentials at all (before any request). ``read_timeout`` (s, default botocore's 60) for slow servers.
+    ``profile``: a named profile of ~/.aws for this client only (like ``aws --profile``; the environment,
+    ``AWS_PROFILE`` included, is left as it is); a missing one is one clear WizardError."""
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(botocore_session=_botocore_session(), region_name=region)
     try:
+        session = boto3.session.Session(botocore_session=_botocore_session(), region_name=region,
+                                        profile_name=profile or None)
         creds = session.get_credentials()
     except Exception as exc:  # broken profile, sso expired …
         raise explain(exc) from None

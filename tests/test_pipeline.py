@@ -766,10 +766,10 @@ region = "us-west-2"
                                 "--profile", "prod", "--region", "us-west-2"]
 
 
-def _prebuilt_flat(tmp_path: Path, uri: str) -> S.Answers:
+def _prebuilt_flat(tmp_path: Path, uri: str, extra: str = "") -> S.Answers:
     """A prebuilt flat engine folder (no checkout, no build) + a local tokenizer folder, published to ``uri``."""
     edir = tmp_path / "engines"
-    edir.mkdir(exist_ok=True)
+    edir.mkdir(parents=True, exist_ok=True)
     (edir / "rank0.engine").write_bytes(b"E" * 100)
     (edir / "config.json").write_text(json.dumps({
         "pretrained_config": {"architecture": "QWenForCausalLM", "dtype": "bfloat16",
@@ -794,6 +794,7 @@ engine_dir = "{edir}"
 source = "{tok}"
 [destination]
 uri = "{uri}"
+{extra}
 ''', ctx=S.Context(installed_trtllm=None, gpus=[]))
 
 
@@ -825,3 +826,39 @@ def test_bad_local_destination_is_refused_before_anything_runs(tmp_path, where, 
 def test_good_local_destination_is_no_blocking_problem(tmp_path):
     pipe = P.Pipeline(_prebuilt_flat(tmp_path, str(tmp_path / "published" / "qwen")))
     assert pipe.blocking_problems() == []
+
+
+def test_recipe_profile_is_passed_to_the_client_not_set_in_the_environment(tmp_path, s3, monkeypatch):
+    """[destination] profile reaches core.s3.make_client as its profile (like `aws --profile`); the process
+    environment is never changed for it (another thread would see it); a missing profile is one clear line."""
+    from lmi_wizard.core import s3 as s3_mod
+
+    s3.make_bucket("lmi-llm")
+    creds = tmp_path / "aws-credentials"
+    creds.write_text("[lmi]\naws_access_key_id = AKIDLMIPROFILE01\naws_secret_access_key = secret-of-lmi\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-none"))
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    calls = []
+    real = s3_mod.make_client
+
+    def spy(*args, **kw):
+        calls.append((kw.get("profile"), os.environ.get("AWS_PROFILE")))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(s3_mod, "make_client", spy)
+    a = _prebuilt_flat(tmp_path, "s3://lmi-llm/trtllm/qwen/",
+                       f'endpoint_url = "{s3.endpoint_url}"\nprofile = "lmi"\nregion = "us-east-1"')
+    rep = P.Pipeline(a).run()
+    assert rep.ok, (rep.error, rep.fix)
+    assert calls and all(c == ("lmi", None) for c in calls), calls
+    assert "trtllm/qwen/rank0.engine" in s3.objects("lmi-llm", "trtllm/qwen/")
+    assert "AWS_PROFILE" not in os.environ
+
+    b = _prebuilt_flat(tmp_path / "b", "s3://lmi-llm/trtllm/qwen2/",
+                       f'endpoint_url = "{s3.endpoint_url}"\nprofile = "nope"\nregion = "us-east-1"')
+    rep = P.Pipeline(b).run()
+    assert not rep.ok and rep.stopped_at == "publish"
+    assert "AWS profile not found" in rep.error and "nope" in rep.error and "\n" not in rep.error
+    assert "~/.aws/config" in rep.fix

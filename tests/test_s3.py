@@ -483,3 +483,43 @@ def test_linked_folder_is_uploaded_and_a_loop_refused(s3, tmp_path):
         S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url)
     assert "a loop" in ei.value.problem and "remove the link" in ei.value.fix
     assert s3.log.count() == 0
+
+
+def _profiles(tmp_path: Path, monkeypatch, **profiles: str) -> None:
+    """A credentials file holding the named profiles (name → access key id) and nothing in the environment."""
+    creds = tmp_path / "aws-credentials"
+    creds.write_text("".join(f"[{name}]\naws_access_key_id = {kid}\naws_secret_access_key = secret-of-{name}\n"
+                             for name, kid in profiles.items()))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-none"))
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_make_client_with_a_named_profile(s3, tmp_path, monkeypatch):
+    """make_client(profile=...) uses that profile for this client only, like `aws --profile`: it wins over an
+    AWS_PROFILE set for something else, and the environment is left as it was."""
+    s3.make_bucket("models")
+    _profiles(tmp_path, monkeypatch, lmi="AKIDLMIPROFILE01", other="AKIDOTHERPROFILE")
+    monkeypatch.setenv("AWS_PROFILE", "other")
+    c = S.make_client(s3.endpoint_url, region="us-east-1", profile="lmi")
+    assert c._request_signer._credentials.access_key == "AKIDLMIPROFILE01"
+    assert os.environ["AWS_PROFILE"] == "other"
+    r = S.sync(tree(tmp_path / "src", small_files(2)), "s3://models/p/t/", client=c)
+    assert sorted(r.uploaded) == ["f0.json", "f1.json"]
+    # without a profile: the standard chain (here AWS_PROFILE)
+    assert S.make_client(s3.endpoint_url)._request_signer._credentials.access_key == "AKIDOTHERPROFILE"
+    monkeypatch.delenv("AWS_PROFILE")
+    with pytest.raises(WizardError) as ei:
+        S.make_client(s3.endpoint_url)
+    assert "no AWS credentials" in ei.value.problem
+
+
+def test_make_client_with_a_missing_profile_is_one_clear_error(s3, tmp_path, monkeypatch):
+    _profiles(tmp_path, monkeypatch, lmi="AKIDLMIPROFILE01")
+    s3.log.clear()
+    with pytest.raises(WizardError) as ei:
+        S.make_client(s3.endpoint_url, profile="does-not-exist")
+    assert "profile not found" in ei.value.problem and "does-not-exist" in ei.value.problem
+    assert "\n" not in ei.value.problem and "~/.aws/config" in ei.value.fix and "profile" in ei.value.fix
+    assert "AWS_PROFILE" not in os.environ and s3.log.count() == 0
