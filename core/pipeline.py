@@ -1058,7 +1058,9 @@ class PublishStep(PipelineStep):
         client = self._client(a, ctx)
         endpoint = self._endpoint(a, ctx)
         existing = s3.list_keys(dest, endpoint_url=endpoint, client=client)
-        ours = {os.path.relpath(p, src).replace(os.sep, "/") for p in (x for x in src.rglob("*") if x.is_file())}
+        # what the sync sends, enumerated the way it does (linked folders followed, like `aws s3 sync`), so the
+        # record and its resume check cover everything uploaded
+        ours = {f.rel for f in s3.scan_local(src)}
         if existing and not ctx.may_replace:
             raise WizardError(f"{dest} already holds {len(existing)} file(s) "
                               f"({', '.join(sorted(existing)[:3])}{' …' if len(existing) > 3 else ''})",

@@ -862,3 +862,29 @@ def test_recipe_profile_is_passed_to_the_client_not_set_in_the_environment(tmp_p
     assert not rep.ok and rep.stopped_at == "publish"
     assert "AWS profile not found" in rep.error and "nope" in rep.error and "\n" not in rep.error
     assert "~/.aws/config" in rep.fix
+
+
+def test_publish_record_covers_files_in_linked_folders(tmp_path):
+    """The sync follows a linked folder (like `aws s3 sync`): the publish step's record lists what is in it
+    too, so a file missing there later makes --resume publish again (was: rglob skipped linked folders, the
+    record left them out, and the missing file was never noticed)."""
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    (real / "rank0.extra").write_bytes(b"X" * 64)
+    a = _prebuilt_flat(tmp_path, "published/qwen")
+    (tmp_path / "engines" / "1").symlink_to(real, target_is_directory=True)
+    rep = P.Pipeline(a).run()
+    assert rep.ok, (rep.error, rep.fix)
+    out = tmp_path / "work" / "published" / "qwen"
+    assert (out / "1" / "rank0.extra").read_bytes() == b"X" * 64 and not (out / "1").is_symlink()
+    state = json.loads((tmp_path / "work" / P.RUN_DIR / P.STATE_NAME).read_text())
+    published = {i["key"]: i["size"] for i in state["steps"]["publish"]["outputs"]["published"]}
+    assert published["1/rank0.extra"] == 64 and "rank0.engine" in published
+
+    again = P.Pipeline(a, resume=True).run()
+    assert again.ok and {s.name: s.status for s in again.steps}["publish"] == "skipped"
+    (out / "1" / "rank0.extra").unlink()  # lost at the destination
+    third = P.Pipeline(a, resume=True).run()
+    assert third.ok, third.error
+    assert {s.name: s.status for s in third.steps}["publish"] == "done"
+    assert (out / "1" / "rank0.extra").read_bytes() == b"X" * 64
