@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from .errors import WizardError
+from .versions import release_tuple, try_parse_version
 
 __all__ = [
     "Kind", "Choice", "Field", "Step", "Problem", "FieldError", "Answers", "Context", "gpu_facts", "build_intent",
@@ -722,15 +723,6 @@ def _suggest_fix(key: str, known: Iterable[str]) -> str:
 # derived values used by several fields and by the pipeline
 
 
-def _parse_version(v: str | None) -> tuple[int, int, int] | None:
-    if not v:
-        return None
-    m = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", str(v))
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
 def trtllm_version(answers: Answers) -> Optional[str]:
     return answers["env.trtllm_version"]
 
@@ -782,7 +774,11 @@ def resolve_layout(answers: Answers) -> str:
 
 def uses_backend_repo(answers: Answers) -> bool:
     """Up to 0.19.x the templates live in tensorrtllm_backend; from 0.20 in TensorRT-LLM/triton_backend."""
-    parsed = _parse_version(resolve_tag(answers) or trtllm_version(answers))
+    # the tag first (a hand-set tag wins: ``v0.13.0-custom`` names the release it is based on), else the version
+    tag = resolve_tag(answers)
+    base = re.match(r"\s*v?\d+(?:\.\d+)+", tag) if tag else None
+    parsed = (release_tuple(tag) or (release_tuple(base.group()) if base else None)
+              or release_tuple(trtllm_version(answers)))
     return parsed is None or parsed < (0, 20, 0)
 
 
@@ -994,9 +990,26 @@ def _validate_endpoint(value: str, answers: Answers) -> Optional[str]:
     return None
 
 
+_VERSION_HINT = "such as 0.12.0, 0.21.0rc1 or 0.17.0.post1"
+
+
 def _validate_version(value: str, answers: Answers) -> Optional[str]:
-    if _parse_version(value) is None:
-        return f"{value!r} is not a version such as 0.12.0"
+    v = try_parse_version(str(value))
+    if v is None or len(v.release) < 2:
+        return f"{value!r} is not a version {_VERSION_HINT}"
+    return None
+
+
+def _validate_lmi_version(value: str, answers: Answers) -> Optional[str]:
+    """An LMI (DJL Serving) release: a version, also DJL's nightly spelling ``0.33.0-SNAPSHOT``."""
+    from .target import parse_lmi_version
+
+    try:
+        v = parse_lmi_version(str(value))
+    except WizardError:
+        v = None
+    if v is None or len(v.release) < 2:
+        return f"{value!r} is not an LMI version such as 0.30.0 or 0.33.0-SNAPSHOT"
     return None
 
 
@@ -1039,7 +1052,7 @@ def _check_environment(answers: Answers) -> Iterable[Problem]:
     if not version:
         yield Problem("env.trtllm_version", "tensorrt-llm is not installed here and no version is given; "
                       "set the TensorRT-LLM version the engine is for (it picks the git tag and the LMI layout)")
-    elif installed and _parse_version(installed) != _parse_version(version):
+    elif installed and release_tuple(version) is not None and release_tuple(installed) != release_tuple(version):
         yield Problem("env.trtllm_version", f"the recipe is for TensorRT-LLM {version} but {installed} is "
                       "installed; an engine built here will only load on the installed version", "warning")
     elif not installed and _builds_here(answers):
@@ -1165,7 +1178,7 @@ ENVIRONMENT = Step(
                        Choice("flat", "flat engine folder (LMI ≥ 0.33)"))),
         Field("env.lmi_version", "LMI (DJL Serving) version", Kind.TEXT,
               "The LMI release that will serve the model, when known (e.g. 0.30.0); informational.",
-              validator=_validate_version, advanced=True, placeholder="0.30.0"),
+              validator=_validate_lmi_version, advanced=True, placeholder="0.30.0"),
     ),
     checks=_check_environment,
 )

@@ -50,18 +50,18 @@ def _unsnapshot(text: str) -> str:
     return re.sub(r"[~-]SNAPSHOT$", "", text.strip(), flags=re.I)
 
 
-def _lmi_version(text: str) -> Version:
-    """"0.33.0", "0.33", "0.33.0~SNAPSHOT", "0.33.0-SNAPSHOT" → Version."""
+def parse_lmi_version(text: str) -> Version:
+    """"0.33.0", "0.33", "0.33.0~SNAPSHOT", "0.33.0-SNAPSHOT" → Version; WizardError for text that is not one."""
     return parse_version(_unsnapshot(text))
 
 
 def layout_for_lmi(lmi_version: str) -> str | None:
     """"0.30.0" → "triton"; "0.33.0"/"0.35.0" → "flat"; before 0.25 (no TensorRT-LLM in LMI) → None."""
     t = load_release_table()
-    v = _lmi_version(lmi_version)
-    if v.key() < _lmi_version(t["first_lmi_with_trtllm"]).key():
+    v = parse_lmi_version(lmi_version)
+    if v.key() < parse_lmi_version(t["first_lmi_with_trtllm"]).key():
         return None
-    return "flat" if v.minor() >= _lmi_version(t["flat_from_lmi"]).minor() else "triton"
+    return "flat" if v.minor() >= parse_lmi_version(t["flat_from_lmi"]).minor() else "triton"
 
 
 def layout_for_trtllm(trtllm_version: str) -> str:
@@ -72,9 +72,9 @@ def layout_for_trtllm(trtllm_version: str) -> str:
 
 
 def release_for_lmi(lmi_version: str) -> dict[str, Any] | None:
-    v = _lmi_version(lmi_version)
+    v = parse_lmi_version(lmi_version)
     for r in releases():
-        if _lmi_version(r["lmi"]).minor() == v.minor():
+        if parse_lmi_version(r["lmi"]).minor() == v.minor():
             return r
     return None
 
@@ -170,7 +170,7 @@ def determine_target(*, trtllm_version: str | None = None, lmi_override: str | N
     how = ""
     if lmi_override:
         try:
-            _lmi_version(lmi_override)
+            parse_lmi_version(lmi_override)
         except WizardError:
             raise WizardError(f"not an LMI version: {lmi_override!r}", "give it as 0.33.0 (or 0.30.0, …)") from None
         if layout_for_lmi(lmi_override) is None:

@@ -224,3 +224,47 @@ def test_local_sources_are_relative_to_the_work_folder(tmp_path, monkeypatch):
     assert S.local_source(a, "org/name") is None and S.model_ref(S.Answers({"model.source": "org/name"})) == "org/name"
     (work / "org" / "name").mkdir(parents=True)
     assert S.local_source(a, "org/name") == work / "org" / "name"
+
+
+@pytest.mark.parametrize("bad", ["0.12.0foo", "twelve", "0.12..0", "v0.12.0-custom", "0"])
+def test_malformed_version_is_a_validation_message_not_an_exception(bad):
+    ctx = S.Context(installed_trtllm="0.12.0", gpus=[], gpu_count=2, gpu_arch="sm80")
+    a = S.Answers({"env.trtllm_version": bad, "model.source": "baichuan-inc/Baichuan-13B-Chat",
+                   "model.example": "baichuan", "destination.uri": "s3://lmi-llm/trtllm/0.12.0/b/c/"}, ctx=ctx)
+    msg = S.validate_field("env.trtllm_version", bad, a)
+    assert msg and repr(bad) in msg and "not a version such as 0.12.0" in msg
+    # every derived value and every check still answers (no traceback out of a recipe with a typo)
+    probs = S.validate_all(a)
+    assert any(p.key == "env.trtllm_version" and p.blocking and repr(bad) in p.message for p in probs)
+    assert a.layout == "triton" and S.uses_backend_repo(a)
+    assert [s.key for s in S.steps_for(a)][0] == "environment"
+
+
+@pytest.mark.parametrize("good", ["0.12.0", "v0.12.0", " 0.12.0 ", "0.12", "0.21.0rc1", "0.17.0.post1",
+                                  "0.12.0.dev2024080600", "1.2.0rc6.post2", "0.17.0+cu12"])
+def test_pep440_versions_are_accepted(good):
+    assert S.validate_field("env.trtllm_version", good, tutorial_answers()) is None
+
+
+def test_lmi_version_accepts_djl_nightly_spelling():
+    a = tutorial_answers()
+    for good in ("0.30.0", "0.33.0-SNAPSHOT", "0.33.0~SNAPSHOT", "0.33"):
+        assert S.validate_field("env.lmi_version", good, a) is None, good
+    assert "not an LMI version" in S.validate_field("env.lmi_version", "latest", a)
+
+
+def test_installed_version_comparison_uses_release_numbers():
+    ctx = S.Context(installed_trtllm="0.12.0rc1", gpus=[], gpu_count=2, gpu_arch="sm80")
+    a = S.Answers({"env.trtllm_version": "0.12.0"}, ctx=ctx)
+    assert not [p for p in S.validate_step("environment", a) if "is installed" in p.message]
+    a["env.trtllm_version"] = "0.13.0"
+    assert [p for p in S.validate_step("environment", a) if "but 0.12.0rc1 is installed" in p.message]
+    # a hand-set tag decides where the templates live, also one with a suffix (its base release's numbers)
+    a["env.tag"] = "v0.21.0"
+    assert not S.uses_backend_repo(a)
+    a["env.tag"] = "v0.13.0-custom"
+    a["env.trtllm_version"] = "0.21.0"
+    assert S.uses_backend_repo(a)
+    a["env.tag"] = "v0.21.0-custom"
+    a["env.trtllm_version"] = "0.19.0"
+    assert not S.uses_backend_repo(a)
