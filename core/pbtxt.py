@@ -77,6 +77,7 @@ from typing import Iterable, Mapping
 
 from .errors import WizardError
 from .fsutil import atomic_write_text
+from .versions import try_parse_version
 
 DATA_FILE = "fill_template_semantics.json"
 #: where LMI mounts the model; the tutorial's engine path for a ``tensorrt_llm`` sub-folder
@@ -100,21 +101,20 @@ def _data() -> dict:
     return load(DATA_FILE)
 
 
-_TAG_RE = re.compile(
-    r"^(?:trtllm-)?v?(\d+)\.(\d+)(?:\.(\d+))?"
-    r"((?:[.-]?(?:rc|a|b|alpha|beta|pre|post|dev)\.?\d*)*)"
-    r"(?:\+[0-9A-Za-z.]+)?(?:-[0-9a-f]{7,40})?$",
-    re.IGNORECASE,
-)
+# what a tag may carry around a PEP 440 version: a ``trtllm-`` prefix and a ``-<git sha>`` suffix
+_TAG_AFFIXES = re.compile(r"^(?:trtllm-)?(?P<version>.*?)(?:-[0-9a-f]{7,40})?$", re.IGNORECASE)
 
 
 def parse_tag(tag: str) -> tuple[int, int, int]:
-    """``v0.17.0.post1`` → ``(0, 17, 0)``; raises WizardError for anything else."""
-    m = _TAG_RE.match((tag or "").strip())
-    if not m:
+    """``v0.17.0.post1`` → ``(0, 17, 0)``; raises WizardError for anything else. The version inside the tag
+    is read by :func:`versions.parse_version` (the one version parser)."""
+    m = _TAG_AFFIXES.match((tag or "").strip())
+    v = try_parse_version(m.group("version")) if m else None
+    if v is None or v.epoch or not 2 <= len(v.release) <= 3:
         raise WizardError(f"unknown tag `{tag}`: not a release tag like v0.12.0, v0.17.0.post1 or v1.1.0rc6",
                           f"pass --tag with a release tag; known fill_template.py ranges: {known_ranges_text()}")
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    r = v.release + (0,)
+    return r[0], r[1], r[2]
 
 
 def _version_tuple(s: str) -> tuple[int, ...]:

@@ -625,3 +625,23 @@ def test_a_file_bigger_than_the_limit_is_refused_naming_its_size(tmp_path):
         with pytest.raises(WizardError, match=r"is 64\.0 MiB \(67108865 bytes\): not a config\.pbtxt") as e:
             call()
         assert "at most 64 MiB" in e.value.problem
+
+
+@pytest.mark.parametrize("tag,want", [
+    ("v0.12.0", (0, 12, 0)), ("0.12", (0, 12, 0)), ("v0.17.0.post1", (0, 17, 0)), ("v1.1.0rc6", (1, 1, 0)),
+    ("trtllm-v0.12.0", (0, 12, 0)), ("v0.12.0-abcdef1", (0, 12, 0)), ("v0.12.0+cu12", (0, 12, 0)),
+    ("v1.2.0rc6.post2", (1, 2, 0)), (" v0.9.0 ", (0, 9, 0)), ("v0.12.0.dev2024080600", (0, 12, 0)),
+])
+def test_parse_tag_reads_the_version_with_the_one_parser(tag, want):
+    from lmi_wizard.core import versions
+
+    assert pbtxt.parse_tag(tag) == want
+    core = tag.strip().removeprefix("trtllm-").removesuffix("-abcdef1")
+    assert pbtxt.parse_tag(tag) == versions.release_tuple(core)
+
+
+@pytest.mark.parametrize("bad", ["v9", "garbage", "", "v0.12.0.1", "1!0.12.0", "v0.12.0-zzz", "v0.12.0foo"])
+def test_parse_tag_refuses_with_its_own_message(bad):
+    with pytest.raises(WizardError) as exc:
+        pbtxt.parse_tag(bad)
+    assert f"unknown tag `{bad}`" in exc.value.problem and "known fill_template.py ranges" in exc.value.fix
