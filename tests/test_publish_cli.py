@@ -343,3 +343,25 @@ def test_secrets_from_a_profile_file_never_printed_even_when_the_server_echoes_t
     from urllib.parse import quote
     for value in (key_id, secret, token, quote(token, safe=""), "0123abcd", "Signature=", "x-amz-security-token:P"):
         assert value not in text.replace("Signature=<redacted>", "")
+
+
+def test_profile_option_picks_the_named_profile(s3, tmp_path, capsys, fixtures_dir, monkeypatch):
+    """`publish --profile NAME` signs with that profile (moto accepts any key); an unknown one is one line."""
+    s3.make_bucket("lmi-llm")
+    trt = make_triton_repo(tmp_path, fixtures_dir)
+    creds = tmp_path / "aws-credentials"
+    creds.write_text("[lmi]\naws_access_key_id = AKIDLMIPROFILE01\naws_secret_access_key = s3cr3t-of-lmi\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-none"))
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    rc, out, err = run_cli(capsys, trt.parent, TUTORIAL_DEST, "--endpoint-url", s3.endpoint_url, "--json")
+    assert rc == 2 and "no AWS credentials" in err  # no profile named: the chain finds nothing
+    rc, out, err = run_cli(capsys, trt.parent, TUTORIAL_DEST, "--endpoint-url", s3.endpoint_url, "--json",
+                           "--profile", "lmi")
+    assert rc == 0, err
+    assert json.loads(out)["uploaded"]
+    rc, out, err = run_cli(capsys, trt.parent, TUTORIAL_DEST, "--endpoint-url", s3.endpoint_url,
+                           "--profile", "nope")
+    assert rc == 2 and "profile not found" in err and err.count("\n") == 1
+    assert "s3cr3t-of-lmi" not in out + err

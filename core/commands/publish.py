@@ -29,6 +29,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="triton (LMI 0.25–0.32) or flat (LMI 0.33+); default: inferred from REPO_DIR")
     parser.add_argument("--endpoint-url", metavar="URL",
                         help="S3-compatible endpoint (default: AWS, or the AWS_ENDPOINT_URL variable)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="AWS profile to use (default: boto3's standard chain, e.g. AWS_PROFILE)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--dry-run", action="store_true", help="check and show what would be sent; send nothing")
 
@@ -43,7 +45,7 @@ def _human(n: int) -> str:
 
 
 def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, progress=None, cancel=None,
-            client=None) -> dict:
+            client=None, profile=None) -> dict:
     """Check, sync, verify, list. Returns the report (the ``--json`` document)."""
     from ..layout import (TRITON, check_listing, check_local, destination_findings, infer_layout,
                           parse_destination, raise_for, source_folder)
@@ -58,7 +60,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
     s3.check_local_destination(src, dest, model_id=model_id)
 
     if dest.is_s3 and client is None:
-        client = s3.make_client(endpoint_url)
+        client = s3.make_client(endpoint_url, profile=profile)
     result = s3.sync(src, dest, endpoint_url=endpoint_url, client=client, progress=progress, cancel=cancel,
                      dry_run=dry_run)
 
@@ -167,7 +169,7 @@ def run(args) -> int:
             pass
     try:
         report = publish(args.repo_dir, args.dest, layout=args.layout, endpoint_url=args.endpoint_url,
-                         dry_run=args.dry_run, progress=progress, cancel=cancel)
+                         dry_run=args.dry_run, progress=progress, cancel=cancel, profile=args.profile)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
