@@ -36,12 +36,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _human(n: int) -> str:
-    x = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if x < 1024 or unit == "TiB":
-            return f"{int(x)} {unit}" if unit == "B" else f"{x:.1f} {unit}"
-        x /= 1024
-    return f"{n} B"
+    from ..models import human_bytes
+
+    return human_bytes(n)
 
 
 def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, progress=None, cancel=None,

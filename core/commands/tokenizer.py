@@ -30,13 +30,9 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def _size(n) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    from ..models import human_bytes
+
+    return human_bytes(n)
 
 
 def render_plan(plan) -> str:

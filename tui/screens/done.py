@@ -11,13 +11,9 @@ from .base import StepScreen
 
 
 def _size(n) -> str:
-    if n is None:
-        return ""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    from lmi_wizard.core.models import human_bytes
+
+    return "" if n is None else human_bytes(n)
 
 
 class DoneScreen(StepScreen):
