@@ -745,8 +745,8 @@ class ConfigFill:
 def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.pbtxt",
                 tag: str | None = None) -> ConfigFill:
     """What the config step makes of ``template`` (the tag's tensorrt_llm/config.pbtxt), in memory: fill like
-    the tag's fill_template.py, set decoupled and the engine path, delete the unfilled optional parameter
-    blocks when asked, check. The TUI's live preview and the run use this same function."""
+    the tag's fill_template.py, set decoupled and the engine path, delete the parameters blocks named in
+    ``triton.delete_params`` and (``triton.optional_placeholders = "delete"``) every unfilled optional one, check. The TUI's live preview and the run use this same function."""
     from . import pbtxt
 
     tag = tag or resolve_tag(a)
@@ -767,15 +767,31 @@ def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.
     for param in pbtxt.ENGINE_PATH_KEYS:
         if param in keys:
             text = pbtxt.set_engine_path(text, a["triton.engine_path"], param=param)
-    report = pbtxt.check_text(text, path, expected_engine_path=a["triton.engine_path"])
     deleted: list[str] = []
+    # the blocks named one by one (the placeholder review's Delete), whatever the policy for the rest
+    present = set(pbtxt.parameter_keys(text))
+    missing = []
+    for param in dict.fromkeys(a["triton.delete_params"] or ()):
+        if param in present:
+            text = pbtxt.delete_parameter(text, param)
+            deleted.append(param)
+        else:
+            missing.append(param)
+    if deleted:
+        notes.append("deleted as asked (triton.delete_params): " + ", ".join(deleted))
+    if missing:
+        notes.append(f"triton.delete_params: no parameters block {', '.join(missing)} in this template "
+                     "(nothing deleted)")
+    report = pbtxt.check_text(text, path, expected_engine_path=a["triton.engine_path"])
     if a["triton.optional_placeholders"] == "delete":
+        dropped: list[str] = []
         for f in report.optional:
             if f.param and f.param not in deleted:
                 text = pbtxt.delete_parameter(text, f.param)
                 deleted.append(f.param)
-        if deleted:
-            notes.append("deleted unfilled optional parameters: " + ", ".join(deleted))
+                dropped.append(f.param)
+        if dropped:
+            notes.append("deleted unfilled optional parameters: " + ", ".join(dropped))
             report = pbtxt.check_text(text, path, expected_engine_path=a["triton.engine_path"])
     return ConfigFill(text, report, pairs, deleted, notes)
 
@@ -874,8 +890,10 @@ class ConfigStep(PipelineStep):
                             f"atomic_write_text(path, pbtxt.fill_text(open(path).read(), {dict(pairs)!r}, "
                             f"tag={tag!r}).text)", "LMI_WIZARD_EOF"]
         decoupled = bool(a["triton.decoupled"])
+        named = list(dict.fromkeys(a["triton.delete_params"] or ()))
         lines += ["# what the tutorial then edits by hand (vi): model_transaction_policy { decoupled: "
                   f"{decoupled} }}, the engine path as the container sees it"
+                  + (f", the parameters blocks {', '.join(named)} deleted" if named else "")
                   + (", and every parameters { … } block still holding ${…} deleted"
                      if a["triton.optional_placeholders"] == "delete" else ""),
                   f"{_LMI_PYTHON} - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import pbtxt",
@@ -885,6 +903,10 @@ class ConfigStep(PipelineStep):
                   "for key in pbtxt.ENGINE_PATH_KEYS:",
                   "    if key in pbtxt.parameter_keys(text):",
                   f"        text = pbtxt.set_engine_path(text, {a['triton.engine_path']!r}, param=key)"]
+        if named:
+            lines += [f"for param in {named!r}:",
+                      "    if param in pbtxt.parameter_keys(text):",
+                      "        text = pbtxt.delete_parameter(text, param)"]
         if a["triton.optional_placeholders"] == "delete":
             lines += ["for param in dict.fromkeys(f.param for f in pbtxt.check_text(text).optional if f.param):",
                       "    text = pbtxt.delete_parameter(text, param)"]

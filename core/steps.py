@@ -977,6 +977,24 @@ def _validate_out_folder(value: str, answers: Answers) -> Optional[str]:
     return _folder_problem(work_path(answers, value))
 
 
+#: parameters blocks Triton cannot load without (core.pbtxt.LOAD_FATAL_PARAMS) or that hold the engine path
+#: (core.pbtxt.ENGINE_PATH_KEYS): never deleted, they must be filled
+_UNDELETABLE_PARAMS = ("gpt_model_path", "gpt_model_type", "engine_dir")
+_PARAM_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _validate_delete_params(value: list, answers: Answers) -> Optional[str]:
+    """``triton.delete_params``: parameter keys (any name is accepted; one the template lacks is reported by
+    the config step), but not a block Triton needs."""
+    for key in value or ():
+        if not _PARAM_KEY_RE.match(key):
+            return f"{key!r} is not a parameters key (letters, digits, _ . -) — fix: write key,key2"
+        if key in _UNDELETABLE_PARAMS:
+            return (f"the parameters block {key} cannot be deleted: Triton needs it to load the engine — "
+                    f"fix: remove {key} from the list and fill it instead")
+    return None
+
+
 def _validate_url(value: str, answers: Answers) -> Optional[str]:
     if not re.match(r"^(https?|file|ssh|git)://", value) and not re.match(r"^[\w.-]+@[\w.-]+:", value) \
             and not Path(value).is_absolute():
@@ -1305,6 +1323,10 @@ TRITON = Step(
               "uses its default, as the tutorial does for max_tokens_in_paged_kv_cache) or keep them.",
               default="delete", choices=(Choice("delete", "delete their parameter blocks"),
                                          Choice("keep", "keep them (must be filled by hand)"))),
+        Field("triton.delete_params", "Parameters blocks to delete", Kind.LIST,
+              "Keys of parameters { … } blocks to delete whatever the choice above (the placeholder review's "
+              "Delete key adds one), e.g. max_tokens_in_paged_kv_cache,kv_cache_host_memory_bytes.",
+              default=lambda a: [], advanced=True, validator=_validate_delete_params),
         Field("triton.repo_dir", "Triton model repository", Kind.PATH,
               "Where triton_model_repo/ (with tensorrt_llm/ inside) is assembled, relative to the work folder.",
               default="triton_model_repo", advanced=True, validator=_validate_out_folder),

@@ -888,3 +888,46 @@ def test_publish_record_covers_files_in_linked_folders(tmp_path):
     assert third.ok, third.error
     assert {s.name: s.status for s in third.steps}["publish"] == "done"
     assert (out / "1" / "rank0.extra").read_bytes() == b"X" * 64
+
+
+def test_config_fill_deletes_exactly_the_named_parameter_blocks(tmp_path):
+    """``triton.delete_params`` (the placeholder review's per-row Delete): fill_config — what the preview and
+    the run both use — deletes exactly those blocks and keeps every other unfilled optional one; with the
+    "delete" policy the rest goes too. The plan's script does the same deletes."""
+    import subprocess
+
+    from lmi_wizard.core import pbtxt
+
+    text = (FIXTURES / "pbtxt" / "v0.13.0" / "tensorrt_llm" / "config.pbtxt").read_text()
+    base = {"env.trtllm_version": "0.13.0", "env.lmi_layout": "triton", "model.source": "a/b",
+            "checkout.work_dir": str(tmp_path)}
+    keep = P.fill_config(S.Answers({**base, "triton.optional_placeholders": "keep"}), text, tag="v0.13.0")
+    opt_before = {f.param for f in keep.report.optional}
+    assert {"max_tokens_in_paged_kv_cache", "kv_cache_host_memory_bytes", "max_attention_window_size"} <= opt_before
+    named = ["max_tokens_in_paged_kv_cache", "kv_cache_host_memory_bytes", "not_in_this_template"]
+    a = S.Answers({**base, "triton.optional_placeholders": "keep", "triton.delete_params": named})
+    f = P.fill_config(a, text, tag="v0.13.0")
+    assert f.deleted == ["max_tokens_in_paged_kv_cache", "kv_cache_host_memory_bytes"]
+    report = pbtxt.check_text(f.text)
+    assert {x.param for x in report.optional} == opt_before - {"max_tokens_in_paged_kv_cache",
+                                                                "kv_cache_host_memory_bytes"}
+    assert set(pbtxt.parameter_keys(keep.text)) - set(pbtxt.parameter_keys(f.text)) == set(named[:2])
+    assert not report.blocking and report.parses is not False
+    assert any("not_in_this_template" in n and "nothing deleted" in n for n in f.notes)
+    # with the "delete" policy, every other unfilled optional block goes as well (each deleted once)
+    both = P.fill_config(S.Answers({**base, "triton.delete_params": named[:1]}), text, tag="v0.13.0")
+    assert both.deleted[0] == "max_tokens_in_paged_kv_cache" and len(both.deleted) == len(set(both.deleted))
+    assert not pbtxt.check_text(both.text).optional and set(both.deleted) == opt_before
+    # the plan: the same named deletes, in the script's own edit (run here on a copy of the template)
+    ctx = P.RunContext(a, work_dir=tmp_path, run_dir=tmp_path / "run")
+    lines = P.ConfigStep().plan(a, ctx)
+    assert any("the parameters blocks max_tokens_in_paged_kv_cache, kv_cache_host_memory_bytes, "
+               "not_in_this_template deleted" in l for l in lines)
+    start = next(i for i, l in enumerate(lines) if l.startswith("text = pbtxt.set_decoupled("))
+    body = lines[start - 4: lines.index("LMI_WIZARD_EOF", start)]
+    cfg = tmp_path / "triton_model_repo" / "tensorrt_llm" / "config.pbtxt"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(text)
+    subprocess.run([sys.executable, "-"], input="\n".join(body[1:]), text=True, check=True)
+    out = cfg.read_text()
+    assert set(pbtxt.parameter_keys(text)) - set(pbtxt.parameter_keys(out)) == set(named[:2])

@@ -197,3 +197,33 @@ def test_answers_that_no_longer_apply_are_written_commented_so_the_recipe_loads(
     # the wizard state keeps them (the user may switch back)
     st = R.save_state(R.WizardState(a, "destination"), tmp_path / "state.toml")
     assert R.load_state(st).answers["triton.decoupled"] is False
+
+
+def test_triton_delete_params_round_trips_and_is_refused_for_the_flat_layout(tmp_path):
+    """The per-row deletes of the placeholder review are saved in the recipe and read back; a recipe for the
+    flat layout that names them is refused like any other [triton] setting."""
+    a = _answers()
+    a["triton.delete_params"] = ["max_tokens_in_paged_kv_cache", "kv_cache_host_memory_bytes"]
+    path = R.save_recipe(tmp_path / "r.toml", a)
+    text = path.read_text()
+    assert tomllib.loads(text)["triton"]["delete_params"] == ["max_tokens_in_paged_kv_cache",
+                                                            "kv_cache_host_memory_bytes"]
+    b = R.load_recipe(path, ctx=a.ctx)
+    assert b["triton.delete_params"] == ["max_tokens_in_paged_kv_cache", "kv_cache_host_memory_bytes"]
+    assert R.loads_recipe(R.dumps_recipe(a, include_defaults=False))["triton.delete_params"] == \
+        a["triton.delete_params"]
+    # unset: an empty list, shown commented
+    assert R.loads_recipe(R.dumps_recipe(_answers()))["triton.delete_params"] == []
+    # a key Triton needs: the recipe's check (what run refuses to start with) names it
+    assert not [p for p in R.check_recipe(b) if p.key == "triton.delete_params"]
+    bad = R.loads_recipe(text.replace('"kv_cache_host_memory_bytes"', '"gpt_model_path"'), ctx=a.ctx)
+    probs = [p for p in R.check_recipe(bad) if p.key == "triton.delete_params"]
+    assert probs and probs[0].blocking and "gpt_model_path cannot be deleted" in probs[0].message
+    # the flat layout
+    flat = ('[env]\ntrtllm_version = "0.21.0rc1"\n[model]\nsource = "Qwen/Qwen-7B-Chat"\n'
+            '[destination]\nuri = "out/q/"\n[triton]\ndelete_params = ["max_tokens_in_paged_kv_cache"]\n')
+    with pytest.raises(WizardError) as exc:
+        R.loads_recipe(flat)
+    assert "delete_params" in str(exc.value) and "Triton layout" in str(exc.value)
+    assert R.loads_recipe(flat.replace("[env]\n", '[env]\nlmi_layout = "triton"\n'))["triton.delete_params"] == \
+        ["max_tokens_in_paged_kv_cache"]

@@ -268,3 +268,25 @@ def test_installed_version_comparison_uses_release_numbers():
     a["env.tag"] = "v0.21.0-custom"
     a["env.trtllm_version"] = "0.19.0"
     assert not S.uses_backend_repo(a)
+
+
+def test_triton_delete_params_is_a_list_of_parameter_keys_for_the_triton_layout_only():
+    """``triton.delete_params``: parameters blocks deleted one by one (the placeholder review's Delete).
+    Any key name is accepted (the config step reports one the template lacks); not a block Triton needs,
+    not text that is no key; and like every [triton] answer it is not for the flat layout."""
+    a = tutorial_answers()
+    assert a["triton.delete_params"] == []
+    a["triton.delete_params"] = "max_tokens_in_paged_kv_cache, some_future_key"
+    assert a["triton.delete_params"] == ["max_tokens_in_paged_kv_cache", "some_future_key"]
+    assert not [p for p in S.validate_step("triton", a) if p.key == "triton.delete_params"]
+    assert S.step("triton").fields[[f.key for f in S.step("triton").fields].index("triton.delete_params")] \
+        .format(a["triton.delete_params"]) == "max_tokens_in_paged_kv_cache,some_future_key"
+    for bad, msg in (("gpt_model_path", "cannot be deleted"), ("engine_dir", "cannot be deleted"),
+                     ("gpt_model_type", "cannot be deleted"), ("two words", "not a parameters key")):
+        a["triton.delete_params"] = ["max_beam_width", bad]
+        probs = [p for p in S.validate_step("triton", a) if p.key == "triton.delete_params"]
+        assert probs and probs[0].blocking and msg in probs[0].message, (bad, probs)
+    # the flat layout has no Triton step: the answer is not asked for, and not validated there
+    flat = tutorial_answers(**{"env.trtllm_version": "0.21.0rc1", "triton.delete_params": ["gpt_model_path"]})
+    assert flat.layout == "flat" and "triton" not in [s.key for s in S.steps_for(flat)]
+    assert S.validate_step("triton", flat) == []

@@ -178,13 +178,50 @@ optional_placeholders = "keep"
         assert "${num_versions}" not in names
         assert not app.screen.query_one("#next", Button).disabled
         assert "num_versions: 1" in text_of(app, "#pbtxt-diff")
-        # delete an optional row: its parameters block goes, the row goes
-        table.move_cursor(row=0)
+        # delete ONE optional row: only its parameters block goes; the other optional rows stay listed
+        names = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        assert len(names) > 2 and "${max_tokens_in_paged_kv_cache}" in names
+        before_diff = text_of(app, "#pbtxt-diff")
+        assert "max_tokens_in_paged_kv_cache" not in before_diff  # unchanged so far: no hunk
+        table.move_cursor(row=names.index("${max_tokens_in_paged_kv_cache}"))
         await pilot.press("delete")
         await pilot.pause(0.2)
-        assert table.row_count == 0
-        assert app.answers["triton.optional_placeholders"] == "delete"
+        after = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        assert after == [n for n in names if n != "${max_tokens_in_paged_kv_cache}"]
+        assert app.answers["triton.delete_params"] == ["max_tokens_in_paged_kv_cache"]
+        assert app.answers["triton.optional_placeholders"] == "keep"
+        diff = text_of(app, "#pbtxt-diff")
+        removed = [ln for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+        assert any("max_tokens_in_paged_kv_cache" in ln for ln in removed)
+        assert not any("kv_cache_host_memory_bytes" in ln or "max_attention_window_size" in ln for ln in removed)
         assert "parses as inference.ModelConfig" in text_of(app, "#pbtxt-status")
+        # a blocking row cannot be deleted: it is refused with a message, nothing changes
+        subs = dict(app.answers["triton.substitutions"])
+        del subs["num_versions"]
+        app.answers["triton.substitutions"] = subs
+        app.screen.safe_previews()
+        app.screen.changed()
+        await pilot.pause()
+        names = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        table.move_cursor(row=names.index("${num_versions}"))
+        await pilot.press("delete")
+        await pilot.pause(0.2)
+        assert "blocks and cannot be deleted" in text_of(app, "#message")
+        assert app.answers["triton.delete_params"] == ["max_tokens_in_paged_kv_cache"]
+        assert "${num_versions}" in [table.get_row_at(i)[1] for i in range(table.row_count)]
+        assert app.screen.query_one("#next", Button).disabled
+        table.move_cursor(row=[table.get_row_at(i)[1] for i in range(table.row_count)].index("${num_versions}"))
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("1", "enter")
+        await pilot.pause(0.2)
+        # a second optional row deleted: both keys are listed, the remaining optional rows stay
+        names = [table.get_row_at(i)[1] for i in range(table.row_count)]
+        table.move_cursor(row=names.index("${kv_cache_host_memory_bytes}"))
+        await pilot.press("delete")
+        await pilot.pause(0.2)
+        assert app.answers["triton.delete_params"] == ["max_tokens_in_paged_kv_cache", "kv_cache_host_memory_bytes"]
+        assert table.row_count == len(names) - 1 and table.row_count > 0
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert screen_name(app) == "DestinationScreen"

@@ -1,6 +1,7 @@
 """Step 5 — Triton config (Triton layout only): the values form, a live diff of ``config.pbtxt`` against
 the tag's template, and the placeholder review — every ``${…}`` left, with line, field and whether it
-blocks; a row can be filled (Enter) or, when optional, deleted (Delete). Next is disabled while anything
+blocks; a row can be filled (Enter) or, when optional, deleted (Delete: its key goes to
+``triton.delete_params``, so only that parameters block goes). Next is disabled while anything
 blocks or the file does not parse.
 
 The template comes from the checkout; the fill is ``core.pipeline.fill_config`` (the tag's
@@ -55,6 +56,7 @@ class TritonScreen(StepScreen):
         self.report = None
         self.problem: str | None = None
         self._filling: str | None = None
+        self._filling_param: str | None = None
 
     def compose_extra(self) -> ComposeResult:
         yield Static("Placeholders left in config.pbtxt (Enter: fill · Delete: drop an optional block)",
@@ -122,6 +124,19 @@ class TritonScreen(StepScreen):
                 return "config.pbtxt does not parse"
         return super().next_blocker()
 
+    def _sync_field(self, key: str) -> None:
+        """Show an answer changed from the table in its form box too (when the advanced row is there)."""
+        from ..widgets.form import widget_id
+
+        try:
+            box = self.query_one(f"#{widget_id(key)}", Input)
+        except Exception:  # noqa: BLE001 - the row is not mounted (form not there yet)
+            return
+        text = self.answers.field(key).format(self.answers[key])
+        if box.value != text:
+            with box.prevent(Input.Changed):
+                box.value = text
+
     # ---- row actions --------------------------------------------------------------------------
     def _current_name(self) -> str | None:
         t = self.query_one("#placeholders", DataTable)
@@ -136,6 +151,8 @@ class TritonScreen(StepScreen):
         if not name:
             return
         self._filling = name
+        f = next((x for x in self.report.findings if x.name == name), None) if self.report else None
+        self._filling_param = f.param if f is not None else None
         self.query_one("#fill-label", Label).update(f"value for ${{{name}}}: ")
         row = self.query_one("#fill-row")
         row.display = True
@@ -151,8 +168,14 @@ class TritonScreen(StepScreen):
         subs = dict(self.answers["triton.substitutions"] or {})
         subs[self._filling] = event.value
         self.answers["triton.substitutions"] = subs
+        self._sync_field("triton.substitutions")
+        if self._filling_param and self._filling_param in (self.answers["triton.delete_params"] or []):
+            # filled: its block is kept
+            self.answers["triton.delete_params"] = [p for p in self.answers["triton.delete_params"]
+                                                    if p != self._filling_param]
+            self._sync_field("triton.delete_params")
         self.say(f"${{{self._filling}}} = {event.value}")
-        self._filling = None
+        self._filling = self._filling_param = None
         self.query_one("#fill-row").display = False
         self.safe_previews()
         self.changed()
@@ -166,13 +189,18 @@ class TritonScreen(StepScreen):
         if f is None:
             return
         if f.kind == "blocking" or not f.param:
-            self.say(f"${{{name}}} cannot be deleted (Triton needs that field): fill it")
+            self.say(f"${{{name}}} blocks and cannot be deleted (Triton needs that field): fill it (Enter)")
             return
-        # optional blocks are deleted by the config step: unfill it and let the policy drop its block
+        # this one block only (triton.delete_params); the other optional rows stay as they are
         subs = dict(self.answers["triton.substitutions"] or {})
-        subs.pop(name, None)
-        self.answers["triton.substitutions"] = subs
-        self.answers["triton.optional_placeholders"] = "delete"
+        if name in subs:
+            subs.pop(name)
+            self.answers["triton.substitutions"] = subs
+            self._sync_field("triton.substitutions")
+        named = list(self.answers["triton.delete_params"] or [])
+        if f.param not in named:
+            self.answers["triton.delete_params"] = named + [f.param]
+            self._sync_field("triton.delete_params")
         if self.form is not None:
             self.form.revalidate()
         self.say(f"the parameters block {f.param} will be deleted (the backend uses its default)")
