@@ -107,3 +107,23 @@ def read_text(path: str | os.PathLike, *, what: str = "file", max_bytes: int | N
     except UnicodeDecodeError:
         raise WizardError(f"{path} is not a text file (not UTF-8); it is not a {what}",
                           f"pass the right {what}") from None
+
+
+def walk_files(root: str | os.PathLike, *, what: str = "folder"):
+    """Every path of a non-folder entry under ``root``, following linked folders like ``aws s3 sync``
+    does. A linked folder that leads back to one it is in (a loop) is refused, naming ``what`` (e.g.
+    "engine folder") in the fix. Sorted per folder; the caller stats each path and decides what a link
+    to nothing, a pipe or a device means for it."""
+    root = os.fspath(root)
+    chain_of: dict[str, tuple[str, ...]] = {root: (os.path.realpath(root),)}  # real folders above each one
+    for top, dirs, files in os.walk(root, followlinks=True):
+        dirs.sort()
+        chain = chain_of.pop(top, (os.path.realpath(top),))
+        for d in dirs:
+            real = os.path.realpath(os.path.join(top, d))
+            if any(r == real or r.startswith(real.rstrip(os.sep) + os.sep) for r in chain):
+                raise WizardError(f"{Path(top, d)} links back to {real}, a folder it is in (a loop)",
+                                  f"remove the link from the {what}")
+            chain_of[os.path.join(top, d)] = chain + (real,)
+        for name in sorted(files):
+            yield Path(top, name)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import WizardError
+from .fsutil import walk_files
 from .progress import CancelToken, ProgressFn, emit
 
 TEMPLATE_SUBDIRS = (
@@ -171,31 +172,20 @@ def _engine_files(engine_dir: Path) -> list[tuple[str, Path, Path]]:
     never the link, whose text would point elsewhere from ``1/``. Linked folders are followed (a loop is
     refused). A dangling link, or one to a pipe or device, is refused with its name."""
     out: list[tuple[str, Path, Path]] = []
-    chain_of = {os.fspath(engine_dir): (os.path.realpath(engine_dir),)}
-    for root, dirs, files in os.walk(engine_dir, followlinks=True):
-        dirs.sort()
-        chain = chain_of.pop(root, (os.path.realpath(root),))
-        for d in dirs:
-            real = os.path.realpath(os.path.join(root, d))
-            if any(r == real or r.startswith(real.rstrip(os.sep) + os.sep) for r in chain):
-                raise WizardError(f"{Path(root, d)} links back to {real}, a folder it is in (a loop)",
-                                  "remove the link from the engine folder")
-            chain_of[os.path.join(root, d)] = chain + (real,)
-        for name in files:
-            p = Path(root, name)
-            real = Path(os.path.realpath(p))
-            try:
-                st = os.stat(real)
-            except FileNotFoundError:
-                target = os.readlink(p) if p.is_symlink() else str(real)
-                raise WizardError(f"engine file {p} is a link to {target}, which does not exist (a dangling link)",
-                                  "point the link at the real engine file, or put the file itself there") from None
-            except OSError as exc:
-                raise WizardError(f"cannot read engine file {p}: {exc.strerror}", "check the permissions") from None
-            if not stat.S_ISREG(st.st_mode):
-                raise WizardError(f"{p} is not a regular file (a pipe, socket or device)",
-                                  "remove it from the engine folder")
-            out.append((p.relative_to(engine_dir).as_posix(), p, real))
+    for p in walk_files(engine_dir, what="engine folder"):
+        real = Path(os.path.realpath(p))
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            target = os.readlink(p) if p.is_symlink() else str(real)
+            raise WizardError(f"engine file {p} is a link to {target}, which does not exist (a dangling link)",
+                              "point the link at the real engine file, or put the file itself there") from None
+        except OSError as exc:
+            raise WizardError(f"cannot read engine file {p}: {exc.strerror}", "check the permissions") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise WizardError(f"{p} is not a regular file (a pipe, socket or device)",
+                              "remove it from the engine folder")
+        out.append((p.relative_to(engine_dir).as_posix(), p, real))
     out.sort()
     return out
 

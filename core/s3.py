@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import Cancelled, WizardError
+from .fsutil import walk_files
 from .layout import Destination, parse_destination
 from .progress import CancelToken, Progress, ProgressFn
 
@@ -274,34 +275,23 @@ def scan_local(source: "str | os.PathLike") -> list[LocalFile]:
             raise WizardError(f"{src} is a file, not a folder", "pass the folder that holds the compiled model")
         raise WizardError(f"model folder not found: {src}", "pass the folder that holds the compiled model")
     out = []
-    chain_of: dict[str, tuple[str, ...]] = {os.fspath(src): (os.path.realpath(src),)}  # real paths walked
-    for root, dirs, files in os.walk(src, followlinks=True):
-        dirs.sort()
-        chain = chain_of.pop(root, (os.path.realpath(root),))
-        for d in dirs:
-            real = os.path.realpath(os.path.join(root, d))
-            if any(r == real or r.startswith(real.rstrip(os.sep) + os.sep) for r in chain):
-                raise WizardError(f"{Path(root, d)} links back to {real}, a folder it is in (a loop)",
-                                  "remove the link from the model folder")
-            chain_of[os.path.join(root, d)] = chain + (real,)
-        for name in files:
-            p = Path(root, name)
-            try:
-                st = p.stat()
-            except FileNotFoundError:
-                raise WizardError(f"{p} is a broken link", "fix or remove the link") from None
-            except OSError as exc:
-                raise WizardError(f"cannot read {p}: {exc.strerror}", "check the permissions") from None
-            rel = p.relative_to(src).as_posix()
-            if not stat.S_ISREG(st.st_mode):  # a pipe, socket or device: reading it would hang or never end
-                raise WizardError(f"{p} is not a regular file (a pipe, socket or device)",
-                                  "remove it from the model folder")
-            try:
-                rel.encode("utf-8")
-            except UnicodeEncodeError:
-                raise WizardError(f"file name {rel!r} is not valid UTF-8 and cannot be an S3 key",
-                                  "rename the file") from None
-            out.append(LocalFile(rel, p, st.st_size, st.st_mtime))
+    for p in walk_files(src, what="model folder"):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise WizardError(f"{p} is a broken link", "fix or remove the link") from None
+        except OSError as exc:
+            raise WizardError(f"cannot read {p}: {exc.strerror}", "check the permissions") from None
+        rel = p.relative_to(src).as_posix()
+        if not stat.S_ISREG(st.st_mode):  # a pipe, socket or device: reading it would hang or never end
+            raise WizardError(f"{p} is not a regular file (a pipe, socket or device)",
+                              "remove it from the model folder")
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WizardError(f"file name {rel!r} is not valid UTF-8 and cannot be an S3 key",
+                              "rename the file") from None
+        out.append(LocalFile(rel, p, st.st_size, st.st_mtime))
     out.sort(key=lambda f: f.rel)
     return out
 
