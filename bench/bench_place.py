@@ -52,7 +52,7 @@ def template_dir() -> Path:
 
 
 def place(work: Path, engine_dir: Path, mode: str) -> tuple[float, str]:
-    from lmi_wizard.core.repo import assemble_repo
+    from lmi_wizard.core.triton.repo import assemble_repo
 
     repo_dir = work / f"repo-{mode}-{time.monotonic_ns()}"
     t = time.perf_counter()

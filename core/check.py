@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Optional
 
-from .errors import WizardError
-from .progress import CancelToken, ProgressFn, emit
+from .base.errors import WizardError
+from .base.progress import CancelToken, ProgressFn, emit
 
 SEVERITIES = ("error", "warning", "info")
 GROUPS = ("layout", "engine", "version", "gpu", "pbtxt", "tokenizer", "lmi", "files")
@@ -142,7 +142,7 @@ def _read_properties(path: Path) -> dict[str, str]:
 
 
 def _version_public(text: str):
-    from .versions import try_parse_version
+    from .facts.versions import try_parse_version
 
     v = try_parse_version(text)
     return v
@@ -294,7 +294,7 @@ def infer_layout(root: Path) -> Optional[str]:
 
 
 def _lmi_target(lmi_version: Optional[str], installed: Optional[str], telemetry_file, install_root):
-    from . import target
+    from .facts import target
 
     return target.determine_target(trtllm_version=installed, lmi_override=lmi_version,
                                    telemetry_file=telemetry_file, install_root=install_root)
@@ -345,7 +345,7 @@ def _symlinks_outside(ctx: _Ctx, folder: Path) -> None:
 
 # --------------------------------------------------------------------------------------------- engine
 def _engine_checks(ctx: _Ctx, edir: Path, layout: str) -> dict:
-    from . import build
+    from .build import run as build
 
     facts: dict = {"config": None, "record": None, "world_size": None}
     if not edir.is_dir():
@@ -441,7 +441,7 @@ def _version_checks(ctx: _Ctx, edir: Path, facts: dict, installed, lmi) -> None:
 
 
 def _gpu_checks(ctx: _Ctx, edir: Path, facts: dict, gpu_state) -> None:
-    from . import gpu as gpu_mod
+    from .facts import gpu as gpu_mod
 
     rec = facts.get("record")
     rec_path = edir / "build_record.json"
@@ -481,7 +481,7 @@ _MAX_BATCH_RE = re.compile(r"^max_batch_size\s*:\s*(\d+)", re.M)
 
 
 def _pbtxt_checks(ctx: _Ctx, mdir: Path, facts: dict) -> None:
-    from . import pbtxt
+    from .triton import pbtxt
 
     path = mdir / "config.pbtxt"
     try:
@@ -696,9 +696,9 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
               progress: ProgressFn | None = None) -> CheckReport:
     """Check a local folder (or the mirror of an S3 prefix, shown as ``shown_root``)."""
     from . import layout as L
-    from . import target as target_mod
-    from .gpu import detect_gpus
-    from .versions import detect_tensorrt_llm
+    from .facts import target as target_mod
+    from .facts.gpu import detect_gpus
+    from .facts.versions import detect_tensorrt_llm
 
     root = Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
     shown = shown_root or str(root)

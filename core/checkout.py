@@ -25,13 +25,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import Cancelled, WizardError
-from .proc import run_capture, run_streaming
-from .progress import CancelToken, ProgressFn, emit
+from .base.errors import Cancelled, WizardError
+from .base.proc import run_capture, run_streaming
+from .base.progress import CancelToken, ProgressFn, emit
 
-from .versions import BACKEND_URL as DEFAULT_BACKEND_URL  # one place for the default remotes
-from .versions import TRTLLM_URL as DEFAULT_TRTLLM_URL
-from .versions import git_env, template_repo_for, try_parse_version
+from .facts.versions import BACKEND_URL as DEFAULT_BACKEND_URL  # one place for the default remotes
+from .facts.versions import TRTLLM_URL as DEFAULT_TRTLLM_URL
+from .facts.versions import git_env, template_repo_for, try_parse_version
 SUBDIR = "tensorrt_llm"  # where the tutorial puts TensorRT-LLM inside tensorrtllm_backend
 TEMPLATES = ("all_models", "inflight_batcher_llm")
 

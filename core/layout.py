@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional
 
-from .errors import WizardError
+from .base.errors import WizardError
 
 TRITON = "triton"
 FLAT = "flat"

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .errors import WizardError
-from .fsutil import atomic_write_text
+from .base.errors import WizardError
+from .base.fsutil import atomic_write_text
 from .layout import Finding  # level "error" (LMI will not load it) or "warning"
 
 LAYOUTS = ("triton", "flat")
@@ -118,7 +118,7 @@ def normalise(a: LmiAnswers) -> LmiAnswers:
         if not re.fullmatch(r"[A-Za-z0-9_.]+", str(k)) or any(c in str(v) for c in "\n\r\0"):
             raise WizardError(f"bad extra option {k!r}={v!r}", "use name=value on one line, e.g. max_input_len=1024")
     if a.lmi_version:
-        from .target import layout_for_lmi
+        from .facts.target import layout_for_lmi
 
         try:
             layout_for_lmi(a.lmi_version)
@@ -318,7 +318,7 @@ def check_answers(a: LmiAnswers) -> list[Finding]:
                            "trust_remote_code is on but the tokenizer has no custom code",
                            "leave it off (no option.trust_remote_code key is written then)"))
     if a.lmi_version:
-        from .target import layout_for_lmi
+        from .facts.target import layout_for_lmi
 
         want = layout_for_lmi(a.lmi_version)  # normalise() made sure it parses
         if want is None:
@@ -358,14 +358,14 @@ def check_answers(a: LmiAnswers) -> list[Finding]:
 def read_gpt_model_path(pbtxt_text: str) -> Optional[str]:
     """The ``gpt_model_path`` parameter's string_value (None without one). core.pbtxt's scanner: comments,
     ``<>`` brackets, list-form parameters and escaped quotes are all read right."""
-    from . import pbtxt
+    from .triton import pbtxt
 
     return next((p.value for p in pbtxt.parameter_blocks(pbtxt_text) if p.key == "gpt_model_path"), None)
 
 
 def set_gpt_model_path(pbtxt_text: str, path: str) -> str:
     """Set the ``gpt_model_path`` parameter's string_value (the tutorial's last manual edit)."""
-    from . import pbtxt
+    from .triton import pbtxt
 
     if "\n" in path or "\0" in path:
         raise WizardError(f"bad gpt_model_path {path!r}", "give a plain path")

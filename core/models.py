@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import WizardError
+from .base.errors import WizardError
 from .data import load as load_table
 
 # --------------------------------------------------------------------------------------------------------

@@ -31,10 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from .errors import Cancelled, WizardError
-from .fsutil import walk_files
+from .base.errors import Cancelled, WizardError
+from .base.fsutil import walk_files
 from .layout import Destination, parse_destination
-from .progress import CancelToken, Progress, ProgressFn
+from .base.progress import CancelToken, Progress, ProgressFn
 
 MiB = 1024 * 1024
 PART_SIZE = 64 * MiB

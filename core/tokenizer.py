@@ -56,9 +56,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import Cancelled, WizardError
-from .fsutil import atomic_write_bytes
-from .progress import CancelToken, ProgressFn, emit
+from .base.errors import Cancelled, WizardError
+from .base.fsutil import atomic_write_bytes
+from .base.progress import CancelToken, ProgressFn, emit
 
 LAYOUTS = ("triton", "flat")
 BASE_PATTERNS = ("*.json", "*.txt", "*.model")  # the tutorial's build_tokenizer.py

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import WizardError
+from .base.errors import WizardError
 
 MAX_NODES = 20000
 

@@ -38,7 +38,7 @@ def test_forbidden_import_is_detected(tmp_path):
 
 
 def test_cli_version_does_not_import_heavy_modules():
-    code = ("import sys; from lmi_wizard.core import cli; cli.main(['--version']);"
+    code = ("import sys; from lmi_wizard.tui.cli import main as cli; cli.main(['--version']);"
             "heavy=[m for m in ('textual','boto3','huggingface_hub','tensorrt_llm','torch','questionary') if m in sys.modules];"
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

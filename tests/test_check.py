@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.core import check as C
-from lmi_wizard.core import cli, pbtxt, repo, tokenizer
-from lmi_wizard.core.gpu import GpuInfo, GpuState
-from lmi_wizard.core.versions import InstalledPackage
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.triton import pbtxt, repo
+from lmi_wizard.core import tokenizer
+from lmi_wizard.core.facts.gpu import GpuInfo, GpuState
+from lmi_wizard.core.facts.versions import InstalledPackage
 from tests.hubserver import baichuan_repo, llama_repo, qwen_repo
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 
@@ -320,7 +322,7 @@ def test_layout_rules(tmp_path, fixtures_dir):
 
 
 def test_could_not_check(tmp_path):
-    from lmi_wizard.core.errors import WizardError
+    from lmi_wizard.core.base.errors import WizardError
 
     with pytest.raises(WizardError, match="not found"):
         C.check_target(str(tmp_path / "missing"), **_kw())

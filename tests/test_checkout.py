@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.core import checkout as ck
-from lmi_wizard.core import cli
-from lmi_wizard.core.errors import Cancelled, WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.base.errors import Cancelled, WizardError
+from lmi_wizard.core.base.progress import CancelToken
 from tests.gitfixtures import (BACKEND_GITLINKS, FIXTURES, add_big_history, backend_tree, file_url, git, make_repo,
                                trtllm_tree)
 
@@ -437,7 +437,7 @@ def test_cli_checkout_json_and_dry_run(remotes, tmp_path, capsys):
 
 def test_cli_checkout_subprocess_progress_on_stderr(remotes, tmp_path):
     import sys
-    res = subprocess.run([sys.executable, "-m", "lmi_wizard.core.cli", "checkout", "--tag", "v0.21.0", "--dest",
+    res = subprocess.run([sys.executable, "-m", "lmi_wizard.tui.cli.main", "checkout", "--tag", "v0.21.0", "--dest",
                           str(tmp_path / "co"), "--trtllm-url", remotes["trtllm_url"]],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
@@ -447,7 +447,7 @@ def test_cli_checkout_subprocess_progress_on_stderr(remotes, tmp_path):
 def test_cloned_checkout_renders_the_tutorial_with_discovered_plugin_flags(remotes, tmp_path):
     """A clone made here holds the real builder sources of its era, plugin.py included, so the tutorial's
     intent renders with every flag (nothing dropped because the flags were unknown)."""
-    from lmi_wizard.core.flags import BuildIntent, render_plan
+    from lmi_wizard.core.build.flags import BuildIntent, render_plan
 
     for tag, want in (("v0.16.0", "--max_output_len"), ("v0.21.0", "--max_seq_len")):
         co = ck.checkout(tag, tmp_path / tag, **urls(remotes))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import cli
-from lmi_wizard.core.environment import EnvironmentReport, gather
-from lmi_wizard.core.errors import Cancelled
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.facts.environment import EnvironmentReport, gather
+from lmi_wizard.core.base.errors import Cancelled
+from lmi_wizard.core.base.progress import CancelToken
 
 from test_gpu import fake_nvml
 from test_versions import make_repo
@@ -140,7 +140,7 @@ def test_gather_reports_progress_and_can_be_cancelled(h200_nvml, tmp_path):
 def test_first_screen_gather_never_touches_git(h200_nvml, tmp_path, monkeypatch):
     site = tmp_path / "site"
     _dist(site, "tensorrt-llm", "1.2.0rc6.post2")
-    from lmi_wizard.core import versions
+    from lmi_wizard.core.facts import versions
     monkeypatch.setattr(versions, "list_remote_tags", lambda *a, **k: pytest.fail("git used"))
     r = gather(lookup_tags=False, metadata_path=[site], telemetry_file=None, install_root=None)
     # unchecked: the post tag may not exist, so the base tag is offered, with a note
@@ -151,13 +151,14 @@ def test_first_screen_gather_never_touches_git(h200_nvml, tmp_path, monkeypatch)
 
 def test_stand_alone_doctor_runs_on_stdlib_only(tmp_path):
     """What a bare GPU machine does (bench/device_doctor.sh): no site-packages at all (-S), lmi_wizard
-    importable through a folder holding a link to core/. pynvml is absent here, so: a clear no-GPU state."""
+    importable through a folder holding links to core/ and tui/. pynvml is absent here, so: a clear no-GPU state."""
     pkg = tmp_path / "pp" / "lmi_wizard"
     pkg.mkdir(parents=True)
     (pkg / "core").symlink_to(ROOT / "core")
+    (pkg / "tui").symlink_to(ROOT / "tui")
     code = ("import sys, io, contextlib, json;"
             f"sys.path.insert(0, {str(tmp_path / 'pp')!r});"
-            "from lmi_wizard.core.commands import doctor;"
+            "from lmi_wizard.tui.cli.commands import doctor;"
             "buf = io.StringIO();\n"
             "with contextlib.redirect_stdout(buf): rc = doctor.main(['--json', '--offline']);\n"
             "extra = sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) - {'lmi_wizard', '__main__'});"

@@ -29,12 +29,14 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import cli, pbtxt, repo, s3 as s3mod
-from lmi_wizard.core import pipeline as P
-from lmi_wizard.core import recipe as R
-from lmi_wizard.core import steps as S
-from lmi_wizard.core.errors import WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.triton import pbtxt, repo
+from lmi_wizard.core import s3 as s3mod
+from lmi_wizard.core.pipeline import engine as P
+from lmi_wizard.core.wizard import recipe as R
+from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.base.progress import CancelToken
 from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
 from tests.hubserver import FakeHub, baichuan_repo, llama_repo
 from tests.s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (pytest fixtures)

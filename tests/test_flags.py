@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import cli
-from lmi_wizard.core.errors import WizardError
-from lmi_wizard.core.flags import (BuildIntent, GpuFacts, ModelFacts, builder_kind, discover_flags, render_plan,
-                                   validate_advanced, validate_intent)
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.build.flags import BuildIntent, GpuFacts, ModelFacts, builder_kind, discover_flags, render_plan, validate_advanced, validate_intent
 from stand_ins.layout import make_checkout
 
 SRC = "trtllm-src"

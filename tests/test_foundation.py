@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from lmi_wizard.core import cli, fsutil, proc
-from lmi_wizard.core.errors import WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.base import fsutil, proc
+from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.base.progress import CancelToken
 
 
 def test_run_streaming_streams_lines_in_order(tmp_path):
@@ -190,11 +191,11 @@ def test_cancel_from_a_signal_handler_does_not_stall():
 
 
 def test_a_verb_imports_only_its_own_module():
-    code = ("import sys; from lmi_wizard.core import cli\n"
+    code = ("import sys; from lmi_wizard.tui.cli import main as cli\n"
             "try:\n    cli.main(['doctor', '--offline', '--json'])\nexcept SystemExit: pass\n"
-            "print('VERBS', sorted(m for m in sys.modules if m.startswith('lmi_wizard.core.commands.')))")
+            "print('VERBS', sorted(m for m in sys.modules if m.startswith('lmi_wizard.tui.cli.commands.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
-    assert "VERBS ['lmi_wizard.core.commands.doctor']" in out, out
+    assert "VERBS ['lmi_wizard.tui.cli.commands.doctor']" in out, out
 
 
 def test_every_verb_module_is_named_after_its_verb(capsys):

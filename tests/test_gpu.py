@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import gpu
+from lmi_wizard.core.facts import gpu
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -181,7 +181,7 @@ def test_memory_note_when_a_family_has_less_memory(h200):
 
 
 def test_gpu_module_imports_only_stdlib():
-    code = ("import sys; import lmi_wizard.core.gpu as g; g.load_instance_table();"
+    code = ("import sys; import lmi_wizard.core.facts.gpu as g; g.load_instance_table();"
             "extra=sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) - {'lmi_wizard'});"
             "print(extra)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -211,7 +211,7 @@ def test_every_data_table_loads_through_the_one_loader():
 
 def test_missing_or_broken_data_table_is_one_clear_error(monkeypatch, tmp_path):
     from lmi_wizard.core import data
-    from lmi_wizard.core.errors import WizardError
+    from lmi_wizard.core.base.errors import WizardError
 
     with pytest.raises(WizardError) as exc:
         data.load("no_such_table.json")

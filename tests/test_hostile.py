@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.core import check as C
-from lmi_wizard.core import cli, pbtxt, repo, s3 as s3mod
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.triton import pbtxt, repo
+from lmi_wizard.core import s3 as s3mod
+from lmi_wizard.core.base.errors import WizardError
 from tests.hubserver import FakeHub, hostile_repo, llama_repo
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_check import NOT_LMI, NO_GPU, NO_TRTLLM, flat_repo, triton_repo

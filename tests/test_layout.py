@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.core import layout as L
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.base.errors import WizardError
 
 # the tutorial's Step 6 listing of s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/baichuan-13b-chat/
 TUTORIAL_FILES = ["config.json", "config.pbtxt", "generation_config.json", "pytorch_model.bin.index.json",

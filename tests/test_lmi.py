@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import cli
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.lmi import (LmiAnswers, all_styles, answers_from_engine, check_answers, engine_info,
                                  env_text, env_vars, extracted_properties, read_gpt_model_path,
                                  serving_properties, set_gpt_model_path, write_configs)

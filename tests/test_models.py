@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import cli
+from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import models as m
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.base.errors import WizardError
 from tests.gitfixtures import FIXTURES, trtllm_tree
 from tests.hubserver import GOOD_TOKEN, FakeHub, FakeRepo, standard_repos
 

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from lmi_wizard.core import cli
-from lmi_wizard.core.errors import WizardError
-from lmi_wizard.core.partition import (SCRIPT, PartitionArgs, copies_properties, partition_argv, partition_plan,
-                                       serving_properties_text, write_properties)
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.build.partition import SCRIPT, PartitionArgs, copies_properties, partition_argv, partition_plan, serving_properties_text, write_properties
 
 
 def upstream_parser(lmi: tuple[int, int]) -> argparse.ArgumentParser:
@@ -116,7 +115,7 @@ def test_cli_build_aot_dry_run(tmp_path, capsys):
 
 
 def test_properties_folder_that_is_a_file_or_holds_a_folder(tmp_path):
-    from lmi_wizard.core.partition import PartitionArgs, write_properties
+    from lmi_wizard.core.build.partition import PartitionArgs, write_properties
 
     args = PartitionArgs("/props", "/out", "/model", 2, 1)
     f = tmp_path / "file"

@@ -9,8 +9,8 @@ import string
 
 import pytest
 
-from lmi_wizard.core import pbtxt
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.triton import pbtxt
+from lmi_wizard.core.base.errors import WizardError
 
 from conftest import FIXTURES
 
@@ -199,7 +199,7 @@ def test_key_from_another_model_or_a_later_release():
 
 
 def test_data_file_matches_the_fixture_templates():
-    data = json.loads((pbtxt.Path(pbtxt.__file__).parent / "data" / pbtxt.DATA_FILE).read_text())
+    data = json.loads((pbtxt.Path(pbtxt.__file__).parent.parent / "data" / pbtxt.DATA_FILE).read_text())
     assert data["placeholders"] == pbtxt.scan_template_tree(FIXTURES / "pbtxt")
 
 
@@ -633,7 +633,7 @@ def test_a_file_bigger_than_the_limit_is_refused_naming_its_size(tmp_path):
     ("v1.2.0rc6.post2", (1, 2, 0)), (" v0.9.0 ", (0, 9, 0)), ("v0.12.0.dev2024080600", (0, 12, 0)),
 ])
 def test_parse_tag_reads_the_version_with_the_one_parser(tag, want):
-    from lmi_wizard.core import versions
+    from lmi_wizard.core.facts import versions
 
     assert pbtxt.parse_tag(tag) == want
     core = tag.strip().removeprefix("trtllm-").removesuffix("-abcdef1")

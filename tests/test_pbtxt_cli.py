@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import cli, pbtxt
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.triton import pbtxt
 
 from conftest import FIXTURES
 

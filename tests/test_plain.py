@@ -10,8 +10,8 @@ from pathlib import Path
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from lmi_wizard.core import recipe as R
-from lmi_wizard.core import steps as S
+from lmi_wizard.core.wizard import recipe as R
+from lmi_wizard.core.wizard import steps as S
 from lmi_wizard.tui import plain
 from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
 

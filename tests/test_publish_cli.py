@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core.cli import main
+from lmi_wizard.tui.cli.main import main
 from s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (fixtures)
 from test_layout import HF_CONFIG, TUTORIAL_DEST, TUTORIAL_MODEL_ID, make_flat_repo, make_triton_repo
 
@@ -155,7 +155,7 @@ def test_secrets_never_printed(s3, tmp_path, capsys, monkeypatch):
 
 def _spawn(s3, *argv):
     env = dict(os.environ, **s3.env, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "lmi_wizard.core.cli", "publish", *map(str, argv),
+    return subprocess.Popen([sys.executable, "-m", "lmi_wizard.tui.cli.main", "publish", *map(str, argv),
                              "--endpoint-url", s3.endpoint_url], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 

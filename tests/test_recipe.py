@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from lmi_wizard.core import recipe as R
-from lmi_wizard.core import steps as S
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.wizard import recipe as R
+from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core.base.errors import WizardError
 
 if sys.version_info >= (3, 11):
     import tomllib

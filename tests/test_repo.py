@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import repo
-from lmi_wizard.core.errors import Cancelled, WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.core.triton import repo
+from lmi_wizard.core.base.errors import Cancelled, WizardError
+from lmi_wizard.core.base.progress import CancelToken
 
 from conftest import FIXTURES
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import cli
-from lmi_wizard.core import pipeline as P
-from lmi_wizard.core import recipe as R
-from lmi_wizard.core import steps as S
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.pipeline import engine as P
+from lmi_wizard.core.wizard import recipe as R
+from lmi_wizard.core.wizard import steps as S
 from tests.test_pipeline import FAKE_SECRETS, hub, local_tok, remotes, tutorial_text  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,8 +234,8 @@ def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, local_tok, 
 def test_console_progress_for_ci_logs_and_terminals():
     import io
 
-    from lmi_wizard.core.commands.run import ConsoleProgress
-    from lmi_wizard.core.progress import Progress
+    from lmi_wizard.tui.cli.commands.run import ConsoleProgress
+    from lmi_wizard.core.base.progress import Progress
 
     def feed(display):
         display(Progress("publish", "Publish…", extra={"event": "step", "status": "running", "index": 6, "count": 9,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.core import s3 as S
-from lmi_wizard.core.errors import Cancelled, WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.core.base.errors import Cancelled, WizardError
+from lmi_wizard.core.base.progress import CancelToken
 from s3server import DROPPED, Gate, auth_enforced, s3, s3_server  # noqa: F401  (fixtures)
 
 MiB = 1024 * 1024

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import recipe as R
+from lmi_wizard.core.wizard import recipe as R
 from tests.hubserver import GOOD_TOKEN, FakeHub, baichuan_repo
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_pipeline import LEGACY_BUILD, tutorial_recipe
@@ -130,7 +130,7 @@ def test_full_headless_run_leaks_no_secret(remotes, tmp_path, s3):
 
 
 def test_recipe_never_stores_a_typed_token(tmp_path):
-    from lmi_wizard.core import steps as S
+    from lmi_wizard.core.wizard import steps as S
 
     a = R.loads_recipe('[model]\nsource = "org/m"\n', ctx=S.Context(installed_trtllm=None, gpus=[]), require=False)
     a["tokenizer.hf_token"] = "hf_TypedIntoTheWizard0123456789abcd"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lmi_wizard.core import steps as S
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core.base.errors import WizardError
 
 
 def tutorial_answers(**extra) -> S.Answers:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from lmi_wizard.core import target as T
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.facts import target as T
+from lmi_wizard.core.base.errors import WizardError
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 
 from hubserver import (GOOD_TOKEN, OTHER_TOKEN, FakeHub, FakeRepo, WEIGHT_SUFFIXES, baichuan_repo, llama_repo,
                        qwen_repo, standard_repos)
-from lmi_wizard.core import cli
-from lmi_wizard.core.errors import Cancelled, WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.tui.cli import main as cli
+from lmi_wizard.core.base.errors import Cancelled, WizardError
+from lmi_wizard.core.base.progress import CancelToken
 from lmi_wizard.core.tokenizer import (PlannedFile, fetch_tokenizer, get_tokenizer, plan_tokenizer, safe_name,
                                        tokenizer_needs_trust_remote_code)
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.tree import Node, render_tree, sort_key, tree_data, tree_text
 
 

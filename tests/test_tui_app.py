@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Button, Input, Select, Static
 
-from lmi_wizard.core import recipe
+from lmi_wizard.core.wizard import recipe
 from lmi_wizard.tui.app import WizardApp
 from tests.test_tui_support import async_test, environment_report
 
@@ -136,7 +136,7 @@ async def test_ctrl_l_looks_up_the_real_tags_of_the_remote(tmp_path):
 
 @async_test
 async def test_a_failing_core_preview_is_said_not_a_crash(tmp_path, monkeypatch):
-    from lmi_wizard.core import pipeline
+    from lmi_wizard.core.pipeline import engine as pipeline
 
     def broken(self):
         raise RuntimeError("plan exploded")

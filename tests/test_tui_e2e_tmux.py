@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import recipe as R
+from lmi_wizard.core.wizard import recipe as R
 from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
 
 TMUX = shutil.which("tmux")

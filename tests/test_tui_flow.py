@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, DataTable, Static
 
-from lmi_wizard.core import recipe as R
+from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
@@ -117,7 +117,7 @@ async def test_tutorial_through_every_screen_to_s3(remotes, hub, s3, tmp_path): 
         assert "option.model_id=s3://" in text_of(app, "#lmi-props")
         assert "HF_MODEL_ID" in text_of(app, "#lmi-env")
         # the Hub config.json the Model screen read is the one core's validation sees (no second fetch)
-        from lmi_wizard.core import steps as core_steps
+        from lmi_wizard.core.wizard import steps as core_steps
 
         cfg = app.session.ctx.model_config(core_steps.model_ref(app.answers))
         assert cfg is not None and "Baichuan" in " ".join(cfg.architectures)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Input, OptionList, Static
 
-from lmi_wizard.core import recipe as R
+from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.gitfixtures import backend_tree, trtllm_tree
 from tests.test_pipeline import LEGACY_BUILD

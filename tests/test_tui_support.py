@@ -60,7 +60,7 @@ def fake_site(root: Path, packages: dict[str, str]) -> Path:
 
 def environment_report(tmp: Path, *, trtllm: str | None = "0.12.0", gpus: int = 2):
     """A real ``core.environment.gather()`` report over the stand-in NVML (``gpus=0``: none visible)."""
-    from lmi_wizard.core import environment
+    from lmi_wizard.core.facts import environment
 
     pkgs = {"tensorrt_llm": trtllm, "tensorrt": "10.3.0"} if trtllm else {}
     site = fake_site(tmp / "site", pkgs)
@@ -106,8 +106,8 @@ def prepare_screens(base: Path, remotes: dict, hub) -> dict:
     import shutil as _sh
 
     from lmi_wizard.core import checkout as core_checkout
-    from lmi_wizard.core import pipeline
-    from lmi_wizard.core import steps as S
+    from lmi_wizard.core.pipeline import engine as pipeline
+    from lmi_wizard.core.wizard import steps as S
     from tests.test_pipeline import tutorial_recipe
 
     work = base / "work"
@@ -128,7 +128,7 @@ def prepare_screens(base: Path, remotes: dict, hub) -> dict:
 
 def screen_app(prep: dict, screen: str):
     """A WizardApp showing ``screen`` over the prepared environment (fixed clock, masked times)."""
-    from lmi_wizard.core import recipe as R
+    from lmi_wizard.core.wizard import recipe as R
     from lmi_wizard.tui.app import WizardApp
 
     start = {"environment-no-gpu": "environment"}.get(screen, screen)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from hubserver import FakeHub, baichuan_repo
-from lmi_wizard.core import cli
+from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core.lmi import read_gpt_model_path
 from lmi_wizard.core.tree import tree_text
 

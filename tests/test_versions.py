@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import versions as V
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.facts import versions as V
+from lmi_wizard.core.base.errors import WizardError
 from tests import gitfixtures
 
 def make_repo(path: Path, tags: list[str], subdir: str, annotated: bool = False) -> Path:

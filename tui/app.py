@@ -20,9 +20,9 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from lmi_wizard.core import recipe as core_recipe
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.wizard import recipe as core_recipe
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import WizardError
 
 from .screens import registry
 
@@ -66,7 +66,7 @@ class Session:
 
     def pipeline(self, answers=None, **kw):
         """``core.pipeline.build_pipeline`` for these answers with this session's options."""
-        from lmi_wizard.core import pipeline
+        from lmi_wizard.core.pipeline import engine as pipeline
 
         return pipeline.build_pipeline(answers if answers is not None else self.answers,
                                        **{**self.pipeline_options, **kw})
@@ -198,7 +198,7 @@ class WizardApp(App):
     @work(thread=True, exclusive=True, group="environment")
     def detect_environment(self) -> None:
         """NVML and importlib.metadata off the UI thread; the screen showing it is told when it is in."""
-        from lmi_wizard.core import environment
+        from lmi_wizard.core.facts import environment
 
         report = environment.gather(lookup_tags=False)
         self.call_from_thread(self._environment_detected, report)

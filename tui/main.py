@@ -1,4 +1,4 @@
-"""Console-script entry point: verbs go to lmi_wizard.core.cli; no verb starts a front end.
+"""Console-script entry point: verbs go to lmi_wizard.tui.cli.main; no verb starts a front end.
 
 Kept free of heavy imports: Textual and questionary are imported only when a front end starts.
 """
@@ -11,7 +11,7 @@ from typing import Sequence
 
 
 def start_front_end(args) -> int:
-    from lmi_wizard.core.errors import WizardError
+    from lmi_wizard.core.base.errors import WizardError
 
     try:
         if getattr(args, "plain", False):
@@ -26,7 +26,7 @@ def start_front_end(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:  # imports inside: a Ctrl-C while they load is an interrupt, not a traceback
-        from lmi_wizard.core import cli
+        from lmi_wizard.tui.cli import main as cli
 
         return cli.main(argv, front_end=start_front_end)
     except KeyboardInterrupt:

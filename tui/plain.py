@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lmi_wizard.core import recipe as core_recipe
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import WizardError
-from lmi_wizard.core.steps import Kind
+from lmi_wizard.core.wizard import recipe as core_recipe
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.wizard.steps import Kind
 
 FORM_STEPS_END = ("review", "run", "done")
 
@@ -101,7 +101,7 @@ class PlainWizard:
         self.save(step.key)
 
     def show_environment(self) -> None:
-        from lmi_wizard.core import environment
+        from lmi_wizard.core.facts import environment
 
         rep = environment.gather(lookup_tags=False)
         self.ctx.set("installed_trtllm", rep.tensorrt_llm.version if rep.tensorrt_llm.installed else None)
@@ -171,7 +171,7 @@ class PlainWizard:
         return 0
 
     def pipeline(self):
-        from lmi_wizard.core import pipeline
+        from lmi_wizard.core.pipeline import engine as pipeline
 
         return pipeline.build_pipeline(self.answers, resume=True, **self.pipeline_options)
 

@@ -10,7 +10,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from ..errors import WizardError
+from ..base.errors import WizardError
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from lmi_wizard.core import steps as core_steps
+from lmi_wizard.core.wizard import steps as core_steps
 
 from ..widgets.form import StepForm
 

@@ -12,7 +12,7 @@ from textual.highlight import highlight
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
 
@@ -78,7 +78,7 @@ class BuildScreen(StepScreen):
             return ""
         if plan is None:
             return ""
-        from lmi_wizard.core import flags
+        from lmi_wizard.core.build import flags
 
         names: list[str] = []
         for s in plan.steps:

@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, ProgressBar, Static
 
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import Cancelled, WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import Cancelled, WizardError
+from lmi_wizard.core.base.progress import CancelToken
 
 from ..widgets.logpane import LogPane
 from .base import StepScreen

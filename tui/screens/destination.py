@@ -15,8 +15,8 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
 
@@ -69,7 +69,8 @@ class DestinationScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="tokenizer-plan", exit_on_error=False)
     def plan_tokenizer(self, a) -> None:
-        from lmi_wizard.core import pipeline, tokenizer
+        from lmi_wizard.core.pipeline import engine as pipeline
+        from lmi_wizard.core import tokenizer
 
         worker = get_current_worker()
         src = a["tokenizer.source"]

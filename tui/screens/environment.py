@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from lmi_wizard.core import steps as core_steps
+from lmi_wizard.core.wizard import steps as core_steps
 
 from .base import StepScreen
 
@@ -56,7 +56,7 @@ def describe_environment(report, answers) -> tuple[str, str, str]:
                   f"{escape(src.subdir)}/")
     elif version:
         try:
-            from lmi_wizard.core import versions
+            from lmi_wizard.core.facts import versions
 
             src = versions.template_repo_for(str(version))
             tl.append(f"[b]Templates[/b] {escape(src.github)}, {escape(src.subdir)}/")
@@ -95,8 +95,8 @@ class EnvironmentScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="environment-tags", exit_on_error=False)
     def lookup_tags(self, version: str, backend_url: str, trtllm_url: str, checkout) -> None:
-        from lmi_wizard.core import versions
-        from lmi_wizard.core.errors import WizardError
+        from lmi_wizard.core.facts import versions
+        from lmi_wizard.core.base.errors import WizardError
 
         try:
             res = versions.find_tag(version, checkout=checkout, backend_url=backend_url, trtllm_url=trtllm_url)

@@ -12,8 +12,8 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
 
@@ -169,7 +169,7 @@ class ModelScreen(StepScreen):
         self.model_error = error
         if cfg is not None:
             # the key Context.model_config() reads: validation and the default example then see it
-            from lmi_wizard.core import steps as core_steps
+            from lmi_wizard.core.wizard import steps as core_steps
 
             self.wizard.session.ctx.set(f"model_config:{core_steps.model_ref(self.answers)}", cfg)
         self._render_info()

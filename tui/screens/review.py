@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.highlight import highlight
 from textual.widgets import Static, TabbedContent, TabPane
 
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
 
@@ -39,7 +39,8 @@ class ReviewScreen(StepScreen):
                 yield Static("", id="recipe", classes="preview")
 
     def update_previews(self) -> None:
-        from lmi_wizard.core import pipeline, recipe
+        from lmi_wizard.core.pipeline import engine as pipeline
+        from lmi_wizard.core.wizard import recipe
 
         a = self.answers
         self.problems = [p for p in core_steps.validate_all(a)]
@@ -66,7 +67,7 @@ class ReviewScreen(StepScreen):
         return work / "lmi-wizard-plan.sh", work / "lmi-wizard-recipe.toml"
 
     def action_save(self) -> None:
-        from lmi_wizard.core.fsutil import atomic_write_text
+        from lmi_wizard.core.base.fsutil import atomic_write_text
 
         script_path, recipe_path = self.saved_paths()
         try:

@@ -20,8 +20,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
-from lmi_wizard.core.errors import WizardError
-from lmi_wizard.core.progress import CancelToken
+from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.base.progress import CancelToken
 
 from ..widgets.logpane import LogPane
 from .base import StepScreen
@@ -77,7 +77,7 @@ class RunScreen(StepScreen):
     def action_start(self, force: bool = False) -> None:
         if self.running:
             return
-        from lmi_wizard.core import pipeline
+        from lmi_wizard.core.pipeline import engine as pipeline
 
         self.wizard.save_now()
         try:

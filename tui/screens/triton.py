@@ -20,8 +20,8 @@ from textual.containers import Horizontal
 from textual.highlight import highlight
 from textual.widgets import DataTable, Input, Label, Static
 
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import WizardError
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
 
@@ -41,7 +41,7 @@ def template_path(answers) -> Path | None:
 def filled_config(answers, template: str):
     """(text, check report, notes): what the run's config step writes — ``core.pipeline.fill_config``,
     the same function the run uses, in memory."""
-    from lmi_wizard.core import pipeline
+    from lmi_wizard.core.pipeline import engine as pipeline
 
     res = pipeline.fill_config(answers, template, path="tensorrt_llm/config.pbtxt")
     return res.text, res.report, res.notes
@@ -78,7 +78,7 @@ class TritonScreen(StepScreen):
         self.query_one("#fill-row").display = False
 
     def update_previews(self) -> None:
-        from lmi_wizard.core import pbtxt
+        from lmi_wizard.core.triton import pbtxt
 
         tpath = template_path(self.answers)
         table = self.query_one("#placeholders", DataTable)

@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from lmi_wizard.core import steps as core_steps
-from lmi_wizard.core.errors import WizardError
-from lmi_wizard.core.steps import Answers, Field, Kind
+from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.wizard.steps import Answers, Field, Kind
 
 
 def widget_id(key: str) -> str:

@@ -1,0 +1,104 @@
+"""``lmi-wizard lmi-config``: the LMI configuration in the tutorial's three styles, with cross-checks.
+
+Styles: ``env`` (HF_MODEL_ID + OPTION_*), ``properties`` (serving.properties with the S3 model_id),
+``extracted`` (serving.properties for artifacts mounted at /opt/ml/model/), ``all``.
+``--engine-dir`` reads TP/PP/max batch size/dtype from the engine's config.json and checks the answers
+against it; ``--tokenizer-dir`` tells whether the tokenizer ships code (trust_remote_code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+NAME = "lmi-config"
+HELP = "write the LMI config (env vars, serving.properties, /opt/ml/model layout) and check it"
+ORDER = 70
+
+
+def register(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model-id", required=True, metavar="URI",
+                   help="what LMI loads: triton layout → the parent prefix of the uploaded tensorrt_llm/ "
+                        "(s3://bucket/folder1/); flat → the uploaded folder")
+    p.add_argument("--tp", type=int, metavar="N", help="tensor parallel degree (default: the engine's, else 1)")
+    p.add_argument("--pp", type=int, metavar="N", help="pipeline parallel degree (default: the engine's, else 1)")
+    p.add_argument("--max-rolling-batch-size", type=int, metavar="N",
+                   help="requests batched together (default: the engine's max batch size)")
+    p.add_argument("--dtype", metavar="DTYPE", help="fp16 (default), bf16 or fp32 (extracted style)")
+    p.add_argument("--layout", choices=("triton", "flat"), default="triton",
+                   help="triton (LMI 0.25–0.32, default) or flat (LMI 0.33+)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="the tokenizer ships its own code (written as option.trust_remote_code=true)")
+    p.add_argument("--engine-dir", metavar="DIR", help="engine folder (its config.json) to check against")
+    p.add_argument("--tokenizer-dir", metavar="DIR", help="tokenizer folder: turns trust_remote_code on if needed")
+    p.add_argument("--lmi-version", metavar="X.Y.Z", help="check the layout against this LMI release")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="another option.KEY=VALUE (repeatable)")
+    p.add_argument("--style", choices=("env", "properties", "extracted", "all"), default="all")
+    p.add_argument("--write", metavar="DIR", help="write the files here (extracted: the /opt/ml/model root)")
+    p.add_argument("--force", action="store_true", help="replace existing files with other content")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmi_wizard.core.base.errors import WizardError
+    from lmi_wizard.core.lmi import LmiAnswers, all_styles, check_answers, engine_info, normalise, render, write_configs
+    from lmi_wizard.core.tokenizer import tokenizer_needs_trust_remote_code
+
+    extra = {}
+    for item in args.option:
+        if "=" not in item:
+            raise WizardError(f"--option {item!r} is not KEY=VALUE", "write e.g. --option max_input_len=1024")
+        k, v = item.split("=", 1)
+        extra[k.strip()] = v.strip()
+    for flag, value in (("--tp", args.tp), ("--pp", args.pp), ("--max-rolling-batch-size", args.max_rolling_batch_size)):
+        if value is not None and value < 1:
+            raise WizardError(f"{flag} must be at least 1, not {value}", f"give {flag} 1 or more")
+    if args.tokenizer_dir and not Path(args.tokenizer_dir).is_dir():
+        raise WizardError(f"tokenizer folder not found: {args.tokenizer_dir}",
+                          "give the folder holding tokenizer_config.json (e.g. triton_model_repo/tensorrt_llm/)")
+    if args.write and Path(args.write).exists() and not Path(args.write).is_dir():
+        raise WizardError(f"{args.write} is a file, not a folder", "give the folder the configs are written to")
+    e = engine_info(args.engine_dir) if args.engine_dir else None
+    if args.engine_dir and (e is None or (e.tp is None and e.max_batch_size is None)):
+        raise WizardError(f"no engine config.json with TP/max batch size in {args.engine_dir}",
+                          "give the folder holding the engines and their config.json")
+    needs = tokenizer_needs_trust_remote_code(args.tokenizer_dir) if args.tokenizer_dir else None
+    a = normalise(LmiAnswers(
+        model_id=args.model_id, layout=args.layout,
+        tp=args.tp or (e.tp if e and e.tp else 1), pp=args.pp or (e.pp if e and e.pp else 1),
+        max_rolling_batch_size=args.max_rolling_batch_size or (e.max_batch_size if e else None),
+        dtype=args.dtype or (e.dtype if e and e.dtype else "fp16"),
+        trust_remote_code=bool(args.trust_remote_code or needs),
+        engine_tp=e.tp if e else None, engine_pp=e.pp if e else None,
+        engine_max_batch_size=e.max_batch_size if e else None,
+        tokenizer_needs_trust=needs, lmi_version=args.lmi_version, extra=extra))
+    findings = check_answers(a)
+    errs = [f for f in findings if f.level == "error"]
+    written = []
+    if args.write and not errs:
+        written = write_configs(a, args.write, args.style, force=args.force)
+    if args.json:
+        doc = all_styles(a)
+        doc["written"] = written
+        print(json.dumps(doc, indent=2))
+    else:
+        styles = ("env", "properties", "extracted") if args.style == "all" else (args.style,)
+        titles = {"env": "1. Environment variables", "properties": "2. serving.properties (S3 model_id)",
+                  "extracted": "3. Extracted artifacts: /opt/ml/model/serving.properties"}
+        for s in styles:
+            print(f"# {titles[s]}")
+            print(render(a, s))
+        if "extracted" in styles and a.layout == "triton":
+            print(f"# config.pbtxt: gpt_model_path = /opt/ml/model/{a.subfolder}/1\n")
+        for f in findings:
+            if f.level != "error":  # errors: one line below, from the WizardError
+                print(str(f), file=sys.stderr)
+        for w in written:
+            print(f"wrote {w}")
+    if errs:
+        raise WizardError("; ".join(f.problem for f in errs), "; ".join(f.fix for f in errs if f.fix),
+                          exit_code=1)
+    return 0

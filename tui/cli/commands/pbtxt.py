@@ -1,0 +1,136 @@
+"""``lmi-wizard pbtxt fill|check``: the Triton config.pbtxt step without the full-screen app.
+
+``pbtxt fill CONFIG SUBSTITUTIONS [-i|--in-place] [--tag vX.Y.Z] [--skip-obsolete]``
+    Same argument syntax as ``tools/fill_template.py`` (``key:value,key2:value2``; ``\\,`` and ``\\:``
+    escape a comma or colon inside a value). Without ``-i`` the result goes to stdout exactly as the
+    tag's tool prints it (file content plus one newline) and the file is unchanged; with ``-i`` the file
+    is rewritten atomically with exactly what the tool writes. ``--tag`` picks the tool's semantics
+    (default: the newest). Notes (obsolete keys skipped, comment-only keys, what is left) go to stderr.
+
+``pbtxt check CONFIG... [--json] [--engine-path PATH]``
+    Lists every unresolved ``${name}`` with file, line, field and kind (``blocking`` / ``optional``),
+    the ``decoupled`` state, the engine path and whether the file parses as ``inference.ModelConfig``.
+    Exit 0 only when nothing blocks in any file (no blocking placeholder, every file parses); 1 when
+    something blocks; 2 for bad input (missing/unreadable file, not a pbtxt).
+
+    ``--json`` prints ONE document whatever the number of files::
+
+        {"ok": bool,                      # nothing blocks in any file
+         "parses": bool | null,           # every file parses (null: could not try)
+         "findings": [{"file", "line", "name", "field", "kind", "reason", "fix", "param"}, ...],
+                                          # all files, in argument order
+         "files": [{"file", "ok", "parses", "parse_error", "blocking", "optional", "decoupled",
+                    "engine_path", "notes", "untouched_template_of", "findings"}, ...]}
+
+Bad input is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+NAME = "pbtxt"
+HELP = "fill a Triton config.pbtxt like fill_template.py (byte-identical), and check what is left"
+ORDER = 30
+
+
+def register(parser) -> None:
+    sub = parser.add_subparsers(dest="pbtxt_cmd", metavar="fill|check", parser_class=type(parser))
+    sub.required = True
+    f = sub.add_parser("fill", help="fill ${placeholders} (same syntax as tools/fill_template.py)",
+                       description="Fill ${placeholders} like the tag's tools/fill_template.py. "
+                                   "Prints the result unless -i.")
+    f.add_argument("config", metavar="CONFIG", help="path of the config.pbtxt")
+    f.add_argument("substitutions", metavar="SUBSTITUTIONS",
+                   help="key:value,key2:value2 (escape , and : inside a value as \\, and \\:)")
+    f.add_argument("-i", "--in-place", "--in_place", dest="in_place", action="store_true",
+                   help="rewrite the file (atomically) instead of printing")
+    f.add_argument("--tag", metavar="vX.Y.Z", default=None,
+                   help="use the semantics of that tag's fill_template.py (default: the newest)")
+    f.add_argument("--skip-obsolete", action="store_true",
+                   help="drop keys that upstream removed from the templates (e.g. max_num_sequences) instead of failing")
+    f.set_defaults(_pbtxt=_fill)
+    c = sub.add_parser("check", help="list unresolved ${placeholders}, decoupled, engine path, parse result",
+                       description="Review config.pbtxt files. Exit 0 only when nothing blocks.")
+    c.add_argument("configs", metavar="CONFIG", nargs="+", help="config.pbtxt file(s)")
+    c.add_argument("--json", action="store_true", help="print one JSON document")
+    c.add_argument("--engine-path", metavar="PATH", default=None,
+                   help="the engine path expected inside the serving container "
+                        "(default: /opt/ml/model/tensorrt_llm/1)")
+    c.set_defaults(_pbtxt=_check)
+
+
+def run(args) -> int:
+    return int(args._pbtxt(args) or 0)
+
+
+def _err(msg: str) -> None:
+    print(f"lmi-wizard: {msg}", file=sys.stderr)
+
+
+def _fill(args) -> int:
+    from lmi_wizard.core.triton.pbtxt import fill_file
+
+    res = fill_file(args.config, args.substitutions, tag=args.tag, in_place=args.in_place,
+                    skip_obsolete=args.skip_obsolete)
+    if not args.in_place:
+        sys.stdout.write(res.printed)
+        sys.stdout.flush()
+    for note in res.notes:
+        _err(f"note: {note}")
+    remaining = res.remaining
+    where = "written to" if args.in_place else "printed; unchanged on disk (add -i to write it):"
+    _err(f"filled {len(res.filled)} placeholder(s) ({res.semantics.label}); {where} {args.config}; "
+         f"{len(remaining)} left" + (f" — review with `lmi-wizard pbtxt check {args.config}`" if remaining else ""))
+    return 0
+
+
+def _check(args) -> int:
+    from lmi_wizard.core.triton.pbtxt import DEFAULT_ENGINE_PATH, check_file
+
+    expected = args.engine_path or DEFAULT_ENGINE_PATH
+    reports = [check_file(p, expected_engine_path=expected) for p in args.configs]
+    ok = all(r.ok for r in reports)
+    if args.json:
+        parses_values = [r.parses for r in reports]
+        parses = None if any(p is None for p in parses_values) else all(parses_values)
+        doc = {
+            "ok": ok,
+            "parses": parses,
+            "findings": [f.to_json() for r in reports for f in r.findings],
+            "files": [r.to_json() for r in reports],
+        }
+        # indented for people; compact when the document is huge (a 50 MB file has ~1M findings)
+        print(json.dumps(doc, indent=2 if len(doc.get("findings", ())) <= 10_000 else None))
+        return 0 if ok else 1
+    for r in reports:
+        _print_report(r)
+    if len(reports) > 1:
+        bad = [r.file for r in reports if not r.ok]
+        print(f"{len(reports)} files: " + ("nothing blocks" if ok else f"{len(bad)} blocked ({', '.join(bad)})"))
+    return 0 if ok else 1
+
+
+def _print_report(r) -> None:
+    status = "OK" if r.ok else "BLOCKED"
+    parse = {True: "parses as inference.ModelConfig", False: "does NOT parse as inference.ModelConfig",
+             None: "parse not tried"}[r.parses]
+    print(f"{r.file}: {status} — {len(r.blocking)} blocking, {len(r.optional)} optional; {parse}")
+    if r.parses is False and r.parse_error:
+        print(f"  parse error: {r.parse_error}")
+    for f in r.blocking:
+        print(f"  {r.file}:{f.line}: blocking ${{{f.name}}} in {f.field}: {f.reason}")
+    for f in r.optional:
+        print(f"  {r.file}:{f.line}: optional ${{{f.name}}} in {f.field}")
+    if r.optional:
+        print("  (optional: the backend falls back to its default — fill them, or delete each whole "
+              "parameters { … } block)")
+    d = r.decoupled
+    print(f"  decoupled: {d['value'] if d['value'] is not None else '(not set)'}"
+          + (f" (line {d['line']})" if d.get("line") else ""))
+    e = r.engine_path
+    if e.get("param"):
+        print(f"  engine path: {e['param']} = {e['value']!r} ({e['state']}; expected {e['expected']})")
+    for n in r.notes:
+        print(f"  note: {n}")

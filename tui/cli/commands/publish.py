@@ -1,0 +1,190 @@
+"""``lmi-wizard publish REPO_DIR DEST``: check the layout rule, sync the model, print LMI's model_id."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+NAME = "publish"
+HELP = "upload the compiled model to S3 (or a local folder) the way LMI loads it, and print the model_id"
+ORDER = 60
+
+
+EPILOG = ("exit codes: 0 done; 2 bad input or a destination LMI cannot load (nothing sent), or S3 refused "
+          "(credentials, access, bucket, region); 3 network or server trouble; 130 cancelled (Ctrl-C). "
+          "After 3 or 130 run the same command again: it sends only what is missing.")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("repo_dir", metavar="REPO_DIR",
+                        help="Triton layout: the tensorrt_llm/ folder (or the Triton model repo holding it); "
+                             "flat layout: the trtllm-build output folder with the tokenizer files")
+    parser.add_argument("dest", metavar="DEST",
+                        help="s3://bucket/folder1/folder2/ or a local folder (Triton layout: LMI gets folder1/)")
+    parser.add_argument("--layout", choices=("triton", "flat"),
+                        help="triton (LMI 0.25–0.32) or flat (LMI 0.33+); default: inferred from REPO_DIR")
+    parser.add_argument("--endpoint-url", metavar="URL",
+                        help="S3-compatible endpoint (default: AWS, or the AWS_ENDPOINT_URL variable)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="AWS profile to use (default: boto3's standard chain, e.g. AWS_PROFILE)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--dry-run", action="store_true", help="check and show what would be sent; send nothing")
+
+
+def _human(n: int) -> str:
+    from lmi_wizard.core.models import human_bytes
+
+    return human_bytes(n)
+
+
+def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, progress=None, cancel=None,
+            client=None, profile=None) -> dict:
+    """Check, sync, verify, list. Returns the report (the ``--json`` document)."""
+    from lmi_wizard.core.layout import TRITON, check_listing, check_local, destination_findings, infer_layout, parse_destination, raise_for, source_folder
+    from lmi_wizard.core import s3
+
+    layout = layout or infer_layout(repo_dir)
+    src = source_folder(repo_dir, layout)
+    dest = parse_destination(dest)
+    model_id, findings = destination_findings(dest, layout)
+    findings += check_local(repo_dir, layout)
+    raise_for(findings)  # refuse before any byte is sent (and before any request)
+    s3.check_local_destination(src, dest, model_id=model_id)
+
+    if dest.is_s3 and client is None:
+        client = s3.make_client(endpoint_url, profile=profile)
+    result = s3.sync(src, dest, endpoint_url=endpoint_url, client=client, progress=progress, cancel=cancel,
+                     dry_run=dry_run)
+
+    # what LMI will find under model_id once this is there
+    keys = sorted({f.rel for f in s3.scan_local(src)} | set(result.extra))
+
+    def read_local(rel: str):
+        try:
+            return (src / rel).read_bytes() if (src / rel).stat().st_size < 16 * 1024 * 1024 else None
+        except OSError:
+            return None
+
+    if layout == TRITON:
+        rel_keys = [f"{dest.name}/{k}" for k in keys]
+        siblings = [e.name for e in s3.list_entries(model_id, endpoint_url=endpoint_url, client=client)
+                    if e.is_prefix and e.name.rstrip("/") != dest.name][:20]
+        for sib in siblings:
+            for e in s3.list_entries(_join(model_id, sib), endpoint_url=endpoint_url, client=client):
+                if not e.is_prefix:
+                    rel_keys.append(sib + e.name)
+        after = check_listing(rel_keys, model_id, layout)
+    else:
+        after = check_listing(keys, model_id, layout, read=read_local)
+    if result.extra:
+        after.append(_extra_finding(result.extra, dest.url))
+    seen_codes: set = set()
+    findings = [f for f in findings + after  # the source's and the destination's check often say the same
+                if f.level == "warning" and not (f.code in seen_codes or seen_codes.add(f.code))]
+    listing = [] if (dry_run and not _exists(dest)) else s3.list_entries(dest, endpoint_url=endpoint_url,
+                                                                        client=client)
+    return {
+        "model_id": model_id,
+        "layout": layout,
+        "source": str(src),
+        "dest": dest.url,
+        "dry_run": dry_run,
+        "uploaded": result.uploaded,
+        "skipped": result.skipped,
+        "reasons": result.reasons,
+        "bytes": result.bytes,
+        "total_bytes": result.total_bytes,
+        "extra": result.extra,
+        "aborted": result.aborted,
+        "warnings": [f.to_dict() for f in findings],
+        "listing": [e.to_dict() for e in listing],
+        "_entries": listing,
+    }
+
+
+def _join(model_id: str, name: str) -> str:
+    if model_id.startswith("s3://"):
+        return model_id.rstrip("/") + "/" + name
+    return os.path.join(model_id, name)
+
+
+def _exists(dest) -> bool:
+    return dest.is_s3 or (dest.path is not None and dest.path.is_dir())
+
+
+def _extra_finding(extra, where):
+    from lmi_wizard.core.layout import Finding
+
+    shown = ", ".join(extra[:5]) + (" …" if len(extra) > 5 else "")
+    return Finding("warning", "extra-objects",
+                   f"{len(extra)} object(s) at {where} are not in the model folder (left from an earlier upload?): "
+                   f"{shown}", "remove them if they do not belong to this model (LMI downloads them too)")
+
+
+def run(args) -> int:
+    from lmi_wizard.core.base.progress import CancelToken
+    from lmi_wizard.core.s3 import render_listing
+
+    cancel = CancelToken()
+    is_tty = sys.stderr.isatty()
+    state = {"last_pct": -1}
+
+    def progress(ev) -> None:
+        if args.json:
+            return
+        extra = ev.extra or {}
+        if extra.get("finished"):
+            print(f"  sent {extra['file']} ({_human(extra.get('file_total') or 0)}) "
+                  f"[{extra.get('files_done')}/{extra.get('files_total')} files]", file=sys.stderr)
+        elif is_tty and ev.total:
+            pct = int(100 * (ev.done or 0) / ev.total)
+            if pct != state["last_pct"]:
+                state["last_pct"] = pct
+                print(f"\r  {pct:3d}% of {_human(ev.total)}  {ev.message[:60]:<60}", end="", file=sys.stderr)
+
+    def on_signal(signum, frame) -> None:
+        # first Ctrl-C: stop cleanly (in-flight transfers cancelled, unfinished multipart aborted);
+        # a second one stops at once, e.g. while a request to an unresponsive endpoint is waiting
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        try:
+            print("\nlmi-wizard: cancelling the upload (Ctrl-C again to stop at once)", file=sys.stderr)
+        except RuntimeError:  # the main thread was writing to stderr itself
+            pass
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        report = publish(args.repo_dir, args.dest, layout=args.layout, endpoint_url=args.endpoint_url,
+                         dry_run=args.dry_run, progress=progress, cancel=cancel, profile=args.profile)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    entries = report.pop("_entries")
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    verb = "would send" if args.dry_run else "sent"
+    print(f"layout: {report['layout']}  source: {report['source']}")
+    print(f"{verb} {len(report['uploaded'])} file(s), {_human(report['bytes'] if not args.dry_run else 0)}"
+          + (f" ({', '.join(report['uploaded'][:8])}{' …' if len(report['uploaded']) > 8 else ''})"
+             if args.dry_run and report["uploaded"] else "")
+          + f"; {len(report['skipped'])} unchanged file(s) skipped")
+    if report["aborted"]:
+        print(f"aborted {len(report['aborted'])} unfinished multipart upload(s) left by an interrupted run")
+    for w in report["warnings"]:
+        print(f"warning: {w['problem']}" + (f" — fix: {w['fix']}" if w.get("fix") else ""))
+    print(f"\n{report['dest']}:")
+    print(render_listing(entries) or "  (empty)")
+    print(f"\nLMI model_id: {report['model_id']}")
+    print(f"  HF_MODEL_ID={report['model_id']}   or   option.model_id={report['model_id']}")
+    return 0
