@@ -272,9 +272,11 @@ def watch(outcomes: list[Outcome], sm, logs_client, *, progress: ProgressFn | No
             stopping = True
             for name, o in live.items():
                 if o.status not in S.TERMINAL:
-                    S.stop(sm, name)
-                    emit(progress, "remote", f"{name}: stopping", extra={"event": "job", "job": name,
-                                                                          "status": "Stopping"})
+                    st = S.stop(sm, name)  # a job that ended meanwhile is left as it is
+                    o.status = st.status if not st.done else o.status
+                    if not st.done:
+                        emit(progress, "remote", f"{name}: {st.status}", extra={"event": "job", "job": name,
+                                                                                 "status": st.status})
         for ln in tail.poll():
             emit(progress, "remote", ln.message, extra={"event": "log", "job": ln.job, "stream": ln.stream,
                                                          "timestamp": ln.timestamp})
