@@ -282,12 +282,25 @@ def test_hf_token_read_inside_the_job_never_in_the_request(tmp_path, aws):
                      "open(log, 'w').write('the run log\\n')\n"
                      "print(json.dumps({'ok': True, 'argv': sys.argv[1:], 'log': log}))\n")
     lines: list[str] = []
-    rc = run_in_job(str(tmp_path / "recipe.toml"), work_dir=str(tmp_path / "work"), output=str(tmp_path / "out"),
+    chan = recipe(tmp_path, "injob")  # what the recipe channel holds: the user's file, [remote] and all
+    original = chan.read_bytes()
+    rc = run_in_job(str(chan), work_dir=str(tmp_path / "work"), output=str(tmp_path / "out"),
                     token=token, on_line=lines.append, wizard=[sys.executable, str(probe)])
     assert rc == 0
     assert "progress on stderr; token set: True" in lines and not any(token in ln for ln in lines)
     report = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert report["argv"] == ["run", str(tmp_path / "recipe.toml"), "--work-dir", str(tmp_path / "work"), "--json"]
+    from lmi_wizard.core.wizard.steps import FIELDS
+
+    ran = report["argv"][1]
+    assert report["argv"] == ["run", ran, "--work-dir", str(tmp_path / "work"), "--json"]
+    assert chan.read_bytes() == original
+    if "remote.instance_type" in FIELDS:  # the schema reads the remote keys: the file itself runs
+        assert ran == str(chan)
+    else:  # until then `run` gets a copy without them, which the recipe loader accepts
+        from lmi_wizard.core.wizard.recipe import load_recipe
+
+        assert ran == str(tmp_path / "work" / "recipe.toml") and "[remote]" not in Path(ran).read_text()
+        assert load_recipe(ran, ctx=NO_GPU)["destination.uri"] == "s3://models/injob/"
     assert (tmp_path / "out" / "run.log").read_text() == "the run log\n"
     # the request names the secret; the token is nowhere in it
     opts = R.Options(role_arn=ROLE, instance_type="ml.p5.48xlarge", region="us-east-1")
