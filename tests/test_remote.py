@@ -424,6 +424,10 @@ def test_three_recipes_in_parallel_failed_stopped_completed(tmp_path, aws, capsy
                           "--json", endpoint=ep))
     assert rc == 0 and len(aws.standin.creates) == before + 1
     assert json.loads(capsys.readouterr().out)[0]["status"] == "InProgress"
+    # without names: the recent lmi-wizard jobs (ListTrainingJobs), newest first
+    assert cli.main(_remote("status", "--json", endpoint=ep)) == 1
+    listed = [d["job"] for d in json.loads(capsys.readouterr().out)]
+    assert len(listed) == 4 and set(names) < set(listed)
 
 
 def test_quota_error_names_the_quota(tmp_path, aws, capsys):
@@ -445,7 +449,7 @@ def test_policy_json(tmp_path, capsys):
     caller = [a for s in doc["caller"]["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     for a in ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
               "sagemaker:ListTrainingJobs", "sagemaker:AddTags", "iam:PassRole", "logs:GetLogEvents",
-              "logs:DescribeLogStreams", "s3:PutObject"):
+              "logs:DescribeLogStreams", "s3:PutObject", "s3:DeleteObject"):
         assert a in caller, a
     passrole = next(s for s in doc["caller"]["Statement"] if s["Action"] == "iam:PassRole")
     assert passrole["Resource"] == ROLE

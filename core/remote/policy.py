@@ -31,8 +31,9 @@ def policies(*, buckets: Iterable[str] = (), secret: Optional[str] = None, role_
          "Resource": [logs, logs + ":log-stream:*"]},
         {"Sid": "StageAndCheck", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
          "Resource": bucket_arns},
-        {"Sid": "StageAndCheckObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-         "Resource": object_arns},
+        # (DeleteObject: a wheelhouse of an older lmi-wizard is replaced under the staging prefix)
+        {"Sid": "StageAndCheckObjects", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject",
+                                                                       "s3:DeleteObject"], "Resource": object_arns},
     ]}
     role = {"Version": "2012-10-17", "Statement": [
         {"Sid": "Image", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
