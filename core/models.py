@@ -417,12 +417,22 @@ def parse_config(text: str, *, source: str, kind: str, path: Path, revision: Opt
     return cfg
 
 
-_HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+# huggingface_hub's own rule (``utils.validate_repo_id``): an optional namespace, then the name; each part
+# 1-96 ASCII letters, digits, ``_ . -``, starting and ending with a letter, digit or ``_``; no ``--`` or ``..``;
+# not ending in ``.git``
+_HF_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+_HF_ID = re.compile(rf"(?:{_HF_PART}/)?{_HF_PART}", re.ASCII)
+
+
+def is_hf_id(source: str) -> bool:
+    """``org/name`` or ``name`` spelled as the Hub allows (no check that it exists): THE one rule, used by the
+    wizard's model and tokenizer validators, the tokenizer fetch and the model loader."""
+    return (isinstance(source, str) and bool(_HF_ID.fullmatch(source)) and "--" not in source
+            and ".." not in source and not source.endswith(".git"))
 
 
 def looks_like_hf_id(source: str) -> bool:
-    """``org/name`` or ``name`` spelled as the Hub allows (no check that it exists)."""
-    return bool(_HF_ID.match(source)) and "--" not in source and ".." not in source
+    return is_hf_id(source)
 
 
 def looks_like_path(source: str) -> bool:

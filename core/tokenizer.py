@@ -221,7 +221,9 @@ def _match_reason(name: str) -> Optional[str]:
 
 
 def looks_like_repo_id(text: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?", text)) and ".." not in text and "--" not in text
+    from .models import is_hf_id
+
+    return is_hf_id(text)
 
 
 # --------------------------------------------------------------------------------------------- sources

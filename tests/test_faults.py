@@ -34,7 +34,7 @@ from lmi_wizard.core.triton import pbtxt, repo
 from lmi_wizard.core import s3 as s3mod
 from lmi_wizard.core.pipeline import engine as P
 from lmi_wizard.core.wizard import recipe as R
-from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.base.progress import CancelToken
 from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree

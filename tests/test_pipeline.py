@@ -19,7 +19,7 @@ import pytest
 
 from lmi_wizard.core.pipeline import engine as P
 from lmi_wizard.core.wizard import recipe as R
-from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.base.progress import CancelToken
 from tests.gitfixtures import BACKEND_GITLINKS, FIXTURES, backend_tree, file_url, make_repo, trtllm_tree

@@ -1,4 +1,4 @@
-"""``lmi-wizard --plain``: questionary prompts rendered from core.steps, driven with piped keystrokes
+"""``lmi-wizard --plain``: questionary prompts rendered from core.wizard, driven with piped keystrokes
 (prompt_toolkit's create_pipe_input + DummyOutput), over the same prepared environment as the TUI tests."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from lmi_wizard.core.wizard import recipe as R
-from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core import wizard as S
 from lmi_wizard.tui import plain
 from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
 

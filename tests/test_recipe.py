@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from lmi_wizard.core.wizard import recipe as R
-from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError
 
 if sys.version_info >= (3, 11):

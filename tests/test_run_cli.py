@@ -16,7 +16,7 @@ import pytest
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core.pipeline import engine as P
 from lmi_wizard.core.wizard import recipe as R
-from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core import wizard as S
 from tests.test_pipeline import FAKE_SECRETS, hub, local_tok, remotes, tutorial_text  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -130,7 +130,7 @@ def test_full_headless_run_leaks_no_secret(remotes, tmp_path, s3):
 
 
 def test_recipe_never_stores_a_typed_token(tmp_path):
-    from lmi_wizard.core.wizard import steps as S
+    from lmi_wizard.core import wizard as S
 
     a = R.loads_recipe('[model]\nsource = "org/m"\n', ctx=S.Context(installed_trtllm=None, gpus=[]), require=False)
     a["tokenizer.hf_token"] = "hf_TypedIntoTheWizard0123456789abcd"

@@ -1,10 +1,10 @@
-"""core/steps.py: the one description of the wizard's steps and fields."""
+"""core/wizard/: the one description of the wizard's steps and fields."""
 
 from __future__ import annotations
 
 import pytest
 
-from lmi_wizard.core.wizard import steps as S
+from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError
 
 
@@ -98,7 +98,7 @@ def test_step_validation_errors_and_warnings(tmp_path):
     # Triton layout refuses a destination one folder deep (the two-folder rule), before anything runs
     a["destination.uri"] = "s3://lmi-llm/baichuan/"
     probs = S.validate_step("destination", a)
-    assert any(p.key == "destination.uri" and p.blocking and "two folders" in p.message for p in probs)
+    assert any(p.key == "destination.uri" and p.blocking and "two folders" in p.text() for p in probs)
     assert S.lmi_model_id(a) is None
     # a local model folder must exist and hold config.json
     a["model.source"] = str(tmp_path / "nope")

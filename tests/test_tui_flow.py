@@ -117,9 +117,9 @@ async def test_tutorial_through_every_screen_to_s3(remotes, hub, s3, tmp_path): 
         assert "option.model_id=s3://" in text_of(app, "#lmi-props")
         assert "HF_MODEL_ID" in text_of(app, "#lmi-env")
         # the Hub config.json the Model screen read is the one core's validation sees (no second fetch)
-        from lmi_wizard.core.wizard import steps as core_steps
+        from lmi_wizard.core import wizard as core_wizard
 
-        cfg = app.session.ctx.model_config(core_steps.model_ref(app.answers))
+        cfg = app.session.ctx.model_config(core_wizard.model_ref(app.answers))
         assert cfg is not None and "Baichuan" in " ".join(cfg.architectures)
     # what landed in S3
     objs = s3.objects(bucket, "trtllm/baichuan-13b-tp2/baichuan-13b-chat/")

@@ -107,7 +107,7 @@ def prepare_screens(base: Path, remotes: dict, hub) -> dict:
 
     from lmi_wizard.core import checkout as core_checkout
     from lmi_wizard.core.pipeline import engine as pipeline
-    from lmi_wizard.core.wizard import steps as S
+    from lmi_wizard.core import wizard as S
     from tests.test_pipeline import tutorial_recipe
 
     work = base / "work"

@@ -1,4 +1,4 @@
-"""The Textual wizard: one screen per step of ``core.steps``, answers saved as the user goes.
+"""The Textual wizard: one screen per step of ``core.wizard``, answers saved as the user goes.
 
 Everything shown comes from ``lmi_wizard.core``; this module only wires screens together:
 the step order (and which steps apply, e.g. Triton config only for the Triton layout), the answer
@@ -20,83 +20,17 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from lmi_wizard.core.wizard import recipe as core_recipe
-from lmi_wizard.core.wizard import steps as core_steps
-from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core import wizard as core_wizard
+from lmi_wizard.core.wizard.session import Session
 
 from .screens import registry
 
 
-class Session:
-    """The answers (``core.steps.Answers``), the detection context and the state file (``core.recipe``).
+def _pipeline_factory(answers, **kw):
+    """``core.pipeline.engine.build_pipeline`` (imported when a pipeline is first wanted)."""
+    from lmi_wizard.core.pipeline import engine as pipeline
 
-    ``environment`` is a ``core.environment.EnvironmentReport`` given up front (tests, screenshots);
-    otherwise the Environment screen gathers one in a worker and hands it here."""
-
-    def __init__(self, *, state_path=None, environment: Any = None, pipeline_options: dict | None = None) -> None:
-        self.ctx = core_steps.Context()
-        self.environment = None
-        self.pipeline_options = dict(pipeline_options or {})  # python, trtllm_build, endpoints (tests)
-        self.load_problem: str | None = None
-        try:
-            self.state = core_recipe.load_state(state_path, ctx=self.ctx)
-        except WizardError as exc:
-            path = Path(state_path) if state_path else core_recipe.default_state_path()
-            kept = path.with_name(path.name + ".damaged")
-            try:  # never overwrite what could be a hand edit: keep it beside, start over
-                os.replace(path, kept)
-                self.load_problem = f"{exc.problem}; kept as {kept}, starting over"
-            except OSError:
-                self.load_problem = str(exc)
-            self.state = core_recipe.WizardState(core_steps.Answers(ctx=self.ctx), None, None, path)
-        self.answers: core_steps.Answers = self.state.answers
-        self.run_result: Any = None  # what the Run screen produced, for Done
-        if environment is not None:
-            self.set_environment(environment)
-
-    def set_environment(self, report: Any) -> None:
-        """Detection facts into the context the fields consult."""
-        self.environment = report
-        gpu = getattr(report, "gpu", None)
-        trt = getattr(report, "tensorrt_llm", None)
-        if trt is not None:
-            self.ctx.set("installed_trtllm", trt.version if trt.installed else None)
-        if gpu is not None:
-            self.ctx.set("gpus", list(gpu.gpus) if gpu.available else [])
-
-    def pipeline(self, answers=None, **kw):
-        """``core.pipeline.build_pipeline`` for these answers with this session's options."""
-        from lmi_wizard.core.pipeline import engine as pipeline
-
-        return pipeline.build_pipeline(answers if answers is not None else self.answers,
-                                       **{**self.pipeline_options, **kw})
-
-    @property
-    def current(self) -> str | None:
-        return self.state.last_step
-
-    @current.setter
-    def current(self, step: str) -> None:
-        self.state.last_step = step
-
-    def visible_steps(self) -> list[str]:
-        return [s.key for s in core_steps.steps_for(self.answers)]
-
-    def step_title(self, key: str) -> str:
-        return core_steps.step(key).title
-
-    def resume_step(self) -> str:
-        steps = self.visible_steps()
-        last = self.state.last_step
-        if last in ("run", "done"):
-            return "review"  # a run is only ever started by the user, on Review
-        return last if last in steps else steps[0]
-
-    def save(self) -> None:
-        try:
-            core_recipe.save_state(self.state)
-        except WizardError as exc:  # a read-only config dir must not stop the wizard
-            self.load_problem = f"answers not saved: {exc}"
+    return pipeline.build_pipeline(answers, **kw)
 
 
 class WizardApp(App):
@@ -113,7 +47,7 @@ class WizardApp(App):
                  pipeline_options: dict | None = None, start_at: str | None = None, watch_css: bool = False) -> None:
         super().__init__(watch_css=watch_css)
         self.session = Session(state_path=state_path, environment=environment,
-                               pipeline_options=pipeline_options)
+                               pipeline_options=pipeline_options, pipeline_factory=_pipeline_factory)
         self._start_at = start_at
         self._save_timer = None
         self.show_advanced = False
@@ -123,7 +57,7 @@ class WizardApp(App):
 
     # ---- answers ---------------------------------------------------------------------------
     @property
-    def answers(self) -> core_steps.Answers:
+    def answers(self) -> core_wizard.Answers:
         return self.session.answers
 
     def answers_changed(self) -> None:

@@ -1,4 +1,4 @@
-"""``lmi-wizard --plain``: the wizard's steps as plain questionary prompts, rendered from ``core.steps``
+"""``lmi-wizard --plain``: the wizard's steps as plain questionary prompts, rendered from ``core.wizard``
 (the same fields, defaults, choices and validation as the full-screen app), answers saved to the same
 state file after every step, then the same ``core.pipeline`` run with its progress printed line by line.
 
@@ -12,12 +12,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lmi_wizard.core.wizard import recipe as core_recipe
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import WizardError
-from lmi_wizard.core.wizard.steps import Kind
+from lmi_wizard.core.wizard import Kind
+from lmi_wizard.core.wizard.session import FORM_STEPS_END, Session
 
-FORM_STEPS_END = ("review", "run", "done")
+
+def _pipeline_factory(answers, **kw):
+    from lmi_wizard.core.pipeline import engine as pipeline
+
+    return pipeline.build_pipeline(answers, **kw)
+
+
+class Blocked(Exception):
+    """A step's blocking problem the answers given did not change: stop (answers saved) instead of asking again."""
 
 
 class PlainWizard:
@@ -25,29 +33,27 @@ class PlainWizard:
                  pipeline_options: dict | None = None, out=None) -> None:
         self.io = {k: v for k, v in (("input", input), ("output", output)) if v is not None}
         self.advanced = advanced
-        self.pipeline_options = dict(pipeline_options or {})
         self.out = out or sys.stdout
-        self.ctx = core_steps.Context()
-        try:
-            self.state = core_recipe.load_state(state_path, ctx=self.ctx)
-        except WizardError as exc:
-            self.say(f"! {exc}; starting over")
-            self.state = core_recipe.WizardState(core_steps.Answers(ctx=self.ctx), None, None,
-                                                 Path(state_path) if state_path else None)
-        self.answers = self.state.answers
+        # the same session as the full-screen app: state load (damaged file kept beside), context, pipeline
+        self.session = Session(state_path=state_path, pipeline_options=pipeline_options,
+                               pipeline_factory=_pipeline_factory)
+        if self.session.load_problem:
+            self.say(f"! {self.session.load_problem}")
+        self.ctx = self.session.ctx
+        self.state = self.session.state
+        self.answers = self.session.answers
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
     def save(self, step: str) -> None:
-        self.state.last_step = step
-        try:
-            core_recipe.save_state(self.state)
-        except WizardError as exc:
-            self.say(f"! answers not saved: {exc}")
+        self.session.current = step
+        problem = self.session.save()
+        if problem:
+            self.say(f"! {problem}")
 
     # ---- one field ----------------------------------------------------------------------------
-    def ask_field(self, f: core_steps.Field) -> None:
+    def ask_field(self, f: core_wizard.Field) -> None:
         import questionary
 
         a = self.answers
@@ -69,8 +75,8 @@ class PlainWizard:
                     parsed = f.parse(raw)
                 except WizardError as exc:
                     return getattr(exc, "message", str(exc))
-                msg = f.check(parsed, a)
-                return True if msg is None else msg
+                found = f.check(parsed, a)
+                return True if found is None else found.text()
 
             value = questionary.text(label, default=f.format(current), validate=validate, **self.io).unsafe_ask()
             if value == f.format(current) and not a.is_set(f.key):
@@ -78,7 +84,7 @@ class PlainWizard:
         a[f.key] = value
 
     # ---- one step -----------------------------------------------------------------------------
-    def ask_step(self, step: core_steps.Step) -> None:
+    def ask_step(self, step: core_wizard.Step) -> None:
         self.say(f"\n== {step.title} ==")
         if step.help:
             self.say(step.help)
@@ -87,25 +93,28 @@ class PlainWizard:
         for f in step.visible_fields(self.answers, advanced=self.advanced):
             self.ask_field(f)
         while True:
-            problems = core_steps.validate_step(step, self.answers, advanced=self.advanced)
+            problems = core_wizard.validate_step(step, self.answers, advanced=self.advanced)
             for p in problems:
-                self.say(("✗ " if p.blocking else "! ") + str(p))
+                self.say(("✗ " if p.blocking else "! ") + f"{p.key}: {p.text()}")
             blocking = [p for p in problems if p.blocking]
             if not blocking:
                 break
+            before = self.answers.explicit()
             for p in blocking:  # ask again what blocks (the field, or every field of the step)
-                keys = [p.key] if p.key in core_steps.FIELDS else \
+                keys = [p.key] if p.key in core_wizard.FIELDS else \
                     [f.key for f in step.visible_fields(self.answers, advanced=True)]
                 for k in keys:
                     self.ask_field(self.answers.field(k))
+            if self.answers.explicit() == before:  # nothing changed: asking again would ask forever
+                self.save(step.key)
+                raise Blocked(blocking[0])
         self.save(step.key)
 
     def show_environment(self) -> None:
         from lmi_wizard.core.facts import environment
 
         rep = environment.gather(lookup_tags=False)
-        self.ctx.set("installed_trtllm", rep.tensorrt_llm.version if rep.tensorrt_llm.installed else None)
-        self.ctx.set("gpus", list(rep.gpu.gpus) if rep.gpu.available else [])
+        self.session.set_environment(rep)
         self.say(f"GPUs: {rep.gpu.summary()}")
         t = rep.tensorrt_llm
         self.say(f"tensorrt-llm: {t.version if t.installed else 'not installed'}; "
@@ -120,12 +129,12 @@ class PlainWizard:
         start = self.state.last_step
         done_keys: set[str] = set()
         if start and start not in FORM_STEPS_END:
-            keys = [s.key for s in core_steps.steps_for(self.answers)]
-            if start in keys and questionary.confirm(f"Resume at '{core_steps.step(start).title}'?",
+            keys = [s.key for s in core_wizard.steps_for(self.answers)]
+            if start in keys and questionary.confirm(f"Resume at '{core_wizard.step(start).title}'?",
                                                      default=True, **self.io).unsafe_ask():
                 done_keys = set(keys[:keys.index(start)])
         while True:
-            todo = [s for s in core_steps.steps_for(self.answers)
+            todo = [s for s in core_wizard.steps_for(self.answers)
                     if s.key not in FORM_STEPS_END and s.key not in done_keys]
             if not todo:
                 break
@@ -139,9 +148,9 @@ class PlainWizard:
         pipe = self.pipeline()
         self.say("\n== Review ==")
         self.say(pipe.plan_script())
-        problems = [p for p in core_steps.validate_all(self.answers) if p.blocking]
+        problems = [p for p in core_wizard.validate_all(self.answers) if p.blocking]
         for p in problems:
-            self.say(f"✗ {p}")
+            self.say(f"✗ {p.key}: {p.text()}")
         self.save("review")
         if problems:
             return 2
@@ -171,9 +180,7 @@ class PlainWizard:
         return 0
 
     def pipeline(self):
-        from lmi_wizard.core.pipeline import engine as pipeline
-
-        return pipeline.build_pipeline(self.answers, resume=True, **self.pipeline_options)
+        return self.session.pipeline(resume=True)
 
 
 def main(args, *, input=None, output=None, out=None, pipeline_options: dict | None = None) -> int:
@@ -182,10 +189,12 @@ def main(args, *, input=None, output=None, out=None, pipeline_options: dict | No
                       pipeline_options=pipeline_options)
     try:
         return wiz.run()
+    except Blocked as exc:
+        p = exc.args[0]
+        wiz.say(f"✗ stopped: {p.key}: {p.problem}" + (f" — fix: {p.fix}" if p.fix else "")
+                + f"\nanswers saved to {wiz.state.path}; `lmi-wizard --plain` resumes at this step")
+        return 2
     except KeyboardInterrupt:
-        try:
-            core_recipe.save_state(wiz.state)
-        except WizardError:
-            pass
+        wiz.session.save()
         wiz.say(f"\ninterrupted; answers saved to {wiz.state.path} — `lmi-wizard --plain` resumes")
         return 130

@@ -43,9 +43,11 @@ from typing import Any, Iterable, Optional
 
 from ..base.errors import Cancelled, WizardError
 from ..base.fsutil import atomic_write_text
+from ..base.findings import raise_first
 from ..models import human_bytes as _human
 from ..base.progress import CancelToken, Progress, ProgressFn
-from ..wizard.steps import Answers, build_intent, destination_text, gpu_facts, lmi_model_id, model_ref, resolve_layout, resolve_tag, uses_backend_repo, validate_all, work_path
+from ..wizard import (Answers, build_intent, destination_text, gpu_facts, lmi_model_id, model_ref, needs_checkout,
+                      resolve_layout, resolve_tag, uses_backend_repo, validate_all, work_path)
 
 RUN_DIR = ".lmi-wizard"
 STATE_NAME = "run-state.json"
@@ -346,11 +348,6 @@ def _release(version: str):
 
 
 # -- 2. checkout --------------------------------------------------------------------------------------
-
-
-def needs_checkout(a: Answers) -> bool:
-    method = a["build.method"] or "checkout"
-    return method == "checkout" or (resolve_layout(a) == "triton" and method == "prebuilt")
 
 
 _CHECKOUT_OPTIONS = (("--backend-url/--trtllm-url", "[checkout] backend_url / trtllm_url"),
@@ -703,134 +700,9 @@ class AssembleStep(PipelineStep):
 
 # -- 5. config.pbtxt (Triton layout) ----------------------------------------------------------------
 
-_DATA_TYPES = {"float16": "TYPE_FP16", "bfloat16": "TYPE_BF16", "float32": "TYPE_FP32"}
-
-
-def wanted_substitutions(a: Answers) -> dict[str, str]:
-    """Every placeholder the wizard knows how to fill from the answers (only those present in the template
-    are requested), then the user's own ``[triton] substitutions`` (always requested)."""
-    mb = str(a["build.max_batch_size"] or 64)
-    want = {
-        "triton_backend": "tensorrtllm",
-        "triton_max_batch_size": mb,
-        "max_batch_size": mb,
-        "decoupled_mode": "True" if a["triton.decoupled"] else "False",
-        "max_beam_width": "1",
-        "engine_dir": a["triton.engine_path"],
-        "gpt_model_path": a["triton.engine_path"],
-        "batching_strategy": "inflight_fused_batching",
-        "batch_scheduler_policy": a["triton.batch_scheduler_policy"],
-        "kv_cache_free_gpu_mem_fraction": f"{a['triton.kv_cache_free_gpu_mem_fraction']:g}",
-        "max_queue_delay_microseconds": "0",
-        "logits_datatype": "TYPE_FP32",
-        "encoder_input_features_data_type": _DATA_TYPES.get(a["build.dtype"], "TYPE_FP16"),
-        "prompt_embedding_table_data_type": _DATA_TYPES.get(a["build.dtype"], "TYPE_FP16"),
-        # the tutorial's own string, for the old templates that still have these keys
-        "enable_trt_overlap": "False",
-        "max_num_sequences": mb,
-    }
-    return want
-
-
-@dataclass
-class ConfigFill:
-    text: str  # what the config step writes
-    report: Any  # core.pbtxt.CheckReport of ``text``
-    pairs: dict  # the substitutions requested
-    deleted: list  # optional parameter blocks deleted
-    notes: list
-
-
-def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.pbtxt",
-                tag: str | None = None) -> ConfigFill:
-    """What the config step makes of ``template`` (the tag's tensorrt_llm/config.pbtxt), in memory: fill like
-    the tag's fill_template.py, set decoupled and the engine path, delete the parameters blocks named in
-    ``triton.delete_params`` and (``triton.optional_placeholders = "delete"``) every unfilled optional one, check. The TUI's live preview and the run use this same function."""
-    from ..triton import pbtxt
-
-    tag = tag or resolve_tag(a)
-    text = template
-    pairs = _fill_pairs(a, text)
-    notes: list[str] = []
-    live = pbtxt.placeholder_names(text)[0]
-    for key, name in (("triton.batch_scheduler_policy", "batch_scheduler_policy"),
-                      ("triton.kv_cache_free_gpu_mem_fraction", "kv_cache_free_gpu_mem_fraction")):
-        if a.is_set(key) and name not in live:
-            notes.append(f"{key} has no effect: the {tag} template has no ${{{name}}}")
-    if pairs:
-        res = pbtxt.fill_text(text, pairs, tag=tag, path=path)  # a Mapping: every value verbatim, any tag
-        text = res.text
-        notes += res.notes
-    text = pbtxt.set_decoupled(text, bool(a["triton.decoupled"]))
-    keys = pbtxt.parameter_keys(text)
-    for param in pbtxt.ENGINE_PATH_KEYS:
-        if param in keys:
-            text = pbtxt.set_engine_path(text, a["triton.engine_path"], param=param)
-    deleted: list[str] = []
-    # the blocks named one by one (the placeholder review's Delete), whatever the policy for the rest
-    present = set(pbtxt.parameter_keys(text))
-    missing = []
-    for param in dict.fromkeys(a["triton.delete_params"] or ()):
-        if param in present:
-            text = pbtxt.delete_parameter(text, param)
-            deleted.append(param)
-        else:
-            missing.append(param)
-    if deleted:
-        notes.append("deleted as asked (triton.delete_params): " + ", ".join(deleted))
-    if missing:
-        notes.append(f"triton.delete_params: no parameters block {', '.join(missing)} in this template "
-                     "(nothing deleted)")
-    report = pbtxt.check_text(text, path, expected_engine_path=a["triton.engine_path"])
-    if a["triton.optional_placeholders"] == "delete":
-        dropped: list[str] = []
-        for f in report.optional:
-            if f.param and f.param not in deleted:
-                text = pbtxt.delete_parameter(text, f.param)
-                deleted.append(f.param)
-                dropped.append(f.param)
-        if dropped:
-            notes.append("deleted unfilled optional parameters: " + ", ".join(dropped))
-            report = pbtxt.check_text(text, path, expected_engine_path=a["triton.engine_path"])
-    return ConfigFill(text, report, pairs, deleted, notes)
-
-
-def _fill_pairs(a: Answers, text: str) -> dict[str, str]:
-    """The substitutions the config step requests for this template text: the wizard's known keys that are
-    live placeholders of it, then ``[triton] substitutions`` (always requested, so a typo is an error)."""
-    from ..triton import pbtxt
-
-    live = pbtxt.placeholder_names(text)[0]
-    pairs = {k: v for k, v in wanted_substitutions(a).items() if k in live}
-    for k, v in (a["triton.substitutions"] or {}).items():
-        pairs[k] = v if isinstance(v, str) else ("True" if v is True else "False" if v is False else str(v))
-    return pairs
-
-
-def _known_template_keys(tag: str | None):
-    """(template tag, live placeholder names) of the newest known upstream tensorrt_llm template at or before
-    ``tag`` (from core.pbtxt's data), or None."""
-    import re
-
-    from ..triton import pbtxt
-
-    def ver(t: str):
-        m = re.search(r"(\d+)\.(\d+)\.(\d+)", t or "")
-        return tuple(int(x) for x in m.groups()) if m else None
-
-    want = ver(tag or "")
-    if want is None:
-        return None
-    try:
-        table = pbtxt._data()["placeholders"].get("tensorrt_llm", {})
-    except (KeyError, OSError, ValueError, AttributeError):
-        return None
-    best = None
-    for t, v in table.items():
-        tv = ver(t)
-        if tv is not None and tv <= want and (best is None or tv > best[0]):
-            best = (tv, t, set(v.get("live", ())))
-    return (best[1], best[2]) if best else None
+from ..wizard.triton_config import (ConfigFill, fill_config, fill_pairs as _fill_pairs,  # noqa: F401
+                                     known_template_keys as _known_template_keys, wanted_substitutions)
+from ..wizard.triton_config import config_findings as wizard_gates_before_build
 
 
 def _backend_dir(a: Answers, ctx: RunContext) -> Path:
@@ -1488,6 +1360,8 @@ class Pipeline:
                 sub = self._sub_progress(step, send, log)
                 try:
                     cancel.raise_if_cancelled(step.title)
+                    if step.name == "build":  # the schema's gates that needed the checkout, before hours of build
+                        raise_first(wizard_gates_before_build(a))
                     result = step.run(a, ctx, sub, cancel)
                 except Cancelled as exc:
                     rep.status, rep.elapsed, rep.error = "cancelled", time.monotonic() - t0, str(exc)
@@ -1544,8 +1418,9 @@ class Pipeline:
                          recipe_path, ctx.redact(error) if error else None, fix, stopped)
 
     def blocking_problems(self) -> list:
-        """The answers' blocking problems (``core.steps.validate_all``); an unset example folder is not one
+        """The answers' blocking problems (``core.wizard.validate_all``); an unset example folder is not one
         (the build step picks it from the model's architecture)."""
+        self.answers.ctx.forget_checkout_plan()  # ask git now, not what a screen saw earlier
         problems = [p for p in validate_all(self.answers) if p.blocking and not _auto_picked(p, self.answers)]
         if not problems:
             dest_problem = self._local_destination_problem()
@@ -1567,13 +1442,12 @@ class Pipeline:
         except (TypeError, ValueError, WizardError):  # an unset folder: its own validation says so
             return None
         from .. import s3
-        from ..wizard.steps import Problem
+        from ..base.findings import error
 
         try:
             s3.check_local_destination(src, dest, model_id=lmi_model_id(a))
         except WizardError as exc:
-            msg = exc.problem + (f" — fix: {exc.fix}" if exc.fix else "")
-            return Problem("destination.uri", msg)
+            return error("local-destination", exc.problem, exc.fix, key="destination.uri")
         return None
 
     def refusal(self) -> Optional[tuple[str, str]]:
@@ -1584,11 +1458,10 @@ class Pipeline:
             return None
         msgs = []
         fix = f"change {_setting(errors[0].key)} (`lmi-wizard init` documents every setting)"
-        for i, p in enumerate(errors[:4]):
-            text, sep, own_fix = p.message.partition(" — fix: ")
-            if i == 0 and sep:
-                fix = own_fix
-            msgs.append(f"{_setting(p.key)}: {text}")
+        if errors[0].fix:
+            fix = errors[0].fix
+        for p in errors[:4]:
+            msgs.append(f"{_setting(p.key)}: {p.problem}")
         more = f" (and {len(errors) - 1} more: " + "; ".join(msgs[1:]) + ")" if len(errors) > 1 else ""
         return self.ctx.redact(f"the recipe cannot run: {msgs[0]}{more}"), self.ctx.redact(fix)
 

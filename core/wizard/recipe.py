@@ -1,6 +1,6 @@
 """Recipes: every answer of the wizard as a TOML file, and the wizard's saved state.
 
-A recipe has one table per section of :data:`core.steps.FIELDS` (``[env]``, ``[checkout]``, ``[model]``,
+A recipe has one table per section of :data:`core.wizard.FIELDS` (``[env]``, ``[checkout]``, ``[model]``,
 ``[build]``, ``[triton]``, ``[tokenizer]``, ``[destination]``, ``[lmi]``)::
 
     format = 1
@@ -32,7 +32,11 @@ from typing import Any, Mapping, Optional
 
 from ..base.errors import WizardError
 from ..base.fsutil import atomic_write_text, read_text
-from .steps import FIELDS, STEPS, Answers, Context, FieldError, Kind, Problem, _builds_here, step as _step, suggest_key, validate_all
+from ..base.findings import Finding
+from .answers import Answers, builds_here, suggest_key
+from .context import Context
+from .definition import FIELDS, STEPS, step as _step, validate_all
+from .schema import FieldError, Kind
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -220,7 +224,7 @@ def ineffective(answers: Answers) -> list[tuple[str, str, str]]:
                 fix = "remove the [triton] section, or set lmi_layout = \"triton\" under [env] if LMI ≤ 0.32 serves it"
             elif f.key in _NO_EFFECT:
                 why, fix = _NO_EFFECT[f.key]
-            elif f.visible_if is _builds_here or f.key == "model.example":
+            elif f.visible_if is builds_here or f.key == "model.example":
                 # (tp, pp, dtype, max_batch_size stay meaningful with a prebuilt folder: they are checked
                 # against it and fill config.pbtxt)
                 method = answers["build.method"] or "checkout"
@@ -247,7 +251,7 @@ def load_recipe(path: str | os.PathLike, *, ctx: Context | None = None, require:
     return answers
 
 
-def missing_required(answers: Answers) -> list[Problem]:
+def missing_required(answers: Answers) -> list[Finding]:
     """Required fields of the visible steps that have no value (neither answered nor defaulted)."""
     out = []
     for s in STEPS:
@@ -257,11 +261,11 @@ def missing_required(answers: Answers) -> list[Problem]:
             if f.required and f.stored:
                 v = answers[f.key]
                 if v is None or v == "":
-                    out.append(Problem(f.key, "required"))
+                    out.append(Finding("error", "required", "required", key=f.key))
     return out
 
 
-def check_recipe(answers: Answers) -> list[Problem]:
+def check_recipe(answers: Answers) -> list[Finding]:
     """Every problem of every visible step (what ``run`` refuses to start with when one is blocking)."""
     return validate_all(answers)
 

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 
 from ..widgets.form import StepForm
 
@@ -31,6 +31,8 @@ class StepScreen(Screen):
     TITLE_TEXT: str = ""
     NEXT_LABEL: str = "Next ▶"
     SCROLL_BODY: bool = True
+    #: codes of the step's gate findings this screen presents itself (a preview and its own Next reason)
+    GATE_CODES: tuple[str, ...] = ()
 
     BINDINGS = [
         Binding("escape", "back", "Back", priority=False),
@@ -43,7 +45,7 @@ class StepScreen(Screen):
 
     @property
     def answers(self):
-        """The wizard's ``core.steps.Answers`` (every edit is saved to the state file)."""
+        """The wizard's ``core.wizard.Answers`` (every edit is saved to the state file)."""
         return self.wizard.answers
 
     @property
@@ -69,18 +71,19 @@ class StepScreen(Screen):
 
     def compose_body(self) -> ComposeResult:
         """Default body: the step's help, its fields (generic form), then ``compose_extra``."""
-        help_text = core_steps.step(self.STEP).help
+        help_text = core_wizard.step(self.STEP).help
         if help_text:
             yield Static(help_text, classes="muted step-help")
         yield from self.compose_before_form()
-        if core_steps.step(self.STEP).fields:
+        if core_wizard.step(self.STEP).fields:
             if self.wizard.lazy_first_form:
                 # the very first screen: paint the frame and cards first, mount the fields right after
                 self.wizard.lazy_first_form = False
                 self._lazy_form = True
                 yield Vertical(id="form-slot")
             else:
-                yield StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced)
+                yield StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced,
+                                   hide_codes=self.GATE_CODES)
         yield from self.compose_extra()
 
     def compose_before_form(self) -> ComposeResult:
@@ -126,7 +129,8 @@ class StepScreen(Screen):
             self.focus_first()
 
     async def _mount_lazy_form(self) -> None:
-        await self.query_one("#form-slot").mount(StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced))
+        await self.query_one("#form-slot").mount(StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced,
+                                   hide_codes=self.GATE_CODES))
         self.safe_previews()
         self.refresh_next()
         self.focus_first()

@@ -1,4 +1,4 @@
-"""Step 4 — Build flags: the intent form (``core.steps`` build fields) and, beside it, the exact
+"""Step 4 — Build flags: the intent form (``core.wizard`` build fields) and, beside it, the exact
 command(s) this checkout's builder will run (``core.pipeline``'s build step → ``core.flags``), recomputed
 on every keystroke in a worker; validation messages sit beside the fields, findings under the preview.
 """

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, ProgressBar, Static
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import Cancelled, WizardError
 from lmi_wizard.core.base.progress import CancelToken
 
@@ -25,16 +25,12 @@ from .base import StepScreen
 
 def checkout_args(answers) -> dict | None:
     """The arguments core.checkout takes, from the answers (None when the tag is unknown)."""
-    tag = core_steps.resolve_tag(answers)
-    dest = core_steps.work_path(answers, answers["checkout.dir"])
-    if not tag or dest is None:
-        return None
-    return dict(tag=tag, dest=dest, backend_url=answers["checkout.backend_url"],
-                trtllm_url=answers["checkout.trtllm_url"], depth=1 if answers["checkout.shallow"] else None)
+    return core_wizard.checkout_args(answers)
 
 
 class CheckoutScreen(StepScreen):
     STEP = "checkout"
+    GATE_CODES = ("checkout-refused", "checkout-plan")  # the plan card shows them
     BINDINGS = [Binding("ctrl+g", "clone", "Clone now"), Binding("ctrl+x", "cancel_clone", "Cancel clone", show=False)]
 
     def __init__(self) -> None:
@@ -60,15 +56,15 @@ class CheckoutScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="checkout-plan", exit_on_error=False)
     def compute_plan(self) -> None:
-        from lmi_wizard.core import checkout
-
         args = checkout_args(self.answers)
         if args is None:
             self.app.call_from_thread(self._show_plan, None, "no git tag yet: set the TensorRT-LLM version on "
                                                               "the Environment step")
             return
+        ctx = self.answers.ctx
         try:
-            plan = checkout.plan_checkout(**args)
+            ctx.forget_checkout_plan()  # ask git again: the folder may have changed since
+            plan = ctx.checkout_plan(args)  # the same plan the schema's checkout gate reads
         except WizardError as exc:
             self.app.call_from_thread(self._show_plan, None, str(exc))
             return
@@ -149,7 +145,8 @@ class CheckoutScreen(StepScreen):
         else:
             msg = f"✓ checkout ready at {result.root} ({result.tag})"
             state["done"] = 1000
-            self.answers.ctx.forget(f"examples:{args['dest']}")  # the example list is cached per folder
+            self.answers.ctx.forget_examples(args["dest"])  # the example list is cached per folder
+            self.answers.ctx.forget_checkout_plan()
         pane.push(msg)
         self.app.call_from_thread(self._clone_finished, timer, msg)
 

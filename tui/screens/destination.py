@@ -1,7 +1,7 @@
 """Step 6 — Tokenizer and destination: the tokenizer file set with the reason for each file (the
 tutorial's patterns, widened for custom code / *.tiktoken; ``core.tokenizer.plan_tokenizer``, in a
 worker since it may ask the hub), the destination (S3 URI or local folder), and the LMI ``model_id``
-that follows, live, with the layout's rule checked (``core.steps.lmi_model_id`` / ``core.layout``).
+that follows, live, with the layout's rule checked (``core.wizard.lmi_model_id`` / ``core.layout``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
@@ -38,7 +38,7 @@ class DestinationScreen(StepScreen):
         a = self.answers
         layout = a.layout
         box = self.query_one("#model-id", Static)
-        dest = core_steps.destination_text(a)
+        dest = core_wizard.destination_text(a)
         if not dest:
             box.update("[dim]Give a destination to see the LMI model_id.[/dim]")
         else:

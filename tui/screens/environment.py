@@ -2,7 +2,7 @@
 where the templates come from, the LMI target layout, and plainly what this machine cannot do.
 
 The report is ``core.environment.gather()`` (in a worker thread: NVML and importlib.metadata), or the
-one the app was given. The fields below it (version, layout, …) are ``core.steps``'s environment step.
+one the app was given. The fields below it (version, layout, …) are ``core.wizard``'s environment step.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 
 from .base import StepScreen
 
@@ -45,7 +45,7 @@ def describe_environment(report, answers) -> tuple[str, str, str]:
 
     tl = []
     version = answers["env.trtllm_version"]
-    tag = core_steps.resolve_tag(answers)
+    tag = core_wizard.resolve_tag(answers)
     if version:
         tl.append(f"[b]Building for[/b] TensorRT-LLM {escape(str(version))} → tag {escape(tag or 'unknown')}")
     res = report.tag
@@ -89,7 +89,7 @@ class EnvironmentScreen(StepScreen):
             self.say("set the TensorRT-LLM version first")
             return
         self.say("looking up the tags…")
-        checkout = core_steps.work_path(self.answers, self.answers["checkout.dir"])
+        checkout = core_wizard.work_path(self.answers, self.answers["checkout.dir"])
         self.lookup_tags(str(version), self.answers["checkout.backend_url"], self.answers["checkout.trtllm_url"],
                          checkout if checkout is not None and checkout.is_dir() else None)
 

@@ -1,6 +1,6 @@
 """Step 3 — Model: the model (Hugging Face id or local folder, validated as typed), the example folder
 list of the checkout with a filter, and what the model's config.json says (architecture, size estimate,
-whether LMI would compile it itself). Data from ``core.models``; fields from ``core.steps``.
+whether LMI would compile it itself). Data from ``core.models``; fields from ``core.wizard``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
@@ -51,7 +51,7 @@ class ModelScreen(StepScreen):
         self.model_error: str | None = None
 
     def _checkout_dir(self):
-        return core_steps.work_path(self.answers, self.answers["checkout.dir"])
+        return core_wizard.work_path(self.answers, self.answers["checkout.dir"])
 
     def _list_examples(self):
         from lmi_wizard.core import models
@@ -68,7 +68,7 @@ class ModelScreen(StepScreen):
         self._examples = self._list_examples()
         from ..widgets.form import StepForm
 
-        yield Static(core_steps.step(self.STEP).help, classes="muted step-help")
+        yield Static(core_wizard.step(self.STEP).help, classes="muted step-help")
         exclude = ("model.example",) if self._examples else ()
         yield StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced, exclude=exclude)
         yield Static("", id="model-info", classes="card")
@@ -168,10 +168,8 @@ class ModelScreen(StepScreen):
         self._cfg = cfg
         self.model_error = error
         if cfg is not None:
-            # the key Context.model_config() reads: validation and the default example then see it
-            from lmi_wizard.core.wizard import steps as core_steps
-
-            self.wizard.session.ctx.set(f"model_config:{core_steps.model_ref(self.answers)}", cfg)
+            # what Context.model_config() then answers: validation and the default example see it
+            self.wizard.session.ctx.set_model_config(core_wizard.model_ref(self.answers), cfg)
         self._render_info()
 
     def _render_info(self) -> None:

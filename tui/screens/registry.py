@@ -1,5 +1,5 @@
-"""Step key (``core.steps``) → the screen that shows it. A step without a dedicated screen gets the
-generic one (its fields, rendered from core.steps)."""
+"""Step key (``core.wizard``) → the screen that shows it. A step without a dedicated screen gets the
+generic one (its fields, rendered from core.wizard)."""
 
 from __future__ import annotations
 

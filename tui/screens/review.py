@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.highlight import highlight
 from textual.widgets import Static, TabbedContent, TabPane
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
@@ -43,7 +43,7 @@ class ReviewScreen(StepScreen):
         from lmi_wizard.core.wizard import recipe
 
         a = self.answers
-        self.problems = [p for p in core_steps.validate_all(a)]
+        self.problems = [p for p in core_wizard.validate_all(a)]
         try:
             self.script = self.wizard.session.pipeline(a).plan_script()
         except WizardError as exc:
@@ -63,7 +63,7 @@ class ReviewScreen(StepScreen):
         return None
 
     def saved_paths(self) -> tuple[Path, Path]:
-        work = core_steps.work_path(self.answers, ".")
+        work = core_wizard.work_path(self.answers, ".")
         return work / "lmi-wizard-plan.sh", work / "lmi-wizard-recipe.toml"
 
     def action_save(self) -> None:

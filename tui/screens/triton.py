@@ -4,13 +4,12 @@ blocks; a row can be filled (Enter) or, when optional, deleted (Delete: its key 
 ``triton.delete_params``, so only that parameters block goes). Next is disabled while anything
 blocks or the file does not parse.
 
-The template comes from the checkout; the fill is ``core.pipeline.fill_config`` (the tag's
+The template comes from the checkout; the fill is ``core.wizard.triton_config.fill_config`` (the tag's
 fill_template.py semantics, decoupled, engine path, optional blocks) — the same function the run uses.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from rich.markup import escape
 from textual import on
@@ -20,35 +19,22 @@ from textual.containers import Horizontal
 from textual.highlight import highlight
 from textual.widgets import DataTable, Input, Label, Static
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core.wizard import triton_config
 from lmi_wizard.core.base.errors import WizardError
 
 from .base import StepScreen
 
 
-def template_path(answers) -> Path | None:
-    """The checkout's tensorrt_llm/config.pbtxt template (None before the checkout exists)."""
-    root = core_steps.work_path(answers, answers["checkout.dir"])
-    if root is None:
-        return None
-    for sub in ("all_models/inflight_batcher_llm", "triton_backend/all_models/inflight_batcher_llm"):
-        p = root / sub / "tensorrt_llm" / "config.pbtxt"
-        if p.is_file():
-            return p
-    return None
-
-
 def filled_config(answers, template: str):
-    """(text, check report, notes): what the run's config step writes — ``core.pipeline.fill_config``,
-    the same function the run uses, in memory."""
-    from lmi_wizard.core.pipeline import engine as pipeline
-
-    res = pipeline.fill_config(answers, template, path="tensorrt_llm/config.pbtxt")
+    """(text, check report, notes): what the run's config step writes — ``core.wizard.triton_config.fill_config``,
+    the same function the run and the schema's gate use, in memory."""
+    res = triton_config.fill_config(answers, template, path="tensorrt_llm/config.pbtxt")
     return res.text, res.report, res.notes
 
 
 class TritonScreen(StepScreen):
     STEP = "triton"
+    GATE_CODES = ("blocking-placeholder", "pbtxt-parse", "triton-fill")  # the placeholder review shows them
     BINDINGS = [Binding("delete", "delete_row", "Delete block", show=False)]
 
     def __init__(self) -> None:
@@ -80,7 +66,7 @@ class TritonScreen(StepScreen):
     def update_previews(self) -> None:
         from lmi_wizard.core.triton import pbtxt
 
-        tpath = template_path(self.answers)
+        tpath = triton_config.template_path(self.answers)
         table = self.query_one("#placeholders", DataTable)
         table.clear()
         status = self.query_one("#pbtxt-status", Static)

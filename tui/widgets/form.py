@@ -1,10 +1,10 @@
-"""Renders a ``core.steps.Step`` as a form — generically, from its fields (the same description the
+"""Renders a ``core.wizard.Step`` as a form — generically, from its fields (the same description the
 plain mode and the recipe loader use).
 
 Kind → widget: bool → Checkbox; choice → Select (or an Input with suggestions when the choices are only
 suggestions or unknown yet); secret → password Input; everything else → Input. Each edit is parsed by
 ``Field.parse`` and stored in the ``Answers`` at once; a value that does not parse stays in the widget
-with the reason beside it and blocks Next. ``core.steps.validate_step`` gives the messages beside the
+with the reason beside it and blocks Next. ``core.wizard.validate_step`` gives the messages beside the
 fields (errors block Next, warnings are shown). Advanced fields appear with the "advanced" switch.
 """
 
@@ -19,9 +19,9 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from lmi_wizard.core.wizard import steps as core_steps
+from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import WizardError
-from lmi_wizard.core.wizard.steps import Answers, Field, Kind
+from lmi_wizard.core.wizard import Answers, Field, Kind
 
 
 def widget_id(key: str) -> str:
@@ -153,15 +153,16 @@ class StepForm(Vertical):
             self.form = form
             self.key = key
 
-    def __init__(self, step: core_steps.Step | str, answers: Answers, *, advanced: bool = False,
-                 id: str | None = None, exclude: tuple[str, ...] = ()) -> None:
+    def __init__(self, step: core_wizard.Step | str, answers: Answers, *, advanced: bool = False,
+                 id: str | None = None, exclude: tuple[str, ...] = (), hide_codes: tuple[str, ...] = ()) -> None:
         super().__init__(id=id or "form")
-        self.step = core_steps.step(step) if isinstance(step, str) else step
+        self.step = core_wizard.step(step) if isinstance(step, str) else step
         self.answers = answers
         self.advanced = advanced
         self.exclude = exclude
+        self.hide_codes = hide_codes  # findings the screen presents itself (its own preview and Next gate)
         self.parse_errors: dict[str, str] = {}
-        self.problems: list[core_steps.Problem] = []
+        self.problems: list[core_wizard.Finding] = []
 
     def compose(self) -> ComposeResult:
         for f in self.step.fields:
@@ -184,7 +185,7 @@ class StepForm(Vertical):
             self.answers[key] = raw
         except WizardError as exc:
             fix = getattr(exc, "fix", None)
-            self.parse_errors[key] = getattr(exc, "message", str(exc)) + (f" — fix: {fix}" if fix else "")
+            self.parse_errors[key] = f.finding(getattr(exc, "message", str(exc)), fix).text()
         else:
             self.parse_errors.pop(key, None)
         self.revalidate()
@@ -235,10 +236,11 @@ class StepForm(Vertical):
     def revalidate(self) -> None:
         """Visibility of every row, messages beside fields, the step's own problems."""
         try:
-            self.problems = core_steps.validate_step(self.step, self.answers, advanced=True)
+            self.problems = [p for p in core_wizard.validate_step(self.step, self.answers, advanced=True)
+                             if p.code not in self.hide_codes]
         except WizardError as exc:  # a broken check must never break the screen
-            self.problems = [core_steps.Problem(self.step.key, str(exc))]
-        by_key: dict[str, core_steps.Problem] = {}
+            self.problems = [core_wizard.Finding("error", "check-failed", exc.problem, exc.fix, key=self.step.key)]
+        by_key: dict[str, core_wizard.Finding] = {}
         for p in self.problems:
             if p.key not in by_key or (p.blocking and not by_key[p.key].blocking):
                 by_key[p.key] = p
@@ -257,12 +259,12 @@ class StepForm(Vertical):
                 row.set_message("✗ " + self.parse_errors[f.key], "error")
             elif f.key in by_key:
                 p = by_key[f.key]
-                row.set_message(("✗ " if p.blocking else "! ") + p.message, p.severity)
+                row.set_message(("✗ " if p.blocking else "! ") + p.text(), p.severity)
             else:
                 row.set_message("")
         rest = [p for p in self.problems if p.key not in shown_keys]
         box = self.query_one("#step-problems", Static)
-        box.update("\n".join(("✗ " if p.blocking else "! ") + p.message for p in rest))
+        box.update("\n".join(("✗ " if p.blocking else "! ") + p.text() for p in rest))
         box.set_class(any(p.blocking for p in rest), "error")
         box.set_class(bool(rest) and not any(p.blocking for p in rest), "warn")
         box.display = bool(rest)
@@ -278,8 +280,8 @@ class StepForm(Vertical):
                     label = self.answers.field(p.key).label
                 except WizardError:
                     label = self.step.title
-                return f"{label}: {p.message}"
+                return f"{label}: {p.text()}"
         return None
 
-    def warnings(self) -> list[core_steps.Problem]:
+    def warnings(self) -> list[core_wizard.Finding]:
         return [p for p in self.problems if not p.blocking]

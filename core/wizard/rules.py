@@ -1,0 +1,283 @@
+"""The wizard's rules: each field's validator and each step's cross-field checks and gates, all returning
+:class:`~lmi_wizard.core.base.findings.Finding` (the fix in ``Finding.fix``, the field in ``Finding.key``).
+
+Validators take ``(value, answers)`` and return a Finding or None (:meth:`Field.check` keys it to the field);
+checks and gates take ``answers`` and yield Findings. Gates are the rules a screen used to apply alone
+(the checkout plan's refusal, a Triton config that would keep a blocking ``${…}``): as rules of the schema,
+the Textual screens, ``--plain`` and ``run``/``plan`` apply them before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from ..base.errors import WizardError
+from ..base.findings import SEVERITIES, Finding, error, warning
+from ..facts.versions import release_tuple, try_parse_version
+from ..models import is_hf_id
+from .answers import (Answers, build_intent, build_method, builds_here, checkout_args, gpu_facts, model_ref,
+                      needs_checkout, not_prebuilt, resolve_layout, trtllm_version, work_path, local_source)
+
+HF_ID_FIX = "write a Hugging Face repo id (owner/name or name), or the path of an existing folder"
+
+
+def invalid(problem: str, fix: Optional[str] = None, *, code: str = "invalid-value") -> Finding:
+    """A validator's finding (:meth:`Field.check` adds the field's key)."""
+    return Finding("error", code, problem, fix)
+
+
+# --------------------------------------------------------------------------------------------------
+# field validators
+
+
+def validate_tokenizer_source(value: str, answers: Answers) -> Optional[Finding]:
+    p = local_source(answers, value)
+    if p is not None:
+        if not p.is_dir():
+            return invalid(f"local folder {value} does not exist" if not p.exists() else f"{value} is a file, not a folder")
+        if not any((p / n).is_file() for n in ("tokenizer_config.json", "tokenizer.json", "tokenizer.model")) \
+                and not any(p.glob("*.tiktoken")):
+            return invalid(f"{value} holds no tokenizer (tokenizer_config.json, tokenizer.json, tokenizer.model or *.tiktoken)")
+        return None
+    if not is_hf_id(value):
+        return invalid(f"{value!r} is neither a Hugging Face repo id (owner/name) nor an existing local folder",
+                       HF_ID_FIX, code="not-a-source")
+    return None
+
+
+def validate_model_source(value: str, answers: Answers) -> Optional[Finding]:
+    p = local_source(answers, value)
+    if p is not None:
+        if not p.exists():
+            return invalid(f"local folder {value} does not exist" + (f" ({p})" if str(p) != value else ""))
+        if not p.is_dir():
+            return invalid(f"{value} is a file; a local model is a folder holding config.json")
+        if not (p / "config.json").is_file():
+            return invalid(f"{value} has no config.json; it is not a Hugging Face model folder")
+        return None
+    if not is_hf_id(value):
+        return invalid(f"{value!r} is neither a Hugging Face repo id (owner/name, e.g. baichuan-inc/Baichuan-13B-Chat) "
+                       "nor an existing local folder", HF_ID_FIX, code="not-a-source")
+    return None
+
+
+def validate_tp(value: int, answers: Answers) -> Optional[Finding]:
+    if value < 1:
+        return invalid("must be at least 1")
+    if value & (value - 1):
+        return invalid(f"{value} is not a power of two; TensorRT-LLM shards over 1, 2, 4, 8 … GPUs")
+    cfg = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None
+    fn = getattr(cfg, "tp_problem", None)
+    if callable(fn):
+        found = fn(value)
+        return invalid(found) if found else None
+    return None
+
+
+def validate_destination(value: str, answers: Answers) -> Optional[Finding]:
+    from .. import layout as layout_mod
+
+    if not value.lower().startswith("s3://"):
+        value = str(work_path(answers, value)) if "://" not in value else value
+    try:
+        _, findings = layout_mod.destination_findings(value, resolve_layout(answers))
+    except WizardError as exc:
+        return invalid(exc.problem, exc.fix)
+    errs = layout_mod.errors(findings)
+    if not errs:
+        return None
+    return invalid(errs[0].problem, errs[0].fix, code=getattr(errs[0], "code", None) or "invalid-value")
+
+
+def folder_problem(p: Optional[Path]) -> Optional[Finding]:
+    """A folder the run creates or fills: it, or the first part of its path that exists, must be a folder."""
+    if p is None:
+        return None
+    for part in (p, *p.parents):
+        if part.exists():
+            if not part.is_dir():
+                return invalid(f"{part} is a file, not a folder" + (f" (on the way to {p})" if part != p else ""))
+            return None
+    return None
+
+
+def validate_work_dir(value: str, answers: Answers) -> Optional[Finding]:
+    return folder_problem(Path(os.path.abspath(os.path.expanduser(value))))
+
+
+def validate_out_folder(value: str, answers: Answers) -> Optional[Finding]:
+    """An output folder (relative to the work folder)."""
+    return folder_problem(work_path(answers, value))
+
+
+#: parameters blocks Triton cannot load without (core.pbtxt.LOAD_FATAL_PARAMS) or that hold the engine path
+#: (core.pbtxt.ENGINE_PATH_KEYS): never deleted, they must be filled
+_UNDELETABLE_PARAMS = ("gpt_model_path", "gpt_model_type", "engine_dir")
+_PARAM_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def validate_delete_params(value: list, answers: Answers) -> Optional[Finding]:
+    """``triton.delete_params``: parameter keys (any name is accepted; one the template lacks is reported by
+    the config step), but not a block Triton needs."""
+    for key in value or ():
+        if not _PARAM_KEY_RE.match(key):
+            return invalid(f"{key!r} is not a parameters key (letters, digits, _ . -)", "write key,key2")
+        if key in _UNDELETABLE_PARAMS:
+            return invalid(f"the parameters block {key} cannot be deleted: Triton needs it to load the engine",
+                           f"remove {key} from the list and fill it instead")
+    return None
+
+
+def validate_url(value: str, answers: Answers) -> Optional[Finding]:
+    if not re.match(r"^(https?|file|ssh|git)://", value) and not re.match(r"^[\w.-]+@[\w.-]+:", value) \
+            and not Path(value).is_absolute():
+        return invalid(f"{value!r} is not a git URL (https://…, file://…, git@host:…) or an absolute path")
+    return None
+
+
+def validate_endpoint(value: str, answers: Answers) -> Optional[Finding]:
+    if not re.match(r"^https?://[^\s/]+", value):
+        return invalid(f"{value!r} is not an http(s) URL")
+    return None
+
+
+_VERSION_HINT = "such as 0.12.0, 0.21.0rc1 or 0.17.0.post1"
+
+
+def validate_version(value: str, answers: Answers) -> Optional[Finding]:
+    v = try_parse_version(str(value))
+    if v is None or len(v.release) < 2:
+        return invalid(f"{value!r} is not a version {_VERSION_HINT}")
+    return None
+
+
+def validate_lmi_version(value: str, answers: Answers) -> Optional[Finding]:
+    """An LMI (DJL Serving) release: a version, also DJL's nightly spelling ``0.33.0-SNAPSHOT``."""
+    from ..facts.target import parse_lmi_version
+
+    try:
+        v = parse_lmi_version(str(value))
+    except WizardError:
+        v = None
+    if v is None or len(v.release) < 2:
+        return invalid(f"{value!r} is not an LMI version such as 0.30.0 or 0.33.0-SNAPSHOT")
+    return None
+
+
+def validate_tag(value: str, answers: Answers) -> Optional[Finding]:
+    if not re.fullmatch(r"v?\d+\.\d+\.\d+[\w.+-]*", value):
+        return invalid(f"{value!r} is not a release tag such as v0.12.0")
+    return None
+
+
+def validate_extra_flags(value: Mapping[str, Any], answers: Answers) -> Optional[Finding]:
+    for k in value:
+        if not re.fullmatch(r"--?[A-Za-z][\w-]*", k):
+            return invalid(f"{k!r} is not a command-line flag (write it as --name)")
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-field checks
+
+
+def check_environment(answers: Answers) -> Iterable[Finding]:
+    version = trtllm_version(answers)
+    installed = answers.ctx.installed_trtllm
+    if not version:
+        yield error("no-trtllm-version", "tensorrt-llm is not installed here and no version is given; set the "
+                    "TensorRT-LLM version the engine is for (it picks the git tag and the LMI layout)",
+                    key="env.trtllm_version")
+    elif installed and release_tuple(version) is not None and release_tuple(installed) != release_tuple(version):
+        yield warning("trtllm-version-differs", f"the recipe is for TensorRT-LLM {version} but {installed} is "
+                      "installed; an engine built here will only load on the installed version",
+                      key="env.trtllm_version")
+    elif not installed and builds_here(answers):
+        yield warning("trtllm-not-installed", "tensorrt-llm is not installed here: the build step cannot run "
+                      "on this machine (plan and review still work)", key="env.trtllm_version")
+    if answers.ctx.gpu_count == 0 and builds_here(answers):
+        yield warning("no-gpu", "no NVIDIA GPU visible: engines can only be built on a GPU of the deployment's "
+                      "architecture", key="env")
+
+
+# where a core.flags finding belongs in the form
+_FINDING_KEYS = {
+    "parallel_size": "build.tp", "tp_pp_world": "build.tp", "world_gt_gpus": "build.tp", "tp_heads": "build.tp",
+    "tp_kv_heads": "build.tp", "weights_memory": "build.tp", "pp_layers": "build.pp", "dtype": "build.dtype",
+    "max_batch_size": "build.max_batch_size", "max_input_len": "build.max_input_len",
+    "max_output_len": "build.max_output_len", "max_seq_len": "build.max_output_len",
+    "workers": "build.parallel_build", "ifb_paged": "build.paged_kv_cache", "ifb_plugins": "build.inflight_batching",
+    "context_fmha_sm": "build.context_fmha", "sm75_unsupported": "env.trtllm_version", "sm_too_old": "env",
+}
+
+
+def check_build(answers: Answers) -> Iterable[Finding]:
+    method = build_method(answers)
+    if method == "prebuilt":
+        if not answers["build.engine_dir"]:
+            yield error("required", "required when the build method is 'prebuilt'", key="build.engine_dir")
+        return
+    mi, mo = answers["build.max_input_len"], answers["build.max_output_len"]
+    if mi and mo and mi + mo > 1_048_576:
+        yield error("implausible-length", "max input + output length is implausibly large", key="build.max_output_len")
+    if method == "checkout" and not answers["model.example"]:
+        yield error("no-example", "pick the example folder whose builder fits this model", key="model.example")
+    # the version/GPU/model-aware rules live in core.flags
+    from ..build.flags import validate_intent
+
+    model = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None
+    try:
+        findings = validate_intent(build_intent(answers), gpu=gpu_facts(answers.ctx), model=model,
+                                   trtllm_version=trtllm_version(answers), purpose="build")
+    except (WizardError, TypeError, ValueError):
+        findings = []
+    for f in findings:
+        yield Finding(f.level if f.level in SEVERITIES else "info", f.code, f.message, f.fix,
+                      key=_FINDING_KEYS.get(f.code, "build"))
+
+
+def check_destination(answers: Answers) -> Iterable[Finding]:
+    mbs = answers["lmi.max_rolling_batch_size"]
+    bmax = answers["build.max_batch_size"]
+    if mbs and bmax and mbs > bmax and not_prebuilt(answers):
+        yield error("rolling-batch-too-big", f"{mbs} is above the engine's max batch size {bmax}",
+                    key="lmi.max_rolling_batch_size")
+
+
+# --------------------------------------------------------------------------------------------------
+# gates: what a screen showed alone, now applied by every front end and by run/plan before anything runs
+
+
+def check_checkout(answers: Answers) -> Iterable[Finding]:
+    """The checkout folder ``core.checkout.plan_checkout`` would refuse (another tag, local changes, a folder
+    that is not a checkout): a blocking finding before anything runs (the checkout screen shows the same plan).
+    Cached per folder/tag in the context; ``Context.forget_checkout_plan`` after a clone."""
+    if not needs_checkout(answers):
+        return
+    args = checkout_args(answers)
+    if args is None:
+        return
+    try:
+        plan = answers.ctx.checkout_plan(args)
+    except WizardError as exc:
+        yield error("checkout-plan", exc.problem, exc.fix, key="checkout.dir")
+        return
+    if plan is not None and plan.error is not None:
+        yield error("checkout-refused", plan.error.problem, plan.error.fix, key="checkout.dir")
+
+
+def check_triton(answers: Answers) -> Iterable[Finding]:
+    """The Triton config the run would write from the checkout's template keeps a blocking ``${…}`` or does not
+    parse (``triton_config.config_findings``); nothing to say while the checkout is not there yet."""
+    from .triton_config import config_findings
+
+    yield from config_findings(answers)
+
+
+def validate_short_name(value: str, answers: Answers) -> Optional[Finding]:
+    if re.fullmatch(r"[A-Za-z0-9][\w.-]*", value):
+        return None
+    return invalid("use letters, digits, '.', '_' and '-' only")
