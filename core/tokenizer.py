@@ -54,7 +54,7 @@ import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from .base.errors import Cancelled, WizardError
 from .base.fsutil import atomic_write_bytes
@@ -210,13 +210,30 @@ def _relative_imports(source: bytes) -> list[str]:
     return out
 
 
-def _match_reason(name: str) -> Optional[str]:
+EXTRA_REASON = "extra pattern (tokenizer.extra_patterns)"
+PATTERN_FIX = "give glob patterns of file names at the folder root, e.g. *.py or README.md"
+
+
+def pattern_problem(pattern: str) -> Optional[str]:
+    """Why ``pattern`` cannot be an extra tokenizer file pattern (None: it can). Files are taken from the folder
+    root only, so a pattern naming a sub-folder would never match."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        return f"extra tokenizer pattern {pattern!r} is empty"
+    if "/" in pattern or "\\" in pattern:
+        return f"extra tokenizer pattern {pattern!r} names a sub-folder; only files at the folder root are fetched"
+    return None
+
+
+def _match_reason(name: str, extra_patterns: Sequence[str] = ()) -> Optional[str]:
     for pat in BASE_PATTERNS:
         if fnmatch.fnmatchcase(name, pat):
             return f"tutorial pattern {pat}"
     for pat, why in WIDENED_PATTERNS.items():
         if fnmatch.fnmatchcase(name, pat):
             return f"{pat}: {why}"
+    for pat in extra_patterns:
+        if fnmatch.fnmatchcase(name, pat):
+            return f"{pat}: {EXTRA_REASON}"
     return None
 
 
@@ -419,8 +436,12 @@ def _check_dest(dest: Path) -> None:
 
 def plan_tokenizer(source: str, dest_dir: str | os.PathLike, *, layout: str = "triton",
                    revision: Optional[str] = None, endpoint: Optional[str] = None, token=None,
+                   extra_patterns: Sequence[str] = (),
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> TokenizerPlan:
     """Decide which files to fetch and why, without writing into ``dest_dir``.
+
+    ``extra_patterns``: more glob patterns (``fnmatch``, over the names at the folder root) whose files are
+    fetched too (the wizard's ``tokenizer.extra_patterns``); weights never are, whatever the pattern.
 
     ``source`` is a local folder or a Hub repo id (``owner/name``). For a Hub repo this reads the file list
     and the small files that decide the widening (``tokenizer_config.json``, ``config.json``, custom-code
@@ -455,20 +476,26 @@ def plan_tokenizer(source: str, dest_dir: str | os.PathLike, *, layout: str = "t
     else:
         raise WizardError(f"{source}: no such folder, and not a Hub repo id",
                           "give a local folder or owner/name (e.g. baichuan-inc/Baichuan-13B-Chat)")
+    extra = list(dict.fromkeys(extra_patterns or ()))
+    for pat in extra:
+        bad = pattern_problem(pat)
+        if bad:
+            raise WizardError(bad, PATTERN_FIX)
     try:
-        return _plan(src, kind, str(source), dest, layout, revision, endpoint, progress, cancel)
+        return _plan(src, kind, str(source), dest, layout, revision, endpoint, progress, cancel, extra)
     finally:
         if isinstance(src, _HubSource):
             src.close()
 
 
 def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revision, endpoint,
-          progress, cancel) -> TokenizerPlan:
+          progress, cancel, extra_patterns: Sequence[str] = ()) -> TokenizerPlan:
     plan = TokenizerPlan(source=source, kind=kind, dest_dir=str(dest), layout=layout,
                          revision=revision if kind == "hub" else None, commit=src.commit,
                          endpoint=endpoint if kind == "hub" else None)
     plan.patterns = [{"pattern": p, "reason": "the tutorial's build_tokenizer.py"} for p in BASE_PATTERNS]
     plan.patterns += [{"pattern": p, "reason": why} for p, why in WIDENED_PATTERNS.items()]
+    plan.patterns += [{"pattern": p, "reason": EXTRA_REASON} for p in extra_patterns]
     listing = src.listing()
     names = {}
     for name, size, extra in listing:
@@ -564,7 +591,7 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
         if is_weight(name):
             plan.skipped.append(SkippedFile(name, "weights: never needed beside a compiled engine"))
             continue
-        reason = code.get(name) or _match_reason(name)
+        reason = code.get(name) or _match_reason(name, extra_patterns)
         if reason is None:
             plan.skipped.append(SkippedFile(name, "not part of the tokenizer"))
             continue

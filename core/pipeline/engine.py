@@ -851,12 +851,14 @@ class TokenizerStep(PipelineStep):
     def plan(self, a, ctx):
         from ..tokenizer import BASE_PATTERNS
 
-        patterns = list(BASE_PATTERNS) + list(a["tokenizer.extra_patterns"] or [])
+        patterns = list(BASE_PATTERNS)  # the tutorial's; the extra patterns go to the verb (weights never)
         src, dest = self._source(a, ctx), self._dest(a, ctx)
         layout = resolve_layout(a)
         verb = ["lmi-wizard", "tokenizer", src, str(dest), "--layout", layout]
         if a["model.revision"]:
             verb += ["--revision", a["model.revision"]]
+        for pat in a["tokenizer.extra_patterns"] or []:
+            verb += ["--pattern", pat]
         if layout == "flat":
             return ["# not the tutorial's snapshot_download of *.json: here it would overwrite the engine's config.json "
                     "(LMI then no longer sees build_config); lmi-wizard keeps the Hugging Face one as hf_config.json",
@@ -880,11 +882,8 @@ class TokenizerStep(PipelineStep):
         src = self._source(a, ctx)
         plan = tokenizer.plan_tokenizer(src, dest, layout=resolve_layout(a), revision=a["model.revision"],
                                         endpoint=ctx.hf_endpoint, token=a.secret("tokenizer.hf_token"),
+                                        extra_patterns=list(a["tokenizer.extra_patterns"] or []),
                                         progress=progress, cancel=cancel)
-        extra = list(a["tokenizer.extra_patterns"] or [])
-        if extra:
-            ctx.note(self.name, "extra patterns " + ", ".join(extra) + " are added by the plan's own widening "
-                     "only where the repo holds them")
         res = tokenizer.fetch_tokenizer(plan, token=a.secret("tokenizer.hf_token"), force=ctx.may_replace,
                                         progress=progress, cancel=cancel)
         names = list(dict.fromkeys(res.written + res.unchanged))

@@ -150,10 +150,10 @@ class Context:
     # --- the checkout plan (core/checkout.py; asks git about the folder) ------------------------------
     def checkout_plan(self, args: dict):
         """``core.checkout.plan_checkout(**args)`` cached for these arguments (a rule asks on every check; git
-        is asked once per folder and tag until :meth:`forget_checkout_plan`)."""
+        is asked again when the folder, its ``.git``, HEAD or index changed, or after :meth:`forget_checkout_plan`)."""
         from .. import checkout
 
-        key = "checkout_plan:" + repr(sorted((k, str(v)) for k, v in args.items()))
+        key = "checkout_plan:" + repr(sorted((k, str(v)) for k, v in args.items())) + _folder_signature(args["dest"])
         with self._lock:
             if key in self._facts:
                 return self._facts[key]
@@ -182,6 +182,19 @@ class Context:
             self.set_installed_trtllm(trt.version if trt.installed else None)
         if gpu is not None:
             self.set_gpus(list(gpu.gpus) if gpu.available else [])
+
+
+def _folder_signature(dest: Any) -> str:
+    """What changes when a folder is created, filled, cloned into or checked out at another commit."""
+    base = Path(os.fspath(dest))
+    parts = []
+    for p in (base, base / ".git", base / ".git" / "HEAD", base / ".git" / "index"):
+        try:
+            st = p.stat()
+            parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+        except OSError:
+            parts.append("-")
+    return "|" + ",".join(parts)
 
 
 def _detect_trtllm() -> Optional[str]:

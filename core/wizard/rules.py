@@ -281,3 +281,14 @@ def validate_short_name(value: str, answers: Answers) -> Optional[Finding]:
     if re.fullmatch(r"[A-Za-z0-9][\w.-]*", value):
         return None
     return invalid("use letters, digits, '.', '_' and '-' only")
+
+
+def validate_file_patterns(value: list, answers: Answers) -> Optional[Finding]:
+    """``tokenizer.extra_patterns``: file-name globs the tokenizer step fetches too (``core.tokenizer``'s rule)."""
+    from ..tokenizer import PATTERN_FIX, pattern_problem
+
+    for pat in value or ():
+        bad = pattern_problem(pat)
+        if bad:
+            return invalid(bad, PATTERN_FIX)
+    return None

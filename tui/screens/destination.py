@@ -83,7 +83,8 @@ class DestinationScreen(StepScreen):
                 with tempfile.TemporaryDirectory(prefix="lmi-wizard-tok-") as dest:
                     plan = tokenizer.plan_tokenizer(step._source(a, pipe.ctx), dest, layout=a.layout,
                                                     revision=a["model.revision"], token=a.secret("tokenizer.hf_token"),
-                                                    endpoint=pipe.ctx.hf_endpoint)
+                                                    endpoint=pipe.ctx.hf_endpoint,
+                                                    extra_patterns=list(a["tokenizer.extra_patterns"] or []))
                 text = self._plan_text(plan)
             except WizardError as exc:
                 text = f"[$warning]![/] {escape(str(exc))}\n[dim]The Run step fetches " \

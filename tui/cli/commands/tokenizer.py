@@ -24,6 +24,9 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="triton (LMI 0.25–0.32, default) or flat (LMI 0.33+)")
     p.add_argument("--endpoint", metavar="URL", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co)")
     p.add_argument("--revision", metavar="REV", help="branch, tag or commit (default: main)")
+    p.add_argument("--pattern", metavar="GLOB", action="append", default=[], dest="patterns",
+                   help="also fetch files matching GLOB (repeatable; weights never): the wizard's "
+                        "tokenizer.extra_patterns")
     p.add_argument("--dry-run", action="store_true", help="show the plan (files and why) and write nothing")
     p.add_argument("--force", action="store_true", help="replace files in DEST_DIR that differ")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  [{(ev.done or 0) + 1}/{ev.total}] {ev.extra['file']}", file=sys.stderr)
 
     plan = plan_tokenizer(args.source, args.dest, layout=args.layout, revision=args.revision,
-                          endpoint=args.endpoint)
+                          endpoint=args.endpoint, extra_patterns=getattr(args, "patterns", None) or ())
     if args.dry_run:
         if args.json:
             print(json.dumps({"dry_run": True, "plan": plan.to_dict()}, indent=2))
