@@ -290,3 +290,31 @@ def test_triton_delete_params_is_a_list_of_parameter_keys_for_the_triton_layout_
     flat = tutorial_answers(**{"env.trtllm_version": "0.21.0rc1", "triton.delete_params": ["gpt_model_path"]})
     assert flat.layout == "flat" and "triton" not in [s.key for s in S.steps_for(flat)]
     assert S.validate_step("triton", flat) == []
+
+
+# the six inputs the three former predicates disagreed on (issue 10), and a few more of the Hub's rules
+HF_IDS = ["gpt2", "org/_x", "org/-x", "a--b/c", "baichuan-inc/Baichuan-13B-Chat", "a/b/c", "org/x.", "org/x.git",
+          "a..b/c", "o/" + "n" * 96, "o/" + "n" * 97, "café/x"]
+
+
+@pytest.mark.parametrize("value", HF_IDS)
+def test_one_hugging_face_id_rule_everywhere_as_huggingface_hub_says(value, tmp_path):
+    """models.is_hf_id is THE rule (huggingface_hub's validate_repo_id is the oracle); the model loader's,
+    the tokenizer fetch's and both source validators' answers are its answer."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    from lmi_wizard.core import models, tokenizer
+
+    try:
+        validate_repo_id(value)
+        hub_says = True
+    except HFValidationError:
+        hub_says = False
+    assert models.is_hf_id(value) is hub_says
+    assert models.looks_like_hf_id(value) is hub_says and tokenizer.looks_like_repo_id(value) is hub_says
+    a = S.Answers({"checkout.work_dir": str(tmp_path)}, ctx=S.Context(installed_trtllm="0.12.0", gpus=[]))
+    for key in ("model.source", "tokenizer.source"):
+        found = S.check_field(key, value, a)
+        assert (found is None) is hub_says, (key, found)
+        if found is not None:
+            assert found.code == "not-a-source" and found.fix and " — fix: " not in found.problem
