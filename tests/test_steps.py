@@ -318,3 +318,36 @@ def test_one_hugging_face_id_rule_everywhere_as_huggingface_hub_says(value, tmp_
         assert (found is None) is hub_says, (key, found)
         if found is not None:
             assert found.code == "not-a-source" and found.fix and " — fix: " not in found.problem
+
+
+def test_build_fields_render_the_build_verbs_options_and_parse_back():
+    """Field.flag: the wizard's Build answers as command-line options (wizard.cli_argv) parse back to the same
+    values through the options tui/cli/fields.py renders from the same fields — the build verb's parser."""
+    import argparse
+
+    from lmi_wizard.tui.cli import main as cli
+    from lmi_wizard.tui.cli.commands import build as build_verb
+    from lmi_wizard.tui.cli.fields import add_field_options, field_values
+
+    a = tutorial_answers(**{"build.tp": 4, "build.pp": 2, "build.dtype": "bfloat16", "build.gemm_plugin": False,
+                            "build.paged_kv_cache": False, "build.max_batch_size": 8, "build.max_output_len": 1024})
+    argv = S.cli_argv(S.BUILD_FLAG_KEYS, a)
+    assert argv[:4] == ["--dtype", "bfloat16", "--tp", "4"] and "--no-gemm-plugin" in argv
+    p = argparse.ArgumentParser()
+    add_field_options(p, S.BUILD_FLAG_KEYS)
+    back = field_values(p.parse_args(argv), S.BUILD_FLAG_KEYS)
+    assert back == {k: a[k] for k in S.BUILD_FLAG_KEYS}
+    # not given: the field's own default (one default for wizard, recipe and verb) …
+    assert field_values(p.parse_args([]), ["build.dtype", "build.tp", "build.context_fmha"]) == {
+        "build.dtype": "float16", "build.tp": 1, "build.context_fmha": True}
+    # … and a bad value is the field's own message
+    with pytest.raises(SystemExit):
+        p.parse_args(["--tp", "0"])
+    # the build verb's parser is made of the same options (only what it leaves to the builder differs)
+    verb = cli.build_parser(["build"])
+    args = verb.parse_args(["build", "--example-dir", "x", *argv])
+    assert {k: getattr(args, S.field(k).name) for k in S.BUILD_FLAG_KEYS} == back
+    plain = verb.parse_args(["build", "--example-dir", "x"])
+    for k in S.BUILD_FLAG_KEYS:
+        want = build_verb.BUILDER_DEFAULTS.get(k, S.field(k).default)
+        assert getattr(plain, S.field(k).name) == want, k

@@ -22,7 +22,7 @@ from .answers import (Answers, build_intent, build_method, builds_here, checkout
                       needs_checkout, not_prebuilt, resolve_layout, resolve_tag, suggest_fix, suggest_key,
                       tag_for_version, trtllm_version, uses_backend_repo, work_path)
 from .context import Context
-from .definition import (FIELDS, STEPS, check_field, field, step, steps_for, validate_all, validate_field,
+from .definition import (BUILD_FLAG_KEYS, FIELDS, STEPS, check_field, cli_argv, field, step, steps_for, validate_all, validate_field,
                          validate_step)
 from .schema import PARSERS, Choice, Field, FieldError, Kind, Step, format_mapping, parse_mapping
 
@@ -31,6 +31,6 @@ __all__ = [
     "Context", "Answers", "suggest_key", "suggest_fix", "trtllm_version", "resolve_tag", "tag_for_version",
     "resolve_layout", "uses_backend_repo", "work_path", "local_source", "model_ref", "destination_text",
     "lmi_model_id", "build_method", "builds_here", "not_prebuilt", "needs_checkout", "checkout_args", "is_triton",
-    "checkout_dir", "examples_for", "gpu_facts", "build_intent", "STEPS", "FIELDS", "step", "field", "steps_for",
+    "checkout_dir", "examples_for", "gpu_facts", "build_intent", "STEPS", "FIELDS", "BUILD_FLAG_KEYS", "cli_argv", "step", "field", "steps_for",
     "check_field", "validate_field", "validate_step", "validate_all",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from ..base.errors import WizardError
 from ..base.findings import Finding
@@ -27,7 +27,7 @@ from .answers import (Answers, build_method, builds_here, checkout_dir, examples
                       not_prebuilt, suggest_fix, tag_for_version, trtllm_version, uses_backend_repo, work_path)
 from .schema import Choice, Field, FieldError, Kind, Step
 
-__all__ = ["STEPS", "FIELDS", "step", "field", "steps_for", "check_field", "validate_field", "validate_step",
+__all__ = ["STEPS", "FIELDS", "BUILD_FLAG_KEYS", "cli_argv", "step", "field", "steps_for", "check_field", "validate_field", "validate_step",
            "validate_all"]
 
 
@@ -174,35 +174,35 @@ BUILD = Step(
               "Folder holding config.json and rank*.engine.",
               visible_if=lambda a: build_method(a) == "prebuilt"),
         Field("build.dtype", "Data type", Kind.CHOICE, "Weights and activations precision.", default="float16",
-              choices=_DTYPES, visible_if=not_prebuilt),
+              choices=_DTYPES, visible_if=not_prebuilt, flag="--dtype"),
         Field("build.tp", "Tensor parallel (GPUs)", Kind.INT,
               "Shards the model over this many GPUs; equals tensor_parallel_degree in LMI.",
-              default=1, minimum=1, maximum=64, validator=R.validate_tp, visible_if=not_prebuilt),
+              default=1, minimum=1, maximum=64, validator=R.validate_tp, visible_if=not_prebuilt, flag="--tp"),
         Field("build.pp", "Pipeline parallel", Kind.INT, "Pipeline stages (world size = TP × PP).",
-              default=1, minimum=1, maximum=64, advanced=True, visible_if=not_prebuilt),
+              default=1, minimum=1, maximum=64, advanced=True, visible_if=not_prebuilt, flag="--pp"),
         Field("build.gemm_plugin", "GEMM plugin", Kind.BOOL, "Use the GEMM plugin in the build's dtype.",
-              default=True, visible_if=builds_here),
+              default=True, visible_if=builds_here, flag="--gemm-plugin"),
         Field("build.gpt_attention_plugin", "GPT attention plugin", Kind.BOOL,
               "Use the GPT attention plugin in the build's dtype (needed for inflight batching).",
-              default=True, visible_if=builds_here),
+              default=True, visible_if=builds_here, flag="--gpt-attention-plugin"),
         Field("build.inflight_batching", "Inflight batching", Kind.BOOL,
               "Continuous batching with LMI (--use_inflight_batching; paged KV cache in newer versions).",
-              default=True, visible_if=builds_here),
+              default=True, visible_if=builds_here, flag="--inflight-batching"),
         Field("build.paged_kv_cache", "Paged KV cache", Kind.BOOL, "Paged KV cache.", default=True,
-              advanced=True, visible_if=builds_here),
+              advanced=True, visible_if=builds_here, flag="--paged-kv-cache"),
         Field("build.context_fmha", "Context FMHA", Kind.BOOL, "Fused attention in the context phase (sm80+).",
-              default=True, visible_if=builds_here),
+              default=True, visible_if=builds_here, flag="--context-fmha"),
         Field("build.remove_input_padding", "Remove input padding", Kind.BOOL, "Pack inputs without padding.",
-              default=True, visible_if=builds_here),
+              default=True, visible_if=builds_here, flag="--remove-input-padding"),
         Field("build.parallel_build", "Parallel build", Kind.BOOL, "Build ranks in parallel (--workers).",
-              default=True, visible_if=builds_here),
+              default=True, visible_if=builds_here, flag="--parallel-build"),
         Field("build.max_batch_size", "Max batch size", Kind.INT, "Largest batch the engine accepts.",
-              default=64, minimum=1, maximum=65536, visible_if=not_prebuilt),
+              default=64, minimum=1, maximum=65536, visible_if=not_prebuilt, flag="--max-batch-size"),
         Field("build.max_input_len", "Max input length", Kind.INT, "Tokens of prompt.", default=2048,
-              minimum=1, visible_if=not_prebuilt),
+              minimum=1, visible_if=not_prebuilt, flag="--max-input-len"),
         Field("build.max_output_len", "Max output length", Kind.INT,
               "Tokens generated (→ max_seq_len = input + output on builders that only know max_seq_len).",
-              default=512, minimum=1, visible_if=not_prebuilt),
+              default=512, minimum=1, visible_if=not_prebuilt, flag="--max-output-len"),
         Field("build.output_dir", "Engine output folder", Kind.PATH,
               "Where the builder writes the engines, relative to the work folder.",
               default=lambda a: f"engines/{a['model.name'] or 'model'}-{a['build.dtype'] or 'float16'}-"
@@ -312,6 +312,19 @@ def field(key: str) -> Field:
         return FIELDS[key]
     except KeyError:
         raise FieldError(key, "no such setting", suggest_fix(key, FIELDS)) from None
+
+
+#: the Build step's fields the ``build`` verb takes as options (``tui/cli/fields.py`` renders them)
+BUILD_FLAG_KEYS: tuple[str, ...] = tuple(f.key for f in FIELDS.values() if f.flag and f.section == "build")
+
+
+def cli_argv(keys: Iterable[str], answers: Answers) -> list[str]:
+    """The answers of ``keys`` as command-line options (``Field.flag``): ``--dtype float16 --tp 2 --no-gemm-plugin``
+    — what a field-backed verb parses back into the same values."""
+    out: list[str] = []
+    for key in keys:
+        out += answers.field(key).cli_argv(answers[key])
+    return out
 
 
 def steps_for(answers: Answers) -> list[Step]:

@@ -243,6 +243,7 @@ class Field:
     maximum: Optional[float] = None
     strict_choices: bool = True  # False: the choices are suggestions, any text goes
     pin: bool = False  # a recipe always writes this value, defaulted or not (it describes the machine)
+    flag: Optional[str] = None  # its command-line spelling in the field-backed verbs, e.g. "--tp"
 
     # -- naming ------------------------------------------------------------------------------
     @property
@@ -311,6 +312,15 @@ class Field:
         if self.kind is Kind.LIST:
             return ",".join(value)
         return str(value)
+
+    def cli_argv(self, value: Any) -> list[str]:
+        """The value spelled for the command line (``--tp 2``; a bool as ``--flag`` / ``--no-flag``); ``[]`` when
+        the field has no flag or the value is unset."""
+        if not self.flag or value is None:
+            return []
+        if self.kind is Kind.BOOL:
+            return [self.flag if value else "--no-" + self.flag[2:]]
+        return [self.flag, self.format(value)]
 
     def finding(self, problem: str, fix: str | None = None, *, code: str = "invalid-value",
                 severity: str = "error") -> Finding:

@@ -33,28 +33,26 @@ def _kv(text: str) -> tuple[str, object]:
     return k, v
 
 
+#: fields whose value the verb leaves to the builder when not given (the wizard's defaults are for its own runs)
+BUILDER_DEFAULTS = {"build.max_batch_size": None, "build.max_input_len": None, "build.max_output_len": None,
+                    "build.paged_kv_cache": None}
+
+
 def register(p: argparse.ArgumentParser) -> None:
+    from lmi_wizard.core import wizard
+
+    from ..fields import add_field_options
+
     p.add_argument("--example-dir", required=True, metavar="DIR",
                    help="the model's example folder in the checkout (e.g. tensorrt_llm/examples/llama)")
     p.add_argument("--model-dir", metavar="DIR", default="", help="the Hugging Face model folder (weights + config.json)")
     p.add_argument("--output-dir", metavar="DIR", default="trt_engines", help="engine folder (relative: to the example folder)")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="converted checkpoint folder (0.8+; default <output-dir>_ckpt)")
-    p.add_argument("--dtype", default="float16", choices=("float16", "bfloat16", "float32"))
-    p.add_argument("--tp", type=int, default=1, metavar="N", help="tensor parallel size")
-    p.add_argument("--pp", type=int, default=1, metavar="N", help="pipeline parallel size")
     p.add_argument("--world-size", type=int, metavar="N", help="default: TP × PP")
-    p.add_argument("--no-gemm-plugin", dest="gemm_plugin", action="store_false")
-    p.add_argument("--no-gpt-attention-plugin", dest="gpt_attention_plugin", action="store_false")
-    p.add_argument("--no-inflight-batching", dest="inflight_batching", action="store_false")
-    p.add_argument("--paged-kv-cache", dest="paged_kv_cache", action="store_true", default=None)
-    p.add_argument("--no-paged-kv-cache", dest="paged_kv_cache", action="store_false")
-    p.add_argument("--no-context-fmha", dest="context_fmha", action="store_false")
-    p.add_argument("--no-remove-input-padding", dest="remove_input_padding", action="store_false")
-    p.add_argument("--no-parallel-build", dest="parallel_build", action="store_false")
+    # the build intent's options come from the wizard's Build fields (defaults, choices, parsing, help); the
+    # lengths, the batch size and the paged KV cache are left to the builder's own defaults unless given
+    add_field_options(p, wizard.BUILD_FLAG_KEYS, ranges=False, defaults=BUILDER_DEFAULTS)
     p.add_argument("--workers", type=int, metavar="N")
-    p.add_argument("--max-batch-size", type=int, metavar="N")
-    p.add_argument("--max-input-len", type=int, metavar="N")
-    p.add_argument("--max-output-len", type=int, metavar="N")
     p.add_argument("--max-seq-len", type=int, metavar="N")
     p.add_argument("--set", dest="advanced", action="append", default=[], metavar="FLAG=VALUE",
                    help="an advanced flag of the build step (build.py / trtllm-build), checked against its choices; "
