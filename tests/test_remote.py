@@ -21,7 +21,7 @@ from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.remote import images, instances, job as J, logs as L, policy, status as S, submit as R
 from lmi_wizard.core.remote.inside import read_secret, run_in_job
 from lmi_wizard.core.wizard.remote_fields import load_remote_recipe
-from lmi_wizard.core.wizard.steps import Context
+from lmi_wizard.core.wizard import Context
 from lmi_wizard.tui.cli import main as cli
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.sagemaker_standin import SageMakerJobStandIn
@@ -289,7 +289,7 @@ def test_hf_token_read_inside_the_job_never_in_the_request(tmp_path, aws):
     assert rc == 0
     assert "progress on stderr; token set: True" in lines and not any(token in ln for ln in lines)
     report = json.loads((tmp_path / "out" / "run.json").read_text())
-    from lmi_wizard.core.wizard.steps import FIELDS
+    from lmi_wizard.core.wizard import FIELDS
 
     ran = report["argv"][1]
     assert report["argv"] == ["run", ran, "--work-dir", str(tmp_path / "work"), "--json"]

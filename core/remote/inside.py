@@ -52,7 +52,7 @@ def recipe_for_run(recipe: str, work_dir: str) -> str:
 
     from ..base.fsutil import read_text
     from ..wizard.remote_fields import split_remote
-    from ..wizard.steps import Context
+    from ..wizard import Context
 
     if sys.version_info >= (3, 11):
         import tomllib

@@ -22,7 +22,7 @@ from ..base.fsutil import read_text
 from ..base.progress import CancelToken, ProgressFn, emit
 from ..layout import Destination, parse_destination
 from ..wizard.remote_fields import RemoteSettings, load_remote_recipe
-from ..wizard.steps import Answers, Context
+from ..wizard import Answers, Context
 from . import images, instances, job as J, status as S
 from .logs import MergedLogs
 

@@ -1,7 +1,7 @@
 """The recipe keys of a remote (SageMaker) compile: ``[env] target_arch``, ``[remote] instance_type``,
 ``[remote] hf_token_secret``.
 
-The schema (:data:`core.wizard.steps.FIELDS`) is a static table built from its steps, with no way to register
+The schema (:data:`core.wizard.FIELDS`) is a static table built from its steps, with no way to register
 fields from outside; until these three are added there (``env.target_arch`` in the Environment step,
 ``remote.*`` in a ``remote`` step or on Review), :func:`split_remote` takes them out of a recipe before the
 recipe loader sees the rest, and reads them through the same :class:`Field` rules. Once the schema knows them,
@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from ..base.errors import WizardError
-from .steps import FIELDS, Answers, Context, Field, FieldError, Kind
+from ..base.findings import Finding
+from .answers import Answers
+from .context import Context
+from .definition import FIELDS
+from .schema import Field, FieldError, Kind
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,16 +40,17 @@ def _arch_choices(answers: Answers) -> list[str]:
     return list(load_instance_table())
 
 
-def _validate_instance_type(value: str, answers: Answers) -> Optional[str]:
+def _validate_instance_type(value: str, answers: Answers) -> Optional[Finding]:
     if not re.fullmatch(r"ml\.[a-z0-9-]+\.[a-z0-9]+", value):
-        return f"{value!r} is not a SageMaker instance type — write it like ml.p5.48xlarge"
+        return Finding("error", "instance-type", f"{value!r} is not a SageMaker instance type",
+                       "write it like ml.p5.48xlarge")
     return None
 
 
-def _validate_secret_id(value: str, answers: Answers) -> Optional[str]:
+def _validate_secret_id(value: str, answers: Answers) -> Optional[Finding]:
     if not _SECRET_ID_RE.fullmatch(value):
-        return (f"{value!r} is not a Secrets Manager secret name or ARN — name the secret (e.g. hf/token) that "
-                "holds the token, never the token itself")
+        return Finding("error", "secret-id", f"{value!r} is not a Secrets Manager secret name or ARN",
+                       "name the secret (e.g. hf/token) that holds the token, never the token itself")
     return None
 
 
@@ -81,20 +86,10 @@ def _parse(f: Field, raw: Any, answers: Answers, source: str) -> Any:
     if isinstance(raw, str) and SECRET_VALUE_RE.search(raw):
         raise WizardError(f"{source}: [{f.section}] {f.name}: a token or access key; recipes never hold secrets",
                           "name the Secrets Manager secret that holds it (e.g. hf/token), never the token")
-    try:
-        value = f.parse(raw)
-    except FieldError as exc:
-        raise WizardError(f"{source}: [{f.section}] {f.name}: {exc.message}", exc.fix) from None
-    if f.kind is Kind.CHOICE:
-        names = [c.value for c in f.options(answers)]
-        if value not in names:
-            raise WizardError(f"{source}: [{f.section}] {f.name}: {value!r} is not one of {', '.join(names)}",
-                              f"write one of {', '.join(names)}")
-    problem = f.validator(value, answers) if f.validator and value not in (None, "") else None
-    if problem:
-        raise WizardError(f"{source}: [{f.section}] {f.name}: {problem.split(' — ')[0]}",
-                          problem.split(" — ", 1)[1] if " — " in problem else None)
-    return value
+    found = f.check(raw, answers)
+    if found is not None:
+        raise WizardError(f"{source}: [{f.section}] {f.name}: {found.problem}", found.fix)
+    return f.parse(raw)
 
 
 def split_remote(data: Mapping[str, Any], *, source: str = "recipe",

@@ -345,7 +345,8 @@ class Field:
                 near = difflib.get_close_matches(str(value), names, n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
                 shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
-                return self.finding(f"{value!r} is not one of: {shown}{hint}", code="not-a-choice")
+                return self.finding(f"{value!r} is not one of: {shown}{hint}", f"write one of: {shown}",
+                                    code="not-a-choice")
         if self.validator is None:
             return None
         try:
