@@ -383,25 +383,6 @@ def tp_split_problem(heads: Optional[int], kv_heads: Optional[int], tp: int,
     return None
 
 
-def human_bytes(n: Optional[float]) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
-def human_params(n: Optional[int]) -> str:
-    if n is None:
-        return "?"
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if n >= div:
-            return f"{n / div:.2f}{suffix}"
-    return str(n)
-
-
 def parse_config(text: str, *, source: str, kind: str, path: Path, revision: Optional[str] = None) -> ModelConfig:
     try:
         raw = json.loads(text)

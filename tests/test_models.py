@@ -11,6 +11,7 @@ import pytest
 
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import models as m
+from lmi_wizard.core.base import fmt
 from lmi_wizard.core.base.errors import WizardError
 from tests.gitfixtures import FIXTURES, trtllm_tree
 from tests.hubserver import GOOD_TOKEN, FakeHub, FakeRepo, standard_repos
@@ -246,7 +247,7 @@ def test_weight_bytes_per_dtype_and_summary():
     assert s["num_key_value_heads"] == 32 and s["vocab_size"] == 32000 and s["tie_word_embeddings"] is False
     assert s["weight_bytes_estimate"]["int8"] == c.estimate_parameters()
     json.dumps(s)
-    assert m.human_params(6_738_415_616) == "6.74B" and m.human_bytes(13.5 * 2**30) == "13.5 GiB"
+    assert fmt.human_params(6_738_415_616) == "6.74B" and fmt.human_bytes(13.5 * 2**30) == "13.5 GiB"
     assert cfg({"model_type": "llama"}).estimate_parameters() is None  # sizes missing: no guess
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from ..base.errors import WizardError
+from ..base.fmt import gib
 from ..models import BYTES_PER_DTYPE, tp_split_problem
 from ..facts.versions import release_tuple
 
@@ -1447,10 +1448,6 @@ class ModelFacts:
         return 2 * n * kv * (h / self.num_attention_heads) * dtype_bytes
 
 
-def _gib(b: float) -> str:
-    return f"{b / 2**30:.1f} GiB"
-
-
 def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, model=None,
                     trtllm_version: Optional[str] = None, purpose: str = "build") -> list[Finding]:
     """Reasons an intent will not build or serve here. ``purpose``: "build" or "serve"."""
@@ -1521,14 +1518,14 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
             seq = intent.max_seq_len or ((intent.max_input_len or 0) + (intent.max_output_len or 0)) or None
             kv_need = kv_tok * seq * (intent.max_batch_size or 1) / (tp * pp) if kv_tok and seq else None
             if per_gpu > 0.95 * mem:
-                out.append(Finding("error", "weights_memory", f"weights ≈ {_gib(per_gpu)} per GPU "
+                out.append(Finding("error", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU "
                                    f"({params / 1e9:.1f} B params × {b:g} B / TP {tp}{f' / PP {pp}' if pp > 1 else ''}) "
-                                   f"do not fit in {_gib(mem)}", "raise TP/PP or use a GPU with more memory"))
+                                   f"do not fit in {gib(mem)}", "raise TP/PP or use a GPU with more memory"))
             elif per_gpu > 0.8 * mem or (kv_need and per_gpu + kv_need > 0.9 * mem):
-                extra = f" + KV cache for batch {intent.max_batch_size or 1} × {seq} tokens ≈ {_gib(kv_need)}" if kv_need else ""
-                out.append(Finding("warning", "weights_memory", f"weights ≈ {_gib(per_gpu)} per GPU{extra} of "
-                                   f"{_gib(mem)}: little headroom for the KV cache",
+                extra = f" + KV cache for batch {intent.max_batch_size or 1} × {seq} tokens ≈ {gib(kv_need)}" if kv_need else ""
+                out.append(Finding("warning", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU{extra} of "
+                                   f"{gib(mem)}: little headroom for the KV cache",
                                    "raise TP, lower max batch size / lengths, or use a bigger GPU"))
             else:
-                out.append(Finding("info", "weights_memory", f"weights ≈ {_gib(per_gpu)} per GPU of {_gib(mem)}", None))
+                out.append(Finding("info", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU of {gib(mem)}", None))
     return out

@@ -44,7 +44,7 @@ from typing import Any, Iterable, Optional
 from ..base.errors import Cancelled, WizardError
 from ..base.fsutil import atomic_write_text
 from ..base.findings import raise_first
-from ..models import human_bytes as _human
+from ..base.fmt import human_bytes as _human
 from ..base.progress import CancelToken, Progress, ProgressFn
 from ..wizard import (Answers, build_intent, destination_text, gpu_facts, lmi_model_id, model_ref, needs_checkout,
                       resolve_layout, resolve_tag, uses_backend_repo, validate_all, work_path)

@@ -15,6 +15,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from lmi_wizard.core.base import fmt
 from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import WizardError
 
@@ -96,7 +97,7 @@ class DestinationScreen(StepScreen):
     def _plan_text(plan) -> str:
         from lmi_wizard.core import models
 
-        lines = [f"{len(plan.files)} file(s), {models.human_bytes(plan.total_bytes)} from {escape(plan.source)}"]
+        lines = [f"{len(plan.files)} file(s), {fmt.human_bytes(plan.total_bytes)} from {escape(plan.source)}"]
         for f in plan.files[:14]:
             lines.append(f"  {escape(f.dest):<28} [dim]{escape(f.reason)}[/dim]")
         if len(plan.files) > 14:

@@ -11,7 +11,7 @@ from .base import StepScreen
 
 
 def _size(n) -> str:
-    from lmi_wizard.core.models import human_bytes
+    from lmi_wizard.core.base.fmt import human_bytes
 
     return "" if n is None else human_bytes(n)
 

@@ -15,11 +15,13 @@ from textual.widgets import Static
 
 from lmi_wizard.core import wizard as core_wizard
 
+from lmi_wizard.core.base.fmt import gib
+
 from .base import StepScreen
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.0f} GiB"
+    return gib(n, 0)
 
 
 def describe_environment(report, answers) -> tuple[str, str, str]:

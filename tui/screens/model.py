@@ -21,18 +21,19 @@ from .base import StepScreen
 def model_card(cfg, answers, jit, suggested: str | None) -> str:
     """Console markup for a ModelConfig (formatting only)."""
     from lmi_wizard.core import models
+    from lmi_wizard.core.base import fmt
 
     s = cfg.summary()
     arch = ", ".join(s["architectures"]) or s["model_type"] or "unknown architecture"
     dtype = answers["build.dtype"] or "float16"
     tp = answers["build.tp"] or 1
     wb = cfg.weight_bytes(dtype) if s["parameters_estimate"] else None
-    lines = [f"[b]{escape(arch)}[/b] · {models.human_params(s['parameters_estimate'])} parameters (estimate)",
+    lines = [f"[b]{escape(arch)}[/b] · {fmt.human_params(s['parameters_estimate'])} parameters (estimate)",
              f"  hidden {s['hidden_size']} · layers {s['num_hidden_layers']} · heads {s['num_attention_heads']}"
              f" · vocab {s['vocab_size']} · {escape(str(s['torch_dtype'] or '?'))}"]
     if wb:
-        per = f", {models.human_bytes(wb / tp)} per GPU at TP {tp}" if tp > 1 else ""
-        lines.append(f"  weights ≈ {models.human_bytes(wb)} in {dtype}{per}")
+        per = f", {fmt.human_bytes(wb / tp)} per GPU at TP {tp}" if tp > 1 else ""
+        lines.append(f"  weights ≈ {fmt.human_bytes(wb)} in {dtype}{per}")
     if suggested:
         lines.append(f"  example folder for this architecture: [b]{escape(suggested)}[/b]")
     if jit is not None:

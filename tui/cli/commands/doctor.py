@@ -38,7 +38,9 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    from lmi_wizard.core.base.fmt import gib
+
+    return gib(n)
 
 
 def render_human(report) -> str:

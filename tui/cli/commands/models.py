@@ -30,6 +30,7 @@ def register(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lmi_wizard.core.base.errors import WizardError
     from lmi_wizard.core import models as m
+    from lmi_wizard.core.base import fmt
 
     if args.checkout is None and args.source is None:
         raise WizardError("nothing to show", "give --checkout DIR and/or --source HF_ID|PATH")
@@ -76,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
               f" (kv {s['num_key_value_heads']}), vocab {s['vocab_size']}, dtype {s['torch_dtype'] or '?'}")
         if n:
             wb = s["weight_bytes_estimate"]
-            print(f"  ~{m.human_params(n)} parameters: ~{m.human_bytes(wb['float16'])} in fp16/bf16, "
-                  f"~{m.human_bytes(wb['int8'])} in int8/fp8, ~{m.human_bytes(wb['int4'])} in int4")
+            print(f"  ~{fmt.human_params(n)} parameters: ~{fmt.human_bytes(wb['float16'])} in fp16/bf16, "
+                  f"~{fmt.human_bytes(wb['int8'])} in int8/fp8, ~{fmt.human_bytes(wb['int4'])} in int4")
         print(f"  JIT: {out['jit']['reason']}")
     if chosen is not None:
         print(f"Example folder: {chosen.name} (examples/{chosen.rel}, builder {chosen.builder})")

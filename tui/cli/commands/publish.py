@@ -36,7 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _human(n: int) -> str:
-    from lmi_wizard.core.models import human_bytes
+    from lmi_wizard.core.base.fmt import human_bytes
 
     return human_bytes(n)
 

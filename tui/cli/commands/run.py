@@ -104,7 +104,7 @@ class ConsoleProgress:
 
 
 def _human(n) -> str:
-    from lmi_wizard.core.models import human_bytes
+    from lmi_wizard.core.base.fmt import human_bytes
 
     return human_bytes(n or 0)
 

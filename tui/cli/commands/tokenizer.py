@@ -33,7 +33,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def _size(n) -> str:
-    from lmi_wizard.core.models import human_bytes
+    from lmi_wizard.core.base.fmt import human_bytes
 
     return human_bytes(n)
 
