@@ -91,6 +91,32 @@ def test_version_ordering():
     assert V.parse_version("1.0").key() == V.parse_version("1.0.0").key()
 
 
+_CORPUS = ["0.12.0", "v0.12.0", "0.12.0.dev2024080600", "0.17.0.post1", "1.2.0rc6.post2", "0.21.0rc1",
+           "0.13.0+cu124", "1.1.0rc6+git.2a9abd95", "1.0.0-1", "1.0.0.RC2", "1!2.0", "1.0a1", "1.0b2.dev3",
+           "1.0-preview-4", "0.9.0.post0.dev1", " 0.33.0 ", "2.0+Local-Build_1", "", "abc", "1.2.x", "main", "v",
+           "1.0+", "1.0.dev-1", "01.02.003"]
+
+
+def _fields(parse, text):
+    try:
+        v = parse(text)
+    except WizardError as exc:
+        return ("error", exc.problem, exc.fix)
+    return (v.release, v.pre, v.post, v.dev, v.local, v.epoch, v.public, str(v))
+
+
+def test_parse_version_is_packaging_and_the_stdlib_fallback_agrees_with_it():
+    """parse_version goes through packaging.version here; the fallback (for the stdlib-only doctor) reads
+    every sample the same way, error text included."""
+    from packaging.version import Version as Pep440
+
+    assert V._parser() is V._parse_packaging
+    for text in _CORPUS:
+        assert _fields(V._parse_fallback, text) == _fields(V._parse_packaging, text), text
+    good = [t for t in _CORPUS if V.try_parse_version(t) is not None]
+    assert sorted(good, key=lambda t: V.parse_version(t).key()) == sorted(good, key=Pep440)
+
+
 def test_template_repo_boundary():
     assert V.template_repo_for("0.19.0").github == "triton-inference-server/tensorrtllm_backend"
     assert V.template_repo_for("0.19.0").subdir == "all_models/inflight_batcher_llm"

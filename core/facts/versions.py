@@ -1,8 +1,10 @@
 """Installed TensorRT-LLM / TensorRT versions (never imported), version → git tag, template location.
 
 * :func:`detect_tensorrt_llm` / :func:`detect_tensorrt` read ``importlib.metadata`` only.
-* :func:`parse_version` is a small PEP 440 parser (``packaging`` is not a declared dependency and is
-  absent on bare GPU machines).
+* :func:`parse_version` reads PEP 440 with ``packaging.version`` (a declared dependency). The stand-alone
+  ``doctor`` runs on a bare GPU machine with the standard library only (``python -S -I``, no site-packages),
+  and it reads versions too (the LMI release table, the installed TensorRT-LLM): there, and only when
+  ``packaging`` cannot be imported, a small fallback regex does the same job (a test checks both agree).
 * :func:`resolve_tag` maps a version to the release tag whose templates match it (pure; give it the
   tag names you know). :func:`find_tag` gets those names from ``git ls-remote --tags`` (short
   timeout) or a local checkout, and never raises for an unreachable remote: it says so in a note.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -77,9 +80,10 @@ def detect_tensorrt(path: Sequence[str | os.PathLike] | None = None) -> Installe
     return installed_version("tensorrt", TENSORRT_DISTS, path)
 
 
-# --- a small PEP 440 parser ---------------------------------------------------------------------
+# --- PEP 440 versions: packaging.version, with a stdlib fallback for the bare-machine doctor -------
 
-_VERSION_RE = re.compile(
+# The fallback only: PEP 440's own regex, shortened (used when ``packaging`` is not importable).
+_FALLBACK_RE = re.compile(
     r"""^\s*v?
     (?:(?P<epoch>\d+)!)?
     (?P<release>\d+(?:\.\d+)*)
@@ -143,24 +147,47 @@ class Version:
         return self.public + (f"+{self.local}" if self.local else "")
 
 
-def parse_version(text: str) -> Version:
-    """Parse a PEP 440 version ("0.12.0", "0.12.0.dev2024080600", "1.2.0rc6.post2", "0.17.0+cu12",
-    also a tag "v0.12.0"). Raises WizardError for text that is not a version."""
-    m = _VERSION_RE.match(text or "")
+def _not_a_version(text: str) -> WizardError:
+    return WizardError(f"not a version: {text!r}", "give a version such as 0.12.0 or 1.2.0rc6")
+
+
+def _parse_packaging(text: str) -> Version:
+    from packaging.version import InvalidVersion, Version as _Pep440
+
+    try:
+        v = _Pep440(text)
+    except InvalidVersion:
+        raise _not_a_version(text) from None
+    return Version(tuple(v.release), (v.pre[0], v.pre[1]) if v.pre else None, v.post, v.dev, v.local, v.epoch,
+                   text.strip())
+
+
+def _parse_fallback(text: str) -> Version:
+    m = _FALLBACK_RE.match(text)
     if not m:
-        raise WizardError(f"not a version: {text!r}", "give a version such as 0.12.0 or 1.2.0rc6")
-    pre = None
-    if m.group("pre_l"):
-        pre = (_PRE_NORM[m.group("pre_l").lower()], int(m.group("pre_n") or 0))
-    post = None
-    if m.group("post_n1") is not None:
-        post = int(m.group("post_n1"))
-    elif m.group("post_l"):
-        post = int(m.group("post_n2") or 0)
+        raise _not_a_version(text)
+    pre = (_PRE_NORM[m.group("pre_l").lower()], int(m.group("pre_n") or 0)) if m.group("pre_l") else None
+    post = (int(m.group("post_n1")) if m.group("post_n1") is not None
+            else int(m.group("post_n2") or 0) if m.group("post_l") else None)
     dev = int(m.group("dev_n") or 0) if m.group("dev_l") else None
     local = m.group("local").lower().replace("-", ".").replace("_", ".") if m.group("local") else None
     return Version(tuple(int(p) for p in m.group("release").split(".")), pre, post, dev, local,
                    int(m.group("epoch") or 0), text.strip())
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    try:
+        import packaging.version  # noqa: F401  (deferred: the stdlib-only doctor must not need it)
+    except ImportError:
+        return _parse_fallback
+    return _parse_packaging
+
+
+def parse_version(text: str) -> Version:
+    """Parse a PEP 440 version ("0.12.0", "0.12.0.dev2024080600", "1.2.0rc6.post2", "0.17.0+cu12",
+    also a tag "v0.12.0") with ``packaging.version``. Raises WizardError for text that is not a version."""
+    return _parser()(text or "")
 
 
 def try_parse_version(text: str | None) -> Version | None:
