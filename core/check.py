@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Optional
 
 from .base.errors import WizardError
+from .base.findings import Finding
 from .base.progress import CancelToken, ProgressFn, emit
 
 SEVERITIES = ("error", "warning", "info")
@@ -62,25 +63,16 @@ CONTAINER_ROOT = "/opt/ml/model"
 
 
 # --------------------------------------------------------------------------------------------- data
-@dataclass
-class CheckFinding:
-    severity: str  # "error" | "warning" | "info"
-    code: str  # stable slug
-    message: str
-    fix: Optional[str] = None
-    path: Optional[str] = None
-    group: str = "files"
-
-    def to_json(self) -> dict:
-        return {"severity": self.severity, "code": self.code, "message": self.message, "fix": self.fix,
-                "path": self.path, "group": self.group}
+def _finding_json(f: Finding) -> dict:
+    """check's --json keys (severity/code/message/fix/path/group), ``path`` even when None."""
+    return f.to_json() | {"path": f.path, "group": f.group}
 
 
 @dataclass
 class CheckReport:
     target: str
     layout: Optional[str]
-    findings: list[CheckFinding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     model_id: Optional[str] = None
     model_dir: Optional[str] = None  # the folder holding config.pbtxt (triton) / the engines (flat)
     engine_dir: Optional[str] = None
@@ -88,11 +80,11 @@ class CheckReport:
     downloaded: list[str] = field(default_factory=list)  # s3: keys fetched (small files only)
 
     @property
-    def errors(self) -> list[CheckFinding]:
+    def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
     @property
-    def warnings(self) -> list[CheckFinding]:
+    def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "warning"]
 
     @property
@@ -106,7 +98,7 @@ class CheckReport:
     def to_json(self) -> dict:
         return {"target": self.target, "layout": self.layout, "model_id": self.model_id,
                 "model_dir": self.model_dir, "engine_dir": self.engine_dir, "lmi": self.lmi,
-                "findings": [f.to_json() for f in self.findings], "ok": self.ok,
+                "findings": [_finding_json(f) for f in self.findings], "ok": self.ok,
                 "errors": len(self.errors), "warnings": len(self.warnings), "downloaded": self.downloaded}
 
 
@@ -184,14 +176,11 @@ class _Ctx:
         if key in self._seen:
             return
         self._seen.add(key)
-        self.report.findings.append(CheckFinding(severity, code, self.text(message) or "", self.text(fix),
-                                                 shown, group))
+        self.report.findings.append(Finding(severity, code, self.text(message) or "", self.text(fix),
+                                            path=shown, group=group))
 
     def has(self, *codes: str) -> bool:
         return any(f.code in codes for f in self.report.findings)
-
-
-_LEVEL = {"error": "error", "warning": "warning", "info": "info"}
 
 
 # --------------------------------------------------------------------------------------------- S3 mirror
@@ -302,7 +291,7 @@ def _lmi_target(lmi_version: Optional[str], installed: Optional[str], telemetry_
 
 def _layout_findings(ctx: _Ctx, findings: Iterable, group: str = "layout") -> None:
     for f in findings:
-        ctx.add(_LEVEL.get(f.level, "warning"), f.code, f.problem, f.fix, None, group)
+        ctx.add(f.severity, f.code, f.problem, f.fix, None, group)
 
 
 def _all_rel_files(root: Path, limit: int = MAX_OBJECTS) -> list[str]:
@@ -359,8 +348,7 @@ def _engine_checks(ctx: _Ctx, edir: Path, layout: str) -> dict:
             continue
         if f.code in ("format_flat", "format_legacy"):
             continue  # build-time hints; the layout findings say what matters here
-        sev = {"error": "error", "warning": "warning"}.get(f.level, "info")
-        ctx.add(sev, f.code.replace("_", "-"), f.message, f.fix, edir, "engine")
+        ctx.add(f.severity, f.code.replace("_", "-"), f.problem, f.fix, edir, "engine")
     cfg, _ = _read_json(edir / "config.json")
     facts["config"] = cfg
     facts["record"] = build.read_build_record(edir)
@@ -685,7 +673,7 @@ def _lmi_checks(ctx: _Ctx, props_path: Optional[Path], layout: str, facts: dict,
             continue
         if f.code == "batch-unset":
             continue
-        ctx.add(_LEVEL.get(f.level, "warning"), f.code, f"serving.properties: {f.problem}", fixes.get(f.code, f.fix),
+        ctx.add(f.severity, f.code, f"serving.properties: {f.problem}", fixes.get(f.code, f.fix),
                 props_path, "lmi")
 
 
@@ -860,10 +848,10 @@ def check_target(target: str, *, layout: Optional[str] = None, endpoint_url: Opt
                               "(lmi-wizard publish)")
         check_dir(mirror, shown_root=dest.url, is_s3=True, report=report, **kw)
         for rel in refused[:20]:
-            report.findings.insert(0, CheckFinding(
+            report.findings.insert(0, Finding(
                 "warning", "odd-key", f"object key {dest.prefix + rel!r} is not a usable file path (empty, '.' or '..' "
                 "segment, or too long): LMI's download may skip or misplace it", "remove or rename the object",
-                dest.url + rel, "files"))
+                path=dest.url + rel, group="files"))
         return report
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -878,7 +866,7 @@ def render_human(report: CheckReport) -> str:
         lines.append(f"  LMI target: {report.lmi['version']} (TensorRT-LLM {report.lmi.get('trtllm_version') or '?'}, "
                      f"{report.lmi.get('source')})")
     mark = {"error": "✗ error  ", "warning": "! warning", "info": "· info   "}
-    by_group: dict[str, list[CheckFinding]] = {}
+    by_group: dict[str, list[Finding]] = {}
     for f in report.findings:
         by_group.setdefault(f.group, []).append(f)
     for g in sorted(by_group, key=lambda g: GROUPS.index(g) if g in GROUPS else 99):
@@ -886,8 +874,7 @@ def render_human(report: CheckReport) -> str:
         lines.append(GROUP_TITLES.get(g, g))
         for f in by_group[g]:
             where = f"  [{f.path}]" if f.path and f.severity != "info" else ""
-            fix = f" — fix: {f.fix}" if f.fix else ""
-            lines.append(f"  {mark.get(f.severity, f.severity)} {f.message}{fix}{where}")
+            lines.append(f"  {mark.get(f.severity, f.severity)} {f.text()}{where}")
     lines.append("")
     ne, nw = len(report.errors), len(report.warnings)
     if ne:

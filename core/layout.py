@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Optional
 
 from .base.errors import WizardError
+from .base.findings import Finding, raise_first
 
 TRITON = "triton"
 FLAT = "flat"
@@ -40,33 +41,8 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
 # --------------------------------------------------------------------------- findings
-@dataclass(frozen=True)
-class Finding:
-    """One result of a check. ``level`` is ``"error"`` (LMI will not load it: refuse) or ``"warning"``."""
-
-    level: str
-    code: str  # stable slug, e.g. "missing-pbtxt", "hf-config-at-root"
-    problem: str
-    fix: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return f"{self.level}: {self.problem}" + (f" — fix: {self.fix}" if self.fix else "")
-
-
-def errors(findings: Iterable[Finding]) -> list[Finding]:
-    return [f for f in findings if f.level == "error"]
-
-
-def raise_for(findings: Iterable[Finding]) -> None:
-    """Raise the first error finding as a WizardError (problem + fix); warnings pass."""
-    errs = errors(findings)
-    if errs:
-        first = errs[0]
-        more = f" (and {len(errs) - 1} more problem(s))" if len(errs) > 1 else ""
-        raise WizardError(first.problem + more, first.fix)
+# one Finding type for every check (core/base/findings.py): severity "error" (LMI will not load it: refuse)
+# or "warning"; raise_first raises the first error as a WizardError (problem + fix).
 
 
 def _check_layout_name(layout: str) -> str:
@@ -194,7 +170,7 @@ def model_id_for(dest: "str | Destination", layout: str) -> str:
     """The ``model_id`` to give LMI: Triton layout → the parent prefix of ``dest``; flat → ``dest`` itself.
     Raises WizardError (with the fix) for a destination that cannot work."""
     model_id, findings = destination_findings(dest, layout)
-    raise_for(findings)
+    raise_first(findings)
     assert model_id is not None
     return model_id
 

@@ -37,7 +37,7 @@ from typing import Optional
 
 from .base.errors import WizardError
 from .base.fsutil import atomic_write_text
-from .layout import Finding  # level "error" (LMI will not load it) or "warning"
+from .base.findings import Finding  # severity "error" (LMI will not load it) or "warning"
 
 LAYOUTS = ("triton", "flat")
 STYLES = ("env", "properties", "extracted")
@@ -282,7 +282,7 @@ def all_styles(a: LmiAnswers) -> dict:
         "serving_properties": serving_properties(a),
         "extracted": {"serving_properties": extracted_properties(a), "mount": OPT_ML_MODEL + "/",
                       "layout": extracted_layout(a), "gpt_model_path": gpt_model_path(a)},
-        "findings": [f.to_dict() for f in check_answers(a)],
+        "findings": [f.to_json() | {"level": f.severity} for f in check_answers(a)],
     }
 
 

@@ -34,11 +34,14 @@ def _cli_plugin_args(plugin_py: Path) -> list[str]:
 
 def test_every_fixture_builder_is_discovered(fixtures_dir):
     builders = _all_builders(fixtures_dir)
-    assert len(builders) == 6, builders
+    # the count comes from the fixtures (INDEX.md's per-release folders grow): every builder file there, by name
+    by_name = sorted(p for n in ("build.py", "convert_checkpoint.py") for p in (fixtures_dir / SRC).rglob(n))
+    assert builders == by_name and len(builders) >= 6, builders
     for path in builders:
         found = discover_flags(path)
         names = found.names
-        assert len(names) >= 20, (path, names)
+        # at least one flag per add_argument call written in the file (plugin.py's generated ones come on top)
+        assert len(names) >= path.read_text().count("add_argument(") >= 17, (path, names)
         assert len(names) == len(set(names)), path
         assert all(n.startswith("--") for n in names), path
         # every literal option string in the file is found (oracle: a plain text scan of the source)

@@ -10,6 +10,7 @@ import pytest
 
 from lmi_wizard.core import layout as L
 from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.base.findings import raise_first
 
 # the tutorial's Step 6 listing of s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/baichuan-13b-chat/
 TUTORIAL_FILES = ["config.json", "config.pbtxt", "generation_config.json", "pytorch_model.bin.index.json",
@@ -137,7 +138,7 @@ def test_triton_missing_tokenizer_config_is_an_error(tmp_path):
     found = L.check_local(trt, "triton")
     assert codes(found) == ["missing-tokenizer-config"]
     with pytest.raises(WizardError, match="tokenizer_config.json"):
-        L.raise_for(found)
+        raise_first(found)
 
 
 def test_triton_missing_pbtxt_and_no_engines(tmp_path):

@@ -239,11 +239,11 @@ def test_cli_cross_check_error_printed_once(capsys):
     assert rc == 1 and len(err) == 1 and "loads the flat layout" in err[0], err
 
 
-def test_findings_are_the_shared_layout_type():
-    from lmi_wizard.core import layout
+def test_findings_are_the_shared_finding_type():
+    from lmi_wizard.core.base.findings import Finding, blocking
 
     f = check_answers(LmiAnswers(model_id="s3://b/", tp=1))[0]
-    assert isinstance(f, layout.Finding) and layout.errors([f]) == [f]
+    assert isinstance(f, Finding) and blocking([f]) == [f] and f.fix and f.fix not in f.problem
 
 
 def test_write_extracted_writes_through_a_symlinked_config_pbtxt(tmp_path, fixtures_dir):

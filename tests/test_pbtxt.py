@@ -609,10 +609,10 @@ def test_parse_is_cut_short_at_the_first_unquoted_placeholder_with_the_same_answ
             assert pbtxt._parse_model_config(t, pbtxt._scan(t)) == pbtxt.parse_model_config(t), p
 
 
-def test_finding_to_json_is_asdict():
+def test_placeholder_to_json_is_asdict():
     from dataclasses import asdict
 
-    f = pbtxt.Finding("f", 3, "n", "fld", "optional", "why", "how", "p")
+    f = pbtxt.Placeholder("f", 3, "n", "fld", "optional", "why", "how", "p")
     assert f.to_json() == asdict(f) and list(f.to_json()) == list(asdict(f))
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from ..base.errors import WizardError
+from ..base.findings import Finding
 from ..base.fmt import gib
 from ..models import BYTES_PER_DTYPE, tp_split_problem
 from ..facts.versions import release_tuple
@@ -971,17 +972,6 @@ class Dropped:
 
 
 @dataclass
-class Finding:
-    level: str         # "error", "warning", "info"
-    code: str
-    message: str
-    fix: Optional[str] = None
-
-    def __str__(self) -> str:
-        return f"{self.level}: {self.message}" + (f" — fix: {self.fix}" if self.fix else "")
-
-
-@dataclass
 class Step:
     name: str                      # "convert", "trtllm-build", "build" (legacy), "partition"
     argv: list[str]
@@ -1032,7 +1022,7 @@ class BuildPlan:
                        "builder": str(s.builder) if s.builder else None} for s in self.steps],
             "translations": self.translations,
             "dropped": [dataclasses.asdict(d) for d in self.dropped],
-            "findings": [dataclasses.asdict(f) for f in self.findings],
+            "findings": [f.to_json() | {"level": f.severity} for f in self.findings],
             "notes": self.notes,
         }
 

@@ -21,7 +21,8 @@ from typing import Callable, Optional
 
 from ..base.errors import Cancelled, WizardError
 from ..data import load as load_table
-from .flags import BuildPlan, Finding
+from ..base.findings import Finding
+from .flags import BuildPlan
 from ..base.fsutil import atomic_write_text
 from ..base.proc import run_streaming
 from ..base.progress import CancelToken, ProgressFn, emit
@@ -234,7 +235,7 @@ class BuildResult:
             "record_path": str(self.record_path) if self.record_path else None,
             "steps": [{"name": s.name, "argv": s.argv, "returncode": s.returncode, "elapsed": round(s.elapsed, 3),
                        "tail": s.tail, "error": asdict(s.error) if s.error else None} for s in self.steps],
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [f.to_json() | {"level": f.severity} for f in self.findings],
         }
 
 

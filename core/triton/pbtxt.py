@@ -1067,7 +1067,10 @@ LOAD_FATAL_PYTHON_PARAMS = {
 
 
 @dataclass(slots=True)
-class Finding:
+class Placeholder:
+    """A ``${…}`` left in a config.pbtxt: where it is and whether it blocks loading (a placeholder record,
+    not a problem-with-fix: ``reason``/``fix`` say why it matters and what value it wants)."""
+
     file: str
     line: int
     name: str
@@ -1085,7 +1088,7 @@ class Finding:
 @dataclass
 class CheckReport:
     file: str
-    findings: list[Finding]
+    findings: list[Placeholder]
     parses: bool | None  # None: tritonclient/protobuf not installed
     parse_error: str | None
     decoupled: dict
@@ -1094,11 +1097,11 @@ class CheckReport:
     untouched_template_of: list[str]
 
     @property
-    def blocking(self) -> list[Finding]:
+    def blocking(self) -> list[Placeholder]:
         return [f for f in self.findings if f.kind == "blocking"]
 
     @property
-    def optional(self) -> list[Finding]:
+    def optional(self) -> list[Placeholder]:
         return [f for f in self.findings if f.kind == "optional"]
 
     @property
@@ -1197,7 +1200,7 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
     backend_v = _top_value(sc, "backend")
     backend = _unquote(backend_v.raw) if backend_v is not None and backend_v.kind == "str" else None
     is_python = backend == "python"
-    findings: list[Finding] = []
+    findings: list[Placeholder] = []
     for v in sc.values:
         raw = v.raw
         if v.kind == "ph":
@@ -1234,7 +1237,7 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
                 fix = f"fill `{name}` (tensorrt_llm: `tensorrtllm`)"
             else:
                 kind, reason, fix = "blocking", "Triton uses this string literally", f"fill `{name}`"
-            findings.append(Finding(file, line, name, fld, kind, reason, fix, param))
+            findings.append(Placeholder(file, line, name, fld, kind, reason, fix, param))
     notes: list[str] = []
     # decoupled
     dec: dict = {"value": None, "line": None, "state": "missing"}

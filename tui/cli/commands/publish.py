@@ -44,7 +44,8 @@ def _human(n: int) -> str:
 def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, progress=None, cancel=None,
             client=None, profile=None) -> dict:
     """Check, sync, verify, list. Returns the report (the ``--json`` document)."""
-    from lmi_wizard.core.layout import TRITON, check_listing, check_local, destination_findings, infer_layout, parse_destination, raise_for, source_folder
+    from lmi_wizard.core.layout import TRITON, check_listing, check_local, destination_findings, infer_layout, parse_destination, source_folder
+    from lmi_wizard.core.base.findings import raise_first
     from lmi_wizard.core import s3
 
     layout = layout or infer_layout(repo_dir)
@@ -52,7 +53,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
     dest = parse_destination(dest)
     model_id, findings = destination_findings(dest, layout)
     findings += check_local(repo_dir, layout)
-    raise_for(findings)  # refuse before any byte is sent (and before any request)
+    raise_first(findings)  # refuse before any byte is sent (and before any request)
     s3.check_local_destination(src, dest, model_id=model_id)
 
     if dest.is_s3 and client is None:
@@ -100,7 +101,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
         "total_bytes": result.total_bytes,
         "extra": result.extra,
         "aborted": result.aborted,
-        "warnings": [f.to_dict() for f in findings],
+        "warnings": [f.to_json() | {"level": f.severity} for f in findings],
         "listing": [e.to_dict() for e in listing],
         "_entries": listing,
     }
@@ -117,7 +118,7 @@ def _exists(dest) -> bool:
 
 
 def _extra_finding(extra, where):
-    from lmi_wizard.core.layout import Finding
+    from lmi_wizard.core.base.findings import Finding
 
     shown = ", ".join(extra[:5]) + (" …" if len(extra) > 5 else "")
     return Finding("warning", "extra-objects",
