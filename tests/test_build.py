@@ -73,6 +73,23 @@ def test_validate_flat_ok_and_counts(tmp_path):
     assert _codes(validate_engine_dir(_flat(tmp_path / "w", 2, ws=4), None)) == {"config_world_size"}
 
 
+def test_more_engine_files_than_tp_times_pp_are_refused(tmp_path, fixtures_dir):
+    """4 engines whose config.json agrees with itself (world size 4) for a TP 2 × PP 1 build: refused by the
+    count alone (the config cross-check cannot see it); the same through run_plan, after a real (stand-in) build."""
+    d = _flat(tmp_path / "e", 4)
+    f = next(f for f in validate_engine_dir(d, 2) if f.code == "rank_count")
+    assert f.level == "error" and "4 engine file(s) for world size 2" in f.problem and "TP × PP" in f.fix
+    assert _codes(validate_engine_dir(d, 4)) == set()
+    # the legacy builder writes TP×PP = 2 engines; a plan for world size 1 must not accept them
+    ex = make_checkout(fixtures_dir, tmp_path / "co", "0.5")
+    plan = render_plan(ex, BuildIntent.tutorial(model_dir="/m", output_dir="out"), python=PY)
+    install_stand_in("fake_legacy_build.py", ex / "build.py")
+    plan.world_size = 1
+    res = run_plan(plan, log_path=tmp_path / "l.log", env_facts=FACTS)
+    assert len(list((ex / "out").glob("*.engine"))) == 2
+    assert not res.ok and "rank_count" in _codes(res.findings) and res.record_path is None
+
+
 def test_validate_legacy_names(tmp_path):
     d = tmp_path / "1"
     d.mkdir()

@@ -234,6 +234,37 @@ def test_gpu_arch_of_build_record_vs_this_gpu(tmp_path):
     assert "gpu-count" in codes(C.check_target(str(big), **_kw(gpu_state=A10G)), "warning")
 
 
+def test_gpu_count_is_tp_times_pp(tmp_path):
+    """The GPUs an engine needs are TP × PP, read from the engine's own config (PP is not optional)."""
+    one_gpu = C.check_target(str(flat_repo(tmp_path / "pp", tp=1, pp=2, arch="sm86")), **_kw(gpu_state=A10G))
+    f = next(f for f in one_gpu.findings if f.code == "gpu-count")
+    assert f.severity == "warning" and "needs 2 GPUs" in f.message and "at least 2" in f.fix
+    # TP 2 × PP 2 on two H200s: 4 needed, 2 here
+    two = C.check_target(str(flat_repo(tmp_path / "tp2pp2", tp=2, pp=2)), **_kw(gpu_state=H200))
+    assert "needs 4 GPUs" in next(f for f in two.findings if f.code == "gpu-count").message
+    # TP 2 × PP 1 fits two H200s
+    assert "gpu-count" not in codes(C.check_target(str(flat_repo(tmp_path / "tp2", tp=2)), **_kw(gpu_state=H200)))
+
+
+def test_engine_version_against_the_lmi_image_this_runs_in(tmp_path):
+    """No tensorrt-llm installed, no --lmi-version: the image's DJL Serving telemetry names LMI 0.33, whose
+    TensorRT-LLM (0.21.0rc1, from the release table) is the runtime a 0.12 engine must match: it cannot."""
+    from lmi_wizard.core.facts import target
+
+    ships = next(r["trtllm"] for r in target.releases() if r["lmi"].startswith("0.33"))
+    tel = tmp_path / "telemetry"
+    tel.write_text("0.33.0 tensorrtllm\n")
+    old = flat_repo(tmp_path / "old", version="0.12.0")
+    rep = C.check_target(str(old), **_kw(telemetry_file=str(tel)))
+    assert rep.lmi["source"] == "image" and rep.lmi["trtllm_version"] == ships
+    f = next(f for f in rep.findings if f.code == "engine-version")
+    assert f.severity == "error" and "0.12.0" in f.message and "LMI 0.33" in f.message and ships in f.fix
+    assert not rep.ok
+    # the engine of the TensorRT-LLM that image ships passes the same check
+    good = C.check_target(str(flat_repo(tmp_path / "new", version=ships)), **_kw(telemetry_file=str(tel)))
+    assert "engine-version" not in codes(good) and "engine-version-seen" in codes(good, "info")
+
+
 # ------------------------------------------------------------------------------------------- config.pbtxt
 def test_pbtxt_unfilled_template_wrong_engine_path_decoupled_and_batch(tmp_path, fixtures_dir):
     raw = triton_repo(tmp_path / "raw", fixtures_dir, fill=False)

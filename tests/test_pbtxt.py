@@ -539,7 +539,9 @@ def _old_in_comment(text, pos):
 
 def _old_placeholder_names(text, bare=False):
     if bare:
-        names = {b or n for b, n in pbtxt._TEMPLATE_RE.findall(text) if b or n}
+        # the stdlib's own pattern, which fill_template.py's string.Template uses (not the production regex)
+        names = {m.group("braced") or m.group("named") for m in string.Template.pattern.finditer(text)
+                 if m.group("braced") or m.group("named")}
     else:
         names = set(re.findall(r"\$\{([^}\n]*)\}", text))
     live, commented = set(), set()
@@ -645,3 +647,48 @@ def test_parse_tag_refuses_with_its_own_message(bad):
     with pytest.raises(WizardError) as exc:
         pbtxt.parse_tag(bad)
     assert f"unknown tag `{bad}`" in exc.value.problem and "known fill_template.py ranges" in exc.value.fix
+
+
+# ------------------------------------------------------------------------------ python models / decoupled
+
+
+def _templates():
+    return sorted((FIXTURES / "pbtxt").glob("*/*/config.pbtxt"))
+
+
+def test_tokenizer_placeholders_of_python_models_block_every_template():
+    """preprocessing/postprocessing are python models that load their tokenizer from tokenizer_dir: left as
+    ${…} they fail at load, so the placeholder blocks. Oracle: the template's own `backend: "python"` line
+    (read here with a plain text match) and its parameters, on every stored upstream template."""
+    seen = 0
+    for path in _templates():
+        text = path.read_text()
+        is_python = re.search(r'^backend:\s*"python"', text, re.M) is not None
+        rep = pbtxt.check_text(text, path)
+        for key in ("tokenizer_dir", "tokenizer_type"):
+            if not re.search(r'key:\s*"' + key + r'"\s*\n\s*value:\s*\{\s*\n\s*string_value:\s*"\$\{', text):
+                continue
+            f = next(f for f in rep.findings if f.param == key)
+            if is_python:
+                seen += 1
+                assert f.kind == "blocking" and f.reason == pbtxt.LOAD_FATAL_PYTHON_PARAMS[key], (path, f)
+                assert not rep.ok, path
+            else:  # the tensorrt_llm model's tokenizer_dir is optional (the C++ backend has a default)
+                assert f.kind == "optional", (path, f)
+    assert seen >= 10  # every release's preprocessing + postprocessing
+
+
+@pytest.mark.parametrize("literal", ["1", "0", "true", "True", "TRUE", "t", "false", "False", "f", "yes", "2"])
+def test_decoupled_reads_booleans_as_protobuf_does(literal):
+    """Oracle: protobuf's own text format parser on Triton's ModelConfig (``1``/``0``/``t``/``f`` are booleans)."""
+    pb = pytest.importorskip("tritonclient.grpc.model_config_pb2")
+    from google.protobuf import text_format
+    from google.protobuf.text_format import ParseError
+
+    text = f'name: "m"\nmodel_transaction_policy {{\n  decoupled: {literal}\n}}\n'
+    try:
+        expected = "true" if text_format.Parse(text, pb.ModelConfig()).model_transaction_policy.decoupled else "false"
+    except ParseError:
+        expected = "invalid"
+    rep = pbtxt.check_text(text)
+    assert rep.decoupled["state"] == expected and rep.decoupled["value"] == literal

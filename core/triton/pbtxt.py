@@ -1244,9 +1244,10 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
     for v in sc.values:
         if len(v.path) == 1 and v.path[0].name == "model_transaction_policy" and v.field == "decoupled":
             dec = {"value": v.raw, "line": lines.at(v.start)}
-            low = v.raw.lower()
+            # protobuf's text format booleans, exactly (it rejects "TRUE"; Triton parses with it)
             dec["state"] = "placeholder" if v.kind == "ph" else (
-                "true" if low in ("true", "t", "1") else "false" if low in ("false", "f", "0") else "invalid")
+                "true" if v.raw in ("true", "True", "t", "1") else
+                "false" if v.raw in ("false", "False", "f", "0") else "invalid")
             break
     if dec["state"] == "missing":
         notes.append("no model_transaction_policy { decoupled: … }: Triton treats the model as not decoupled; "
