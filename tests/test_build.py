@@ -15,7 +15,7 @@ import pytest
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core.build.run import RECORD_NAME, explain_failure, read_build_record, redact, run_plan, validate_engine_dir
 from lmi_wizard.core.base.errors import Cancelled, WizardError
-from lmi_wizard.core.build.flags import BuildIntent, BuildPlan, Step, render_plan
+from lmi_wizard.core.build import BuildIntent, BuildPlan, Step, render_plan
 from lmi_wizard.core.base.progress import CancelToken
 from stand_ins.layout import install_console_script, install_stand_in, make_checkout
 

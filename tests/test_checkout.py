@@ -447,7 +447,7 @@ def test_cli_checkout_subprocess_progress_on_stderr(remotes, tmp_path):
 def test_cloned_checkout_renders_the_tutorial_with_discovered_plugin_flags(remotes, tmp_path):
     """A clone made here holds the real builder sources of its era, plugin.py included, so the tutorial's
     intent renders with every flag (nothing dropped because the flags were unknown)."""
-    from lmi_wizard.core.build.flags import BuildIntent, render_plan
+    from lmi_wizard.core.build import BuildIntent, render_plan
 
     for tag, want in (("v0.16.0", "--max_output_len"), ("v0.21.0", "--max_seq_len")):
         co = ck.checkout(tag, tmp_path / tag, **urls(remotes))

@@ -11,7 +11,7 @@ import pytest
 
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core.base.errors import WizardError
-from lmi_wizard.core.build.flags import BuildIntent, GpuFacts, ModelFacts, builder_kind, discover_flags, render_plan, validate_advanced, validate_intent
+from lmi_wizard.core.build import BuildIntent, GpuFacts, ModelFacts, builder_kind, discover_flags, render_plan, validate_advanced, validate_intent
 from stand_ins.layout import make_checkout
 
 SRC = "trtllm-src"
@@ -569,3 +569,9 @@ def test_cache_follows_helper_changes(fixtures_dir, tmp_path):
                                "    _paged_state_x: bool = field(default=True, init=False)"))
     again = discover_flags(build)
     assert again is not first and again.get("--paged_state_x").default == "enable"
+
+
+def test_the_lmi_dtype_map_covers_every_build_dtype():
+    from lmi_wizard.core.build import DTYPES, LMI_DTYPE
+
+    assert set(LMI_DTYPE) == set(DTYPES) and LMI_DTYPE["bfloat16"] == "bf16"

@@ -25,7 +25,7 @@ from typing import Optional
 
 from ..base.errors import WizardError
 from ..base.fsutil import atomic_write_text
-from .flags import BuildPlan, Step
+from .render import BuildPlan, Step
 from ..facts.versions import release_tuple
 
 SCRIPT = "/opt/djl/partition/trt_llm_partition.py"

@@ -1,6 +1,6 @@
 """Run the build: each command in its own process group, streamed, cancellable; then check what it made.
 
-:func:`run_plan` runs a :class:`~lmi_wizard.core.build.flags.BuildPlan` step by step (cwd = the example folder),
+:func:`run_plan` runs a :class:`~lmi_wizard.core.build.render.BuildPlan` step by step (cwd = the example folder),
 sending every output line to a callback and a log file. A failure comes back with the exit status, the last
 lines and — when a known error string appears (table in ``data/build_errors.json``) — what it means and the
 fix. After success :func:`validate_engine_dir` checks the engine folder and a ``build_record.json`` is
@@ -22,7 +22,7 @@ from typing import Callable, Optional
 from ..base.errors import Cancelled, WizardError
 from ..data import load as load_table
 from ..base.findings import Finding
-from .flags import BuildPlan
+from .render import BuildPlan
 from ..base.fsutil import atomic_write_text
 from ..base.proc import run_streaming
 from ..base.progress import CancelToken, ProgressFn, emit

@@ -462,7 +462,7 @@ class BuildStep(PipelineStep):
         return models.find_example(root, name)
 
     def _partition(self, a, ctx):
-        from ..build import partition
+        from ..build import LMI_DTYPE, partition
 
         lmi = _lmi_version(a)
         out = ctx.path(a["build.output_dir"])
@@ -470,15 +470,15 @@ class BuildStep(PipelineStep):
         args = partition.PartitionArgs(
             properties_dir=str(props), output_dir=str(out), model_path=_model_dir_arg(a, ctx),
             tensor_parallel_degree=a["build.tp"], pipeline_parallel_degree=a["build.pp"],
-            properties={"dtype": {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}[a["build.dtype"]],
+            properties={"dtype": LMI_DTYPE[a["build.dtype"]],
                         "max_rolling_batch_size": a["build.max_batch_size"],
                         "max_input_len": a["build.max_input_len"], "max_output_len": a["build.max_output_len"]})
         plan = partition.partition_plan(props, args, lmi, python=ctx.python)
         return plan, args, lmi
 
     def render(self, a, ctx, *, allow_guess: bool = True):
-        """The BuildPlan (flags.BuildPlan) for the answers, or None when the checkout is not there yet."""
-        from ..build import flags
+        """The BuildPlan (build.BuildPlan) for the answers, or None when the checkout is not there yet."""
+        from ..build import render_plan
 
         method = a["build.method"] or "checkout"
         if method == "lmi-partition":
@@ -487,7 +487,7 @@ class BuildStep(PipelineStep):
         if ex is None:
             return None
         intent = build_intent(a, model_dir=_model_dir_arg(a, ctx), output_dir=str(ctx.path(a["build.output_dir"])))
-        return flags.render_plan(ex.path, intent, python=ctx.python, trtllm_build=ctx.trtllm_build,
+        return render_plan(ex.path, intent, python=ctx.python, trtllm_build=ctx.trtllm_build,
                                  trtllm_version=a["env.trtllm_version"], gpu=gpu_facts(a.ctx))
 
     def plan(self, a, ctx):

@@ -357,12 +357,12 @@ def examples_for(answers: Answers) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# the build step's answers as core.build.flags takes them
+# the build step's answers as core.build takes them
 
 
 def gpu_facts(ctx: "Context"):
     """``core.flags.GpuFacts`` of the first visible GPU (or of the facts a front end/test set), or None."""
-    from ..build.flags import GpuFacts
+    from ..build import GpuFacts
 
     gpus = ctx.gpus
     if gpus:
@@ -382,7 +382,7 @@ def build_intent(answers: Answers, *, model_dir: str = "", output_dir: str | Non
     """The Build step's answers as a ``core.flags.BuildIntent`` (what the renderer and the validation take).
     ``build.extra_flags`` keys written ``convert:--flag`` go to convert_checkpoint.py, the others to the
     build step."""
-    from ..build.flags import BuildIntent
+    from ..build import BuildIntent
 
     advanced: dict = {}
     convert: dict = {}

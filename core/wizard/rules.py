@@ -226,7 +226,7 @@ def check_build(answers: Answers) -> Iterable[Finding]:
     if method == "checkout" and not answers["model.example"]:
         yield error("no-example", "pick the example folder whose builder fits this model", key="model.example")
     # the version/GPU/model-aware rules live in core.flags
-    from ..build.flags import validate_intent
+    from ..build import validate_intent
 
     model = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None
     try:

@@ -78,13 +78,13 @@ class BuildScreen(StepScreen):
             return ""
         if plan is None:
             return ""
-        from lmi_wizard.core.build import flags
+        from lmi_wizard.core.build import discover_flags
 
         names: list[str] = []
         for s in plan.steps:
             if s.builder is not None and s.builder.is_file():
                 try:
-                    names += [n for n in flags.discover_flags(s.builder).names if n not in names]
+                    names += [n for n in discover_flags(s.builder).names if n not in names]
                 except WizardError:
                     pass
         return ("advanced flags this builder has: " + " ".join(names)) if names else ""

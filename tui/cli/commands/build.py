@@ -78,7 +78,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def _gpu_facts():
-    from lmi_wizard.core.build.flags import GpuFacts
+    from lmi_wizard.core.build import GpuFacts
     from lmi_wizard.core.facts.gpu import detect_gpus
 
     return GpuFacts.from_gpu_state(detect_gpus())  # detect_gpus never raises
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lmi_wizard.core.base.errors import WizardError
-    from lmi_wizard.core.build.flags import BuildIntent, render_plan
+    from lmi_wizard.core.build import BuildIntent, render_plan
 
     _check_args(args)
     # programs given as relative paths are relative to where the person typed, not to the example folder
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     gpu = _gpu_facts()
 
     if args.aot:
-        from lmi_wizard.core.build.flags import validate_intent
+        from lmi_wizard.core.build import LMI_DTYPE, validate_intent
         from lmi_wizard.core.build.partition import PartitionArgs, partition_plan, write_properties
 
         if args.advanced or args.advanced_convert:
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
             props["max_seq_len"] = args.max_seq_len or args.max_input_len + args.max_output_len
         if args.max_batch_size:
             props["max_rolling_batch_size"] = args.max_batch_size
-        props["dtype"] = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}[args.dtype]
+        props["dtype"] = LMI_DTYPE[args.dtype]
         pargs = PartitionArgs(args.properties_dir, args.output_dir, model_dir, args.tp, args.pp, props)
         plan = partition_plan(args.properties_dir, pargs, args.aot, python=args.python)
         plan.findings = validate_intent(intent, gpu=gpu, model=model, purpose=args.purpose)

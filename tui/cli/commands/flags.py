@@ -25,7 +25,7 @@ def _short(v, width: int = 40) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from lmi_wizard.core.base.errors import WizardError
-    from lmi_wizard.core.build.flags import discover_flags
+    from lmi_wizard.core.build import discover_flags
 
     if not args.script.strip():
         raise WizardError("no builder script given", "give the path of build.py / convert_checkpoint.py / "
