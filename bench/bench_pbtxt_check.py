@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from lmi_wizard.core.triton import pbtxt
+from lmi_wizard.core import triton as pbtxt  # the config.pbtxt API (fill, check, edit)
 
 TEMPLATE = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "pbtxt" / "v0.19.0" / "tensorrt_llm" / "config.pbtxt"
 

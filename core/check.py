@@ -469,7 +469,7 @@ _MAX_BATCH_RE = re.compile(r"^max_batch_size\s*:\s*(\d+)", re.M)
 
 
 def _pbtxt_checks(ctx: _Ctx, mdir: Path, facts: dict) -> None:
-    from .triton import pbtxt
+    from . import triton
 
     path = mdir / "config.pbtxt"
     try:
@@ -492,7 +492,7 @@ def _pbtxt_checks(ctx: _Ctx, mdir: Path, facts: dict) -> None:
                 path, "pbtxt")
         return
     expected = f"{CONTAINER_ROOT}/{mdir.name}/1"
-    rep = pbtxt.check_text(text, "config.pbtxt", expected_engine_path=expected)
+    rep = triton.check_text(text, "config.pbtxt", expected_engine_path=expected)
     for f in rep.findings:
         where = f"{ctx.show(path)}:{f.line}"
         if f.kind == "blocking":

@@ -356,23 +356,23 @@ def check_answers(a: LmiAnswers) -> list[Finding]:
 
 # --------------------------------------------------------------------------------------------- pbtxt
 def read_gpt_model_path(pbtxt_text: str) -> Optional[str]:
-    """The ``gpt_model_path`` parameter's string_value (None without one). core.pbtxt's scanner: comments,
+    """The ``gpt_model_path`` parameter's string_value (None without one). core.triton's scanner: comments,
     ``<>`` brackets, list-form parameters and escaped quotes are all read right."""
-    from .triton import pbtxt
+    from . import triton
 
-    return next((p.value for p in pbtxt.parameter_blocks(pbtxt_text) if p.key == "gpt_model_path"), None)
+    return next((p.value for p in triton.parameter_blocks(pbtxt_text) if p.key == "gpt_model_path"), None)
 
 
 def set_gpt_model_path(pbtxt_text: str, path: str) -> str:
     """Set the ``gpt_model_path`` parameter's string_value (the tutorial's last manual edit)."""
-    from .triton import pbtxt
+    from . import triton
 
     if "\n" in path or "\0" in path:
         raise WizardError(f"bad gpt_model_path {path!r}", "give a plain path")
-    if not any(p.key == "gpt_model_path" and p.value_span for p in pbtxt.parameter_blocks(pbtxt_text)):
+    if not any(p.key == "gpt_model_path" and p.value_span for p in triton.parameter_blocks(pbtxt_text)):
         raise WizardError("config.pbtxt has no gpt_model_path parameter",
                           "use the tensorrt_llm/config.pbtxt of the tensorrtllm_backend tag")
-    return pbtxt.set_engine_path(pbtxt_text, path, param="gpt_model_path")
+    return triton.set_engine_path(pbtxt_text, path, param="gpt_model_path")
 
 
 # --------------------------------------------------------------------------------------------- write

@@ -18,7 +18,8 @@ import pytest
 
 from lmi_wizard.core import check as C
 from lmi_wizard.tui.cli import main as cli
-from lmi_wizard.core.triton import pbtxt, repo
+from lmi_wizard.core import triton as pbtxt
+from lmi_wizard.core.triton import repo
 from lmi_wizard.core import tokenizer
 from lmi_wizard.core.facts.gpu import GpuInfo, GpuState
 from lmi_wizard.core.facts.versions import InstalledPackage

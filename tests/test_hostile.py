@@ -22,7 +22,8 @@ import pytest
 
 from lmi_wizard.core import check as C
 from lmi_wizard.tui.cli import main as cli
-from lmi_wizard.core.triton import pbtxt, repo
+from lmi_wizard.core import triton as pbtxt
+from lmi_wizard.core.triton import repo
 from lmi_wizard.core import s3 as s3mod
 from lmi_wizard.core.base.errors import WizardError
 from tests.hubserver import FakeHub, hostile_repo, llama_repo

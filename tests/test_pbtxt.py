@@ -4,12 +4,14 @@ upstream template in fixtures/pbtxt (tags v0.5.0 … v0.19.0 and TensorRT-LLM 1.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 import string
 
 import pytest
 
-from lmi_wizard.core.triton import pbtxt
+from lmi_wizard.core import triton as pbtxt  # the config.pbtxt API (fill, check, edit)
+from lmi_wizard.core.triton import check, scan, semantics, subst
 from lmi_wizard.core.base.errors import WizardError
 
 from conftest import FIXTURES
@@ -135,7 +137,7 @@ def test_format_substitutions_round_trips():
     pairs = {"gpu_device_ids": "0,1", "engine_dir": "/x:y/z\\w"}
     s = pbtxt.format_substitutions(pairs)
     assert dict(pbtxt.parse_substitutions(s, pbtxt.semantics_for("v0.16.0")).pairs) == pairs or \
-        dict(pbtxt._lenient_parse(s)) == pairs
+        dict(subst._lenient_parse(s)) == pairs
 
 
 # ------------------------------------------------------------------------------------------ key errors
@@ -199,7 +201,7 @@ def test_key_from_another_model_or_a_later_release():
 
 
 def test_data_file_matches_the_fixture_templates():
-    data = json.loads((pbtxt.Path(pbtxt.__file__).parent.parent / "data" / pbtxt.DATA_FILE).read_text())
+    data = json.loads((Path(semantics.__file__).parent.parent / "data" / pbtxt.DATA_FILE).read_text())
     assert data["placeholders"] == pbtxt.scan_template_tree(FIXTURES / "pbtxt")
 
 
@@ -608,7 +610,7 @@ def test_parse_is_cut_short_at_the_first_unquoted_placeholder_with_the_same_answ
     for p in TEMPLATES:
         text = _read(p)
         for t in (text, text + "\nparameters {\n", text.replace("${", "$ {", 1)):
-            assert pbtxt._parse_model_config(t, pbtxt._scan(t)) == pbtxt.parse_model_config(t), p
+            assert check._parse_model_config(t, scan._scan(t)) == pbtxt.parse_model_config(t), p
 
 
 def test_placeholder_to_json_is_asdict():

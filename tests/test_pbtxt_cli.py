@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.tui.cli import main as cli
-from lmi_wizard.core.triton import pbtxt
+from lmi_wizard.core import triton as pbtxt  # the config.pbtxt API (fill, check, edit)
 
 from conftest import FIXTURES
 

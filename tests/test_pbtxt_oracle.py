@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.tui.cli import main as cli
-from lmi_wizard.core.triton import pbtxt
+from lmi_wizard.core import triton as pbtxt  # the config.pbtxt API (fill, check, edit)
+from lmi_wizard.core.base.errors import WizardError
 
 from conftest import FIXTURES
 
@@ -266,7 +267,7 @@ def test_values_from_code_land_verbatim(tool, tmp_path):
     assert pbtxt.fill_text(text, pbtxt.format_substitutions(ODD_VALUES), tag=tag).text == expected
     sem = pbtxt.semantics_for(tag)
     if not sem.escaping:
-        with pytest.raises(pbtxt.WizardError, match="cannot write"):
+        with pytest.raises(WizardError, match="cannot write"):
             pbtxt.tool_substitutions(ODD_VALUES, tag)
         plain = {"engine_dir": "/opt/ml/a\\b", "decoupled_mode": "True"}
         arg, expected = pbtxt.tool_substitutions(plain, tag), pbtxt.fill_text(text, plain, tag=tag).text

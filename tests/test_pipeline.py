@@ -280,7 +280,7 @@ def test_tutorial_end_to_end_local_destination(remotes, hub, tmp_path, monkeypat
     assert not hub.fetched("pytorch_model-00001-of-00003.bin")
 
     # config.pbtxt: filled like fill_template.py, decoupled, engine path, nothing left that blocks
-    from lmi_wizard.core.triton import pbtxt
+    from lmi_wizard.core import triton as pbtxt
 
     text = (dest / "config.pbtxt").read_text()
     rep = pbtxt.check_text(text, "config.pbtxt")
@@ -597,7 +597,7 @@ def test_plan_script_matches_the_recipe(remotes, tmp_path, monkeypatch):
     assert len(build) == 1 and "--tp 2" in build[0] and "--set=--model_version=v1_13b" in build[0]
     assert any(l.startswith("example_dir=$(lmi-wizard models --checkout ") and "--model baichuan" in l for l in lines)
     # the fill_template argument is escaped for that tag's own tool
-    from lmi_wizard.core.triton import pbtxt as pb
+    from lmi_wizard.core import triton as pb
 
     a2 = tutorial_recipe(remotes, work, "s3://lmi-llm/a/b/", **{"triton.substitutions": {"gpu_device_ids": "0,1"}})
     text = P.plan_script(a2)
@@ -659,7 +659,7 @@ def test_file_records(tmp_path):
 def test_config_fill_leaves_nothing_blocking_in_every_upstream_template(tag):
     """The config step over the real tensorrt_llm templates of every tag in the fixtures: it parses as
     Triton's ModelConfig, nothing blocks, and the tutorial's settings are in."""
-    from lmi_wizard.core.triton import pbtxt
+    from lmi_wizard.core import triton as pbtxt
 
     text = (FIXTURES / "pbtxt" / tag / "tensorrt_llm" / "config.pbtxt").read_text()
     version = tag[1:] if tag.startswith("v") else "1.1.0rc6"
@@ -896,7 +896,7 @@ def test_config_fill_deletes_exactly_the_named_parameter_blocks(tmp_path):
     "delete" policy the rest goes too. The plan's script does the same deletes."""
     import subprocess
 
-    from lmi_wizard.core.triton import pbtxt
+    from lmi_wizard.core import triton as pbtxt
 
     text = (FIXTURES / "pbtxt" / "v0.13.0" / "tensorrt_llm" / "config.pbtxt").read_text()
     base = {"env.trtllm_version": "0.13.0", "env.lmi_layout": "triton", "model.source": "a/b",

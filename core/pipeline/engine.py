@@ -731,7 +731,7 @@ class ConfigStep(PipelineStep):
         return ctx.path(a["triton.repo_dir"]) / "tensorrt_llm" / "config.pbtxt"
 
     def plan(self, a, ctx):
-        from ..triton import pbtxt
+        from .. import triton as pbtxt
 
         cfg = self._config_path(a, ctx)
         tmpl = Path(ctx.outputs.get("template_dir") or _template_dir(a, ctx)) / "tensorrt_llm" / "config.pbtxt"
@@ -755,7 +755,7 @@ class ConfigStep(PipelineStep):
                             f"{_q(pbtxt.tool_substitutions(pairs, tag))}"]
         except WizardError as exc:  # e.g. a value with `,` or `:` that a pre-0.16 tool cannot express
             lines = note + [f"# {exc.problem}: filled by lmi-wizard's reimplementation of that tool instead",
-                            f"{_LMI_PYTHON} - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core.triton import pbtxt",
+                            f"{_LMI_PYTHON} - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import triton as pbtxt",
                             "from lmi_wizard.core.base.fsutil import atomic_write_text",
                             f"path = {str(cfg)!r}",
                             f"atomic_write_text(path, pbtxt.fill_text(open(path).read(), {dict(pairs)!r}, "
@@ -767,7 +767,7 @@ class ConfigStep(PipelineStep):
                   + (f", the parameters blocks {', '.join(named)} deleted" if named else "")
                   + (", and every parameters { … } block still holding ${…} deleted"
                      if a["triton.optional_placeholders"] == "delete" else ""),
-                  f"{_LMI_PYTHON} - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core.triton import pbtxt",
+                  f"{_LMI_PYTHON} - <<'LMI_WIZARD_EOF'", "from lmi_wizard.core import triton as pbtxt",
                   "from lmi_wizard.core.base.fsutil import atomic_write_text",
                   f"path = {str(cfg)!r}",
                   f"text = pbtxt.set_decoupled(open(path).read(), {decoupled!r})",
@@ -786,7 +786,7 @@ class ConfigStep(PipelineStep):
         return lines
 
     def run(self, a, ctx, progress, cancel):
-        from ..triton import pbtxt
+        from .. import triton as pbtxt
 
         cfg = self._config_path(a, ctx)
         from ..base.fsutil import read_text
@@ -944,7 +944,7 @@ class PublishStep(PipelineStep):
         dest = destination_text(a)
         model_id = layout_mod.model_id_for(dest, layout)
         findings = layout_mod.check_local(src, layout)
-        errs = layout_mod.errors(findings)
+        errs = [f for f in findings if f.blocking]
         if errs:
             raise WizardError(f"refusing to publish {src}: {errs[0].problem}", errs[0].fix)
         client = self._client(a, ctx)
@@ -1082,7 +1082,7 @@ class FinalStep(PipelineStep):
         model_id = ctx.outputs.get("model_id") or layout_mod.model_id_for(dest, layout)
         keys = s3.list_keys(model_id, endpoint_url=endpoint, client=client)
         findings = layout_mod.check_listing(list(keys), model_id, layout)
-        errs = layout_mod.errors(findings)
+        errs = [f for f in findings if f.blocking]
         if errs:
             raise WizardError(f"LMI would not load {model_id}: {errs[0].problem}", errs[0].fix)
         notes = [f"warning: {f.problem}" for f in findings]

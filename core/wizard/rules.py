@@ -86,7 +86,7 @@ def validate_destination(value: str, answers: Answers) -> Optional[Finding]:
         _, findings = layout_mod.destination_findings(value, resolve_layout(answers))
     except WizardError as exc:
         return invalid(exc.problem, exc.fix)
-    errs = layout_mod.errors(findings)
+    errs = [f for f in findings if f.blocking]
     if not errs:
         return None
     return invalid(errs[0].problem, errs[0].fix, code=getattr(errs[0], "code", None) or "invalid-value")

@@ -65,7 +65,7 @@ def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.
     """What the config step makes of ``template`` (the tag's tensorrt_llm/config.pbtxt), in memory: fill like
     the tag's fill_template.py, set decoupled and the engine path, delete the parameters blocks named in
     ``triton.delete_params`` and (``triton.optional_placeholders = "delete"``) every unfilled optional one, check. The TUI's live preview and the run use this same function."""
-    from ..triton import pbtxt
+    from .. import triton as pbtxt
 
     tag = tag or resolve_tag(a)
     text = template
@@ -117,7 +117,7 @@ def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.
 def fill_pairs(a: Answers, text: str) -> dict[str, str]:
     """The substitutions the config step requests for this template text: the wizard's known keys that are
     live placeholders of it, then ``[triton] substitutions`` (always requested, so a typo is an error)."""
-    from ..triton import pbtxt
+    from .. import triton as pbtxt
 
     live = pbtxt.placeholder_names(text)[0]
     pairs = {k: v for k, v in wanted_substitutions(a).items() if k in live}
@@ -131,7 +131,7 @@ def known_template_keys(tag: str | None):
     ``tag`` (from core.pbtxt's data), or None."""
     import re
 
-    from ..triton import pbtxt
+    from .. import triton as pbtxt
 
     def ver(t: str):
         m = re.search(r"(\d+)\.(\d+)\.(\d+)", t or "")
@@ -141,7 +141,7 @@ def known_template_keys(tag: str | None):
     if want is None:
         return None
     try:
-        table = pbtxt._data()["placeholders"].get("tensorrt_llm", {})
+        table = pbtxt.placeholder_table().get("tensorrt_llm", {})
     except (KeyError, OSError, ValueError, AttributeError):
         return None
     best = None

@@ -64,7 +64,7 @@ class TritonScreen(StepScreen):
         self.query_one("#fill-row").display = False
 
     def update_previews(self) -> None:
-        from lmi_wizard.core.triton import pbtxt
+        from lmi_wizard.core import triton as pbtxt
 
         tpath = triton_config.template_path(self.answers)
         table = self.query_one("#placeholders", DataTable)

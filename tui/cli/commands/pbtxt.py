@@ -70,7 +70,7 @@ def _err(msg: str) -> None:
 
 
 def _fill(args) -> int:
-    from lmi_wizard.core.triton.pbtxt import fill_file
+    from lmi_wizard.core.triton import fill_file
 
     res = fill_file(args.config, args.substitutions, tag=args.tag, in_place=args.in_place,
                     skip_obsolete=args.skip_obsolete)
@@ -87,7 +87,7 @@ def _fill(args) -> int:
 
 
 def _check(args) -> int:
-    from lmi_wizard.core.triton.pbtxt import DEFAULT_ENGINE_PATH, check_file
+    from lmi_wizard.core.triton import DEFAULT_ENGINE_PATH, check_file
 
     expected = args.engine_path or DEFAULT_ENGINE_PATH
     reports = [check_file(p, expected_engine_path=expected) for p in args.configs]
