@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core import check as C
+from lmi_wizard.core import preflight as C
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import triton as pbtxt
 from lmi_wizard.core.triton import repo

@@ -77,7 +77,7 @@ ENGINE_PATH_KEYS = ("gpt_model_path", "engine_dir")
 #: what ``pbtxt fill``/``check`` read at most. A real config.pbtxt is ~10 KB (the biggest upstream template ~15 KB);
 #: fill and check are linear, so anything up to this is handled (50 MB holding 666k placeholders: ~10 s CPU and
 #: ~0.8 GB for ``pbtxt check``, ``bench/bench_pbtxt_check.py``); beyond it the file is refused, naming its size —
-#: it cannot be a model configuration, and memory grows with it. (The preflight, core/check.py, stops at 4 MB.)
+#: it cannot be a model configuration, and memory grows with it. (The preflight, core/preflight/, stops at 4 MB.)
 MAX_PBTXT_BYTES = 64 * 1024 * 1024
 
 

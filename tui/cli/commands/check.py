@@ -2,7 +2,7 @@
 
 Preflight of a model repository that anyone produced, before an endpoint is spent on it: engine folder,
 engine version vs the runtime, GPU architecture, config.pbtxt, tokenizer files and custom code, the layout
-rule of the LMI release, serving.properties vs the engine. See ``core/check.py``.
+rule of the LMI release, serving.properties vs the engine. See ``core/preflight/``.
 
 Exit status: 0 nothing blocks, 1 findings that block (errors), 2 could not check.
 ``--json``: ``{"target", "layout", "findings": [{"severity", "code", "message", "fix", "path", "group"}], "ok", …}``
@@ -34,7 +34,7 @@ def register(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from lmi_wizard.core.check import check_target, render_human
+    from lmi_wizard.core.preflight import check_target, render_human
     from lmi_wizard.core.base.errors import WizardError
 
     try:

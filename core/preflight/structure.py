@@ -1,0 +1,88 @@
+"""Which layout a folder is (Triton or flat), the LMI target whose layout rule applies, and the file-tree
+checks (the layout rules of :mod:`..layout`, links that point outside the folder)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..base.errors import WizardError
+from .report import MAX_OBJECTS, _Ctx
+
+
+# --------------------------------------------------------------------------------------------- layout
+def _subfolders_with(root: Path, name: str) -> list[Path]:
+    try:
+        return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and (p / name).is_file())
+    except OSError:
+        return []
+
+
+def infer_layout(root: Path) -> Optional[str]:
+    """"triton" (config.pbtxt here or in a sub-folder), "flat" (a root config.json / engines), or None."""
+    from .. import layout as L
+
+    try:
+        return L.infer_layout(root)
+    except WizardError:
+        pass
+    if _subfolders_with(root, L.PBTXT):
+        return L.TRITON
+    try:
+        names = {p.name for p in root.iterdir()}
+    except OSError:
+        return None
+    if L.CONFIG_JSON in names or any(n.endswith(".engine") for n in names):
+        return L.FLAT  # an HF config.json over the engine's, or engines without config: checked as flat
+    return None
+
+
+def _lmi_target(lmi_version: Optional[str], installed: Optional[str], telemetry_file, install_root):
+    from ..facts import target
+
+    return target.determine_target(trtllm_version=installed, lmi_override=lmi_version,
+                                   telemetry_file=telemetry_file, install_root=install_root)
+
+
+def _layout_findings(ctx: _Ctx, findings: Iterable, group: str = "layout") -> None:
+    for f in findings:
+        ctx.add(f.severity, f.code, f.problem, f.fix, None, group)
+
+
+def _all_rel_files(root: Path, limit: int = MAX_OBJECTS) -> list[str]:
+    out = []
+    for base, dirs, files in os.walk(root):
+        dirs.sort()
+        rel_base = os.path.relpath(base, root)
+        for f in files:
+            out.append(f if rel_base == "." else f"{Path(rel_base).as_posix()}/{f}")
+        if len(out) > limit:
+            break
+    return out
+
+
+def _symlinks_outside(ctx: _Ctx, folder: Path) -> None:
+    """Links inside the model folder that lead outside it (or nowhere): LMI mounts/downloads the folder
+    alone, so they dangle there; publish uploads a copy of what they point at."""
+    base = folder.resolve()
+    count = 0
+    for d, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            p = Path(d, name)
+            if not p.is_symlink():
+                continue
+            count += 1
+            if count > 1000:
+                return
+            try:
+                target = p.resolve(strict=True)
+            except (OSError, RuntimeError):
+                ctx.add("error", "broken-symlink", f"{ctx.show(p)} is a broken link ({os.readlink(p)})",
+                        "replace it with the file itself", p, "files")
+                continue
+            if os.path.commonpath([str(target), str(base)]) != str(base):
+                ctx.add("warning", "symlink-outside",
+                        f"{ctx.show(p)} links to {target}, outside the model folder: the container does not see "
+                        "the target; publish uploads a copy of it",
+                        "replace the link with the file itself (or make sure a copy is what you want)", p, "files")
