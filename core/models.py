@@ -21,7 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+from . import hub, sizing
 from .base.errors import WizardError
+from .sizing import BYTES_PER_DTYPE, tp_split_problem  # the size rules live in sizing; models uses them
 from .data import load as load_table
 
 # --------------------------------------------------------------------------------------------------------
@@ -137,14 +139,6 @@ def find_example(checkout: Any, name: str) -> ExampleModel:
 # --------------------------------------------------------------------------------------------------------
 # config.json
 
-BYTES_PER_DTYPE = {
-    "float32": 4.0, "fp32": 4.0, "float": 4.0,
-    "float16": 2.0, "fp16": 2.0, "half": 2.0, "bfloat16": 2.0, "bf16": 2.0,
-    "fp8": 1.0, "float8": 1.0, "int8": 1.0, "w8a8": 1.0, "int8_sq": 1.0,
-    "int4": 0.5, "int4_awq": 0.5, "w4a16": 0.5, "int4_gptq": 0.5, "nvfp4": 0.5, "fp4": 0.5,
-}
-
-
 _TIED_BY_DEFAULT = {"gpt2", "gpt_bigcode", "opt", "bloom", "mpt", "falcon", "RefinedWeb", "RefinedWebModel",
                     "gemma", "gemma2", "gemma3_text", "t5", "mt5", "bart", "whisper", "bert"}
 
@@ -177,6 +171,15 @@ class ModelConfig:
                 if not _first(self.raw, "hidden_size", "n_embd", "d_model"):
                     return sub
         return self.raw
+
+    @property
+    def text_config(self) -> dict:
+        """The language model's part of the config (the whole config for a text-only model)."""
+        return self._text
+
+    def int_field(self, *keys: str) -> Optional[int]:
+        """The first of ``keys`` present in :attr:`text_config` as a whole number, else None."""
+        return self._int(*keys)
 
     @property
     def architectures(self) -> list[str]:
@@ -277,66 +280,14 @@ class ModelConfig:
             return str(q.get("quant_method") or q.get("quant_algo") or "quantized")
         return None
 
-    # -- size estimate ------------------------------------------------------------------------------------
-    def _gated(self) -> bool:
-        """Whether the MLP has three matrices (gate, up, down) rather than two."""
-        mt = (self.model_type or "").lower()
-        table = model_architectures()
-        gated = {t.lower() for t in table.get("gated_mlp_model_types", [])}
-        if mt in gated:
-            return True
-        for a in self.architectures:  # e.g. no model_type, but LlamaForCausalLM → the llama folder
-            folders = table["architectures"].get(a, [])
-            if folders and folders[0].lower() in gated:
-                return True
-        act = str(_first(self._text, "hidden_act", "activation_function", "hidden_activation") or "").lower()
-        if act:
-            return act in ("silu", "swiglu", "swish", "geglu") and mt not in ("gptj", "gpt2", "opt", "bloom")
-        # neither a known type nor an activation: an explicit FFN size is the llama-style config
-        return not mt and not self.architectures and "intermediate_size" in self._text
-
+    # -- size estimate (core/sizing.py) ------------------------------------------------------------------
     def estimate_parameters(self) -> Optional[int]:
-        """Parameter count of a decoder-only transformer from the config (weights only, biases/norms
-        approximated). None when the config lacks the sizes. Within a few % for the common families."""
-        h, L, V = self.hidden_size, self.num_hidden_layers, self.vocab_size
-        if not (h and L and V):
-            return None
-        n_heads = self.num_attention_heads or max(1, h // 128)
-        hd = self.head_dim or h // n_heads
-        kv = self.num_key_value_heads or n_heads
-        inter = self.intermediate_size or 4 * h
-        mt = (self.model_type or "").lower()
-        if mt == "qwen" and "intermediate_size" in self._text:
-            inter = inter // 2  # QWen v1 splits intermediate_size across its two gate projections
-        attn = h * (n_heads * hd) * 2 + h * (kv * hd) * 2  # q, o + k, v
-        mlp_one = (3 if self._gated() else 2) * h * inter
-        experts = self.num_experts
-        if experts:
-            moe_inter = self._int("moe_intermediate_size") or inter
-            mlp = experts * (3 if self._gated() else 2) * h * moe_inter + h * experts
-            shared = self._int("shared_expert_intermediate_size")
-            if shared:
-                mlp += 3 * h * shared
-        else:
-            mlp = mlp_one
-        norms = 4 * h
-        per_layer = attn + mlp + norms
-        embed = V * h
-        lm_head = 0 if self.tie_word_embeddings else V * h
-        pos = 0
-        if mt in ("gpt2", "gpt_bigcode", "opt") and self.max_position_embeddings:
-            pos = self.max_position_embeddings * h
-        return int(embed + lm_head + pos + L * per_layer + 2 * h)
+        """Parameter count estimated from the config (:func:`.sizing.estimate_parameters`)."""
+        return sizing.estimate_parameters(self)
 
     def weight_bytes(self, dtype: Optional[str] = None) -> Optional[int]:
-        """Estimated bytes of the weights in ``dtype`` (default: the config's torch_dtype, else float16)."""
-        n = self.estimate_parameters()
-        if n is None:
-            return None
-        d = (dtype or self.torch_dtype or "float16").lower().replace("torch.", "")
-        if d not in BYTES_PER_DTYPE:
-            raise WizardError(f"unknown dtype {dtype!r}", f"use one of {', '.join(sorted(BYTES_PER_DTYPE))}")
-        return int(n * BYTES_PER_DTYPE[d])
+        """Estimated bytes of the weights in ``dtype`` (:func:`.sizing.weight_bytes`)."""
+        return sizing.weight_bytes(self, dtype)
 
     def tp_problem(self, tp: int) -> Optional[str]:
         """Why tensor parallelism ``tp`` cannot split this model (None: it can, or the config cannot tell)."""
@@ -362,25 +313,6 @@ class ModelConfig:
             "weight_bytes_estimate": None if n is None else {
                 d: int(n * BYTES_PER_DTYPE[d]) for d in ("float32", "float16", "bfloat16", "fp8", "int8", "int4")},
         }
-
-
-def tp_split_problem(heads: Optional[int], kv_heads: Optional[int], tp: int,
-                     what: str = "the model") -> Optional[tuple[str, str, str]]:
-    """(code, problem, fix) when tensor parallelism ``tp`` cannot split the attention, else None.
-
-    TensorRT-LLM splits attention heads across ranks: ``tp`` must divide the number of attention heads;
-    with fewer key/value heads than heads, each rank needs whole KV heads or replicates them, so ``tp`` must
-    divide the KV heads or be a multiple of them. One rule for the model step and the build validation."""
-    if tp < 1:
-        return None
-    if heads and heads % tp:
-        ok = [d for d in range(1, heads + 1) if heads % d == 0 and d <= 64]
-        return ("tp_heads", f"TP {tp} does not divide the {heads} attention heads of {what}; "
-                f"possible: {', '.join(map(str, ok))}", f"choose a TP that divides {heads}")
-    if heads and kv_heads and kv_heads < heads and kv_heads % tp and tp % kv_heads:
-        return ("tp_kv_heads", f"TP {tp} does not fit the {kv_heads} key/value heads of {what} "
-                f"(need a divisor or a multiple of {kv_heads})", f"choose a TP that divides {kv_heads} or a multiple of it")
-    return None
 
 
 def parse_config(text: str, *, source: str, kind: str, path: Path, revision: Optional[str] = None) -> ModelConfig:
@@ -467,80 +399,9 @@ def _load_local(src: str, p: Path) -> ModelConfig:
     return parse_config(text, source=src, kind="local", path=cfg_path.resolve())
 
 
-def _reachable(url: str, timeout: float) -> bool:
-    """A quick TCP connect to the endpoint (skipped behind a proxy, which the client handles itself)."""
-    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
-                                       "all_proxy")):
-        return True
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return True
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname, port), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def _load_hf(repo_id: str, *, endpoint, token, revision, cache_dir, local_files_only, etag_timeout) -> ModelConfig:
-    try:
-        import huggingface_hub as hf
-        from huggingface_hub import errors as hf_errors
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise WizardError("huggingface_hub is not installed", "pip install huggingface_hub, or give a local folder")
-    where = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-    page = f"{where.rstrip('/')}/{repo_id}"
-    if not local_files_only and not _reachable(where, min(5.0, etag_timeout)):
-        # the client would retry a dead network for ~25 s; use the local cache or say "offline" at once
-        local_files_only = True
-    try:
-        path = hf.hf_hub_download(repo_id, "config.json", revision=revision, endpoint=endpoint, token=token,
-                                  cache_dir=cache_dir, local_files_only=local_files_only,
-                                  etag_timeout=etag_timeout)
-    except hf_errors.GatedRepoError:
-        raise WizardError(f"Hugging Face repo {repo_id} is gated and this token has no access",
-                          f"accept the model's license on {page} and set HF_TOKEN to a token of that account") from None
-    except hf_errors.RepositoryNotFoundError:
-        hint = "" if token or os.environ.get("HF_TOKEN") else " (or is private and no HF_TOKEN is set)"
-        raise WizardError(f"HF id {repo_id} does not exist{hint}",
-                          f"check the spelling on {page}; for a private repo set HF_TOKEN") from None
-    except hf_errors.RevisionNotFoundError:
-        raise WizardError(f"revision {revision!r} not found in {repo_id}", "check the branch, tag or commit") from None
-    except hf_errors.LocalEntryNotFoundError:
-        raise WizardError(f"cannot reach the Hugging Face Hub at {where} to fetch {repo_id}/config.json, and it is "
-                          "not in the local cache (offline?)",
-                          "connect to the network, set HF_ENDPOINT to a reachable mirror, or download the model and "
-                          "give its local folder") from None
-    except hf_errors.EntryNotFoundError:
-        raise WizardError(f"{repo_id} has no config.json", "is it a transformers model? give a model repo "
-                          "with config.json, or a local folder") from None
-    except hf_errors.OfflineModeIsEnabled:
-        raise WizardError(f"HF_HUB_OFFLINE is set and {repo_id}/config.json is not cached",
-                          "unset HF_HUB_OFFLINE or give a local model folder") from None
-    except hf_errors.HFValidationError as exc:
-        raise WizardError(f"{repo_id!r} is not a valid Hugging Face repo id ({exc})",
-                          "give a repo id like org/name") from None
-    except hf_errors.HfHubHTTPError as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status in (401, 403):
-            raise WizardError(f"the Hugging Face Hub refused access to {repo_id} (HTTP {status})",
-                              "set HF_TOKEN to a token with read access to this repo") from None
-        raise WizardError(f"the Hugging Face Hub answered HTTP {status} for {repo_id}/config.json",
-                          "try again later, or give a local model folder") from None
-    except (OSError, ConnectionError) as exc:
-        raise WizardError(f"cannot fetch {repo_id}/config.json from {where}: {type(exc).__name__}",
-                          "check the network or HF_ENDPOINT, or give a local model folder") from None
-    except Exception as exc:  # httpx transport errors etc. — never a traceback for a network problem
-        name = type(exc).__name__
-        if "Connect" in name or "Timeout" in name or "Network" in name or "Transport" in name:
-            raise WizardError(f"cannot reach the Hugging Face Hub at {where} ({name})",
-                              "check the network or HF_ENDPOINT, or give a local model folder") from None
-        raise
-    p = Path(path)
+    p = hub.download_config(repo_id, endpoint=endpoint, token=token, revision=revision, cache_dir=cache_dir,
+                            local_files_only=local_files_only, etag_timeout=etag_timeout)
     return parse_config(p.read_text(encoding="utf-8"), source=repo_id, kind="hf", path=p, revision=revision)
 
 
