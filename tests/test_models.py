@@ -436,3 +436,9 @@ def test_gated_mlp_from_architecture_or_explicit_ffn_size():
     assert abs(facts.estimate_parameters() - real) / real < 0.01  # explicit intermediate_size, no type: gated
     neox = dict(bare, model_type="gpt_neox", hidden_act="gelu")
     assert cfg(neox).estimate_parameters() < 0.8 * real  # a known two-matrix MLP stays two-matrix
+
+
+def test_one_size_formatter():
+    assert fmt.human_bytes(None) == "?" and fmt.human_bytes(1023) == "1023 B" and fmt.human_bytes(1536) == "1.5 KiB"
+    assert fmt.gib(80 * 2**30) == "80.0 GiB" and fmt.gib(23.7 * 2**30, 0) == "24 GiB"
+    assert fmt.human_params(None) == "?" and fmt.human_params(999) == "999" and fmt.human_params(1_500_000) == "1.50M"
