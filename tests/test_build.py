@@ -88,6 +88,7 @@ def test_more_engine_files_than_tp_times_pp_are_refused(tmp_path, fixtures_dir):
     res = run_plan(plan, log_path=tmp_path / "l.log", env_facts=FACTS)
     assert len(list((ex / "out").glob("*.engine"))) == 2
     assert not res.ok and "rank_count" in _codes(res.findings) and res.record_path is None
+    assert res.failure().code == "rank_count" and "TP × PP" in res.failure().fix
 
 
 def test_validate_legacy_names(tmp_path):
@@ -154,6 +155,7 @@ def test_two_step_build_streams_validates_and_records(fixtures_dir, tmp_path):
     res = run_plan(plan, on_line=lambda s, st, l: lines.append((s, st, l)), log_path=log, env=env,
                    progress=events.append, env_facts=FACTS)
     assert res.ok, res.summary()
+    assert res.failure() is None
     assert [s.name for s in res.steps] == ["convert", "trtllm-build"] and all(s.returncode == 0 for s in res.steps)
     assert ("convert", "out", "[stand-in convert] rank 1 saved") in lines
     assert ("convert", "err", "[stand-in convert] warning: fake weights") in lines
@@ -202,6 +204,9 @@ def test_failure_unrecognized_arguments(fixtures_dir, tmp_path):
     assert s.error.id == "unrecognized_arguments" and "--gemm_plugin" in s.error.line
     assert "[stand-in] parsing arguments" in s.tail
     assert "trtllm-build failed with exit status 2" in res.summary() and "lmi-wizard flags" in res.summary()
+    f = res.failure()  # the same, the fix in its own field
+    assert f.code == "build-unrecognized_arguments" and f.problem.startswith("trtllm-build failed with exit status 2")
+    assert "lmi-wizard flags" in f.fix and "lmi-wizard flags" not in f.problem and " — fix: " not in f.problem
     assert not (ex / "engines" / RECORD_NAME).exists()
 
 

@@ -216,15 +216,30 @@ class BuildResult:
     def failed_step(self) -> Optional[StepResult]:
         return next((s for s in self.steps if not s.ok), None)
 
+    def failure(self) -> Optional[Finding]:
+        """Why the build failed, the fix in its own field (None when it succeeded): the failed step with
+        its known error, else the first error of the engine-folder check."""
+        if self.ok:
+            return None
+        s = self.failed_step
+        if s is not None:
+            problem = f"{s.name} failed with exit status {s.returncode}"
+            if s.error:
+                return Finding("error", f"build-{s.error.id}", f"{problem}: {s.error.explanation}", s.error.fix)
+            return Finding("error", "build-failed", problem)
+        errs = [f for f in self.findings if f.blocking]
+        if errs:
+            more = f" (and {len(errs) - 1} more problem(s))" if len(errs) > 1 else ""
+            return errs[0].with_(problem=errs[0].problem + more)
+        return Finding("error", "build-failed", "build failed")
+
     def summary(self) -> str:
+        """One line for a person: "engines ready in …", or the failure with its fix."""
         if self.ok:
             return f"engines ready in {self.engine_dir}"
         s = self.failed_step
         if s is not None:
-            msg = f"{s.name} failed with exit status {s.returncode}"
-            if s.error:
-                msg += f": {s.error.explanation} — fix: {s.error.fix}"
-            return msg
+            return self.failure().text()
         errs = [f for f in self.findings if f.level == "error"]
         return "; ".join(str(f) for f in errs) or "build failed"
 
