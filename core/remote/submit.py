@@ -184,7 +184,7 @@ def write_record(p: Planned, s3, outcome: "Outcome") -> None:
 
 def check_destination(p: Planned, *, endpoint_url: Optional[str] = None, client=None) -> tuple[bool, str]:
     """``lmi-wizard check`` on the destination, from here (no GPU: the job's architecture was checked before)."""
-    from ..check import check_target
+    from ..preflight import check_target
     from ..facts.gpu import GpuState
     from ..facts.versions import InstalledPackage
 

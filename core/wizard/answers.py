@@ -361,7 +361,7 @@ def examples_for(answers: Answers) -> list[str]:
 
 
 def gpu_facts(ctx: "Context"):
-    """``core.flags.GpuFacts`` of the first visible GPU (or of the facts a front end/test set), or None."""
+    """``core.build.GpuFacts`` of the first visible GPU (or of the facts a front end/test set), or None."""
     from ..build import GpuFacts
 
     gpus = ctx.gpus
@@ -379,7 +379,7 @@ def gpu_facts(ctx: "Context"):
 
 
 def build_intent(answers: Answers, *, model_dir: str = "", output_dir: str | None = None):
-    """The Build step's answers as a ``core.flags.BuildIntent`` (what the renderer and the validation take).
+    """The Build step's answers as a ``core.build.BuildIntent`` (what the renderer and the validation take).
     ``build.extra_flags`` keys written ``convert:--flag`` go to convert_checkpoint.py, the others to the
     build step."""
     from ..build import BuildIntent

@@ -203,7 +203,7 @@ def check_environment(answers: Answers) -> Iterable[Finding]:
                       "architecture", key="env")
 
 
-# where a core.flags finding belongs in the form
+# where a core.build finding belongs in the form
 _FINDING_KEYS = {
     "parallel_size": "build.tp", "tp_pp_world": "build.tp", "world_gt_gpus": "build.tp", "tp_heads": "build.tp",
     "tp_kv_heads": "build.tp", "weights_memory": "build.tp", "pp_layers": "build.pp", "dtype": "build.dtype",
@@ -225,7 +225,7 @@ def check_build(answers: Answers) -> Iterable[Finding]:
         yield error("implausible-length", "max input + output length is implausibly large", key="build.max_output_len")
     if method == "checkout" and not answers["model.example"]:
         yield error("no-example", "pick the example folder whose builder fits this model", key="model.example")
-    # the version/GPU/model-aware rules live in core.flags
+    # the version/GPU/model-aware rules live in core.build
     from ..build import validate_intent
 
     model = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None

@@ -1,5 +1,5 @@
 """Step 4 — Build flags: the intent form (``core.wizard`` build fields) and, beside it, the exact
-command(s) this checkout's builder will run (``core.pipeline``'s build step → ``core.flags``), recomputed
+command(s) this checkout's builder will run (``core.pipeline``'s build step → ``core.build``), recomputed
 on every keystroke in a worker; validation messages sit beside the fields, findings under the preview.
 """
 
