@@ -1,0 +1,182 @@
+"""Will this build intent build (and serve) here? :func:`validate_intent` checks it against the GPU
+(:class:`GpuFacts`), the model (:class:`ModelFacts`: heads, layers, a memory estimate) and the TensorRT-LLM
+version, returning :class:`~..base.findings.Finding` s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..base.findings import Finding
+from ..base.fmt import gib
+from ..facts.versions import release_tuple
+from ..sizing import BYTES_PER_DTYPE, tp_split_problem
+
+if typing.TYPE_CHECKING:
+    from .render import BuildIntent
+
+DTYPES = ("float16", "bfloat16", "float32")
+MAX_WORLD_SIZE = 1024  # TP × PP above this is a typo, not a cluster
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class GpuFacts:
+    name: str = ""
+    sm: Optional[int] = None          # compute capability as an int: 75, 80, 86, 89, 90
+    memory_bytes: Optional[int] = None
+    count: int = 0                    # visible GPUs
+
+    @classmethod
+    def from_capability(cls, name: str, capability: tuple[int, int], memory_bytes: Optional[int], count: int):
+        return cls(name, capability[0] * 10 + capability[1], memory_bytes, count)
+
+    @classmethod
+    def from_gpu_state(cls, state) -> Optional["GpuFacts"]:
+        """From :class:`gpu.GpuState` (GPU 0 and the visible count); None when no GPU is visible."""
+        if not getattr(state, "available", False) or not state.gpus:
+            return None
+        g = state.gpus[0]
+        return cls.from_capability(g.name, tuple(g.compute_capability), g.memory_total_bytes, len(state.gpus))
+
+
+@dataclass
+class ModelFacts:
+    num_attention_heads: Optional[int] = None
+    num_key_value_heads: Optional[int] = None
+    num_parameters: Optional[int] = None
+    hidden_size: Optional[int] = None
+    num_hidden_layers: Optional[int] = None
+    vocab_size: Optional[int] = None
+    intermediate_size: Optional[int] = None
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "ModelFacts":
+        """From a Hugging Face config.json dict, read by :class:`models.ModelConfig` (one place for the key
+        spellings of every family and for the parameter estimate)."""
+        from ..models import ModelConfig
+
+        facts = cls.coerce(ModelConfig("config.json", "dict", Path("config.json"), dict(cfg)))
+        if isinstance(cfg.get("num_parameters"), int):
+            facts.num_parameters = cfg["num_parameters"]
+        return facts
+
+    @classmethod
+    def coerce(cls, obj) -> Optional["ModelFacts"]:
+        """A ModelFacts from None, ModelFacts, a config.json dict, or a :class:`models.ModelConfig`."""
+        if obj is None or isinstance(obj, ModelFacts):
+            return obj
+        if isinstance(obj, dict):
+            return cls.from_config(obj)
+        facts = cls(**{f.name: getattr(obj, f.name, None) for f in dataclasses.fields(cls)})
+        est = getattr(obj, "estimate_parameters", None)
+        if facts.num_parameters is None and callable(est):
+            facts.num_parameters = est()
+        return facts
+
+    def estimated_parameters(self) -> Optional[int]:
+        """``num_parameters`` when known, else the estimate of :meth:`models.ModelConfig.estimate_parameters`
+        from these fields."""
+        if self.num_parameters:
+            return self.num_parameters
+        from ..models import ModelConfig
+
+        raw = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "num_parameters"}
+        return ModelConfig("facts", "dict", Path("config.json"), raw).estimate_parameters()
+
+    def kv_bytes_per_token(self, dtype_bytes: float) -> Optional[float]:
+        h, n = self.hidden_size, self.num_hidden_layers
+        if not (h and n and self.num_attention_heads):
+            return None
+        kv = self.num_key_value_heads or self.num_attention_heads
+        return 2 * n * kv * (h / self.num_attention_heads) * dtype_bytes
+
+
+def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, model=None,
+                    trtllm_version: Optional[str] = None, purpose: str = "build") -> list[Finding]:
+    """Reasons an intent will not build or serve here. ``purpose``: "build" or "serve"."""
+    out: list[Finding] = []
+    tp, pp = intent.tp_size, intent.pp_size
+    world = intent.effective_world_size
+    model = ModelFacts.coerce(model)
+    for name, v in (("tensor parallel size", tp), ("pipeline parallel size", pp), ("world size", world)):
+        if not isinstance(v, int) or v < 1:
+            out.append(Finding("error", "parallel_size", f"{name} must be a positive whole number (got {v})",
+                               "use 1, 2, 4 or 8"))
+    if isinstance(world, int) and world > MAX_WORLD_SIZE:
+        out.append(Finding("error", "world_too_large", f"world size {world} (TP {tp} × PP {pp}) is not a realistic "
+                           f"number of GPUs (at most {MAX_WORLD_SIZE})",
+                           "use the GPU count of the instance you deploy to (1, 2, 4 or 8)"))
+    if intent.world_size is not None and tp * pp != intent.world_size:
+        out.append(Finding("error", "tp_pp_world", f"TP × PP = {tp} × {pp} = {tp * pp}, but the world size is "
+                           f"{intent.world_size}", "make TP × PP equal the world size"))
+    if intent.dtype not in DTYPES:
+        out.append(Finding("error", "dtype", f"dtype {intent.dtype!r} is not one of {', '.join(DTYPES)}",
+                           "use float16 or bfloat16"))
+    for name in ("max_batch_size", "max_input_len", "max_output_len", "max_seq_len", "workers"):
+        v = getattr(intent, name)
+        if v is not None and (not isinstance(v, int) or v < 1):
+            out.append(Finding("error", name, f"{name} must be a positive whole number (got {v})", None))
+    if intent.max_seq_len is not None and intent.max_input_len is not None and intent.max_seq_len <= intent.max_input_len:
+        out.append(Finding("error", "max_seq_len", f"max sequence length {intent.max_seq_len} leaves no room for "
+                           f"output after max input {intent.max_input_len}", "make max_seq_len > max_input_len"))
+    if intent.inflight_batching and not intent.effective_paged_kv:
+        out.append(Finding("warning", "ifb_paged", "inflight batching needs the paged KV cache", "enable paged KV cache"))
+    if intent.inflight_batching and not (intent.gpt_attention_plugin and intent.remove_input_padding):
+        out.append(Finding("warning", "ifb_plugins", "inflight batching needs the gpt attention plugin and removed "
+                           "input padding", "turn both on"))
+    ver = release_tuple(trtllm_version)
+    if gpu is not None:
+        if world > gpu.count:
+            if purpose == "serve":
+                out.append(Finding("error", "world_gt_gpus", f"world size {world} needs {world} GPUs, this machine "
+                                   f"shows {gpu.count}", "serve on an instance with enough GPUs or lower TP"))
+            else:
+                out.append(Finding("warning", "world_gt_gpus", f"world size {world} > {gpu.count} visible GPU(s): "
+                                   "the build runs serially (slower), and serving needs "
+                                   f"{world} GPUs of this architecture", None))
+        if gpu.sm is not None:
+            if gpu.sm < 80 and intent.context_fmha:
+                out.append(Finding("warning", "context_fmha_sm", f"context FMHA needs sm80+ (Ampere or newer); "
+                                   f"{gpu.name or 'this GPU'} is sm{gpu.sm}, so it is turned off", None))
+            if gpu.sm == 75 and ver is not None and ver >= (0, 14, 0):
+                out.append(Finding("error", "sm75_unsupported", f"TensorRT-LLM {trtllm_version} no longer supports "
+                                   f"sm75 (T4, {gpu.name or 'this GPU'}); support ended with 0.14",
+                                   "use an LMI image with TensorRT-LLM ≤ 0.13 or an sm80+ GPU (A10G, L4, A100, H100)"))
+            if gpu.sm < 70:
+                out.append(Finding("error", "sm_too_old", f"sm{gpu.sm} is not supported by TensorRT-LLM",
+                                   "use a Volta (sm70) or newer GPU"))
+    if model is not None:
+        hit = tp_split_problem(model.num_attention_heads, model.num_key_value_heads, tp) if isinstance(tp, int) else None
+        if hit:
+            out.append(Finding("error", *hit))
+        if model.num_hidden_layers and pp > model.num_hidden_layers:
+            out.append(Finding("error", "pp_layers", f"PP {pp} is more than the model's {model.num_hidden_layers} layers",
+                               "lower PP"))
+        params = model.estimated_parameters()
+        if params and gpu is not None and gpu.memory_bytes and tp >= 1 and pp >= 1:
+            b = BYTES_PER_DTYPE.get(intent.dtype, 2)
+            per_gpu = params * b / (tp * pp)
+            mem = gpu.memory_bytes
+            kv_tok = model.kv_bytes_per_token(b)
+            seq = intent.max_seq_len or ((intent.max_input_len or 0) + (intent.max_output_len or 0)) or None
+            kv_need = kv_tok * seq * (intent.max_batch_size or 1) / (tp * pp) if kv_tok and seq else None
+            if per_gpu > 0.95 * mem:
+                out.append(Finding("error", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU "
+                                   f"({params / 1e9:.1f} B params × {b:g} B / TP {tp}{f' / PP {pp}' if pp > 1 else ''}) "
+                                   f"do not fit in {gib(mem)}", "raise TP/PP or use a GPU with more memory"))
+            elif per_gpu > 0.8 * mem or (kv_need and per_gpu + kv_need > 0.9 * mem):
+                extra = f" + KV cache for batch {intent.max_batch_size or 1} × {seq} tokens ≈ {gib(kv_need)}" if kv_need else ""
+                out.append(Finding("warning", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU{extra} of "
+                                   f"{gib(mem)}: little headroom for the KV cache",
+                                   "raise TP, lower max batch size / lengths, or use a bigger GPU"))
+            else:
+                out.append(Finding("info", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU of {gib(mem)}", None))
+    return out
