@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .base.errors import Cancelled, WizardError
+from .base.net import DEFAULT_SILENCE, SETTING, silence_timeout
 from .base.proc import run_capture, run_streaming
 from .base.progress import CancelToken, ProgressFn, emit
 
@@ -137,6 +138,22 @@ def redact_url(text: str) -> str:
     return _USERINFO.sub(lambda m: m.group("scheme") + "***@", text)
 
 
+def _silence_or_default() -> float:
+    try:
+        return silence_timeout()
+    except WizardError:
+        return DEFAULT_SILENCE
+
+
+def clone_env() -> dict[str, str]:
+    """git's environment for a clone: an http(s) remote that sends nothing (less than 1 byte/s) for
+    ``LMI_WIZARD_NET_TIMEOUT`` seconds ends the clone (curl's low-speed limit), instead of waiting forever."""
+    env = git_env()
+    env["GIT_HTTP_LOW_SPEED_LIMIT"] = "1"
+    env["GIT_HTTP_LOW_SPEED_TIME"] = str(max(1, int(round(silence_timeout()))))
+    return env
+
+
 def _git(args: list[str], cwd: Path, git: str = "git") -> tuple[int, str, str]:
     res = run_capture([git, *args], cwd=cwd, env=git_env(), timeout=60)
     # only trailing whitespace: a porcelain line starts with a meaningful space (" M README.md")
@@ -195,6 +212,10 @@ def parse_git_progress(line: str) -> list[GitProgress]:
 # git's errors
 
 _ERRORS: list[tuple[re.Pattern, str, str]] = [
+    (re.compile(r"Operation too slow|Less than \d+ bytes/sec transferred", re.I),
+     "no answer from {url} for {silence:g} s",
+     "check the network / proxy (HTTPS_PROXY) or use a reachable mirror; to wait longer set " + SETTING
+     + " (seconds, now {silence:g})"),
     (re.compile(r"Remote branch (\S+) not found in upstream|Could not find remote branch (\S+)", re.I),
      "tag {tag} not found in {url}",
      "check the version (the tag is v plus the installed tensorrt-llm version); list the tags with "
@@ -241,7 +262,8 @@ def explain_git_failure(stderr_lines: list[str], *, url: str, tag: str, dest: Pa
     safe_url = redact_url(url)
     for pattern, problem, fix in _ERRORS:
         if pattern.search(text):
-            fmt = dict(url=safe_url, qurl=shlex.quote(safe_url), tag=tag, dest=dest, repo=repo)
+            fmt = dict(url=safe_url, qurl=shlex.quote(safe_url), tag=tag, dest=dest, repo=repo,
+                       silence=_silence_or_default())
             return WizardError(f"cannot clone {repo}: " + problem.format(**fmt), fix.format(**fmt))
     last = next((ln for ln in reversed(stderr_lines) if ln.strip() and not _PROGRESS.match(ln.strip())), "")
     return WizardError(f"cannot clone {repo} {tag} from {safe_url}: git exited with {returncode}"
@@ -492,7 +514,7 @@ def _clone(step: PlanStep, url: str, *, depth: Optional[int], git: str, progress
     try:
         if cancel is not None:
             cancel.raise_if_cancelled("clone")
-        res = run_streaming(argv, cwd=final.parent, env=git_env(), on_line=on_line, log_path=log_path,
+        res = run_streaming(argv, cwd=final.parent, env=clone_env(), on_line=on_line, log_path=log_path,
                             cancel=cancel, redact=redact_url)
         if res.cancelled or (cancel is not None and cancel.cancelled):
             raise Cancelled("clone")

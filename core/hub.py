@@ -31,7 +31,7 @@ def _reachable(url: str, timeout: float) -> bool:
 
 def download_config(repo_id: str, *, endpoint: Optional[str] = None, token: Optional[str] = None,
                     revision: Optional[str] = None, cache_dir=None, local_files_only: bool = False,
-                    etag_timeout: float = 10.0) -> Path:
+                    etag_timeout: Optional[float] = None) -> Path:
     """The local path of ``config.json`` of Hugging Face repo ``repo_id`` (only that file is fetched; the local
     cache when offline). Every failure is one WizardError naming the problem and the fix; the token never
     reaches a message."""
@@ -40,6 +40,11 @@ def download_config(repo_id: str, *, endpoint: Optional[str] = None, token: Opti
         from huggingface_hub import errors as hf_errors
     except ImportError:  # pragma: no cover - a declared dependency
         raise WizardError("huggingface_hub is not installed", "pip install huggingface_hub, or give a local folder")
+    from . import hubnet
+    from .base.net import silence_timeout
+
+    hubnet.install()  # every request bounded by LMI_WIZARD_NET_TIMEOUT (None: the setting), retries quiet
+    etag_timeout = etag_timeout or silence_timeout()
     where = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
     page = f"{where.rstrip('/')}/{repo_id}"
     if not local_files_only and not _reachable(where, min(5.0, etag_timeout)):
@@ -49,6 +54,8 @@ def download_config(repo_id: str, *, endpoint: Optional[str] = None, token: Opti
         path = hf.hf_hub_download(repo_id, "config.json", revision=revision, endpoint=endpoint, token=token,
                                   cache_dir=cache_dir, local_files_only=local_files_only,
                                   etag_timeout=etag_timeout)
+    except WizardError:  # the bounded client's NetworkSilence: already one line naming the setting
+        raise
     except hf_errors.GatedRepoError:
         raise WizardError(f"Hugging Face repo {repo_id} is gated and this token has no access",
                           f"accept the model's license on {page} and set HF_TOKEN to a token of that account") from None

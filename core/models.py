@@ -361,7 +361,7 @@ def load_model_config(
     revision: Optional[str] = None,
     cache_dir: Optional[str | os.PathLike] = None,
     local_files_only: bool = False,
-    etag_timeout: float = 10.0,
+    etag_timeout: Optional[float] = None,  # None: the LMI_WIZARD_NET_TIMEOUT setting
 ) -> ModelConfig:
     """Read ``config.json`` of a local folder, or fetch only ``config.json`` of a Hugging Face repo.
 

@@ -312,6 +312,9 @@ class _HubSource(_Source):
     def _api(self):
         from huggingface_hub import HfApi  # heavy: imported lazily
 
+        from . import hubnet
+
+        hubnet.install()  # every request bounded by LMI_WIZARD_NET_TIMEOUT, retries quiet
         return HfApi(endpoint=self.endpoint, token=self.token, library_name="lmi-wizard")
 
     def _resolve(self) -> None:
@@ -342,13 +345,17 @@ class _HubSource(_Source):
     def download(self, name: str, staging: str) -> Path:
         from huggingface_hub import hf_hub_download
 
+        from . import hubnet
+        from .base.net import silence_timeout
+
+        hubnet.install()
         if not safe_name(name):  # checked before any request
             raise WizardError(f"refusing unsafe file name {name!r} from {self.repo_id}",
                               "the repository lists a file outside its folder")
         try:
             path = hf_hub_download(self.repo_id, name, revision=self.commit or self.revision, local_dir=staging,
                                    cache_dir=os.path.join(staging, ".hf-cache"), endpoint=self.endpoint,
-                                   token=self.token, library_name="lmi-wizard")
+                                   token=self.token, library_name="lmi-wizard", etag_timeout=silence_timeout())
         except Exception as exc:  # noqa: BLE001
             raise hub_error(exc, self.repo_id, self.endpoint, self.revision, name) from None
         p = Path(path)

@@ -455,3 +455,48 @@ def standard_repos() -> list[FakeRepo]:
         llama_repo("acme/forbidden-llama", forbidden=True),
         hostile_repo(),
     ]
+
+
+class SilentServer:
+    """A loopback TCP server that accepts every connection and never answers a byte (a hung proxy, a
+    black-holed mirror): what every network client of the wizard must give up on in bounded time.
+
+    ``accepted`` counts connections (retries are visible there)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._conns: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.accepted = 0
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            self._conns.append(conn)  # held open, never read from or written to
+
+    @property
+    def url(self) -> str:
+        host, port = self._sock.getsockname()
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "SilentServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for c in self._conns:
+            c.close()
+        self._sock.close()

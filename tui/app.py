@@ -127,7 +127,23 @@ class WizardApp(App):
                         timeout=15)
         if self.session.environment is None:
             self.detect_environment()
+        self._quit_on_signals()
         self.goto(start)
+
+    def _quit_on_signals(self) -> None:
+        """SIGTERM / SIGHUP (an SSH session closing) quit like the quit key: a run or clone in progress is
+        cancelled and its process group killed (a SIGKILL of the wizard is covered by core's guard)."""
+        import asyncio
+        import signal
+
+        self._signals_hooked: list = []
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, lambda: self.call_next(self.action_quit))
+                self._signals_hooked.append((loop, sig))
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / no signals here
+            pass
 
     @work(thread=True, exclusive=True, group="environment")
     def detect_environment(self) -> None:
@@ -152,6 +168,11 @@ class WizardApp(App):
         """However the app ends, the last answers are on disk (the debounce timer may not have fired)."""
         if self._save_timer is not None:
             self.save_now()
+        for loop, sig in getattr(self, "_signals_hooked", []):
+            try:
+                loop.remove_signal_handler(sig)
+            except (RuntimeError, ValueError):
+                pass
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

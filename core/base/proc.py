@@ -2,6 +2,20 @@
 
 Every external command the wizard runs (git, the engine builders, LMI's partition tool) goes
 through :func:`run_streaming` or :func:`run_capture`. Nothing here uses ``shell=True``.
+
+No child outlives the wizard, however the wizard ends
+------------------------------------------------------
+Children run in their own session (a terminal's Ctrl-C or hang-up reaches only the wizard, which then
+ends the child's group itself). For the ends where no code of ours runs (SIGKILL, the OOM killer, a
+crash), every child's process group is registered with one *guard* process per wizard process: it holds
+the read end of a pipe whose only write end is held by the wizard. The kernel closes that end when the
+wizard process dies, whatever killed it; the guard reads end-of-file and kills every group still
+registered (SIGTERM, then SIGKILL after a grace). Why a pipe and not ``prctl(PR_SET_PDEATHSIG)``: the
+parent-death signal fires when the *thread* that forked the child exits (the TUI and the pipeline start
+builders from worker threads) and reaches only the direct child, never the builder's own workers (mpirun
+ranks, parallel build processes); a file descriptor belongs to the process, so the pipe closes exactly
+when the wizard is gone, and the guard kills whole groups. The guard runs in its own session so that a
+signal to the wizard's group cannot take it down with the wizard.
 """
 
 from __future__ import annotations
@@ -10,6 +24,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -101,6 +116,118 @@ def kill_group(proc: subprocess.Popen, grace: float = 1.0) -> None:
         pass
 
 
+# --------------------------------------------------------------------------------------------- the guard
+_GUARD_CODE = r"""
+import os, signal, sys, time
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_IGN)
+groups = {}
+buf = b""
+while True:
+    chunk = os.read(0, 4096)
+    if not chunk:
+        break
+    buf += chunk
+    *lines, buf = buf.split(b"\n")
+    for ln in lines:
+        op, _, pgid = ln.decode().partition(" ")
+        if op == "+":
+            groups[int(pgid)] = 1
+        elif op == "-":
+            groups.pop(int(pgid), None)
+def kill(sig):
+    live = 0
+    for g in list(groups):
+        try:
+            os.killpg(g, sig)
+            live += 1
+        except OSError:
+            groups.pop(g, None)
+    return live
+if kill(signal.SIGTERM):
+    end = time.monotonic() + float(sys.argv[1])
+    while time.monotonic() < end and kill(0):
+        time.sleep(0.05)
+    kill(signal.SIGKILL)
+"""
+GUARD_GRACE = 2.0  # seconds between the guard's SIGTERM and SIGKILL
+
+
+class _Guard:
+    """The guard process of this wizard process (started on first use; see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fd: Optional[int] = None
+        self._pid: Optional[int] = None
+        self._owner = 0  # the pid that started it: a forked copy of the wizard starts its own
+
+    def _ensure(self) -> Optional[int]:
+        if self._fd is not None and self._owner == os.getpid():
+            return self._fd
+        r, w = os.pipe()  # both ends close-on-exec: no other child inherits the write end
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _GUARD_CODE, str(GUARD_GRACE)],
+                                    stdin=r, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True, close_fds=True)
+        except OSError:
+            os.close(r)
+            os.close(w)
+            return None  # no guard: signals are still handled, only SIGKILL of the wizard is uncovered
+        os.close(r)
+        self._fd, self._pid, self._owner = w, proc.pid, os.getpid()
+        self._proc = proc  # keep it: reaped by Popen's bookkeeping when it ends
+        return w
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            fd = self._ensure()
+            if fd is None:
+                return
+            try:
+                os.write(fd, line.encode())
+            except OSError:  # the guard died (someone killed it): start another next time
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                self._fd = None
+
+    def watch(self, pgid: int) -> None:
+        self._send(f"+ {pgid}\n")
+
+    def unwatch(self, pgid: int) -> None:
+        self._send(f"- {pgid}\n")
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self._pid
+
+
+GUARD = _Guard()
+
+
+# --------------------------------------------------------------------------------------------- children record
+_recorders = threading.local()  # per thread: where run_streaming notes the children it starts
+
+
+def set_recorder(rec) -> object:
+    """Make ``rec`` (an object with ``started(proc, argv)`` and ``ended(proc)``) hear of every child this
+    thread starts; returns the previous one (restore it with ``set_recorder(previous)``)."""
+    prev = getattr(_recorders, "rec", None)
+    _recorders.rec = rec
+    return prev
+
+
+def _notify(event: str, *args) -> None:
+    rec = getattr(_recorders, "rec", None)
+    if rec is not None:
+        try:
+            getattr(rec, event)(*args)
+        except Exception:  # a record that cannot be written never stops the build
+            pass
+
+
 def _check_argv(argv: Sequence[str]) -> list[str]:
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of strings, never a shell string")
@@ -147,6 +274,8 @@ def run_streaming(
     except NotADirectoryError:
         raise WizardError(f"working folder does not exist: {cwd}", "check the path") from None
 
+    GUARD.watch(proc.pid)  # its group dies with the wizard, however the wizard ends
+    _notify("started", proc, argv)
     tail: list[str] = []
     lock = threading.Lock()
     log_fh = open(log_path, "a", encoding="utf-8", errors="replace") if log_path else None
@@ -199,6 +328,8 @@ def run_streaming(
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        GUARD.unwatch(proc.pid)
+        _notify("ended", proc)
         for t in threads:
             t.join(timeout=5)
         if log_fh is not None:

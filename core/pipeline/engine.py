@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from ..base import runlock
 from ..base.errors import Cancelled, WizardError
 from ..base.fsutil import atomic_write_text
 from ..base.findings import raise_first
@@ -1277,7 +1278,10 @@ class Pipeline:
         lock = _RunLock(self.run_dir / LOCK_NAME, self.work_dir)
         lock.acquire()
         try:
-            return self._run_locked(progress, cancel)
+            record = self.run_dir / runlock.CHILDREN_NAME  # a builder of a killed run may still be alive
+            runlock.refuse_if_children_alive(record, self.work_dir)
+            with runlock.ChildrenRecord(record):
+                return self._run_locked(progress, cancel)
         finally:
             lock.release()
 

@@ -20,11 +20,38 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 from typing import Callable, Sequence
 
 from lmi_wizard.core import __version__
 from lmi_wizard.core.base.errors import WizardError
+
+
+# the signals that end the wizard from outside: Ctrl-C, `timeout`/CI/systemd, an SSH session closing
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the main thread is, like Ctrl-C's KeyboardInterrupt: every verb then
+    takes the Ctrl-C path (core kills the child's process group, removes its temp folders, keeps its state)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP end a verb like Ctrl-C does (verbs with a cancel token install their own)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(sig, _raise_terminated)
+        except ValueError:  # not the main thread (tests calling main() from a worker)
+            pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,6 +147,7 @@ def main(argv: Sequence[str] | None = None, front_end: Callable[[argparse.Namesp
 
 
 def _dispatch(args: argparse.Namespace, front_end) -> int:
+    install_signal_handlers()
     try:
         if getattr(args, "_run", None) is None:
             if front_end is None:
@@ -128,9 +156,11 @@ def _dispatch(args: argparse.Namespace, front_end) -> int:
         return int(args._run(args) or 0)
     except WizardError as exc:
         return _fail(exc, args)
-    except KeyboardInterrupt:
-        print("lmi-wizard: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print("lmi-wizard: interrupted" + (f" ({signal.Signals(signum).name})" if signum != signal.SIGINT else ""),
+              file=sys.stderr)
+        return 128 + int(signum)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug of ours: one line, the traceback only on request

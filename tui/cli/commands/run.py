@@ -123,7 +123,7 @@ def run(args) -> int:
     cancel = CancelToken()
     previous: dict = {}
 
-    def on_signal(signum, frame):  # Ctrl-C / SIGTERM (CI timeouts): stop cleanly (process group killed, state kept)
+    def on_signal(signum, frame):  # Ctrl-C / SIGTERM (CI timeouts) / SIGHUP: stop cleanly (process group killed, state kept)
         if cancel.cancelled:
             raise KeyboardInterrupt
         print(f"\nlmi-wizard: {signal.Signals(signum).name}: cancelling… (Ctrl-C again to abort)", file=sys.stderr)
@@ -131,7 +131,7 @@ def run(args) -> int:
         # killing the process group from here would wait on that same lock
         threading.Thread(target=cancel.cancel, name="cancel", daemon=True).start()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, timeout/CI, SSH closing
         try:
             previous[sig] = signal.signal(sig, on_signal)
         except ValueError:  # not the main thread
