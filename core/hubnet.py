@@ -51,6 +51,13 @@ def install() -> None:
 
         class _BoundedClient(httpx2.Client):
             def send(self, request, *args, **kwargs):
+                # huggingface_hub passes timeout=None explicitly on API calls (model_info, list_repo_tree):
+                # no limit at all. Every part of the wait without a limit gets the setting.
+                t = dict(request.extensions.get("timeout") or {})
+                for part in ("connect", "read", "write", "pool"):
+                    if t.get(part) is None:
+                        t[part] = seconds
+                request.extensions["timeout"] = t
                 try:
                     return super().send(request, *args, **kwargs)
                 except httpx2.TimeoutException as exc:

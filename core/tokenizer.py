@@ -44,6 +44,7 @@ to the client and never logged or stored in the plan.
 from __future__ import annotations
 
 import ast
+import errno
 import fnmatch
 import hashlib
 import json
@@ -53,11 +54,12 @@ import shutil
 import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .base.errors import Cancelled, WizardError
-from .base.fsutil import atomic_write_bytes
+from .base.fsutil import atomic_write_bytes, temp_name
 from .base.progress import CancelToken, ProgressFn, emit
 
 LAYOUTS = ("triton", "flat")
@@ -70,7 +72,11 @@ WEIGHT_SUFFIXES = (".bin", ".safetensors", ".pt", ".pth", ".gguf", ".h5", ".msgp
                    ".ot", ".tflite", ".npz")
 MAX_META_BYTES = 4 * 1024 * 1024  # tokenizer_config.json / config.json / *.py read for planning
 STEP = "tokenizer"
-STAGING_PREFIX = ".lmi-wizard-staging-"  # inside dest_dir: same file system, so the final moves are renames
+STAGING_PREFIX = ".lmi-wizard-staging-"  # where versions before 0.x staged: inside dest_dir (cleaned when seen)
+# staging now lives BESIDE dest_dir (same file system, so the final moves are renames), never inside the model
+# folder: a killed download's partial file is never in what publish uploads. Named by fsutil.temp_name, so
+# publish and check recognise it (fsutil.is_our_temp), with the pid of the wizard that owns it.
+STAGING_KIND = "staging"
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -128,9 +134,11 @@ class TokenizerResult:
     bytes: int
     trust_remote_code: bool
     dest_dir: str
+    skipped: list[SkippedFile] = field(default_factory=list)  # files the fetch could not write (name too long)
 
     def to_dict(self) -> dict:
         return {"dest_dir": self.dest_dir, "written": self.written, "unchanged": self.unchanged,
+                "skipped": [asdict(s) for s in self.skipped],
                 "bytes": self.bytes, "trust_remote_code": self.trust_remote_code, "plan": self.plan.to_dict()}
 
 
@@ -356,6 +364,10 @@ class _HubSource(_Source):
             path = hf_hub_download(self.repo_id, name, revision=self.commit or self.revision, local_dir=staging,
                                    cache_dir=os.path.join(staging, ".hf-cache"), endpoint=self.endpoint,
                                    token=self.token, library_name="lmi-wizard", etag_timeout=silence_timeout())
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # this one file cannot be written here: the caller skips it
+                raise
+            raise hub_error(exc, self.repo_id, self.endpoint, self.revision, name) from None
         except Exception as exc:  # noqa: BLE001
             raise hub_error(exc, self.repo_id, self.endpoint, self.revision, name) from None
         p = Path(path)
@@ -495,6 +507,17 @@ def plan_tokenizer(source: str, dest_dir: str | os.PathLike, *, layout: str = "t
             src.close()
 
 
+def _name_max(dest: Path) -> int:
+    """The longest file name (bytes) the file system of ``dest`` (or its nearest existing parent) holds."""
+    for p in (dest, *dest.parents):
+        try:
+            if p.is_dir():
+                return int(os.pathconf(p, "PC_NAME_MAX"))
+        except (OSError, ValueError):
+            break
+    return 255
+
+
 def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revision, endpoint,
           progress, cancel, extra_patterns: Sequence[str] = ()) -> TokenizerPlan:
     plan = TokenizerPlan(source=source, kind=kind, dest_dir=str(dest), layout=layout,
@@ -504,6 +527,7 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
     plan.patterns += [{"pattern": p, "reason": why} for p, why in WIDENED_PATTERNS.items()]
     plan.patterns += [{"pattern": p, "reason": EXTRA_REASON} for p in extra_patterns]
     listing = src.listing()
+    name_max = _name_max(dest)
     names = {}
     for name, size, extra in listing:
         if not safe_name(name):
@@ -517,6 +541,10 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
             continue
         if extra.get("special"):
             plan.skipped.append(SkippedFile(name, "not a regular file (pipe, device or socket)"))
+            continue
+        if len(name.encode("utf-8", "surrogateescape")) > name_max:
+            plan.skipped.append(SkippedFile(name, f"file name is {len(name.encode('utf-8', 'surrogateescape'))} "
+                                                  f"bytes; the file system of {dest} holds names up to {name_max}"))
             continue
         names[name] = (size, extra)
 
@@ -709,9 +737,7 @@ def fetch_tokenizer(plan: TokenizerPlan, *, token=None, force: bool = False,
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WizardError(f"cannot create {dest}: {exc.strerror or exc}", "choose a writable folder") from None
-    for stale in dest.glob(STAGING_PREFIX + "*"):  # left by a killed run (SIGKILL skips the cleanup below)
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
+    _remove_stale_staging(Path(os.path.abspath(dest)))
     todo = [f for f in plan.files if f.status != "unchanged"]
     total = len(todo)
     src = None
@@ -721,10 +747,13 @@ def fetch_tokenizer(plan: TokenizerPlan, *, token=None, force: bool = False,
     elif plan.kind == "local":
         src = _LocalSource(Path(plan.source).expanduser().resolve())
     try:
-        staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest)
+        home = Path(os.path.abspath(dest))  # "." has no name; its absolute path does
+        staging = tempfile.mkdtemp(prefix=f"{temp_name(home.name, STAGING_KIND)}{os.getpid()}-", dir=home.parent)
     except OSError as exc:
-        raise WizardError(f"cannot write in {dest}: {exc.strerror or exc}", "choose a writable folder") from None
+        raise WizardError(f"cannot write in {dest.parent}: {exc.strerror or exc}",
+                          "choose a destination in a writable folder") from None
     staged: list[tuple[Path, PlannedFile]] = []
+    skipped: list[SkippedFile] = []
     nbytes = 0
     hf_cfg = {}
     if plan.patches and "config.json" in plan._contents:
@@ -738,18 +767,30 @@ def fetch_tokenizer(plan: TokenizerPlan, *, token=None, force: bool = False,
             emit(progress, STEP, f"{f.path}", done=i, total=total, unit="files",
                  extra={"file": f.path, "size": f.size})
             out = files_dir / f.dest
-            if f.path in plan._contents:
-                data = plan._contents[f.path]
-                out.write_bytes(data)
-            elif plan.kind == "hub":
-                got = src.download(f.path, os.path.join(staging, "hub"))  # type: ignore[union-attr]
-                shutil.move(str(got), out)
-            else:  # local: stream the content (a symlink's target is copied, never the link)
-                try:
-                    shutil.copyfile(_inside(src.folder, f.path), out)  # type: ignore[union-attr]
-                except OSError as exc:
-                    raise WizardError(f"cannot copy {f.path} from {plan.source}: {exc.strerror or exc}",
-                                      "check the source folder") from None
+            try:
+                if f.path in plan._contents:
+                    data = plan._contents[f.path]
+                    out.write_bytes(data)
+                elif plan.kind == "hub":
+                    got = src.download(f.path, os.path.join(staging, "hub"))  # type: ignore[union-attr]
+                    shutil.move(str(got), out)
+                else:  # local: stream the content (a symlink's target is copied, never the link)
+                    try:
+                        shutil.copyfile(_inside(src.folder, f.path), out)  # type: ignore[union-attr]
+                    except OSError as exc:
+                        if exc.errno == errno.ENAMETOOLONG:
+                            raise
+                        raise WizardError(f"cannot copy {f.path} from {plan.source}: {exc.strerror or exc}",
+                                          "check the source folder") from None
+            except OSError as exc:
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise
+                # one name this file system cannot hold: skip that file, say so, fetch the others
+                skipped.append(SkippedFile(f.path, f"file name too long for {dest}'s file system "
+                                                   f"({len(f.path.encode())} bytes): skipped"))
+                emit(progress, STEP, f"skipped {f.path[:60]}…: name too long for this file system",
+                     done=i, total=total, unit="files", extra={"file": f.path, "skipped": True})
+                continue
             if f.dest == "tokenizer_config.json" and plan.patches:
                 out.write_bytes(_patched_tokenizer_config(out.read_bytes(), hf_cfg))
             nbytes += out.stat().st_size
@@ -771,7 +812,30 @@ def fetch_tokenizer(plan: TokenizerPlan, *, token=None, force: bool = False,
         shutil.rmtree(staging, ignore_errors=True)
     return TokenizerResult(plan=plan, written=written, unchanged=[f.dest for f in plan.files
                                                                   if f.status == "unchanged"],
-                           bytes=nbytes, trust_remote_code=plan.trust_remote_code, dest_dir=str(dest))
+                           bytes=nbytes, trust_remote_code=plan.trust_remote_code, dest_dir=str(dest),
+                           skipped=skipped)
+
+
+def _remove_stale_staging(dest: Path) -> None:
+    """Staging folders of killed fetches into ``dest`` (their wizard's pid is gone), beside it, and the
+    old-style ones inside it: ours, and partial by definition."""
+    from .base.runlock import start_time
+
+    prefix = temp_name(dest.name, STAGING_KIND)
+    try:
+        beside = list(dest.parent.glob(glob_escape(prefix) + "*"))
+        inside = list(dest.glob(STAGING_PREFIX + "*"))
+    except OSError:
+        return
+    for stale in beside:
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and start_time(int(pid)) is not None:
+            continue  # another live wizard is fetching into the same folder
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    for stale in inside:
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def get_tokenizer(source: str, dest_dir: str | os.PathLike, *, layout: str = "triton",

@@ -86,6 +86,9 @@ class FakeHub:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # file name -> Event: a GET of that file sends half its bytes, then waits for the event (a download
+        # in flight that a test can kill mid-file); set the event to let it finish
+        self.hold: dict[str, threading.Event] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "FakeHub":
@@ -166,6 +169,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if not head and body:
+            held = self.fake.hold.get(self.path.rsplit("/", 1)[-1]) if "/resolve/" in self.path else None
+            if held is not None:
+                half = len(body) // 2
+                self.wfile.write(body[:half])
+                self.wfile.flush()
+                held.wait(60)
+                body = body[half:]
             self.wfile.write(body)
 
     def _error(self, status: int, code: str | None, message: str, *, head: bool = False) -> None:
@@ -474,6 +484,8 @@ class SilentServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self.accepted = 0
+        host, port = self._sock.getsockname()
+        self.url = f"http://{host}:{port}"
 
     def _serve(self) -> None:
         self._sock.settimeout(0.1)
@@ -484,11 +496,6 @@ class SilentServer:
                 continue
             self.accepted += 1
             self._conns.append(conn)  # held open, never read from or written to
-
-    @property
-    def url(self) -> str:
-        host, port = self._sock.getsockname()
-        return f"http://{host}:{port}"
 
     def __enter__(self) -> "SilentServer":
         self._thread.start()

@@ -490,3 +490,30 @@ def test_cli_checkout_without_tag_uses_the_installed_version(remotes, tmp_path, 
     assert cli.main(base + ["--dest", str(tmp_path / "dev"), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "no exact release tag" in err and "--tag v0.16.0" in err and not (tmp_path / "dev").exists()
+
+
+def test_silent_git_remote_ends_in_one_line_naming_url_and_setting(tmp_path):
+    """issue 12 §5: an http remote that accepts and never answers; git's low-speed limit comes from
+    LMI_WIZARD_NET_TIMEOUT, and the failure is one line naming the URL and the setting."""
+    import sys
+
+    from tests.hubserver import SilentServer
+
+    with SilentServer() as silent:
+        url = f"{silent.url}/NVIDIA/TensorRT-LLM.git"
+        res = subprocess.run([sys.executable, "-m", "lmi_wizard.tui.main", "checkout", "--tag", "v0.21.0", "--dest",
+                              str(tmp_path / "co"), "--trtllm-url", url], cwd=Path(__file__).resolve().parent.parent,
+                             capture_output=True, text=True, timeout=120,
+                             env=dict(os.environ, LMI_WIZARD_NET_TIMEOUT="2"))
+        assert silent.accepted >= 1
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip() and not ln.startswith("  ")]
+    assert res.returncode == 2, res.stderr
+    assert len(lines) == 1, res.stderr
+    assert f"no answer from {url} for 2 s" in lines[0] and "LMI_WIZARD_NET_TIMEOUT" in lines[0]
+    assert not (tmp_path / "co").exists() and not list(tmp_path.glob(".co.cloning-*"))
+
+
+def test_clone_env_bounds_http_silence(monkeypatch):
+    monkeypatch.delenv("LMI_WIZARD_NET_TIMEOUT", raising=False)
+    env = ck.clone_env()
+    assert env["GIT_HTTP_LOW_SPEED_LIMIT"] == "1" and env["GIT_HTTP_LOW_SPEED_TIME"] == "60"

@@ -429,3 +429,132 @@ def test_local_source_pipe_is_skipped_not_read(tmp_path):
     assert "special_tokens_map.json.pipe.json" in {s.path for s in plan.skipped}
     res = fetch_tokenizer(plan)
     assert "special_tokens_map.json.pipe.json" not in res.written
+
+
+# ------------------------------------------------------------------------------------------ issue 12 §3, §5
+def _run_cli(args, env=None, timeout=120):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-m", "lmi_wizard.tui.main", *args], cwd=root, capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
+
+
+def test_killed_download_leaves_no_partial_file_in_the_model_folder(tmp_path):
+    """SIGKILL mid-file (the Hub holds the file half sent): the partial file is in a staging folder BESIDE the
+    model folder, named so publish/check know it (fsutil.is_our_temp); the next fetch removes it."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from lmi_wizard.core.base.fsutil import in_our_temp, is_our_temp
+
+    repo = llama_repo()
+    repo.files["tokenizer.model"] = os.urandom(24 * 1024 * 1024)  # half of it > the client's 10 MB write chunk
+    root = tmp_path / "triton_model_repo"
+    dest = root / "tensorrt_llm"
+    with FakeHub([repo]) as hub:
+        hub.hold["tokenizer.model"] = threading.Event()
+        proc = subprocess.Popen([sys.executable, "-m", "lmi_wizard.tui.main", "tokenizer", repo.repo_id, str(dest),
+                                 "--endpoint", hub.endpoint], cwd=Path(__file__).resolve().parent.parent,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            partial = []
+            for _ in range(3000):  # poll until the partial file is on disk (not sleep-and-hope)
+                partial = [p for p in root.rglob("*") if p.is_file() and "incomplete" in p.name
+                           and p.stat().st_size > 0]
+                if partial or proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+            assert partial, "the download never started"
+            proc.kill()
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            hub.hold["tokenizer.model"].set()
+        # nothing hidden or partial inside the model folder
+        inside = [p for p in dest.rglob("*")] if dest.exists() else []
+        assert not [p for p in inside if p.name.startswith(".") or "incomplete" in p.name], inside
+        staging = [p for p in root.iterdir() if p.name.startswith(".")]
+        assert len(staging) == 1 and is_our_temp(staging[0].name)
+        assert all(in_our_temp(p.relative_to(root)) for p in partial)
+        # the next run (the killed wizard's pid is gone) removes it and finishes
+        del hub.hold["tokenizer.model"]
+        res = get_tokenizer(repo.repo_id, dest, endpoint=hub.endpoint)
+    assert "tokenizer.model" in res.written and (dest / "tokenizer.model").read_bytes() == repo.files["tokenizer.model"]
+    assert [p.name for p in root.iterdir()] == ["tensorrt_llm"]
+
+
+def test_check_names_a_leftover_temp_and_never_takes_it(tmp_path):
+    from lmi_wizard.core.base.fsutil import is_our_temp
+    from lmi_wizard.core.preflight import check_dir
+    from lmi_wizard.core.preflight.structure import _all_rel_files
+
+    root = tmp_path / "triton_model_repo"
+    (root / "tensorrt_llm").mkdir(parents=True)
+    (root / "tensorrt_llm" / "config.pbtxt").write_text("name: \"tensorrt_llm\"\n")
+    left = root / ".tensorrt_llm.lmi-wizard-staging-999999-abc" / "hub"
+    left.mkdir(parents=True)
+    (left / "tokenizer.model").write_bytes(b"half")
+    assert is_our_temp(left.parent.name) and not is_our_temp("tokenizer.model") and not is_our_temp(".gitignore")
+    assert not [k for k in _all_rel_files(root) if "staging" in k]
+    rep = check_dir(root, gpu_state=None)
+    temp = [f for f in rep.findings if f.code == "our-temp"]
+    said = getattr(temp[0], "message", None) or getattr(temp[0], "problem", "")
+    assert len(temp) == 1 and ".tensorrt_llm.lmi-wizard-staging-999999-abc" in said
+    assert "never uploaded" in said and "rm -r" in (temp[0].fix or "")
+
+
+def test_name_too_long_for_the_file_system_is_skipped_with_its_name(tmp_path):
+    long = "x" * 300 + ".json"  # 305 bytes: no Linux file system holds it
+    repo = llama_repo()
+    repo.files[long] = b"{}"
+    with FakeHub([repo]) as hub:
+        plan = plan_tokenizer(repo.repo_id, tmp_path / "t", endpoint=hub.endpoint)
+        assert long not in [f.path for f in plan.files]
+        why = next(s.reason for s in plan.skipped if s.path == long)
+        assert "305 bytes" in why and "255" in why
+        res = fetch_tokenizer(plan)
+    assert "tokenizer_config.json" in res.written and "tokenizer.model" in res.written
+
+
+def test_name_the_fetch_cannot_write_is_skipped_not_an_abort(tmp_path):
+    """A 250-byte name fits the file system, but not the Hub client's bookkeeping names beside it
+    (``<name>.<etag>.incomplete``): that one file is skipped, named, and the rest arrives."""
+    long = "y" * 245 + ".json"
+    repo = llama_repo()
+    repo.files[long] = b"{}"
+    with FakeHub([repo]) as hub:
+        plan = plan_tokenizer(repo.repo_id, tmp_path / "t", endpoint=hub.endpoint)
+        assert long in [f.path for f in plan.files]
+        res = fetch_tokenizer(plan)
+    assert long in [s.path for s in res.skipped] and "too long" in res.skipped[0].reason
+    assert "tokenizer_config.json" in res.written and not (tmp_path / "t" / long).exists()
+
+
+@pytest.mark.parametrize("verb", ["tokenizer", "models"])
+def test_silent_hub_ends_in_one_line_naming_endpoint_and_setting(verb, tmp_path):
+    """An endpoint that accepts and never answers: one line naming it and LMI_WIZARD_NET_TIMEOUT, no retry
+    lines (huggingface_hub's own back-off would print them and wait minutes)."""
+    from hubserver import SilentServer
+
+    with SilentServer() as silent:
+        args = (["tokenizer", "acme/llama", str(tmp_path / "t"), "--endpoint", silent.url] if verb == "tokenizer"
+                else ["models", "--source", "acme/llama", "--endpoint", silent.url])
+        res = _run_cli(args, env={"LMI_WIZARD_NET_TIMEOUT": "1.5"}, timeout=90)
+        assert silent.accepted >= 1
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2, res.stderr
+    assert len(lines) == 1, res.stderr
+    assert f"no answer from {silent.url} for 1.5 s" in lines[0] and "LMI_WIZARD_NET_TIMEOUT" in lines[0]
+    assert "Retry" not in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bad_net_timeout_setting_is_one_line(tmp_path):
+    res = _run_cli(["tokenizer", "acme/llama", str(tmp_path / "t"), "--endpoint", "http://127.0.0.1:9"],
+                   env={"LMI_WIZARD_NET_TIMEOUT": "soon"})
+    assert res.returncode == 2 and "LMI_WIZARD_NET_TIMEOUT='soon'" in res.stderr

@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
 
 from .errors import WizardError
+
+
+# Every temporary name lmi-wizard makes holds this marker (atomic-write temp files, the tokenizer's staging
+# folder); temp clones end in ``.cloning-<pid>``. Publish and check call :func:`is_our_temp` /
+# :func:`in_our_temp` and never take such a file (a killed download leaves a partial file there).
+TEMP_MARKER = ".lmi-wizard-"
+_CLONING = re.compile(r"^\..+\.cloning-\d+$")
+
+
+def is_our_temp(name: str) -> bool:
+    """True for a file or folder name that lmi-wizard uses for something not finished (a temp file, a
+    staging folder, a temp clone): never published, never checked as part of the model."""
+    name = os.path.basename(str(name).rstrip("/"))
+    return name.startswith(".") and (TEMP_MARKER in name or bool(_CLONING.match(name)))
+
+
+def in_our_temp(rel: str | os.PathLike) -> bool:
+    """True when any part of the relative path ``rel`` is one of our temp names (a file inside a staging
+    folder is as partial as the folder)."""
+    return any(is_our_temp(part) for part in Path(rel).parts)
+
+
+def temp_name(final_name: str, kind: str = "tmp") -> str:
+    """The prefix of a temp name beside ``final_name`` that :func:`is_our_temp` recognises."""
+    return f".{final_name}{TEMP_MARKER}{kind}-"
 
 
 def _explain_oserror(path: Path, exc: OSError, verb: str) -> WizardError:
@@ -54,7 +80,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, mode: int | None
             raise _explain_oserror(path, exc, "write") from None
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(prefix=temp_name(path.name), suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

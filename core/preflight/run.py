@@ -50,6 +50,7 @@ from .model_files import _lmi_checks, _pbtxt_checks, _tokenizer_checks
 from .report import GROUPS, SEVERITIES, CheckReport, _Ctx
 from .structure import (
     _all_rel_files,
+    _our_temps,
     _layout_findings,
     _subfolders_with,
     _symlinks_outside,
@@ -78,6 +79,7 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
     if not root.is_dir():
         raise WizardError(f"{root} is a file, not a folder", "pass the folder that holds the compiled model")
     ctx = _Ctx(report, root, shown)
+    _our_temps(ctx, root)
     emit(progress, "check", "detecting the runtime")
     if installed is None:
         installed = detect_tensorrt_llm()

@@ -4,10 +4,12 @@ checks (the layout rules of :mod:`..layout`, links that point outside the folder
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Iterable, Optional
 
 from ..base.errors import WizardError
+from ..base.fsutil import is_our_temp
 from .report import MAX_OBJECTS, _Ctx
 
 
@@ -53,13 +55,32 @@ def _layout_findings(ctx: _Ctx, findings: Iterable, group: str = "layout") -> No
 def _all_rel_files(root: Path, limit: int = MAX_OBJECTS) -> list[str]:
     out = []
     for base, dirs, files in os.walk(root):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not is_our_temp(d))  # partial by definition: never part of the model
         rel_base = os.path.relpath(base, root)
         for f in files:
+            if is_our_temp(f):
+                continue
             out.append(f if rel_base == "." else f"{Path(rel_base).as_posix()}/{f}")
         if len(out) > limit:
             break
     return out
+
+
+def _our_temps(ctx: _Ctx, root: Path) -> None:
+    """Say when a temp file or staging folder of lmi-wizard is there (a killed download or write left it):
+    it is never uploaded (publish skips it) and no check takes it as part of the model."""
+    found = []
+    for base, dirs, files in os.walk(root):
+        for name in sorted(dirs) + sorted(files):
+            if is_our_temp(name):
+                found.append(Path(base, name))
+        dirs[:] = [d for d in dirs if not is_our_temp(d)]
+        if len(found) > 20:
+            break
+    for p in found[:20]:
+        ctx.add("warning", "our-temp", f"{ctx.show(p)} is a temp file or staging folder of lmi-wizard left by a "
+                "killed step: a partial file, never uploaded and not part of the model",
+                f"remove it: rm -r {shlex.quote(str(p))}", p, "layout")
 
 
 def _symlinks_outside(ctx: _Ctx, folder: Path) -> None:
