@@ -92,6 +92,7 @@ class CheckoutPlan:
     steps: list[PlanStep]
     result: Checkout  # the checkout it would produce
     error: Optional[WizardError] = None
+    notes: list[str] = field(default_factory=list)  # e.g. the tag given was a version, normalised
 
     @property
     def ok(self) -> bool:
@@ -102,7 +103,7 @@ class CheckoutPlan:
         return [s for s in self.steps if s.action != "reuse"]
 
     def to_dict(self) -> dict:
-        return {"tag": self.tag, "dest": str(self.dest), "layout": self.layout, "ok": self.ok,
+        return {"tag": self.tag, "dest": str(self.dest), "layout": self.layout, "ok": self.ok, "notes": self.notes,
                 "error": None if self.error is None else {"problem": self.error.problem, "fix": self.error.fix},
                 "steps": [s.to_dict() for s in self.steps], "result": self.result.to_dict()}
 
@@ -121,6 +122,27 @@ def parse_tag(tag: str) -> tuple[str, tuple[int, ...]]:
     if not t.startswith("v"):
         t = "v" + t
     return t, v.release
+
+
+def normalise_tag(tag: str, *, backend_url: str = DEFAULT_BACKEND_URL, trtllm_url: str = DEFAULT_TRTLLM_URL,
+                  offline: bool = False) -> tuple[str, list[str]]:
+    """The tag to clone for what the user typed, as ``doctor`` and recipes resolve a version: a local build
+    (``0.18.0+ngcpytorch2602``), a dev build (``.dev…``) or a post release (``.post1``) maps to the release
+    tag it comes from (a post tag is kept when the remote has it). Plain release spellings are returned as
+    :func:`parse_tag` gives them, with no lookup. Returns (tag, notes saying what was changed and why)."""
+    t, _ = parse_tag(tag)
+    v = try_parse_version(t)
+    if v is None or not (v.local or v.dev is not None or v.post is not None):
+        return t, []
+    from .facts.versions import find_tag
+
+    res = find_tag(t[1:], offline=offline, backend_url=backend_url, trtllm_url=trtllm_url)
+    if res.tag is None:
+        raise WizardError(f"no release tag matches {tag!r} ({'; '.join(res.notes) or 'no such tag'})",
+                          "give the release tag itself, e.g. --tag v" + ".".join(map(str, v.release)))
+    if res.tag == t:
+        return t, []
+    return res.tag, [f"--tag {tag}: using {res.tag}" + (f" ({'; '.join(res.notes)})" if res.notes else "")]
 
 
 def needs_backend(tag: str) -> bool:
@@ -414,7 +436,7 @@ def plan_checkout(
 
     ``plan.error`` is set when it would refuse (wrong tag, local changes, a folder that is not a checkout).
     """
-    tag, _ = parse_tag(tag)
+    tag, notes = normalise_tag(tag, backend_url=backend_url, trtllm_url=trtllm_url)
     if not str(dest).strip():
         raise WizardError("no checkout folder given (--dest is empty)", "give a folder name, e.g. --dest tensorrtllm_backend")
     if depth is not None and depth < 0:
@@ -456,7 +478,7 @@ def plan_checkout(
                 steps.append(clone_step("TensorRT-LLM", trtllm_url, dest))
     reused = error is None and all(s.action == "reuse" for s in steps)
     return CheckoutPlan(tag=tag, dest=dest, layout="backend+trtllm" if backend else "trtllm-only", steps=steps,
-                        result=_expected(dest, tag, backend, reused), error=error)
+                        result=_expected(dest, tag, backend, reused), error=error, notes=notes)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -552,6 +574,8 @@ def checkout(
     plan = plan_checkout(tag, dest, backend_url=backend_url, trtllm_url=trtllm_url, depth=depth, git=git)
     if plan.error is not None:
         raise plan.error
+    for note in plan.notes:
+        emit(progress, "clone", note, extra={"phase": "note"})
     clones = plan.clones
     urls = {"tensorrtllm_backend": backend_url, "TensorRT-LLM": trtllm_url}
     created: list[Path] = []

@@ -269,8 +269,11 @@ def check_local(repo_dir: "str | os.PathLike", layout: str) -> list[Finding]:
 
     findings = _check_keys(keys, layout, read, where=str(src), local=True)
     if not names:
-        findings.insert(0, Finding("error", "empty-folder", f"{src} is empty",
-                                   "pass the folder that holds the compiled model"))
+        what = ("the tensorrt_llm/ folder of the Triton model repository (config.pbtxt, the tokenizer files, "
+                "1/ with the engines)" if layout == TRITON else
+                "the trtllm-build output folder (config.json with build_config, rank*.engine) with the tokenizer "
+                "files beside")
+        findings.insert(0, Finding("error", "empty-folder", f"{src} is empty", f"pass {what}"))
     return findings
 
 

@@ -517,3 +517,23 @@ def test_clone_env_bounds_http_silence(monkeypatch):
     monkeypatch.delenv("LMI_WIZARD_NET_TIMEOUT", raising=False)
     env = ck.clone_env()
     assert env["GIT_HTTP_LOW_SPEED_LIMIT"] == "1" and env["GIT_HTTP_LOW_SPEED_TIME"] == "60"
+
+
+@pytest.mark.parametrize("given", ["0.16.0+ngcpytorch2602", "v0.16.0.post1", "0.16.0.dev2024111200"])
+def test_version_spellings_are_normalised_like_doctor(given, remotes, tmp_path, capsys):
+    """issue 12 §6: a local build, a post release or a dev build given as --tag is cloned at the release tag
+    it comes from (what doctor and recipes use), with a note saying so; never used verbatim."""
+    plan = ck.plan_checkout(given, tmp_path / "co", backend_url=remotes["backend_url"],
+                            trtllm_url=remotes["trtllm_url"])
+    assert plan.tag == "v0.16.0" and plan.ok
+    assert plan.notes and f"--tag {given}: using v0.16.0" in plan.notes[0]
+    assert all("v0.16.0" in " ".join(s.argv) and given not in " ".join(s.argv) for s in plan.clones)
+    assert cli.main(["checkout", "--tag", given, "--dest", str(tmp_path / "co"), "--backend-url",
+                     remotes["backend_url"], "--trtllm-url", remotes["trtllm_url"], "--dry-run"]) == 0
+    cap = capsys.readouterr()
+    assert "note: --tag" in cap.err and "Checkout v0.16.0 into" in cap.out
+
+
+def test_plain_release_spellings_need_no_lookup():
+    assert ck.normalise_tag("v0.21.0rc1", backend_url="file:///nonexistent", trtllm_url="file:///nonexistent") \
+        == ("v0.21.0rc1", [])

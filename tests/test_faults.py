@@ -528,3 +528,54 @@ def test_plan_script_and_recipe_files_are_not_overwritten_without_force(remotes,
     assert cli.main(["init", str(recipe)]) == 2
     assert "--force" in capsys.readouterr().err
     assert "baichuan" in recipe.read_text()  # the recipe is still the user's
+
+
+# ------------------------------------------------------------------------------------------- issue 12 §6 (small)
+EXAMPLE = ROOT / "examples" / "baichuan-tp2.toml"
+
+
+def test_plan_o_in_a_non_utf8_folder_writes_the_folders_own_bytes(tmp_path, monkeypatch, capsys):
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"  # a Latin-1 folder name: not UTF-8
+    os.mkdir(folder)
+    monkeypatch.chdir(os.fsdecode(folder))
+    assert cli.main(["plan", str(EXAMPLE), "--work-dir", "./w", "-o", "plan.sh"]) == 0, capsys.readouterr().err
+    data = (Path(os.fsdecode(folder)) / "plan.sh").read_bytes()
+    assert b"caf\xe9/w" in data  # the script names the same folder, byte for byte
+    assert subprocess.run(["bash", "-n", os.fsdecode(folder) + "/plan.sh"]).returncode == 0
+    res = subprocess.run(CLI + ["plan", str(EXAMPLE), "--work-dir", "./w"], cwd=folder, capture_output=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))  # to stdout too: the same bytes
+    assert res.returncode == 0 and b"caf\xe9/w" in res.stdout, res.stderr
+
+
+def test_a_short_trtllm_version_is_reported_on_that_key_not_on_the_derived_tag(tmp_path, capsys):
+    text = EXAMPLE.read_text()
+    bad = tmp_path / "r.toml"
+    bad.write_text(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "v0.12"', 1))
+    assert 'trtllm_version = "v0.12"' in bad.read_text()
+    assert cli.main(["plan", str(bad), "--work-dir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert "[env] trtllm_version" in err and "'v0.12'" in err and "[env] tag" not in err
+    # a tag the user set is still checked as a tag
+    bad.write_text(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "0.12.0"\ntag = "v0.12"', 1))
+    assert cli.main(["plan", str(bad), "--work-dir", str(tmp_path / "w")]) == 2
+    assert "[env] tag" in capsys.readouterr().err
+
+
+def test_every_unknown_key_of_a_fill_string_is_named():
+    text = 'name: "tensorrt_llm"\nparameters { key: "x" value { string_value: "${decoupled_mode}" } }\n'
+    with pytest.raises(WizardError) as ei:
+        pbtxt.fill_text(text, "aaa:1,bbb:2,ccc:3,ddd:4")
+    msg = str(ei.value)
+    assert all(f"`{k}`" in msg for k in ("aaa", "bbb", "ccc", "ddd")) and "3 more unknown keys" in msg
+
+
+def test_empty_folder_refusal_names_what_each_layout_needs(tmp_path):
+    from lmi_wizard.core import layout as L
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    triton = L.check_local(empty, L.TRITON)[0]
+    flat = L.check_local(empty, L.FLAT)[0]
+    assert triton.code == flat.code == "empty-folder"
+    assert "tensorrt_llm/" in triton.fix and "trtllm-build" not in triton.fix
+    assert "trtllm-build output folder" in flat.fix

@@ -406,10 +406,12 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
                 skipped.append(key)
                 notes.append(f"skipped: {problem}")
                 continue
-            errors.append((problem, fix, obsolete))
+            errors.append((problem, fix, key))
     if errors:
         problem, fix, _ = errors[0]
-        more = f" (and {len(errors) - 1} more unknown key{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        others = ", ".join(f"`{_short(k)}`" for _, _, k in errors[1:])
+        more = (f" (and {len(errors) - 1} more unknown key{'s' if len(errors) > 2 else ''}: {others})"
+                if len(errors) > 1 else "")
         raise WizardError(problem + more, fix)
     mapping = sem.default_dict
     mapping.update(requested)

@@ -151,6 +151,13 @@ def validate_version(value: str, answers: Answers) -> Optional[Finding]:
     v = try_parse_version(str(value))
     if v is None or len(v.release) < 2:
         return invalid(f"{value!r} is not a version {_VERSION_HINT}")
+    if not answers.is_set("env.tag"):  # the tag is derived from this value: a bad one is this value's problem
+        from .answers import tag_for_version
+
+        tag = tag_for_version(str(value))
+        if tag is None or not _TAG_RE.fullmatch(tag):
+            return invalid(f"{value!r} is not a full release version {_VERSION_HINT} (the git tag is derived "
+                           f"from it: {tag or 'none'})")
     return None
 
 
@@ -167,8 +174,13 @@ def validate_lmi_version(value: str, answers: Answers) -> Optional[Finding]:
     return None
 
 
+_TAG_RE = re.compile(r"v?\d+\.\d+\.\d+[\w.+-]*")
+
+
 def validate_tag(value: str, answers: Answers) -> Optional[Finding]:
-    if not re.fullmatch(r"v?\d+\.\d+\.\d+[\w.+-]*", value):
+    if not answers.is_set("env.tag"):
+        return None  # derived from [env] trtllm_version: its validator reports a bad one there
+    if not _TAG_RE.fullmatch(value):
         return invalid(f"{value!r} is not a release tag such as v0.12.0")
     return None
 

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             return 0 if plan.ok else plan.error.exit_code
         if plan.error is not None:
             raise plan.error
+        for note in plan.notes:
+            print(f"lmi-wizard: note: {note}", file=sys.stderr)
         print(f"Checkout {plan.tag} into {plan.dest} ({plan.layout}):")
         for s in plan.steps:
             print(f"  - {s.describe()}")
@@ -79,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     state = {"last": None}
 
     def progress(ev) -> None:
+        if ev.extra.get("phase") == "note":
+            print(f"lmi-wizard: note: {ev.message}", file=sys.stderr, flush=True)
+            return
         if args.json:
             return
         pct = ev.extra.get("percent")

@@ -21,7 +21,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from lmi_wizard.core.base.errors import WizardError
-    from lmi_wizard.core.base.fsutil import atomic_write_text
+    from lmi_wizard.core.base.fsutil import atomic_write_bytes
     from lmi_wizard.core.pipeline.engine import Pipeline
     from lmi_wizard.core.wizard.recipe import load_recipe
 
@@ -29,11 +29,21 @@ def run(args) -> int:
     pipe = Pipeline(answers, work_dir=args.work_dir, recipe_source=args.recipe)
     pipe.check()  # a script for answers that cannot run would only fail half-way
     script = pipe.plan_script()
+    # a folder name that is not UTF-8 (bytes the file system holds, decoded with surrogateescape) goes into the
+    # script as those same bytes: the script then names the same folder. Only other characters are refused.
+    try:
+        data = script.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        bad = script[exc.start:exc.end]
+        raise WizardError(f"the plan holds {bad!r}, which no file name or UTF-8 text can hold",
+                          "remove that character from the recipe value that holds it") from None
     if not args.output or args.output == "-":
-        sys.stdout.write(script)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return 0
     if os.path.exists(args.output) and not args.force:
         raise WizardError(f"{args.output} already exists", "choose another file or pass --force")
-    atomic_write_text(args.output, script, mode=0o755)
+    atomic_write_bytes(args.output, data, mode=0o755)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
