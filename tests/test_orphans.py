@@ -232,3 +232,50 @@ def test_guard_outlives_the_thread_that_started_it(tmp_path):
             os.killpg(p.pid, signal.SIGKILL)
     _gone_or_kill(pgid, "the builder's group to go (it ignores SIGTERM: the guard's SIGKILL)")
     assert not alive(leader) and not alive(child)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_tui_quits_on_sigterm_and_sighup_killing_the_running_child(sig, tmp_path):
+    """The Textual app's hook: SIGTERM / SIGHUP quit like the quit key — the running step's cancel token is
+    cancelled, so its real child process group (hang.py + worker, ignoring SIGTERM) is gone, and the app ends."""
+    import asyncio
+
+    from lmi_wizard.core.base import proc as P
+    from lmi_wizard.core.base.progress import CancelToken
+    from lmi_wizard.tui.app import WizardApp
+    from tests.test_tui_support import environment_report
+
+    pids = tmp_path / "pids"
+    os.environ["HANG_PIDS_FILE"], os.environ["HANG_IGNORE_TERM"] = str(pids), "1"
+    hits: list[int] = []
+    previous = signal.signal(getattr(signal, sig), lambda *a: hits.append(1))  # if the app had no hook
+    app = WizardApp(state_path=tmp_path / "state.toml", environment=environment_report(tmp_path))
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            token = CancelToken()
+            app.screen.cancel_token = token
+            app.run_worker(lambda: P.run_streaming([sys.executable, str(ROOT / "tests/stand_ins/hang.py")],
+                                                   cancel=token), thread=True, group="pipeline")
+            for _ in range(1500):
+                if pids.exists() and pids.read_text().split():
+                    break
+                await asyncio.sleep(0.02)
+            os.kill(os.getpid(), getattr(signal, sig))
+            for _ in range(1500):
+                if not app.is_running:
+                    break
+                await asyncio.sleep(0.02)
+            return token
+
+    try:
+        token = asyncio.run(scenario())
+    finally:
+        signal.signal(getattr(signal, sig), previous)
+        os.environ.pop("HANG_PIDS_FILE", None)
+        os.environ.pop("HANG_IGNORE_TERM", None)
+    leader, child = map(int, pids.read_text().split())
+    assert not hits and token.cancelled and app.return_code == 0
+    _gone_or_kill(leader, "the TUI's child group to go")  # its own session: pgid == pid
+    assert not alive(leader) and not alive(child)

@@ -140,8 +140,9 @@ class WizardApp(App):
         try:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
+                previous = signal.getsignal(sig)
                 loop.add_signal_handler(sig, lambda: self.call_next(self.action_quit))
-                self._signals_hooked.append((loop, sig))
+                self._signals_hooked.append((loop, sig, previous))
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / no signals here
             pass
 
@@ -168,10 +169,13 @@ class WizardApp(App):
         """However the app ends, the last answers are on disk (the debounce timer may not have fired)."""
         if self._save_timer is not None:
             self.save_now()
-        for loop, sig in getattr(self, "_signals_hooked", []):
+        import signal
+
+        for loop, sig, previous in getattr(self, "_signals_hooked", []):
             try:
                 loop.remove_signal_handler(sig)
-            except (RuntimeError, ValueError):
+                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+            except (RuntimeError, ValueError, TypeError):
                 pass
 
     def action_toggle_dark(self) -> None:
