@@ -558,3 +558,20 @@ def test_bad_net_timeout_setting_is_one_line(tmp_path):
     res = _run_cli(["tokenizer", "acme/llama", str(tmp_path / "t"), "--endpoint", "http://127.0.0.1:9"],
                    env={"LMI_WIZARD_NET_TIMEOUT": "soon"})
     assert res.returncode == 2 and "LMI_WIZARD_NET_TIMEOUT='soon'" in res.stderr
+
+
+def test_hub_retry_lines_are_quiet_and_counted(capsys):
+    import logging
+
+    from lmi_wizard.core import hubnet
+
+    hubnet.install()
+    log = logging.getLogger("huggingface_hub.utils._http")
+    before = hubnet.RETRIES.count
+    log.warning("'ConnectError' thrown while requesting HEAD http://127.0.0.1:9/x")
+    log.warning("Retrying in 1s [Retry 1/5].")
+    log.warning("something else the user should see")
+    assert hubnet.RETRIES.count == before + 1
+    err = capsys.readouterr().err
+    assert "Retry" not in err and "thrown while requesting" not in err
+    assert "something else the user should see" in err
