@@ -188,7 +188,8 @@ def test_new_run_refuses_while_a_killed_runs_builder_lives(remotes, hub, tmp_pat
                              text=True, timeout=120)
         assert res.returncode == 2, res.stderr
         line = res.stderr.strip().splitlines()[-1]
-        assert f"pid {leader}" in line and "still running" in line and f"kill -TERM -- -{pgid}" in line, line
+        assert f"pid {leader}" in line and "still running" in line and f"kill -TERM -- -{pgid}" in line, \
+            (line, (tmp_path / "work" / ".lmi-wizard" / "children.json").read_text(), open(f"/proc/{leader}/stat").read())
         assert alive(leader)  # refused: nothing was started beside it, nothing killed
     finally:
         if proc.poll() is None:

@@ -78,7 +78,11 @@ def live_children(record: Path) -> list[dict]:
         members = [m for m in _group_members(int(e.get("pgid") or pid))
                    if (start_time(m) or "0").isdigit() and int(start_time(m) or 0) >= int(start)]
         if members:
-            out.append(dict(e, pid=members[0], program=f"a process of {e.get('program') or '?'}'s group"))
+            pgid = int(e.get("pgid") or pid)
+            if pgid in members:  # the leader is there (its start time read differently): name it
+                out.append(dict(e, pid=pgid))
+            else:
+                out.append(dict(e, pid=min(members), program=f"a process of {e.get('program') or '?'}'s group"))
     return out
 
 
