@@ -152,12 +152,12 @@ def needs_backend(tag: str) -> bool:
     return template_repo_for(t).key == "tensorrtllm_backend"
 
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-
-
 def redact_url(text: str) -> str:
-    """Hide ``user:token@`` in URLs (a mirror URL may carry credentials)."""
-    return _USERINFO.sub(lambda m: m.group("scheme") + "***@", text)
+    """Hide ``user:token@`` in URLs (a mirror URL may carry credentials) and any other secret
+    (``core.base.secrets.redact``)."""
+    from .base.secrets import redact
+
+    return redact(text)
 
 
 def _silence_or_default() -> float:

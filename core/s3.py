@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -35,6 +34,7 @@ from .base.errors import Cancelled, WizardError
 from .base.fsutil import walk_files
 from .layout import Destination, parse_destination
 from .base.progress import CancelToken, Progress, ProgressFn
+from .base import secrets as _secrets
 
 MiB = 1024 * 1024
 PART_SIZE = 64 * MiB
@@ -96,40 +96,16 @@ class SyncResult:
 
 
 # --------------------------------------------------------------------------- secrets
-_KEY_ID_RE = re.compile(r"\b(AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
-_USERINFO_RE = re.compile(r"(\w+://)[^/@\s]+@")
-# signing material in error texts: presigned-URL query parameters, Authorization header parts, and the
-# canonical request S3 echoes in SignatureDoesNotMatch (it holds "x-amz-security-token:<token>")
-_SIGNING_RE = re.compile(r"(?i)\b(x-amz-security-token|x-amz-signature|x-amz-credential|signature|credential|"
-                         r"awsaccesskeyid|security-token|sessiontoken|session_token)(\s*[=:]\s*)[^\s&,;\"'<>]+")
-_SECRETS: set[str] = set()  # secret values of the credentials in use (from any source: env, profile, SSO …)
-_SECRETS_LOCK = threading.Lock()
-
-
 def remember_secrets(*values: Optional[str]) -> None:
     """Values that :func:`redact` always removes (the key id, secret and session token in use)."""
-    with _SECRETS_LOCK:
-        _SECRETS.update(v for v in values if v and len(v) >= 4)
+    _secrets.remember(*values)
 
 
 def redact(text: str) -> str:
     """Remove anything secret-looking from a message: the credentials in use (env or any other source),
-    key ids, signing material (presigned-URL parameters, signatures, session tokens), URL user-info."""
-    text = str(text)
-    values = {os.environ.get(v) for v in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID",
-                                          "AWS_SECURITY_TOKEN")}
-    with _SECRETS_LOCK:
-        values |= _SECRETS
-    for val in sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True):
-        text = text.replace(val, "<redacted>")
-        if "/" in val or "+" in val or "=" in val:  # as it appears URL-encoded
-            from urllib.parse import quote
-
-            text = text.replace(quote(val, safe=""), "<redacted>")
-    text = _KEY_ID_RE.sub("<redacted>", text)
-    text = _SIGNING_RE.sub(r"\1\2<redacted>", text)
-    text = _USERINFO_RE.sub(r"\1<redacted>@", text)
-    return text
+    key ids, signing material (presigned-URL parameters, signatures, session tokens), URL user-info
+    (``core.base.secrets.redact_credentials``)."""
+    return _secrets.redact_credentials(str(text))
 
 
 # --------------------------------------------------------------------------- errors

@@ -33,7 +33,7 @@ from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import triton as pbtxt
 from lmi_wizard.core.triton import repo
 from lmi_wizard.core import s3 as s3mod
-from lmi_wizard.core.pipeline import engine as P
+from lmi_wizard.core import pipeline as P
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from lmi_wizard.core.pipeline import engine as P
+from lmi_wizard.core import pipeline as P
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.base.events import ProgressEvent, StepEvent
 from lmi_wizard.core.base.progress import CancelToken
 from tests.gitfixtures import BACKEND_GITLINKS, FIXTURES, backend_tree, file_url, make_repo, trtllm_tree
 from tests.hubserver import FakeHub, baichuan_repo, qwen_repo
@@ -250,9 +251,14 @@ def test_tutorial_end_to_end_local_destination(remotes, hub, tmp_path, monkeypat
     pipe = P.Pipeline(a, hf_endpoint=hub.endpoint)
     assert [s.name for s in pipe.steps] == ["environment", "checkout", "build", "assemble", "config", "tokenizer",
                                             "publish", "lmi", "final"]
+    predicted = P.RunPaths(a)  # where the run will put things, asked before it runs (the screens' view)
     report = pipe.run(progress=_events(events))
     assert report.ok, (report.error, report.fix, [s.to_dict() for s in report.steps])
     assert [s.status for s in report.steps] == ["done"] * 9
+    for key in ("model_dir", "engine_dir", "template_dir", "checkout_root", "repo_dir"):
+        assert getattr(predicted, key) == Path(report.outputs[key]), key
+    assert predicted.config_pbtxt == Path(report.outputs["config_pbtxt"])
+    assert predicted.destination == report.outputs["destination"]
 
     # the build ran the tutorial's command, rendered from the builder's own flags
     cfg = json.loads((work / "baichuan_v1_13b/trt_engines/fp16/2-gpu/config.json").read_text())
@@ -306,10 +312,10 @@ def test_tutorial_end_to_end_local_destination(remotes, hub, tmp_path, monkeypat
     assert "PRE 1/" in report.outputs["listing"]
 
     # progress: one running + one done event per step, in order
-    step_events = [(e.step, e.extra["status"]) for e in events if e.extra.get("event") == "step"]
+    step_events = [(e.step, e.status) for e in events if isinstance(e, StepEvent)]
     names = [s.name for s in pipe.steps]
     assert step_events == [(n, st) for n in names for st in ("running", "done")]
-    assert any(e.extra.get("event") == "progress" and "stand-in build.py" in e.message for e in events)
+    assert any(isinstance(e, ProgressEvent) and "stand-in build.py" in e.message for e in events)
 
     # the log holds the builder's output; no secret anywhere in what the run produced
     log = Path(report.log_path).read_text()
@@ -403,7 +409,7 @@ def test_cancel_stops_and_resume_continues(remotes, local_tok, tmp_path):
     cancel = CancelToken()
 
     def progress(ev):
-        if ev.extra.get("event") == "step" and ev.step == "build" and ev.extra["status"] == "running":
+        if isinstance(ev, StepEvent) and ev.step == "build" and ev.status == "running":
             cancel.cancel()
 
     rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/", **{"tokenizer.source": local_tok})).run(progress, cancel)
@@ -515,8 +521,11 @@ uri = "published/qwen-7b"
 ''', ctx=S.Context(installed_trtllm=None, gpus=[]))
     pipe = P.Pipeline(a)
     assert [s.name for s in pipe.steps] == ["environment", "build", "tokenizer", "publish", "lmi", "final"]
+    predicted = P.RunPaths(a)  # where the run will put things, asked before it runs
     rep = pipe.run()
     assert rep.ok, rep.error
+    assert (predicted.engine_dir, predicted.model_dir) == (edir, edir)
+    assert predicted.model_dir == Path(rep.outputs["model_dir"]) and predicted.destination == rep.outputs["destination"]
     out = work / "published/qwen-7b"
     names = {p.name for p in out.iterdir()}
     assert {"rank0.engine", "rank1.engine", "config.json", "qwen.tiktoken", "tokenization_qwen.py",
@@ -931,3 +940,85 @@ def test_config_fill_deletes_exactly_the_named_parameter_blocks(tmp_path):
     subprocess.run([sys.executable, "-"], input="\n".join(body[1:]), text=True, check=True)
     out = cfg.read_text()
     assert set(pbtxt.parameter_keys(text)) - set(pbtxt.parameter_keys(out)) == set(named[:2])
+
+
+# --------------------------------------------------------------------------------------------------
+# each step's resume inputs: what it declares it reads is what it reads
+
+
+def test_each_step_declares_every_answer_it_reads(remotes, hub, tmp_path, monkeypatch):
+    """Records which answer keys each step's plan(), run() and still_valid() read (Answers.__getitem__,
+    attributed to the step running) over a full Triton run, its resume and the plans of the flat, prebuilt and
+    LMI-partition recipes, and fails on a key not covered by the step's ``reads`` (its resume inputs: a change
+    there must redo the step). Steps that always run and secrets (not inputs: the files do not depend on who
+    fetched them) are exempt."""
+    from lmi_wizard.core.pipeline.steps import STEP_CLASSES
+
+    current: list[str] = []
+    seen: dict[str, set[str]] = {cls.name: set() for cls in STEP_CLASSES}
+    original_getitem = S.Answers.__getitem__
+
+    def getitem(self, key):
+        if current:
+            seen[current[-1]].add(key)
+        return original_getitem(self, key)
+
+    monkeypatch.setattr(S.Answers, "__getitem__", getitem)
+
+    def attributed(cls, meth):
+        fn = getattr(cls, meth)
+
+        def wrapper(self, *args, **kw):
+            current.append(cls.name)
+            try:
+                return fn(self, *args, **kw)
+            finally:
+                current.pop()
+
+        return wrapper
+
+    for cls in STEP_CLASSES:
+        for meth in ("plan", "run", "still_valid"):
+            monkeypatch.setattr(cls, meth, attributed(cls, meth))
+
+    work = tmp_path / "work"
+    a = tutorial_recipe(remotes, work, "lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/baichuan-13b-chat/")
+    assert P.Pipeline(a, hf_endpoint=hub.endpoint).run().ok
+    assert P.Pipeline(a, hf_endpoint=hub.endpoint, resume=True).run().ok  # still_valid of every step
+    P.plan_script(a)
+    P.plan_script(_prebuilt_flat(tmp_path / "flat", "s3://lmi-llm/qwen/"))
+    P.plan_script(S.Answers({"env.trtllm_version": "0.12.0", "model.source": "meta-llama/Llama-2-7b-hf",
+                             "build.method": "lmi-partition", "build.tp": 2, "checkout.work_dir": str(tmp_path / "p"),
+                             "destination.uri": "s3://lmi-llm/llama/tensorrt_llm/"},
+                            ctx=S.Context(installed_trtllm=None, gpus=[])))
+    assert {"build.tp", "build.output_dir", "model.example"} <= seen["build"]  # the recorder sees real reads
+
+    secret = {k for k, f in S.FIELDS.items() if f.kind is S.Kind.SECRET}
+    undeclared = {}
+    for cls in STEP_CLASSES:
+        if cls.always_run:
+            continue
+        missing = sorted(k for k in seen[cls.name] - secret
+                         if k not in cls.reads and k.split(".", 1)[0] not in cls.reads)
+        if missing:
+            undeclared[cls.name] = missing
+    assert undeclared == {}, f"answers read but not in the step's reads: {undeclared}"
+
+
+def test_screens_use_the_preview_api_not_the_steps():
+    """The screens call core.pipeline's public API (previews, Pipeline): none imports a step module or class,
+    or reaches a private of one (the engine's config filling aside, which moves to core.wizard)."""
+    import ast
+
+    screens = Path(__file__).resolve().parent.parent / "tui" / "screens"
+    found = []
+    for path in sorted(screens.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and "core.pipeline" in node.module:
+                if ".steps" in node.module or any(a.name.endswith("Step") or a.name == "steps" for a in node.names):
+                    found.append(f"{path.name}:{node.lineno} imports {node.module}")
+            if isinstance(node, ast.Attribute) and (node.attr.endswith("Step") or node.attr in ("_dest", "_source",
+                                                                                              "_args", "render")):
+                found.append(f"{path.name}:{node.lineno} .{node.attr}")
+    assert found == []

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.tui.cli import main as cli
-from lmi_wizard.core.pipeline import engine as P
+from lmi_wizard.core import pipeline as P
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.core import wizard as S
 from tests.test_pipeline import FAKE_SECRETS, hub, local_tok, remotes, tutorial_text  # noqa: F401  (fixtures)
@@ -234,18 +234,16 @@ def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, local_tok, 
 def test_console_progress_for_ci_logs_and_terminals():
     import io
 
-    from lmi_wizard.tui.cli.commands.run import ConsoleProgress
+    from lmi_wizard.tui.cli.console import ConsoleProgress
+    from lmi_wizard.core.base.events import StepEvent
     from lmi_wizard.core.base.progress import Progress
 
     def feed(display):
-        display(Progress("publish", "Publish…", extra={"event": "step", "status": "running", "index": 6, "count": 9,
-                                                        "title": "Publish"}))
+        display(StepEvent("publish", "running", 6, 9, title="Publish", message="Publish…"))
         for i in range(0, 101):
-            display(Progress("publish", "rank0.engine", done=i * 1024 * 1024, total=100 * 1024 * 1024, unit="B",
-                             extra={"event": "progress"}))
-        display(Progress("build", "[stand-in] a log line", extra={"event": "progress"}))
-        display(Progress("publish", "", extra={"event": "step", "status": "done", "index": 6, "count": 9,
-                                                "elapsed": 1.25, "summary": "3 file(s) sent", "notes": ["n1"]}))
+            display(Progress("publish", "rank0.engine", done=i * 1024 * 1024, total=100 * 1024 * 1024, unit="B"))
+        display(Progress("build", "[stand-in] a log line"))
+        display(StepEvent("publish", "done", 6, 9, seconds=1.25, summary="3 file(s) sent", notes=["n1"]))
 
     ci = io.StringIO()
     feed(ConsoleProgress(ci, tty=False))

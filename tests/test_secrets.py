@@ -189,3 +189,53 @@ def test_committed_screenshots_hold_no_token_or_key():
         for rx in shapes:
             assert not rx.search(data), f"{rx.pattern!r} in {p.name}"
 
+
+
+def test_one_redaction_path_covers_every_output(remotes, tmp_path, monkeypatch):
+    """Every output goes through core.base.secrets: with its marker changed, the run log, the builder's log,
+    run-state.json, the saved recipe, the run report (``--json``), the plan script (a git URL carrying a
+    token), an S3 error text and the build module's own redaction all show the new marker where a secret
+    was, and no other marker (``***`` / ``<redacted>``) is left anywhere: no second implementation exists."""
+    from lmi_wizard.core import checkout, s3 as core_s3
+    from lmi_wizard.core import pipeline as P
+    from lmi_wizard.core.base import secrets
+    from lmi_wizard.core.build import run as build_run
+
+    mark = "<<SECRET-GONE>>"
+    monkeypatch.setattr(secrets, "MARKER", mark)
+    for k, v in SECRETS.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("STANDIN_LEAK", "fail")  # the builder prints the secrets, then fails quoting the token
+    typed = "typed-into-the-wizard-0042"
+    work = tmp_path / "work"
+    a = tutorial_recipe(remotes, work, "out/b/c/")
+    a["tokenizer.hf_token"] = typed
+    pipe = P.Pipeline(a, recipe_source=str(tmp_path / "recipe.toml"))
+    report = pipe.run()
+    assert not report.ok and report.stopped_at == "build"
+
+    run_dir = work / P.RUN_DIR
+    outputs = {
+        "run.log": (run_dir / P.LOG_NAME).read_text(),
+        "build.log": (run_dir / "build.log").read_text(),
+        "run-state.json": (run_dir / P.STATE_NAME).read_text(),
+        "recipe.toml": (run_dir / P.RECIPE_NAME).read_text(),
+        "--json": json.dumps(report.to_dict()),
+        "S3 error": core_s3.redact(f"denied for {SECRETS['AWS_ACCESS_KEY_ID']} x-amz-security-token:"
+                                   f"{SECRETS['AWS_SESSION_TOKEN']}"),
+        "build redact": build_run.redact(f"HF_TOKEN={SECRETS['HF_TOKEN']}"),
+        "git URL": checkout.redact_url("https://user:tok3n@mirror.example/x.git"),
+        "typed": pipe.ctx.redact(f"token {typed}"),
+    }
+    planned = tutorial_recipe(remotes, tmp_path / "not-yet-cloned", "out/b/c/")
+    planned["checkout.backend_url"] = "https://user:tok3n-secret@mirror.example/tensorrtllm_backend.git"
+    outputs["plan script"] = P.plan_script(planned)
+
+    for where, text in outputs.items():
+        for name, value in list(SECRETS.items()) + [("typed token", typed), ("URL token", "tok3n")]:
+            assert value not in text, f"{name} in {where}"
+        assert "***" not in text and "<redacted>" not in text, f"another redaction marker in {where}"
+    for where in ("run.log", "build.log", "run-state.json", "--json", "S3 error", "build redact", "git URL",
+                  "typed", "plan script"):
+        assert mark in outputs[where], where  # a secret was there, hidden by the one Redactor
+    assert f"env HF_TOKEN={mark}" in outputs["run.log"]

@@ -19,7 +19,7 @@ from lmi_wizard.core.wizard.session import FORM_STEPS_END, Session
 
 
 def _pipeline_factory(answers, **kw):
-    from lmi_wizard.core.pipeline import engine as pipeline
+    from lmi_wizard.core import pipeline
 
     return pipeline.build_pipeline(answers, **kw)
 
@@ -160,10 +160,11 @@ class PlainWizard:
         self.save("run")
         self.say("\n== Run ==")
 
+        from lmi_wizard.core.base.events import StepEvent
+
         def progress(ev) -> None:
-            extra = ev.extra or {}
-            if extra.get("event") == "step":
-                self.say(f"[{extra.get('status')}] {ev.message}")
+            if isinstance(ev, StepEvent):
+                self.say(f"[{ev.status}] {ev.message}")
             elif ev.message and not ev.total:
                 self.say(f"  {ev.message}")
 

@@ -254,18 +254,11 @@ class BuildResult:
         }
 
 
-_SECRET_RES = [re.compile(r"hf_[A-Za-z0-9]{20,}"), re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),
-               re.compile(r"(?i)(aws_secret_access_key|hf_token|hugging_face_hub_token)(\s*[=:]\s*)\S+")]
-
-
 def redact(line: str) -> str:
-    """Mask Hugging Face tokens and AWS keys in a log line."""
-    for rx in _SECRET_RES:
-        if rx.groups >= 2:
-            line = rx.sub(lambda m: m.group(1) + m.group(2) + "***", line)
-        else:
-            line = rx.sub("***", line)
-    return line
+    """Mask secrets in a log line (``core.base.secrets.redact``: the environment's secrets, tokens, AWS keys)."""
+    from ..base.secrets import redact as _redact
+
+    return _redact(line)
 
 
 def _utc_now() -> str:

@@ -33,6 +33,7 @@ from typing import Any, Mapping, Optional
 from ..base.errors import WizardError
 from ..base.fsutil import atomic_write_text, read_text
 from ..base.findings import Finding
+from ..base.secrets import CREDENTIAL_ENV
 from .answers import Answers, builds_here, suggest_key
 from .context import Context
 from .definition import FIELDS, STEPS, step as _step, validate_all
@@ -62,8 +63,7 @@ SECRET_VALUE_RE = re.compile(r"hf_[A-Za-z0-9]{20,}|(?<![A-Z0-9])(?:AKIA|ASIA)[A-
 # SECRET_KEY_RE: pbtxt keys such as max_tokens_in_paged_kv_cache are not secrets)
 _SECRET_SUBKEY_RE = re.compile(r"(secret|password|passwd|access_key|session_key|api_key|hf_token|auth_token|"
                                r"credential)", re.I)
-_SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-               "AWS_ACCESS_KEY_ID")
+_SECRET_ENV = CREDENTIAL_ENV  # core.base.secrets: the one list
 _TOP_LEVEL = {"format"}
 _STATE_SECTION = "wizard"
 

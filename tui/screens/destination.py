@@ -6,7 +6,6 @@ that follows, live, with the layout's rule checked (``core.wizard.lmi_model_id``
 
 from __future__ import annotations
 
-import tempfile
 
 from rich.markup import escape
 from textual import work
@@ -70,23 +69,16 @@ class DestinationScreen(StepScreen):
 
     @work(thread=True, exclusive=True, group="tokenizer-plan", exit_on_error=False)
     def plan_tokenizer(self, a) -> None:
-        from lmi_wizard.core.pipeline import engine as pipeline
-        from lmi_wizard.core import tokenizer
+        from lmi_wizard.core.pipeline import previews
 
         worker = get_current_worker()
         src = a["tokenizer.source"]
         if not src:
             text = "give a tokenizer source (defaults to the model)"
         else:
-            step = pipeline.TokenizerStep()
             pipe = self.wizard.session.pipeline(a)
             try:
-                with tempfile.TemporaryDirectory(prefix="lmi-wizard-tok-") as dest:
-                    plan = tokenizer.plan_tokenizer(step._source(a, pipe.ctx), dest, layout=a.layout,
-                                                    revision=a["model.revision"], token=a.secret("tokenizer.hf_token"),
-                                                    endpoint=pipe.ctx.hf_endpoint,
-                                                    extra_patterns=list(a["tokenizer.extra_patterns"] or []))
-                text = self._plan_text(plan)
+                text = self._plan_text(previews.tokenizer_plan(a, hf_endpoint=pipe.ctx.hf_endpoint))
             except WizardError as exc:
                 text = f"[$warning]![/] {escape(str(exc))}\n[dim]The Run step fetches " \
                        f"*.json, *.txt, *.model (widened to custom tokenizer code) — never weights.[/dim]"

@@ -39,7 +39,7 @@ class ReviewScreen(StepScreen):
                 yield Static("", id="recipe", classes="preview")
 
     def update_previews(self) -> None:
-        from lmi_wizard.core.pipeline import engine as pipeline
+        from lmi_wizard.core import pipeline
         from lmi_wizard.core.wizard import recipe
 
         a = self.answers

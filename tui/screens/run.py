@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
 from lmi_wizard.core.base.errors import WizardError
+from lmi_wizard.core.base.events import StepEvent
 from lmi_wizard.core.base.progress import CancelToken
 
 from ..widgets.logpane import LogPane
@@ -77,7 +78,7 @@ class RunScreen(StepScreen):
     def action_start(self, force: bool = False) -> None:
         if self.running:
             return
-        from lmi_wizard.core.pipeline import engine as pipeline
+        from lmi_wizard.core import pipeline
 
         self.wizard.save_now()
         try:
@@ -106,22 +107,21 @@ class RunScreen(StepScreen):
         clock = self.wizard.clock
 
         def progress(ev) -> None:
-            extra = ev.extra or {}
-            if extra.get("event") == "step":
-                status = extra.get("status")
+            if isinstance(ev, StepEvent):
+                status = ev.status
                 with self._lock:
                     for s in self._steps:
                         if s["name"] == ev.step:
                             if status == "running":
                                 s["started"] = clock()
-                            elif extra.get("elapsed") is not None or s["started"] is not None:
+                            elif ev.seconds is not None or s["started"] is not None:
                                 s["elapsed"] = (clock() - s["started"]) if s["started"] is not None else 0.0
                             s["status"] = status
                     if status == "running":
                         self._bar.update(step=ev.step, done=None, total=None, message="")
                 pane.push(("── " if status == "running" else "   ") + (ev.message or ""))
-                if status == "failed" and extra.get("fix"):
-                    pane.push(f"   fix: {extra['fix']}")
+                if status == "failed" and ev.fix:
+                    pane.push(f"   fix: {ev.fix}")
                 return
             if ev.total:
                 with self._lock:

@@ -7,7 +7,6 @@ import json
 import signal
 import sys
 import threading
-import time
 
 NAME = "run"
 HELP = "run a recipe headless: checkout, build, assemble, config, tokenizer, publish, LMI configs"
@@ -28,89 +27,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="interpreter for the builder scripts (default: python3)")
 
 
-class ConsoleProgress:
-    """One line per event. On a terminal, progress bars update in place; otherwise (CI logs) a bar is
-    printed at most every 10 % (and when it completes) and nothing uses carriage returns."""
-
-    def __init__(self, stream, tty: bool | None = None) -> None:
-        self.stream = stream
-        self.tty = stream.isatty() if tty is None else tty
-        self._bar_open = False
-        self._last_bucket: dict[str, int] = {}
-        self._last_t: dict[str, float] = {}
-
-    def _line(self, text: str) -> None:
-        if self._bar_open:
-            self.stream.write("\n")
-            self._bar_open = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def __call__(self, ev) -> None:
-        extra = ev.extra or {}
-        if extra.get("event") == "step":
-            idx = extra.get("index", -1) + 1
-            pos = f"[{idx}/{extra.get('count', '?')}]"
-            status = extra.get("status")
-            title = extra.get("title") or ev.step
-            if status == "running":
-                self._line(f"{pos} {ev.step}: {title}…")
-            elif status == "done":
-                self._line(f"{pos} {ev.step}: done in {extra.get('elapsed', 0):.1f} s — {extra.get('summary', '')}")
-                for n in extra.get("notes") or ():
-                    self._line(f"      note: {n}")
-            elif status == "skipped":
-                self._line(f"{pos} {ev.step}: skipped (still valid) — {extra.get('summary', '')}")
-            elif status == "failed":
-                fix = f" — fix: {extra['fix']}" if extra.get("fix") else ""
-                self._line(f"{pos} {ev.step}: FAILED: {extra.get('error', ev.message)}{fix}")
-            elif status == "cancelled":
-                self._line(f"{pos} {ev.step}: cancelled")
-            return
-        frac = ev.fraction
-        if frac is None or (ev.done is None and ev.total is None):
-            if ev.message:
-                self._line(f"  {ev.step} | {ev.message}")
-            return
-        key = ev.step
-        pct = int(frac * 100)
-        unit = ev.unit or ""
-        if unit == "B":
-            amount = f"{_human(ev.done)}/{_human(ev.total)}"
-        elif unit in ("‰", ""):
-            amount = ""
-        else:
-            amount = f"{ev.done}/{ev.total} {unit}"
-        msg = f"  {ev.step} | {pct:3d}% {amount} {ev.message or ''}".rstrip()
-        if self.tty:
-            now = time.monotonic()
-            if pct < 100 and now - self._last_t.get(key, 0.0) < 0.1:
-                return
-            self._last_t[key] = now
-            self.stream.write("\r" + msg[:200].ljust(80))
-            self._bar_open = True
-            if pct >= 100:
-                self.stream.write("\n")
-                self._bar_open = False
-            self.stream.flush()
-            return
-        bucket = pct // 10
-        if bucket == self._last_bucket.get(key) and pct < 100:
-            return
-        if pct >= 100 and self._last_bucket.get(key) == 10:
-            return
-        self._last_bucket[key] = bucket
-        self._line(msg)
-
-
-def _human(n) -> str:
-    from lmi_wizard.core.base.fmt import human_bytes
-
-    return human_bytes(n or 0)
-
-
 def run(args) -> int:
-    from lmi_wizard.core.pipeline.engine import Pipeline
+    from ..console import ConsoleProgress
+    from lmi_wizard.core.pipeline import Pipeline
     from lmi_wizard.core.base.progress import CancelToken
     from lmi_wizard.core.wizard.recipe import load_recipe
 

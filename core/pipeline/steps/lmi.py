@@ -1,0 +1,78 @@
+"""8. The three LMI configurations: lmi.env, serving.properties, extracted/serving.properties."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ...base.errors import WizardError
+from ...wizard import build_method, lmi_model_id, resolve_layout
+from ..paths import tokenizer_source
+from ..state import file_record
+from .base import PipelineStep, StepResult, q
+
+
+class LmiStep(PipelineStep):
+    name, title = "lmi", "LMI configurations"
+    reads = frozenset({"build.dtype", "build.engine_dir", "build.max_batch_size", "build.method", "build.output_dir",
+                       "build.pp", "build.tp", "checkout.work_dir", "destination", "env.lmi_layout",
+                       "env.lmi_version", "env.trtllm_version", "lmi", "model.source", "tokenizer.source"})
+    uses = ("publish", "tokenizer")
+
+    def _answers(self, a, ctx):
+        from ... import lmi
+
+        engine_dir = Path(ctx.outputs.get("engine_copy") or ctx.outputs.get("engine_dir") or
+                          ctx.paths.build_output_dir)
+        model_id = ctx.outputs.get("model_id") or lmi_model_id(a) or "s3://bucket/prefix/"
+        kw = {"lmi_version": a["env.lmi_version"]}
+        if build_method(a) != "prebuilt":
+            kw["dtype"] = a["build.dtype"]
+        return lmi.answers_from_engine(model_id, engine_dir, layout=resolve_layout(a),
+                                       tokenizer_dir=ctx.outputs.get("tokenizer_dir"),
+                                       max_rolling_batch_size=a["lmi.max_rolling_batch_size"], **kw)
+
+    def plan(self, a, ctx):
+        from ... import lmi
+
+        out = ctx.paths.lmi_dir
+        la = lmi.LmiAnswers(model_id=lmi_model_id(a) or "s3://bucket/prefix/", tp=a["build.tp"], pp=a["build.pp"],
+                            max_rolling_batch_size=a["lmi.max_rolling_batch_size"],
+                            dtype=a["build.dtype"], layout=resolve_layout(a), lmi_version=a["env.lmi_version"])
+        src = tokenizer_source(a)
+        known = Path(src).is_dir()
+        if known:  # a local tokenizer folder tells now whether it ships its own code (a Hub repo: at run time)
+            from ... import tokenizer
+
+            try:
+                with tempfile.TemporaryDirectory(prefix="lmi-wizard-plan-") as tmp:
+                    la.trust_remote_code = tokenizer.plan_tokenizer(src, tmp, layout=la.layout).trust_remote_code
+            except WizardError:
+                known = False
+        lmi.normalise(la)
+        lines = [f"mkdir -p {q(out / 'extracted')}"]
+        for name, text in (("lmi.env", lmi.env_text(la)), ("serving.properties", lmi.serving_properties(la)),
+                           ("extracted/serving.properties", lmi.extracted_properties(la))):
+            lines += [f"cat > {q(out / name)} <<'EOF'", *text.splitlines(), "EOF"]
+        if not known:
+            lines.append("# (option.trust_remote_code=true is added when the tokenizer ships its own code)")
+        return lines
+
+    def run(self, a, ctx, progress, cancel):
+        from ... import lmi
+
+        la = self._answers(a, ctx)
+        out = ctx.paths.lmi_dir
+        written = lmi.write_configs(la, out, "all", force=ctx.may_replace)
+        findings = lmi.check_answers(la)
+        errs = [f for f in findings if f.level == "error"]
+        if errs:
+            raise WizardError(f"LMI configuration: {errs[0].problem}", errs[0].fix)
+        files = [file_record(p, "hash") for p in sorted(out.rglob("*")) if p.is_file()]
+        styles = lmi.all_styles(la)
+        return StepResult({"lmi_dir": str(out), "lmi": {"env": styles["env"],
+                                                        "serving_properties": styles["serving_properties"],
+                                                        "extracted": styles["extracted"]["serving_properties"]},
+                           "lmi_written": written}, files,
+                          f"lmi.env, serving.properties, extracted/serving.properties in {out}",
+                          [f"warning: {f.problem}" for f in findings if f.level == "warning"])
