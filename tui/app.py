@@ -27,7 +27,7 @@ from .screens import registry
 
 
 def _pipeline_factory(answers, **kw):
-    """``core.pipeline.engine.build_pipeline`` (imported when a pipeline is first wanted)."""
+    """``core.pipeline.build_pipeline`` (imported when a pipeline is first wanted)."""
     from lmi_wizard.core import pipeline
 
     return pipeline.build_pipeline(answers, **kw)
