@@ -276,6 +276,10 @@ def resolve_tag(version: str, tags: Iterable[str] | None = None, *, backend_url:
     v = parse_version(version)
     repo = template_repo_for(v, backend_url=backend_url, trtllm_url=trtllm_url)
     notes: list[str] = []
+    if len(v.release) < 3:  # PEP 440: 0.12 == 0.12.0, and every TensorRT-LLM tag names three numbers
+        padded = v.release + (0,) * (3 - len(v.release))
+        v = Version(padded, v.pre, v.post, v.dev, v.local, v.epoch, v.raw)
+        notes.append(f"{version.strip()} is {v.public} (the tag names three numbers)")
     known = _tag_index(tags) if tags is not None else None
 
     def have(public: str) -> str | None:
