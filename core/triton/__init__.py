@@ -10,6 +10,8 @@ Where things go:
 - :mod:`.check` — what blocks loading (:func:`check_text` → :class:`CheckReport` of :class:`Placeholder` s);
   a new blocking parameter goes to ``LOAD_FATAL_PARAMS`` / ``LOAD_FATAL_PYTHON_PARAMS`` there;
 - :mod:`.edit` — text edits for the live diff preview (decoupled, engine path, deleting parameters);
+- :mod:`.values` — values the backend rejects or ignores (:func:`value_findings`: scheduler policy, KV-cache
+  fraction and size), one function for ``pbtxt check``, ``check`` and the recipe;
 - :mod:`.repo` — assembling ``triton_model_repo/`` from the upstream templates.
 """
 
@@ -24,6 +26,7 @@ from .check import (LOAD_FATAL_PARAMS, LOAD_FATAL_PYTHON_PARAMS, CheckReport, Pl
 from .edit import (delete_parameter, fill_key, parameter_blocks, parameter_keys, set_decoupled, set_engine_path,
                    unified_diff)
 from .repo import MODELS, TEMPLATE_SUBDIRS, AssembleResult, assemble_repo, available_models, find_template_dir
+from .values import SCHEDULER_POLICIES, engine_limits, value_findings
 
 __all__ = [
     "DATA_FILE", "Semantics", "known_ranges_text", "parse_tag", "placeholder_table", "semantics_for",
@@ -36,4 +39,5 @@ __all__ = [
     "delete_parameter", "fill_key", "parameter_blocks", "parameter_keys", "set_decoupled", "set_engine_path",
     "unified_diff",
     "MODELS", "TEMPLATE_SUBDIRS", "AssembleResult", "assemble_repo", "available_models", "find_template_dir",
+    "SCHEDULER_POLICIES", "engine_limits", "value_findings",
 ]
