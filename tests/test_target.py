@@ -20,8 +20,9 @@ def no_image(tmp_path):
 
 @pytest.mark.parametrize("lmi, layout", [("0.25.0", "triton"), ("0.26.0", "triton"), ("0.29.0", "triton"),
                                          ("0.30.0", "triton"), ("0.31.0", "triton"), ("0.32.0", "triton"),
-                                         ("0.33.0", "flat"), ("0.33", "flat"), ("0.34.0", "flat"),
-                                         ("1.0.0", "flat"), ("0.24.0", None), ("0.33.0~SNAPSHOT", "flat")])
+                                         ("0.33.0", "flat"), ("0.33", "flat"), ("0.34.0", "triton"),
+                                         ("0.35.0", "flat"), ("0.36.0", "flat"), ("1.0.0", "flat"),
+                                         ("0.24.0", None), ("0.33.0~SNAPSHOT", "flat")])
 def test_layout_for_lmi(lmi, layout):
     assert T.layout_for_lmi(lmi) == layout
 
@@ -32,13 +33,44 @@ def test_layout_for_trtllm(trt, layout):
     assert T.layout_for_trtllm(trt) == layout
 
 
-def test_release_table_matches_the_field_notes():
-    pairs = [(r["lmi"], r["trtllm"], r["layout"]) for r in T.releases()]
-    assert pairs == [("0.25.0", "0.5.0", "triton"), ("0.26.0", "0.7.1", "triton"), ("0.27.0", "0.8.0", "triton"),
-                     ("0.28.0", "0.9.0", "triton"), ("0.29.0", "0.11.0", "triton"), ("0.30.0", "0.12.0", "triton"),
-                     ("0.32.0", "0.12.0", "triton"), ("0.33.0", "0.21.0rc1", "flat")]
-    for r in T.releases():  # the table's layout agrees with the rule
+def test_release_table_every_release_0_25_to_0_36():
+    # djl-serving serving/docker/tensorrt-llm.Dockerfile per tag/branch (see data/lmi_releases.json "sources")
+    pairs = [(r["lmi"], r["trtllm"], r["layout"], r["published"]) for r in T.releases()]
+    assert pairs == [("0.25.0", "0.5.0", "triton", True), ("0.26.0", "0.7.1", "triton", True),
+                     ("0.27.0", "0.8.0", "triton", True), ("0.28.0", "0.9.0", "triton", True),
+                     ("0.29.0", "0.11.0", "triton", True), ("0.30.0", "0.12.0", "triton", True),
+                     ("0.31.0", "0.12.0", "triton", True), ("0.32.0", "0.12.0", "triton", True),
+                     ("0.33.0", "0.21.0rc1", "flat", True), ("0.34.0", "0.12.0", "triton", False),
+                     ("0.35.0", "1.0.0", "flat", False), ("0.36.0", "1.0.0", "flat", False)]
+    assert T.last_published() == "0.33.0" == T.published_releases()[-1]["lmi"]
+    for r in T.releases():  # the table's layout agrees with the TensorRT-LLM rule
         assert T.layout_for_lmi(r["lmi"]) == r["layout"] == T.layout_for_trtllm(r["trtllm"])
+    assert [r["lmi"] for r in T.releases() if not r["aot"]] == ["0.35.0", "0.36.0"]
+
+
+def test_newer_lmi_without_image_is_refused_unless_the_layout_is_named(no_image):
+    for v in ("0.34.0", "0.35.0", "0.36.0", "0.40.0"):
+        with pytest.raises(WizardError) as e:
+            T.determine_target(lmi_override=v, **no_image)
+        assert "published no TensorRT-LLM image (the last LMI release with one is 0.33.0)" in str(e.value)
+        assert "--layout" in e.value.fix and e.value.exit_code == 2
+    t = T.determine_target(lmi_override="0.35.0", layout_override="flat", **no_image)
+    assert (t.version, t.layout, t.trtllm_version, t.source) == ("0.35.0", "flat", "1.0.0", "override")
+    assert "self-built image" in t.explanation and "no AOT" in t.explanation
+    t = T.determine_target(lmi_override="0.34.0", layout_override="triton", **no_image)
+    assert (t.layout, t.trtllm_version) == ("triton", "0.12.0") and t.notes == ()
+    t = T.determine_target(lmi_override="0.40.0", layout_override="flat", **no_image)
+    assert t.trtllm_version is None and any("not in the release table" in n for n in t.notes)
+
+
+def test_engine_backend_removed_upstream(no_image):
+    # NVIDIA/TensorRT-LLM v1.3.0rc20 release notes: the last RC with the TensorRT backend
+    assert not T.engine_backend_removed("1.3.0rc20") and not T.engine_backend_removed("1.2.1")
+    assert T.engine_backend_removed("1.3.0rc21") and T.engine_backend_removed("1.3.0")
+    assert not T.engine_backend_removed("0.21.0rc1") and not T.engine_backend_removed("garbage")
+    t = T.determine_target(trtllm_version="1.3.0rc24", **no_image)
+    note = next(n for n in t.notes if "no TensorRT engine backend" in n)
+    assert "removed upstream in 1.3.0rc21" in note and "up to 1.3.0rc20" in note and "0.21.0rc1" in note
 
 
 def test_read_djl_version_from_telemetry_file(tmp_path):
@@ -61,7 +93,7 @@ def test_read_djl_version_from_install_folder(tmp_path):
 
 def test_nothing_known_assumes_newest_release(no_image):
     t = T.determine_target(**no_image)
-    assert (t.version, t.layout, t.source, t.trtllm_version) == ("0.33.0", "flat", "default", "0.21.0rc1")
+    assert (t.version, t.layout, t.source, t.trtllm_version) == ("0.33.0", "flat", "default", "0.21.0rc1")  # last published
     assert "will not load" in t.explanation and "--lmi-version" in t.explanation
 
 
@@ -99,8 +131,8 @@ def test_overrides(no_image):
     assert any("will not load in LMI 0.30.0" in n for n in t.notes)
     t = T.determine_target(layout_override="triton", **no_image)
     assert t.layout == "triton" and t.version == "0.33.0" and any("overridden" in n for n in t.notes)
-    t = T.determine_target(lmi_override="0.31.0", **no_image)  # not in the table: rule applies
-    assert t.layout == "triton" and t.trtllm_version is None and any("not in the release table" in n for n in t.notes)
+    t = T.determine_target(lmi_override="0.31.0", **no_image)  # in the table since issue 11
+    assert (t.layout, t.trtllm_version) == ("triton", "0.12.0") and t.notes == ()
 
 
 @pytest.mark.parametrize("kw, words", [({"layout_override": "nested"}, "unknown layout"),

@@ -2,13 +2,18 @@
 
 * LMI 0.25–0.32 (TensorRT-LLM 0.5.0 … 0.12.0) loads the **Triton layout** ("triton"): a sub-folder of
   the model root holding ``config.pbtxt``, ``tokenizer_config.json`` and the engines in ``1/``.
-* LMI 0.33 and later (TensorRT-LLM 0.21.0rc1, then 1.x) loads a **flat engine folder** ("flat"): a root
-  ``config.json`` with a top-level ``build_config`` key, tokenizer files beside it.
+* LMI 0.33 (TensorRT-LLM 0.21.0rc1) loads a **flat engine folder** ("flat"): a root ``config.json`` with a
+  top-level ``build_config`` key, tokenizer files beside it.
+* 0.33 is the **last** LMI release that published a TensorRT-LLM image. 0.34–0.36 shipped vLLM images only;
+  their source still holds a TensorRT-LLM Dockerfile (0.34: Triton layout, 0.12.0; 0.35/0.36: flat, 1.0.0,
+  no AOT). They are a target only when the user names the layout (a self-built image).
 
-Sources, strongest first: the user's override; the DJL Serving version of the image this runs in
+Every fact lives in ``data/lmi_releases.json`` with the djl-serving file and tag it was read from. Sources of
+the target, strongest first: the user's override; the DJL Serving version of the image this runs in
 (``/opt/djl/bin/telemetry`` holds "<djl_version> tensorrtllm"; the .deb installs
-``/usr/local/djl-serving-<version>/``); the installed tensorrt-llm version; else the newest known LMI
-release. The table is ``data/lmi_releases.json``. Stdlib only.
+``/usr/local/djl-serving-<version>/``); the installed tensorrt-llm version; else the newest published release.
+Also here: whether an installed TensorRT-LLM still has the engine backend (removed upstream in 1.3.0rc21).
+Stdlib only.
 """
 
 from __future__ import annotations
@@ -38,7 +43,17 @@ def load_release_table() -> dict[str, Any]:
 
 
 def releases() -> list[dict[str, Any]]:
+    """Every release row, 0.25 … 0.36, published TensorRT-LLM image or not (``published``)."""
     return [dict(r) for r in load_release_table()["releases"]]
+
+
+def published_releases() -> list[dict[str, Any]]:
+    """The releases that published a TensorRT-LLM image (0.25 … 0.33)."""
+    return [r for r in releases() if r.get("published")]
+
+
+def last_published() -> str:
+    return load_release_table()["last_published_trtllm_image"]
 
 
 def layout_description(layout: str) -> str:
@@ -55,13 +70,49 @@ def parse_lmi_version(text: str) -> Version:
     return parse_version(_unsnapshot(text))
 
 
+def _minor(v: Version) -> tuple[int, int]:
+    r = v.release + (0,)
+    return r[0], r[1]
+
+
+def release_for_lmi(lmi_version: str) -> dict[str, Any] | None:
+    """The table row of this release (matched by major.minor: 0.33.1 → the 0.33.0 row), or None."""
+    v = _minor(parse_lmi_version(lmi_version))
+    for r in releases():
+        if _minor(parse_lmi_version(r["lmi"])) == v:
+            return r
+    return None
+
+
+def release_facts(lmi_version: str | None) -> dict[str, Any] | None:
+    """The row of this release; for a release newer than the table, the newest row's facts (what the newest
+    source reads); None before the first TensorRT-LLM release or when no version is given."""
+    if not lmi_version:
+        return None
+    row = release_for_lmi(lmi_version)
+    if row is not None:
+        return row
+    rows = releases()
+    v = _minor(parse_lmi_version(lmi_version))
+    if v > _minor(parse_lmi_version(rows[-1]["lmi"])):
+        return dict(rows[-1], lmi=lmi_version, published=False, beyond_table=True)
+    return None
+
+
 def layout_for_lmi(lmi_version: str) -> str | None:
-    """"0.30.0" → "triton"; "0.33.0"/"0.35.0" → "flat"; before 0.25 (no TensorRT-LLM in LMI) → None."""
+    """"0.30.0" → "triton"; "0.33.0" → "flat"; "0.34.0" → "triton" (its source); newer than the table → the
+    newest row's layout; before 0.25 (no TensorRT-LLM in LMI) → None."""
     t = load_release_table()
     v = parse_lmi_version(lmi_version)
     if v.key() < parse_lmi_version(t["first_lmi_with_trtllm"]).key():
         return None
-    return "flat" if v.minor() >= parse_lmi_version(t["flat_from_lmi"]).minor() else "triton"
+    row = release_facts(lmi_version)
+    return row["layout"] if row else None
+
+
+def trtllm_image_published(lmi_version: str) -> bool:
+    row = release_for_lmi(lmi_version)
+    return bool(row and row.get("published"))
 
 
 def layout_for_trtllm(trtllm_version: str) -> str:
@@ -71,23 +122,58 @@ def layout_for_trtllm(trtllm_version: str) -> str:
     return "flat" if v.minor() >= flat_from.minor() else "triton"
 
 
-def release_for_lmi(lmi_version: str) -> dict[str, Any] | None:
-    v = parse_lmi_version(lmi_version)
-    for r in releases():
-        if parse_lmi_version(r["lmi"]).minor() == v.minor():
-            return r
-    return None
-
-
 def releases_for_trtllm(trtllm_version: str) -> tuple[list[dict[str, Any]], bool]:
-    """LMI releases shipping this TensorRT-LLM: (rows, exact). Rows with the same release numbers but a
-    different pre/post/dev/local build are returned with ``exact=False``."""
+    """Published LMI releases shipping this TensorRT-LLM: (rows, exact). Rows with the same release numbers but
+    a different pre/post/dev/local build are returned with ``exact=False``."""
     v = parse_version(trtllm_version)
-    exact = [r for r in releases() if parse_version(r["trtllm"]).public == v.public]
+    rows = published_releases()
+    exact = [r for r in rows if parse_version(r["trtllm"]).public == v.public]
     if exact:
         return exact, True
-    near = [r for r in releases() if parse_version(r["trtllm"]).release == v.release]
+    near = [r for r in rows if parse_version(r["trtllm"]).release == v.release]
     return near, False
+
+
+def not_published_text(lmi_version: str) -> str:
+    """"LMI 0.35.0 published no TensorRT-LLM image (the last is 0.33.0) …" with what its source holds."""
+    row = release_facts(lmi_version)
+    s = f"LMI {lmi_version} published no TensorRT-LLM image (the last LMI release with one is {last_published()})"
+    if row and not row.get("beyond_table"):
+        s += (f"; its source still builds one (TensorRT-LLM {row['trtllm']}, {row['layout']} layout"
+              + (", no AOT: its trt_llm_partition.py crashes" if not row.get("aot") else "") + ")")
+    return s
+
+
+def require_published(lmi_version: str, layout: str | None) -> None:
+    """Refuse an LMI release without a TensorRT-LLM image as a target, unless the user named the layout (a
+    self-built image). WizardError (exit 2) otherwise."""
+    if layout or trtllm_image_published(lmi_version):
+        return
+    if layout_for_lmi(lmi_version) is None:
+        return  # before 0.25: the caller says "no TensorRT-LLM support"
+    raise WizardError(not_published_text(lmi_version),
+                      f"target LMI {last_published()} or earlier, or name the layout of your self-built "
+                      f"image with --layout {layout_for_lmi(lmi_version)}")
+
+
+# --- the TensorRT engine backend of an installed TensorRT-LLM -----------------------------------
+
+
+def engine_backend_removed(trtllm_version: str | None) -> bool:
+    """True for a TensorRT-LLM released after upstream removed the TensorRT engine backend (1.3.0rc21 on):
+    it has no ``trtllm-build`` / ``convert_checkpoint.py`` and cannot build engines."""
+    v = try_parse_version(trtllm_version) if trtllm_version else None
+    if v is None:
+        return False
+    return v.key() >= parse_version(load_release_table()["engine_backend"]["removed_in"]).key()
+
+
+def engine_backend_text(trtllm_version: str) -> str:
+    eb = load_release_table()["engine_backend"]
+    ships = ", ".join(sorted({r["trtllm"] for r in published_releases()}, key=lambda x: parse_version(x).key()))
+    return (f"tensorrt-llm {trtllm_version} has no TensorRT engine backend (removed upstream in {eb['removed_in']}; "
+            f"PyTorch only): it cannot build engines. Versions that still build engines: up to {eb['last_with']}; "
+            f"the LMI images ship {ships}")
 
 
 # --- reading the image's DJL Serving version ----------------------------------------------------
@@ -164,6 +250,8 @@ def determine_target(*, trtllm_version: str | None = None, lmi_override: str | N
     trt = try_parse_version(trtllm_version) if trtllm_version else None
     if trtllm_version and trt is None:
         notes.append(f"installed tensorrt-llm version {trtllm_version!r} is not a version; ignored")
+    if trt is not None and engine_backend_removed(trtllm_version):
+        notes.append(engine_backend_text(trtllm_version))  # type: ignore[arg-type]
 
     version: str | None = None
     source = "default"
@@ -176,7 +264,11 @@ def determine_target(*, trtllm_version: str | None = None, lmi_override: str | N
         if layout_for_lmi(lmi_override) is None:
             raise WizardError(f"LMI {lmi_override} has no TensorRT-LLM support",
                               f"use LMI {load_release_table()['first_lmi_with_trtllm']} or later")
+        # 0.34+ published no TensorRT-LLM image: a target only with the layout named (a self-built image)
+        require_published(lmi_override, layout_override)
         version, source, how = lmi_override, "override", "was chosen by you"
+        if not trtllm_image_published(lmi_override):
+            how += " (a self-built image: " + not_published_text(lmi_override) + ")"
     else:
         found = read_djl_serving_version(telemetry_file, install_root)
         if found and layout_for_lmi(found[0]) is not None:
@@ -198,19 +290,21 @@ def determine_target(*, trtllm_version: str | None = None, lmi_override: str | N
             layout = layout_for_trtllm(trtllm_version)  # type: ignore[arg-type]
             notes.append(f"no known LMI release ships TensorRT-LLM {trtllm_version}: engines built with it will not "
                          "load in the LMI images this wizard knows ("
-                         + ", ".join(f"{r['lmi']}→{r['trtllm']}" for r in releases()) + ")")
+                         + ", ".join(f"{r['lmi']}→{r['trtllm']}" for r in published_releases()) + ")")
             how = f"is not known for tensorrt-llm {trtllm_version}; layout chosen from that version"
             if layout_override is not None and layout_override != layout:
                 notes.append(f"layout overridden to {layout_override!r} (tensorrt-llm {trtllm_version} suggests {layout!r})")
                 layout = layout_override
             return LmiTarget(None, layout, None, "tensorrt-llm", _explain(None, layout, None, how), tuple(notes))
     if version is None:
-        row = releases()[-1]
+        row = published_releases()[-1]
         version, source = row["lmi"], "default"
-        how = ("is assumed (newest known release; no LMI image or tensorrt-llm found here; "
+        how = ("is assumed (newest release with a TensorRT-LLM image; no LMI image or tensorrt-llm found here; "
                "choose another with --lmi-version)")
     if row is None:
         row = release_for_lmi(version)
+    if row is not None and source == "image" and not row.get("published"):
+        notes.append(not_published_text(version) + ": this image is self-built")
     layout = layout_for_lmi(version) or "triton"
     ships = row["trtllm"] if row else None
     # the installed TensorRT-LLM must be the one the LMI image ships
@@ -219,8 +313,8 @@ def determine_target(*, trtllm_version: str | None = None, lmi_override: str | N
             notes.append(f"LMI {version} ships TensorRT-LLM {ships} but tensorrt-llm {trtllm_version} is installed "
                          f"here: engines built here will not load in LMI {version}")
     if row is None and source in ("override", "image"):
-        notes.append(f"LMI {version} is not in the release table; layout derived from the version "
-                     f"(flat from {load_release_table()['flat_from_lmi']})")
+        notes.append(f"LMI {version} is not in the release table (0.25–{releases()[-1]['lmi']}); the newest "
+                     "release's facts are used")
     if layout_override is not None and layout_override != layout:
         notes.append(f"layout overridden to {layout_override!r}; LMI {version} loads {layout!r}: "
                      "the model will not load unless you know better")
