@@ -88,6 +88,21 @@ def test_inside_an_lmi_033_image(h200_nvml, tmp_path, capsys):
     assert "will not load" in j["lmi"]["explanation"]
 
 
+def test_tensorrt_llm_without_the_engine_backend_is_said(h200_nvml, probes, capsys, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    _dist(site, "tensorrt_llm", "1.3.0rc22")  # after upstream removed the TensorRT engine backend
+    monkeypatch.syspath_prepend(str(site))
+    assert cli.main(["doctor", "--offline", *probes]) == 0
+    out = capsys.readouterr().out
+    cannot = out[out.index("Cannot do here:"):]
+    assert "tensorrt-llm 1.3.0rc22 has no TensorRT engine backend" in cannot and "up to 1.3.0rc20" in cannot
+    j = _doctor_json(capsys, "--offline", *probes)
+    assert j["can_build"] is False and any("removed upstream in 1.3.0rc21" in c for c in j["cannot_do"])
+    # a self-built 0.35 image is a target when the layout is named
+    j = _doctor_json(capsys, "--offline", "--lmi-version", "0.35.0", "--layout", "flat", *probes)
+    assert (j["lmi"]["version"], j["lmi"]["trtllm_version"]) == ("0.35.0", "1.0.0")
+
+
 def test_human_output_without_gpu_says_what_cannot_be_done(monkeypatch, probes, capsys):
     monkeypatch.setitem(sys.modules, "pynvml", None)
     assert cli.main(["doctor", "--offline", *probes]) == 0
@@ -108,6 +123,7 @@ def test_human_output_on_h200(h200_nvml, probes, capsys):
 
 @pytest.mark.parametrize("args, words", [(["--lmi-version", "newest"], "not an LMI version"),
                                          (["--lmi-version", "0.20.0"], "no TensorRT-LLM support"),
+                                         (["--lmi-version", "0.35.0"], "published no TensorRT-LLM image"),
                                          (["--timeout", "0"], "--timeout must be a positive"),
                                          (["--timeout", "inf"], "--timeout must be a positive"),
                                          (["--checkout", "/nonexistent/dir"], "checkout not found"),

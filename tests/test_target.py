@@ -68,9 +68,8 @@ def test_engine_backend_removed_upstream(no_image):
     assert not T.engine_backend_removed("1.3.0rc20") and not T.engine_backend_removed("1.2.1")
     assert T.engine_backend_removed("1.3.0rc21") and T.engine_backend_removed("1.3.0")
     assert not T.engine_backend_removed("0.21.0rc1") and not T.engine_backend_removed("garbage")
-    t = T.determine_target(trtllm_version="1.3.0rc24", **no_image)
-    note = next(n for n in t.notes if "no TensorRT engine backend" in n)
-    assert "removed upstream in 1.3.0rc21" in note and "up to 1.3.0rc20" in note and "0.21.0rc1" in note
+    note = T.engine_backend_text("1.3.0rc24")
+    assert "tensorrt-llm 1.3.0rc24 has no TensorRT engine backend" in note and "removed upstream in 1.3.0rc21" in note and "up to 1.3.0rc20" in note and "0.21.0rc1" in note
 
 
 def test_read_djl_version_from_telemetry_file(tmp_path):

@@ -31,8 +31,9 @@ class EnvironmentReport:
 
     @property
     def can_build(self) -> bool:
-        """Engines can be built here: a GPU is visible and tensorrt-llm is installed."""
-        return self.gpu.available and self.tensorrt_llm.installed
+        """Engines can be built here: a GPU is visible and a tensorrt-llm with the engine backend is installed."""
+        return (self.gpu.available and self.tensorrt_llm.installed
+                and not target_mod.engine_backend_removed(self.tensorrt_llm.version))
 
     def cannot_do(self) -> list[str]:
         """Plain sentences: what this machine cannot do, and what still works."""
@@ -44,6 +45,8 @@ class EnvironmentReport:
             want = self.lmi.trtllm_version
             hint = f" (LMI {self.lmi.version} needs tensorrt-llm {want})" if want else ""
             out.append(f"tensorrt-llm is not installed: checkpoint conversion and trtllm-build cannot run here{hint}")
+        elif target_mod.engine_backend_removed(self.tensorrt_llm.version):
+            out.append(target_mod.engine_backend_text(self.tensorrt_llm.version))
         return out
 
     def all_notes(self) -> list[str]:

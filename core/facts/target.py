@@ -250,8 +250,6 @@ def determine_target(*, trtllm_version: str | None = None, lmi_override: str | N
     trt = try_parse_version(trtllm_version) if trtllm_version else None
     if trtllm_version and trt is None:
         notes.append(f"installed tensorrt-llm version {trtllm_version!r} is not a version; ignored")
-    if trt is not None and engine_backend_removed(trtllm_version):
-        notes.append(engine_backend_text(trtllm_version))  # type: ignore[arg-type]
 
     version: str | None = None
     source = "default"
