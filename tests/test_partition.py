@@ -2,50 +2,137 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
+import types
+from unittest import mock
 
 import pytest
 
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core.base.errors import WizardError
-from lmi_wizard.core.build.partition import SCRIPT, PartitionArgs, copies_properties, partition_argv, partition_plan, serving_properties_text, write_properties
+from lmi_wizard.core.build.partition import (SCRIPT, PartitionArgs, aot_length_properties, copies_properties,
+                                             partition_argv, partition_plan, serving_properties_text, write_properties)
+from lmi_wizard.core.facts import target
+
+from upstream import show
 
 
-def upstream_parser(lmi: tuple[int, int]) -> argparse.ArgumentParser:
-    """The argument set of djl-serving's serving/docker/partition/trt_llm_partition.py main() at that LMI
-    release (read from the upstream source): used to check that the rendered argv is accepted."""
-    p = argparse.ArgumentParser(exit_on_error=False)
-    p.add_argument("--properties_dir", type=str, required=True)
-    p.add_argument("--trt_llm_model_repo", type=str, required=True)
-    p.add_argument("--model_path", type=str, required=False, default=None)
-    if lmi >= (0, 26):
-        p.add_argument("--tensor_parallel_degree", type=int, required=True)
-    if lmi >= (0, 29):
-        p.add_argument("--pipeline_parallel_degree", type=int, required=True)
-    return p
+DJL = "deepjavalibrary/djl-serving"
+PARTITION = "serving/docker/partition/trt_llm_partition.py"
+# the ref of each release in djl-serving (0.30-0.34 have release branches, no tags)
+REFS = {"0.25.0": "v0.25.0", "0.26.0": "v0.26.0", "0.27.0": "v0.27.0", "0.28.0": "v0.28.0", "0.29.0": "v0.29.0",
+        "0.30.0": "0.30.0-dlc", "0.31.0": "0.31.0-dlc", "0.32.0": "0.32.0-dlc", "0.33.0": "0.33.0-dlc",
+        "0.34.0": "0.34.0-dlc", "0.35.0": "v0.35.0", "0.36.0": "v0.36.0"}
+
+
+class _Stub(types.ModuleType):
+    """A heavy module (tensorrt_llm, tensorrt_llm_toolkit, LMI's utils) reduced to names."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return mock.MagicMock(name=f"{self.__name__}.{name}")
+
+
+def real_partition(lmi: str, monkeypatch):
+    """djl-serving's own trt_llm_partition.py of that release, imported with its heavy imports stubbed; the
+    functions main() calls after parsing record what they got instead of building."""
+    src = show(DJL, REFS[lmi], PARTITION)
+    for name in ("tensorrt_llm_toolkit", "utils", "tensorrt_llm", "tensorrt_llm.auto_parallel",
+                 "tensorrt_llm.commands", "tensorrt_llm.commands.build", "tensorrt_llm.logger", "tensorrt_llm.models",
+                 "tensorrt_llm.models.modeling_utils", "tensorrt_llm.plugin", "tensorrt_llm.llmapi",
+                 "tensorrt_llm._tensorrt_engine"):
+        monkeypatch.setitem(sys.modules, name, _Stub(name))
+    mod = types.ModuleType(f"trt_llm_partition_{lmi}")
+    exec(compile(src, f"{DJL}@{REFS[lmi]}:{PARTITION}", "exec"), mod.__dict__)
+    got: dict = {}
+    mod.load_properties = lambda d: {}
+    if "create_trt_llm_repo" in mod.__dict__:  # <= 0.32 and 0.34: tensorrt_llm_toolkit
+        mod.create_trt_llm_repo = lambda properties, args: got.update(vars(args))
+    else:  # 0.33+: the LLM API
+        mod.sanitize_serving_properties = lambda d: {}
+        mod.generate_trtllm_build_configs = lambda p: {}
+        mod.copy_properties_to_compiled_model_dir = lambda a, b: None
+        mod.build_engine = lambda *a: got.update(build_engine=a)
+    return mod, got
+
+
+def run_real(mod, got: dict, argv: list[str], monkeypatch) -> dict:
+    monkeypatch.setattr(sys, "argv", [PARTITION, *argv])
+    mod.main()
+    return got
 
 
 ARGS = PartitionArgs("/opt/ml/input", "/opt/ml/model/trtllm", "/opt/ml/input/hf-model", 4, 1)
 
 
-@pytest.mark.parametrize("lmi,tp_pp", [("0.26.0", (True, False)), ("0.28.0", (True, False)),
-                                       ("0.29.0", (True, True)), ("0.32.0", (True, True)), ("0.33.0", (True, True))])
-def test_argv_per_lmi_version(lmi, tp_pp):
+@pytest.mark.parametrize("lmi", [r["lmi"] for r in target.releases() if r["aot"]])
+def test_argv_accepted_by_each_releases_own_script(lmi, monkeypatch):
+    """Run the real script's argparse (djl-serving mirror; skipped with one line when absent)."""
+    mod, got = real_partition(lmi, monkeypatch)
+    got = run_real(mod, got, partition_argv(ARGS, lmi)[2:], monkeypatch)
+    if "build_engine" in got:
+        assert got["build_engine"][1:4] == ("/opt/ml/input/hf-model", "/opt/ml/model/trtllm", 4)
+    else:
+        assert (got["tensor_parallel_degree"], got["trt_llm_model_repo"]) == (4, "/opt/ml/model/trtllm")
+        assert got["model_path"] == "/opt/ml/input/hf-model"
+        assert ("pipeline_parallel_degree" in got) == target.release_for_lmi(lmi)["partition_pp_flag"]
+
+
+@pytest.mark.parametrize("lmi", ["0.25.0", "0.26.0", "0.33.0"])
+def test_without_the_tp_flag_the_real_script_exits_2(lmi, monkeypatch, capsys):
+    mod, got = real_partition(lmi, monkeypatch)
+    with pytest.raises(SystemExit) as e:
+        run_real(mod, got, ["--properties_dir", "/d", "--trt_llm_model_repo", "/o"], monkeypatch)
+    assert e.value.code == 2 and "--tensor_parallel_degree" in capsys.readouterr().err
+
+
+def test_pp_flag_is_required_from_029_in_the_real_script(monkeypatch, capsys):
+    documented = ["--properties_dir", "/d", "--trt_llm_model_repo", "/o", "--tensor_parallel_degree", "4"]
+    mod, got = real_partition("0.28.0", monkeypatch)
+    run_real(mod, got, documented, monkeypatch)
+    mod, got = real_partition("0.29.0", monkeypatch)
+    with pytest.raises(SystemExit):
+        run_real(mod, got, documented, monkeypatch)
+    assert "--pipeline_parallel_degree" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # 0.28 has no pipeline flag at all
+        run_real(*real_partition("0.28.0", monkeypatch), partition_argv(PartitionArgs("/d", "/o", "/m", 2, 1),
+                                                                        "0.29.0")[2:], monkeypatch)
+
+
+def test_035_script_crashes_so_no_aot(monkeypatch):
+    mod, _ = real_partition("0.35.0", monkeypatch)
+    src = show(DJL, REFS["0.35.0"], PARTITION)
+    ns = types.ModuleType("p35")
+    exec(compile(src, "p35", "exec"), ns.__dict__)
+    with pytest.raises(AttributeError, match="'dict' object has no attribute 'llm_kwargs'"):
+        ns.build_engine({"llm_kwargs": {}}, "/m", "/o", 2)  # what its own generate_trtllm_build_configs returns
+    assert "pipeline_parallel" not in src[src.index("def build_engine"):src.index("def parse_build_config")]
+    for lmi in ("0.35.0", "0.36.0"):
+        with pytest.raises(WizardError, match="cannot build"):
+            partition_argv(ARGS, lmi)
+
+
+@pytest.mark.parametrize("lmi,pp", [(r["lmi"], r["partition_pp_flag"]) for r in target.releases() if r["aot"]])
+def test_argv_per_release_from_the_table(lmi, pp):
     argv = partition_argv(ARGS, lmi)
     assert argv[:2] == ["python", SCRIPT]
-    assert ("--tensor_parallel_degree" in argv, "--pipeline_parallel_degree" in argv) == tp_pp
+    assert argv[argv.index("--tensor_parallel_degree") + 1] == "4"  # required in every release, 0.25 included
+    assert ("--pipeline_parallel_degree" in argv) == pp == (lmi >= "0.29.0")
     assert argv[argv.index("--model_path") + 1] == "/opt/ml/input/hf-model"
-    ns, unknown = upstream_parser(tuple(map(int, lmi.split(".")[:2]))).parse_known_args(argv[2:])
-    assert unknown == []
-    assert ns.tensor_parallel_degree == 4 and ns.trt_llm_model_repo == "/opt/ml/model/trtllm"
 
 
-def test_documented_command_fails_from_029_and_ours_does_not():
-    documented = ["--properties_dir", "/d", "--trt_llm_model_repo", "/o", "--tensor_parallel_degree", "4"]
-    with pytest.raises((argparse.ArgumentError, SystemExit)):
-        upstream_parser((0, 29)).parse_args(documented)
-    upstream_parser((0, 29)).parse_args(partition_argv(ARGS, "0.29.0")[2:])
+def test_aot_length_keys_per_release(fixtures_dir):
+    # <= 0.29: output tokens; 0.30-0.32 (and 0.34): max_output_len "now maps to max_seq_len"; 0.33+: max_seq_len
+    assert aot_length_properties("0.25.0", 1024, 512) == {"max_input_len": 1024, "max_output_len": 512}
+    assert aot_length_properties("0.29.0", 1024, None, max_seq_len=1536) == {"max_input_len": 1024, "max_output_len": 512}
+    for lmi in ("0.30.0", "0.31.0", "0.32.0"):
+        assert aot_length_properties(lmi, 1024, 512) == {"max_input_len": 1024, "max_output_len": 1536}
+    assert aot_length_properties("0.33.0", 1024, 512) == {"max_input_len": 1024, "max_seq_len": 1536}
+    # 0.33's script hands every property to trtllm-build's own parser: it has --max_seq_len, no --max_output_len
+    build = (fixtures_dir / "trtllm-src" / "main-65f1d153" / "tensorrt_llm" / "commands" / "build.py").read_text()
+    assert "'--max_seq_len'" in build and "'--max_output_len'" not in build
 
 
 def test_pp_needs_029_and_bad_inputs():
@@ -81,12 +168,11 @@ def test_properties_written_atomically_and_never_overwritten(tmp_path):
         write_properties(tmp_path / "nope", args, "0.33.0")
 
 
-def test_properties_override_and_025_tp_from_properties():
+def test_properties_override_and_025_has_no_pipeline_key():
     text = serving_properties_text(PartitionArgs("/d", "/o", "/m", 2, 1, {"option.tensor_parallel_degree": 2,
                                                                          "dtype": "fp16"}), "0.25.0")
     assert text.count("option.tensor_parallel_degree=") == 1 and "option.dtype=fp16" in text
     assert "pipeline" not in text  # 0.25 knows no pipeline parallelism
-    assert "--tensor_parallel_degree" not in partition_argv(ARGS, "0.25.0")
 
 
 def test_plan_and_copy_behaviour(tmp_path):

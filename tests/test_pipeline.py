@@ -704,6 +704,22 @@ def test_plan_for_lmi_partition_tool(tmp_path):
     assert not (tmp_path / ".lmi-wizard").exists()  # planning writes nothing
 
 
+@pytest.mark.parametrize("trtllm,keys", [("0.12.0", ("option.max_output_len=1536",)),  # LMI 0.32: maps to max_seq_len
+                                         ("0.21.0rc1", ("option.max_seq_len=1536",))])  # LMI 0.33: only max_seq_len
+def test_partition_writes_the_length_keys_that_release_reads(tmp_path, trtllm, keys):
+    a = S.Answers({"env.trtllm_version": trtllm, "model.source": "meta-llama/Llama-2-7b-hf",
+                   "build.method": "lmi-partition", "build.tp": 2, "checkout.work_dir": str(tmp_path),
+                   "build.max_input_len": 1024, "build.max_output_len": 512,
+                   "destination.uri": "s3://lmi-llm/llama/tensorrt_llm/"},
+                  ctx=S.Context(installed_trtllm=None, gpus=[]))
+    script = P.Pipeline(a).plan_script()
+    for k in keys:
+        assert k in script
+    assert "option.max_input_len=1024" in script
+    wrong = "option.max_seq_len=" if trtllm == "0.12.0" else "option.max_output_len="
+    assert wrong not in script
+
+
 def test_the_plan_script_runs_and_makes_what_the_run_makes(remotes, local_tok, tmp_path):
     """`lmi-wizard plan` is the run as a script: executed by bash (in a folder whose name has a space and a
     `$`), it clones, builds with the stand-in builder, fills config.pbtxt, copies the tokenizer and publishes;

@@ -63,7 +63,8 @@ class BuildStep(PipelineStep):
             tensor_parallel_degree=a["build.tp"], pipeline_parallel_degree=a["build.pp"],
             properties={"dtype": LMI_DTYPE[a["build.dtype"]],
                         "max_rolling_batch_size": a["build.max_batch_size"],
-                        "max_input_len": a["build.max_input_len"], "max_output_len": a["build.max_output_len"]})
+                        # the length keys that release reads (max_output_len ≤ 0.32, max_seq_len 0.33+)
+                        **partition.aot_length_properties(lmi, a["build.max_input_len"], a["build.max_output_len"])})
         plan = partition.partition_plan(props, args, lmi, python=ctx.python)
         return plan, args, lmi
 

@@ -168,18 +168,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.aot:
         from lmi_wizard.core.build import LMI_DTYPE, validate_intent
-        from lmi_wizard.core.build.partition import PartitionArgs, partition_plan, write_properties
+        from lmi_wizard.core.build.partition import (PartitionArgs, aot_length_properties, partition_plan,
+                                                     write_properties)
 
         if args.advanced or args.advanced_convert:
             raise WizardError("--set/--set-convert do not apply to --aot (LMI's partition tool takes no builder flags)",
                               "leave them out, or build with the checkout's builders (drop --aot)")
         if not args.properties_dir:
             raise WizardError("--aot needs --properties-dir", "give a folder the container sees (it gets serving.properties)")
-        props = {}
-        if args.max_input_len:
-            props["max_input_len"] = args.max_input_len
-        if args.max_seq_len or (args.max_input_len and args.max_output_len):
-            props["max_seq_len"] = args.max_seq_len or args.max_input_len + args.max_output_len
+        # the length keys that release's AOT path reads (max_output_len ≤ 0.32, max_seq_len 0.33+)
+        props = aot_length_properties(args.aot, args.max_input_len, args.max_output_len, args.max_seq_len)
         if args.max_batch_size:
             props["max_rolling_batch_size"] = args.max_batch_size
         props["dtype"] = LMI_DTYPE[args.dtype]
