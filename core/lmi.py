@@ -13,16 +13,27 @@ From one set of answers (:class:`LmiAnswers`):
    ``/opt/ml/model/{serving.properties, config.json, rank*.engine, tokenizer…}`` (``/opt/ml/model`` is the
    model itself, so no ``model_id``).
 
-The values reproduce the tutorial's exactly for its Baichuan example. Two rules beyond it:
+The values reproduce the tutorial's exactly for its Baichuan example. Rules beyond it, per LMI release (the
+facts and their djl-serving sources are in ``data/lmi_releases.json``):
 
-* ``option.trust_remote_code`` is written **only when needed**, and only as ``true``: LMI 0.33 hands the
-  raw string to TensorRT-LLM, where ``"false"`` is a non-empty string and reads as true.
-* ``option.pipeline_parallel_degree`` is written only when it is not 1.
+* ``option.trust_remote_code`` is written **only when needed**, and only as ``true``. The runtime parses it as
+  a bool (``properties_manager/properties.py``: ``trust_remote_code: bool``), but the raw string reaches the
+  AOT partition script (0.33: ``LLM(trust_remote_code="false")``, a non-empty string, so true) and, up to
+  0.32, the closed ``tensorrt_llm_toolkit``: leaving the key out is the one spelling every reader takes as off.
+* Pipeline parallelism: nothing before 0.30 starts TP × PP ranks on one node (``mpirun -np`` TP), so PP > 1
+  is refused there; 0.30–0.32 read ``option.pipeline_parallel_degree``; from 0.33 the TensorRT-LLM runtime
+  reads ``option.pipeline_parallel_size`` (the ``…_degree`` key still sets the world size), so both are
+  written. Neither is written when PP is 1.
+* LMI 0.25 with no ``config.json`` at the model root (the Triton layout) picks engine ``Python`` without MPI:
+  the env style adds ``OPTION_MPI_MODE=true``, and the serving.properties styles write ``engine=MPI`` (at 0.25
+  ``engine=Python`` + ``mpi_mode`` loads one model copy per TP GPUs when TP < GPUs). ``OPTION_ENGINE`` maps to
+  ``engine`` from 0.27 (earlier it becomes an unread ``option.engine``).
 * In the extracted style the triton layout leaves the batch size to ``config.pbtxt`` (as the tutorial
   does); the flat layout has no config.pbtxt, so ``option.max_rolling_batch_size`` is written there.
 
 Cross-checks (:func:`check_answers`) return findings with fixes: tensor parallel degree equal to the
-engine's TP (and PP), ``max_rolling_batch_size`` within the engine's max batch size, ``trust_remote_code``
+engine's TP (and PP; ``--option tensor_parallel_degree=N`` is the same answer as ``--tp N``; ``--option
+model_id=…`` may not contradict the model_id), ``max_rolling_batch_size`` within the engine's max batch size, ``trust_remote_code``
 when the tokenizer ships code, the layout matching the LMI version, a usable dtype and model_id.
 """
 
@@ -117,6 +128,7 @@ def normalise(a: LmiAnswers) -> LmiAnswers:
     for k, v in a.extra.items():
         if not re.fullmatch(r"[A-Za-z0-9_.]+", str(k)) or any(c in str(v) for c in "\n\r\0"):
             raise WizardError(f"bad extra option {k!r}={v!r}", "use name=value on one line, e.g. max_input_len=1024")
+    _fold_extra(a)
     if a.lmi_version:
         from .facts.target import layout_for_lmi
 
@@ -125,6 +137,32 @@ def normalise(a: LmiAnswers) -> LmiAnswers:
         except (WizardError, ValueError, TypeError):
             raise WizardError(f"LMI version {a.lmi_version!r} is not a version", "give e.g. 0.30.0 or 0.33.0") from None
     return a
+
+
+_ANSWER_KEYS = {"tensor_parallel_degree": ("tp", "--tp"), "pipeline_parallel_degree": ("pp", "--pp"),
+                "pipeline_parallel_size": ("pp", "--pp")}
+
+
+def _fold_extra(a: LmiAnswers) -> None:
+    """``option.tensor_parallel_degree`` / ``pipeline_parallel_*`` given as extra options are the same answers as
+    ``--tp`` / ``--pp`` (so they are cross-checked against the engine, and written once); ``option.model_id``
+    may only repeat the model_id. A contradiction is a WizardError."""
+    for raw in list(a.extra):
+        k = str(raw)[len("option."):] if str(raw).startswith("option.") else str(raw)
+        v = str(a.extra[raw]).strip()
+        if k == "model_id":
+            if v.rstrip("/") != a.model_id.rstrip("/"):
+                raise WizardError(f"--option model_id={v} contradicts the model_id {a.model_id}",
+                                  "give the S3 URI once, as --model-id (drop the model_id option)")
+            del a.extra[raw]
+        elif k in _ANSWER_KEYS:
+            attr, flag = _ANSWER_KEYS[k]
+            n = _positive_int(v, k)
+            if getattr(a, attr) not in (1, n):
+                raise WizardError(f"--option {k}={n} contradicts {flag} {getattr(a, attr)}",
+                                  f"give the degree once, as {flag}")
+            setattr(a, attr, n)
+            del a.extra[raw]
 
 
 def engine_info(folder: str | os.PathLike) -> EngineInfo:
@@ -181,14 +219,32 @@ def answers_from_engine(model_id: str, engine_dir: str | os.PathLike, *, layout:
 
 
 # --------------------------------------------------------------------------------------------- styles
+def _facts(a: LmiAnswers) -> dict:
+    """The release row of ``a.lmi_version`` (data/lmi_releases.json); without a version, what the layout's
+    releases read (triton: 0.30–0.32, flat: 0.33)."""
+    from .facts.target import release_facts
+
+    row = release_facts(a.lmi_version) if a.lmi_version else None
+    if row is None:
+        row = release_facts("0.33.0" if a.layout == "flat" else "0.32.0")
+    return row or {}
+
+
+def pp_keys(a: LmiAnswers) -> list[str]:
+    """The option.* keys carrying PP for that release ([] where single-node LMI ignores PP: ≤ 0.29)."""
+    return list(_facts(a).get("pp_keys", ["pipeline_parallel_degree"]))
+
+
 def _options(a: LmiAnswers, *, with_batch: bool = True) -> list[tuple[str, str]]:
     """The option.* keys shared by every style, in the tutorial's order."""
     opts = [("tensor_parallel_degree", str(a.tp))]
     if a.pp != 1:
-        opts.append(("pipeline_parallel_degree", str(a.pp)))
+        opts += [(k, str(a.pp)) for k in pp_keys(a)]
     if with_batch and a.max_rolling_batch_size is not None:
         opts.append(("max_rolling_batch_size", str(a.max_rolling_batch_size)))
-    if a.trust_remote_code:  # never "false": LMI 0.33 passes the raw string on, and "false" reads as true
+    if a.trust_remote_code:
+        # never "false": the runtime parses a bool, but the partition script (0.33) and the <= 0.32 toolkit get
+        # the raw string, where "false" is non-empty and so true; leaving the key out is off everywhere
         opts.append(("trust_remote_code", "true"))
     return opts
 
@@ -215,9 +271,15 @@ def env_vars(a: LmiAnswers) -> dict[str, str]:
     """Style 1: ``HF_MODEL_ID`` + ``OPTION_*`` (insertion-ordered)."""
     normalise(a)
     env = {"HF_MODEL_ID": a.model_id}
-    for k, v in _with_extra(a, [(f"option.{k}", v) for k, v in _options(a)]):
+    facts = _facts(a)
+    base = [(f"option.{k}", v) for k, v in _options(a)]
+    if facts.get("env_mpi_mode"):  # 0.25: no config.json at the root → engine Python without MPI
+        base.insert(1, ("option.mpi_mode", "true"))
+    for k, v in _with_extra(a, base):
         if k.startswith("option."):
             env["OPTION_" + k[len("option."):].upper().replace(".", "_")] = v
+        elif k == "engine" and facts.get("option_engine_env", True):  # OPTION_ENGINE → engine from 0.27
+            env["OPTION_ENGINE"] = v
     return env
 
 
@@ -229,10 +291,16 @@ def _properties_text(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"{k}={v}\n" for k, v in pairs)
 
 
+def _engine(a: LmiAnswers) -> str:
+    """The tutorial's ``engine=Python`` (+ mpi_mode); ``MPI`` at 0.25, where Python + mpi_mode loads one model
+    copy per TP GPUs when TP < GPUs (ModelInfo.getLoadOnDevices at v0.25.0)."""
+    return "MPI" if _facts(a).get("engine_mpi_differs") else "Python"
+
+
 def serving_properties(a: LmiAnswers) -> str:
     """Style 2: ``serving.properties`` loading the model from ``option.model_id`` (S3)."""
     normalise(a)
-    pairs = [("engine", "Python"), ("option.mpi_mode", "true"), ("option.model_id", a.model_id)]
+    pairs = [("engine", _engine(a)), ("option.mpi_mode", "true"), ("option.model_id", a.model_id)]
     pairs += [(f"option.{k}", v) for k, v in _options(a)]
     return _properties_text(_with_extra(a, pairs))
 
@@ -245,7 +313,7 @@ def gpt_model_path(a: LmiAnswers) -> Optional[str]:
 def extracted_properties(a: LmiAnswers) -> str:
     """Style 3: ``serving.properties`` for artifacts extracted to ``/opt/ml/model`` (no model_id)."""
     normalise(a)
-    pairs = [("engine", "Python"), ("option.mpi_mode", "true"), ("option.rolling_batch", "trtllm"),
+    pairs = [("engine", _engine(a)), ("option.mpi_mode", "true"), ("option.rolling_batch", "trtllm"),
              ("option.dtype", a.dtype)]
     pairs += [(f"option.{k}", v) for k, v in _options(a, with_batch=a.layout == "flat")]
     return _properties_text(_with_extra(a, [(k, v) for k, v in pairs if k != "option.model_id"]))
@@ -317,6 +385,22 @@ def check_answers(a: LmiAnswers) -> list[Finding]:
         out.append(Finding("warning", "trust-not-needed",
                            "trust_remote_code is on but the tokenizer has no custom code",
                            "leave it off (no option.trust_remote_code key is written then)"))
+    facts = _facts(a)
+    if a.pp != 1 and not pp_keys(a):
+        out.append(Finding("error", "pp-not-read",
+                           f"pipeline parallel degree {a.pp}: LMI {a.lmi_version} starts tensor_parallel_degree "
+                           "ranks only on one node (mpirun -np TP; TP × PP from 0.30), so a PP engine cannot load",
+                           f"rebuild with --pp_size 1 (TP {a.tp * a.pp}), or target LMI 0.30 or newer"))
+    if facts.get("engine_mpi_differs"):
+        out.append(Finding("warning", "env-engine-025",
+                           f"LMI {a.lmi_version}: the environment cannot choose the engine (OPTION_ENGINE is read "
+                           "from 0.27), so the env style runs engine=Python with OPTION_MPI_MODE=true, which loads "
+                           "one model copy per TP GPUs when TP is less than the instance's GPUs",
+                           "use the serving.properties styles (engine=MPI) on instances with more GPUs than TP"))
+    if any(str(k) == "engine" for k in a.extra) and not facts.get("option_engine_env", True):
+        out.append(Finding("warning", "option-engine-not-read",
+                           f"LMI {a.lmi_version} does not map OPTION_ENGINE to engine (from 0.27 on): the env "
+                           "style leaves it out", "set engine in serving.properties"))
     if a.lmi_version:
         from .facts.target import layout_for_lmi
 

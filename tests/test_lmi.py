@@ -57,6 +57,81 @@ def test_pipeline_parallel_only_when_not_one():
     assert "pipeline" not in serving_properties(_tutorial())
 
 
+@pytest.mark.parametrize("lmi,layout,keys", [
+    ("0.30.0", "triton", {"option.pipeline_parallel_degree"}),  # mpirun -np TP*PP from 0.30 (Connection.java)
+    ("0.32.0", "triton", {"option.pipeline_parallel_degree"}),
+    # 0.33: the runtime reads pipeline_parallel_size (trt_properties.py); _degree still sets the world size
+    ("0.33.0", "flat", {"option.pipeline_parallel_degree", "option.pipeline_parallel_size"})])
+def test_pipeline_keys_per_release(lmi, layout, keys):
+    a = LmiAnswers(model_id=S3 if layout == "triton" else S3 + "flat/", tp=2, pp=2, layout=layout, lmi_version=lmi)
+    props = _props(serving_properties(a))
+    assert {k for k in props if "pipeline" in k} == keys and all(props[k] == "2" for k in keys)
+    assert check_answers(a) == [] or all(f.code != "pp-not-read" for f in check_answers(a))
+
+
+@pytest.mark.parametrize("lmi", ["0.25.0", "0.28.0", "0.29.0"])
+def test_pipeline_parallel_refused_where_lmi_starts_tp_ranks_only(lmi):
+    a = LmiAnswers(model_id=S3, tp=2, pp=2, lmi_version=lmi)
+    assert "pipeline" not in serving_properties(a)  # nothing reads it there
+    f = next(f for f in check_answers(a) if f.code == "pp-not-read")
+    assert f.blocking and "mpirun -np TP" in f.problem and "0.30" in f.fix
+
+
+def test_lmi_025_mpi_mode_and_engine():
+    # v0.25.0 LmiUtils.inferLmiEngine: no config.json at the root → Python without MPI mode
+    a = LmiAnswers(model_id=S3, tp=2, max_rolling_batch_size=64, lmi_version="0.25.0")
+    env = env_vars(a)
+    assert env["OPTION_MPI_MODE"] == "true" and list(env)[:3] == ["HF_MODEL_ID", "OPTION_TENSOR_PARALLEL_DEGREE",
+                                                                 "OPTION_MPI_MODE"]
+    assert _props(serving_properties(a))["engine"] == "MPI" and _props(extracted_properties(a))["engine"] == "MPI"
+    assert any(f.code == "env-engine-025" and not f.blocking for f in check_answers(a))
+    for later in ("0.26.0", "0.30.0"):  # 0.26+: the MPI engine is chosen without config.json
+        b = LmiAnswers(model_id=S3, tp=2, lmi_version=later)
+        assert "OPTION_MPI_MODE" not in env_vars(b) and _props(serving_properties(b))["engine"] == "Python"
+
+
+def test_option_engine_reaches_the_env_style_from_027():
+    for lmi, mapped in (("0.26.0", False), ("0.27.0", True), ("0.33.0", True)):
+        layout = "flat" if lmi == "0.33.0" else "triton"
+        a = LmiAnswers(model_id=S3 + ("x/" if layout == "flat" else ""), tp=2, layout=layout, lmi_version=lmi,
+                       extra={"engine": "MPI"})
+        assert (env_vars(a).get("OPTION_ENGINE") == "MPI") is mapped, lmi
+        assert any(f.code == "option-engine-not-read" for f in check_answers(a)) is (not mapped)
+        assert _props(serving_properties(a))["engine"] == "MPI"
+
+
+def test_option_degrees_and_model_id_are_answers_not_extras(tmp_path, capsys):
+    a = LmiAnswers(model_id=S3, tp=1, extra={"option.tensor_parallel_degree": "4"}, engine_tp=2)
+    props = serving_properties(a)
+    assert props.count("tensor_parallel_degree") == 1 and "option.tensor_parallel_degree=4" in props
+    assert any(f.code == "tp-mismatch" for f in check_answers(a))  # cross-checked like --tp 4
+    with pytest.raises(WizardError, match="contradicts --tp 2"):
+        serving_properties(LmiAnswers(model_id=S3, tp=2, extra={"tensor_parallel_degree": "4"}))
+    with pytest.raises(WizardError, match="contradicts the model_id") as e:
+        serving_properties(LmiAnswers(model_id=S3, extra={"model_id": "s3://other/x/"}))
+    assert "--model-id" in e.value.fix
+    assert "s3://other" not in serving_properties(LmiAnswers(model_id=S3, extra={"option.model_id": S3}))
+    # the verb: --option tensor_parallel_degree=N is checked against the engine exactly like --tp N
+    eng = tmp_path / "engine"
+    eng.mkdir()
+    (eng / "config.json").write_text(json.dumps({"builder_config": {"tensor_parallel": 2, "max_batch_size": 64}}))
+    rc = cli.main(["lmi-config", "--model-id", S3, "--engine-dir", str(eng), "--option", "tensor_parallel_degree=4"])
+    assert rc == 1 and "built for TP 2" in capsys.readouterr().err
+    rc = cli.main(["lmi-config", "--model-id", S3, "--option", "model_id=s3://elsewhere/y/"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "contradicts the model_id" in err and err.count("\n") <= 2
+
+
+def test_lmi_config_refuses_a_release_without_trtllm_image_unless_layout_named(capsys):
+    rc = cli.main(["lmi-config", "--model-id", S3, "--lmi-version", "0.35.0"])
+    assert rc == 2 and "published no TensorRT-LLM image" in capsys.readouterr().err
+    rc = cli.main(["lmi-config", "--model-id", S3 + "x/", "--lmi-version", "0.35.0", "--layout", "flat",
+                   "--style", "properties"])
+    assert rc == 0
+    rc = cli.main(["lmi-config", "--model-id", S3 + "x/", "--lmi-version", "0.33.0", "--style", "properties"])
+    assert rc == 0  # the layout follows the version: flat
+
+
 def test_flat_layout_styles():
     a = LmiAnswers(model_id="s3://b/models/llama-tp1/", tp=1, max_rolling_batch_size=32, layout="flat",
                    dtype="bf16")
@@ -234,7 +309,7 @@ def test_cli_bad_values_are_one_line_exit_2(capsys, tmp_path, args, match):
 
 
 def test_cli_cross_check_error_printed_once(capsys):
-    rc = cli.main(["lmi-config", "--model-id", S3, "--lmi-version", "0.33.0"])
+    rc = cli.main(["lmi-config", "--model-id", S3, "--lmi-version", "0.33.0", "--layout", "triton"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "loads the flat layout" in err[0], err
 

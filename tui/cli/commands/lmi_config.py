@@ -27,8 +27,8 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rolling-batch-size", type=int, metavar="N",
                    help="requests batched together (default: the engine's max batch size)")
     p.add_argument("--dtype", metavar="DTYPE", help="fp16 (default), bf16 or fp32 (extracted style)")
-    p.add_argument("--layout", choices=("triton", "flat"), default="triton",
-                   help="triton (LMI 0.25–0.32, default) or flat (LMI 0.33+)")
+    p.add_argument("--layout", choices=("triton", "flat"),
+                   help="triton (LMI 0.25–0.32) or flat (LMI 0.33); default: the --lmi-version's, else triton")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="the tokenizer ships its own code (written as option.trust_remote_code=true)")
     p.add_argument("--engine-dir", metavar="DIR", help="engine folder (its config.json) to check against")
@@ -47,12 +47,30 @@ def run(args: argparse.Namespace) -> int:
     from lmi_wizard.core.lmi import LmiAnswers, all_styles, check_answers, engine_info, normalise, render, write_configs
     from lmi_wizard.core.tokenizer import tokenizer_needs_trust_remote_code
 
+    from lmi_wizard.core.facts import target
+
     extra = {}
     for item in args.option:
         if "=" not in item:
             raise WizardError(f"--option {item!r} is not KEY=VALUE", "write e.g. --option max_input_len=1024")
         k, v = item.split("=", 1)
         extra[k.strip()] = v.strip()
+    # an --option for the degrees is the same answer as --tp/--pp (cross-checked like them, never a second key)
+    for key, flag in (("tensor_parallel_degree", "tp"), ("pipeline_parallel_degree", "pp"),
+                      ("pipeline_parallel_size", "pp")):
+        for name in (key, "option." + key):
+            if name in extra and getattr(args, flag) is None:
+                try:
+                    setattr(args, flag, int(extra.pop(name)))
+                except ValueError:
+                    raise WizardError(f"--option {name} must be a whole number", f"give e.g. --{flag} 2") from None
+    if args.lmi_version:
+        try:
+            target.parse_lmi_version(args.lmi_version)
+        except WizardError:
+            raise WizardError(f"LMI version {args.lmi_version!r} is not a version", "give e.g. 0.30.0 or 0.33.0") from None
+        target.require_published(args.lmi_version, args.layout)  # 0.34+: only a named layout (self-built image)
+    layout = args.layout or (target.layout_for_lmi(args.lmi_version) if args.lmi_version else None) or "triton"
     for flag, value in (("--tp", args.tp), ("--pp", args.pp), ("--max-rolling-batch-size", args.max_rolling_batch_size)):
         if value is not None and value < 1:
             raise WizardError(f"{flag} must be at least 1, not {value}", f"give {flag} 1 or more")
@@ -67,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                           "give the folder holding the engines and their config.json")
     needs = tokenizer_needs_trust_remote_code(args.tokenizer_dir) if args.tokenizer_dir else None
     a = normalise(LmiAnswers(
-        model_id=args.model_id, layout=args.layout,
+        model_id=args.model_id, layout=layout,
         tp=args.tp or (e.tp if e and e.tp else 1), pp=args.pp or (e.pp if e and e.pp else 1),
         max_rolling_batch_size=args.max_rolling_batch_size or (e.max_batch_size if e else None),
         dtype=args.dtype or (e.dtype if e and e.dtype else "fp16"),
