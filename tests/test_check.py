@@ -443,3 +443,68 @@ def test_s3_could_not_check_exits_2(tmp_path, s3, capsys, monkeypatch):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     assert cli.main(["check", "s3://models/x/", "--endpoint-url", s3.endpoint_url]) == 2
     assert "no AWS credentials" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------- issue 11 (per release)
+def test_linked_triton_subfolder_is_what_lmi_detects(tmp_path, fixtures_dir):
+    """LmiUtils.isValidTrtLlmModelRepo lists the root with Files.isDirectory (follows links): a tensorrt_llm/
+    that is a link to the real folder is the model."""
+    real = triton_repo(tmp_path / "real", fixtures_dir)
+    root = tmp_path / "served"
+    root.mkdir()
+    (root / "tensorrt_llm").symlink_to(real / "tensorrt_llm", target_is_directory=True)
+    rep = C.check_target(str(root), lmi_version="0.30.0", **_kw())
+    assert rep.ok, [f.to_json() for f in rep.errors]
+    assert rep.layout == "triton" and rep.model_dir == str(root / "tensorrt_llm")
+    assert "nothing-there" not in codes(rep)
+
+
+@pytest.mark.parametrize("lmi,severity", [("0.26.0", "warning"), ("0.29.0", "warning"), ("0.30.0", "error"),
+                                          ("0.25.0", "error")])
+def test_gpt_model_path_tmp_per_release(tmp_path, fixtures_dir, lmi, severity):
+    """LMI 0.26–0.29's tutorials leave gpt_model_path /tmp ("LMI will change this value in runtime … after
+    download"): never refused there; from 0.30 the tutorial sets /opt/ml/model/tensorrt_llm/1."""
+    version = {"0.25.0": "0.5.0", "0.26.0": "0.7.1", "0.29.0": "0.11.0", "0.30.0": "0.12.0"}[lmi]
+    root = triton_repo(tmp_path, fixtures_dir, fill=False, version=version)
+    fill_config(root / "tensorrt_llm" / "config.pbtxt", engine_dir="/tmp")
+    rep = C.check_target(str(root), lmi_version=lmi, **_kw())
+    if severity == "warning":
+        f = next(f for f in rep.findings if f.code == "pbtxt-engine-path-tmp")
+        assert f.severity == "warning" and "/opt/ml/model/tensorrt_llm/1" in f.fix and lmi in f.message
+        assert "pbtxt-engine-path" not in codes(rep) and rep.ok, [x.to_json() for x in rep.errors]
+    else:
+        assert "pbtxt-engine-path" in codes(rep, "error") and "pbtxt-engine-path-tmp" not in codes(rep)
+
+
+def test_other_model_folders_placeholders_are_reported(tmp_path, fixtures_dir):
+    edir = write_engines(tmp_path / "engines")
+    res = repo.assemble_repo(fixtures_dir / "pbtxt" / "v0.10.0", tmp_path / "triton_model_repo", engine_dir=edir,
+                             models=repo.MODELS)
+    fill_config(res.config_path)
+    tokenizer.get_tokenizer(str(model_folder(tmp_path, llama_repo())), res.repo_dir / "tensorrt_llm", layout="triton")
+    rep = C.check_target(str(res.repo_dir), lmi_version="0.30.0", **_kw())
+    others = {Path(f.path).parent.name: f for f in rep.findings if f.code == "other-model-placeholder"}
+    assert {"preprocessing", "postprocessing", "ensemble", "tensorrt_llm_bls"} <= set(others)
+    f = others["preprocessing"]
+    assert f.severity == "warning" and "${tokenizer_dir}" in f.message and "LMI does not read" in f.message
+    assert "Triton does" in f.message and rep.ok  # LMI loads it; a plain tritonserver would not
+
+
+def test_gpu_count_without_a_build_record(tmp_path):
+    edir = flat_repo(tmp_path, tp=2, pp=2, arch="sm86")
+    (edir / "build_record.json").unlink()
+    rep = C.check_target(str(edir), **_kw(gpu_state=A10G))
+    f = next(f for f in rep.findings if f.code == "gpu-count")
+    assert "needs 4 GPUs" in f.message and "config.json" in f.message
+
+
+def test_values_the_backend_rejects_block_check(tmp_path, fixtures_dir):
+    root = triton_repo(tmp_path, fixtures_dir, fill=False)  # engine max_seq_len 2048
+    path = root / "tensorrt_llm" / "config.pbtxt"
+    pbtxt.fill_file(path, "batch_scheduler_policy:guaranteed_completion,kv_cache_free_gpu_mem_fraction:1.0,"
+                          "max_tokens_in_paged_kv_cache:1024", tag="v0.10.0", in_place=True)
+    fill_config(path)
+    rep = C.check_target(str(root), lmi_version="0.30.0", **_kw())  # LMI 0.30: backend v0.12.0
+    assert {"bad-scheduler-policy", "bad-kv-fraction", "kv-tokens-below-sequence"} <= codes(rep, "error")
+    assert not rep.ok
+    assert cli.main(["check", str(root), "--lmi-version", "0.30.0", "--json"]) != 0

@@ -110,6 +110,11 @@ def _gpu_checks(ctx: _Ctx, edir: Path, facts: dict, gpu_state) -> None:
 
     rec = facts.get("record")
     rec_path = edir / "build_record.json"
+    # the GPU count comes from the engine's own config (mapping tp × pp), with or without a build record
+    ws = facts.get("world_size")
+    if isinstance(ws, int) and gpu_state is not None and gpu_state.available and ws > gpu_state.count:
+        ctx.add("warning", "gpu-count", f"the engine needs {ws} GPUs (TP × PP in its config.json); this machine has "
+                f"{gpu_state.count}", f"serve it on an instance with at least {ws} GPUs", edir, "gpu")
     built = None
     if isinstance(rec, dict):
         gpus = rec.get("gpus") or []
@@ -135,7 +140,3 @@ def _gpu_checks(ctx: _Ctx, edir: Path, facts: dict, gpu_state) -> None:
                 f"engine built on {name} ({arch}), this machine has {gpu_state.gpus[0].name} ({here}): TensorRT "
                 "engines run only on the architecture they were built for",
                 f"deploy to {fam_text}, or rebuild on a {here} machine", rec_path, "gpu")
-    ws = facts.get("world_size")
-    if isinstance(ws, int) and ws > gpu_state.count:
-        ctx.add("warning", "gpu-count", f"the engine needs {ws} GPUs (TP × PP); this machine has {gpu_state.count}",
-                f"serve it on an instance with at least {ws} GPUs", edir, "gpu")

@@ -22,8 +22,11 @@ from .report import (
 _MAX_BATCH_RE = re.compile(r"^max_batch_size\s*:\s*(\d+)", re.M)
 
 
-def _pbtxt_checks(ctx: _Ctx, mdir: Path, facts: dict) -> None:
+def _pbtxt_checks(ctx: _Ctx, mdir: Path, facts: dict, lmi=None, edir: Optional[Path] = None) -> None:
+    """``lmi``: the LmiTarget (its release decides the /tmp engine path rule and the backend tag of the value
+    rules); ``edir``: the engine folder (its config.json sizes the KV-cache rule)."""
     from .. import triton
+    from ..facts import target as target_mod
 
     path = mdir / "config.pbtxt"
     try:
@@ -71,6 +74,18 @@ def _pbtxt_checks(ctx: _Ctx, mdir: Path, facts: dict) -> None:
     eng = rep.engine_path
     est = eng.get("state")
     msg_val = eng.get("value")
+    known = lmi is not None and lmi.version and lmi.source in ("override", "image")
+    row = target_mod.release_facts(lmi.version) if known else None
+    if est == "host_path" and str(msg_val).rstrip("/") == "/tmp" and (row is None or row.get("tutorial_tmp_engine_path")):
+        # LMI 0.26–0.29's tutorial: "LMI will change this value in runtime to correct the model path after
+        # download"; djl-serving's source never touches gpt_model_path (the closed toolkit would), so: a warning
+        who = f"LMI {lmi.version}'s" if row else "The LMI 0.26–0.29"
+        ctx.add("warning", "pbtxt-engine-path-tmp",
+                f"the engine path is /tmp: {who} tutorial says LMI rewrites it after downloading the model from S3 "
+                "(done by the closed tensorrt_llm_toolkit, which cannot be checked here; djl-serving's own source "
+                f"never reads gpt_model_path); for artifacts mounted at /opt/ml/model it must be {expected}",
+                f"set gpt_model_path to {expected}: right in every case", path, "pbtxt")
+        est = "ok"
     if est in ("placeholder", "empty", "relative", "host_path", "missing"):
         what = {"placeholder": "is still a placeholder", "empty": "is empty", "relative": f"{msg_val!r} is relative",
                 "host_path": f"{msg_val!r} is a path on the build machine",
@@ -91,6 +106,41 @@ def _pbtxt_checks(ctx: _Ctx, mdir: Path, facts: dict) -> None:
     for n in rep.notes:
         if "untouched" in n or "every placeholder of the upstream template" in n:
             ctx.add("info", "pbtxt-untouched", n, "run lmi-wizard pbtxt fill … -i", path, "pbtxt")
+    # values the backend rejects or ignores (one rule set: core.triton.values)
+    trt = lmi.trtllm_version if lmi is not None and lmi.trtllm_version else None
+    tag = f"v{trt}" if trt else None
+    for f in triton.value_findings(triton.parameter_blocks(text), tag, engine_config=edir):
+        ctx.add(f.severity, f.code, f.problem, f.fix, path, "pbtxt")
+
+
+def _other_models_checks(ctx: _Ctx, root: Path, mdir: Path) -> None:
+    """The other model folders of a Triton repository (ensemble, preprocessing, postprocessing, bls): LMI loads
+    only the sub-folder with config.pbtxt + tokenizer_config.json (LmiUtils.isValidTrtLlmModelRepo) and
+    tokenizes itself, so it never reads them; a tritonserver pointed at the same repository loads every one, and
+    fails on what is left unfilled. Reported as warnings."""
+    from .. import triton
+
+    try:
+        others = sorted(p for p in root.iterdir() if p.is_dir() and p != mdir and (p / "config.pbtxt").is_file())
+    except OSError:
+        return
+    for other in others:
+        path = other / "config.pbtxt"
+        try:
+            if path.stat().st_size > MAX_PBTXT_BYTES:
+                continue
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        rep = triton.check_text(text, f"{other.name}/config.pbtxt")
+        blocking = sorted({f.name for f in rep.findings if f.kind == "blocking"})
+        if blocking:
+            names = ", ".join("${" + n + "}" for n in blocking[:8]) + (" …" if len(blocking) > 8 else "")
+            ctx.add("warning", "other-model-placeholder",
+                    f"{other.name}/config.pbtxt still has {len(blocking)} unfilled placeholder(s) ({names}): LMI "
+                    "does not read this model (it loads only the folder with tokenizer_config.json), but Triton "
+                    "does, and fails to load it", f"fill them (lmi-wizard pbtxt fill {other.name}/config.pbtxt …) "
+                    f"or remove {other.name}/ if only LMI serves this repository", path, "pbtxt")
 
 
 # --------------------------------------------------------------------------------------------- tokenizer

@@ -46,7 +46,7 @@ from ..base.findings import Finding
 from ..base.progress import CancelToken, ProgressFn, emit
 from .engine import _engine_checks, _gpu_checks, _version_checks
 from .mirror import mirror_s3
-from .model_files import _lmi_checks, _pbtxt_checks, _tokenizer_checks
+from .model_files import _lmi_checks, _other_models_checks, _pbtxt_checks, _tokenizer_checks
 from .report import GROUPS, SEVERITIES, CheckReport, _Ctx
 from .structure import (
     _all_rel_files,
@@ -172,7 +172,9 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
     _gpu_checks(ctx, edir, facts, gpu_state)
     if layout == L.TRITON:
         emit(progress, "check", "config.pbtxt")
-        _pbtxt_checks(ctx, mdir, facts)
+        _pbtxt_checks(ctx, mdir, facts, lmi, edir)
+        if mdir != root:
+            _other_models_checks(ctx, root, mdir)
     emit(progress, "check", "tokenizer")
     needs = _tokenizer_checks(ctx, mdir, layout)
     props = next((p for p in (root / "serving.properties", mdir / "serving.properties") if p.is_file()), None)

@@ -15,8 +15,11 @@ from .report import MAX_OBJECTS, _Ctx
 
 # --------------------------------------------------------------------------------------------- layout
 def _subfolders_with(root: Path, name: str) -> list[Path]:
+    """Sub-folders holding ``name``. Linked sub-folders count: LMI's prebuilt detection (LmiUtils
+    .isValidTrtLlmModelRepo, 0.25–0.32/0.34) lists the root with ``Files.isDirectory`` / ``isRegularFile``,
+    which follow links."""
     try:
-        return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and (p / name).is_file())
+        return sorted(p for p in root.iterdir() if p.is_dir() and (p / name).is_file())
     except OSError:
         return []
 
@@ -53,14 +56,16 @@ def _layout_findings(ctx: _Ctx, findings: Iterable, group: str = "layout") -> No
 
 
 def _all_rel_files(root: Path, limit: int = MAX_OBJECTS) -> list[str]:
+    """Files under ``root`` as '/'-separated relative paths, following linked folders as LMI (Files.isDirectory)
+    and ``aws s3 sync`` do; a link loop is a WizardError naming it."""
+    from ..base.fsutil import walk_files
+
     out = []
-    for base, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not is_our_temp(d))  # partial by definition: never part of the model
-        rel_base = os.path.relpath(base, root)
-        for f in files:
-            if is_our_temp(f):
-                continue
-            out.append(f if rel_base == "." else f"{Path(rel_base).as_posix()}/{f}")
+    for path in walk_files(root, what="model folder"):
+        rel = Path(os.path.relpath(path, root))
+        if any(is_our_temp(part) for part in rel.parts):
+            continue  # partial by definition: never part of the model
+        out.append(rel.as_posix())
         if len(out) > limit:
             break
     return out
