@@ -508,3 +508,12 @@ def test_values_the_backend_rejects_block_check(tmp_path, fixtures_dir):
     assert {"bad-scheduler-policy", "bad-kv-fraction", "kv-tokens-below-sequence"} <= codes(rep, "error")
     assert not rep.ok
     assert cli.main(["check", str(root), "--lmi-version", "0.30.0", "--json"]) != 0
+
+
+def test_lmi_without_trtllm_image_is_checked_only_as_a_named_self_built_layout(tmp_path, capsys):
+    edir = flat_repo(tmp_path, version="1.0.0")
+    assert cli.main(["check", str(edir), "--lmi-version", "0.35.0"]) == 2
+    assert "published no TensorRT-LLM image" in capsys.readouterr().err
+    rep = C.check_target(str(edir), lmi_version="0.35.0", layout="flat", **_kw())
+    assert rep.lmi["trtllm_version"] == "1.0.0" and "layout-vs-lmi" not in codes(rep)
+    assert "engine-version-seen" in codes(rep, "info")  # the 1.0.0 engine matches 0.35's source

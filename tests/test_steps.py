@@ -79,6 +79,15 @@ def test_bad_values_raise_one_clear_error(key, raw, msg):
     assert S.validate_field(key, raw, a) and msg in S.validate_field(key, raw, a)
 
 
+def test_lmi_without_trtllm_image_needs_the_layout_named():
+    a = tutorial_answers()
+    msg = S.validate_field("env.lmi_version", "0.35.0", a)
+    assert "published no TensorRT-LLM image" in msg and "LMI artifact layout = flat" in msg
+    assert S.validate_field("env.lmi_version", "0.33.0", a) is None
+    a["env.lmi_layout"] = "flat"  # a self-built image: the user names its layout
+    assert S.validate_field("env.lmi_version", "0.35.0", a) is None
+
+
 def test_unknown_key_suggests():
     a = S.Answers()
     with pytest.raises(S.FieldError, match="did you mean 'build.tp'"):

@@ -89,8 +89,11 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
     if install_root != "__default__":
         kw["install_root"] = install_root
     try:
+        # 0.34+ published no TensorRT-LLM image: checked as a self-built image only when the layout is given
+        self_built = bool(lmi_version and layout and not target_mod.trtllm_image_published(lmi_version))
         lmi = target_mod.determine_target(trtllm_version=installed.version if installed.installed else None,
-                                          lmi_override=lmi_version, **kw)
+                                          lmi_override=lmi_version, layout_override=layout if self_built else None,
+                                          **kw)
     except WizardError:
         raise
     report.lmi = lmi.to_json()

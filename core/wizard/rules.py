@@ -171,6 +171,13 @@ def validate_lmi_version(value: str, answers: Answers) -> Optional[Finding]:
         v = None
     if v is None or len(v.release) < 2:
         return invalid(f"{value!r} is not an LMI version such as 0.30.0 or 0.33.0-SNAPSHOT")
+    from ..facts import target
+
+    layout = answers["env.lmi_layout"] or "auto"
+    try:  # 0.34+ published no TensorRT-LLM image: a target only with the layout named (a self-built image)
+        target.require_published(str(value), None if layout == "auto" else layout)
+    except WizardError as exc:
+        return invalid(exc.problem, exc.fix.replace("--layout", "LMI artifact layout ="), code="lmi-no-trtllm-image")
     return None
 
 
