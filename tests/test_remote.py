@@ -123,15 +123,19 @@ def test_image_per_release_and_region():
     with pytest.raises(WizardError) as e:
         images.image_uri(rel, "xx-nowhere-1")
     assert "no registry in xx-nowhere-1" in e.value.problem and "--image" in e.value.fix
-    old = images.release_of("0.30.0", None)
+    # 0.28-0.32 have SageMaker DLC URIs in the release table (aws/deep-learning-containers available_images.md)
+    assert images.image_uri(images.release_of("0.30.0", None), "us-east-1").endswith(
+        "djl-inference:0.30.0-tensorrtllm0.12.0-cu125")
+    old = images.release_of("0.25.0", None)  # no SageMaker URI known for 0.25
     with pytest.raises(WizardError) as e:
         images.image_uri(old, "us-east-1")
     assert "--image" in e.value.fix
-    assert images.image_uri(old, "us-east-1", "123456789012.dkr.ecr.us-east-1.amazonaws.com/lmi:0.30") .endswith(":0.30")
+    assert images.image_uri(old, "us-east-1", "123456789012.dkr.ecr.us-east-1.amazonaws.com/lmi:0.25") .endswith(":0.25")
     with pytest.raises(WizardError):
         images.image_uri(old, "us-east-1", "not an image; rm -rf /")
+    assert images.image_python(old) == "3.10"  # serving/docker/tensorrt-llm.Dockerfile ARG python_version
     with pytest.raises(WizardError):
-        images.image_python(old)
+        images.image_python({"lmi": "0.99.0"})
 
 
 def test_recipe_remote_keys_read_through_field_rules(tmp_path):
