@@ -575,3 +575,76 @@ def test_the_lmi_dtype_map_covers_every_build_dtype():
     from lmi_wizard.core.build import DTYPES, LMI_DTYPE
 
     assert set(LMI_DTYPE) == set(DTYPES) and LMI_DTYPE["bfloat16"] == "bf16"
+
+
+# ---------------------------------------------------------------- extra flags: which builder gets each one
+
+def _lay(fixtures_dir, tmp_path, lmi):
+    from stand_ins.layout import release_files
+
+    files, _ = release_files(fixtures_dir, lmi)
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    return tmp_path
+
+
+def test_model_version_goes_to_the_builder_that_defines_it_per_era(fixtures_dir, tmp_path):
+    """The tutorial's --model_version v1_13b: build.py's flag ≤ 0.7, convert_checkpoint.py's from 0.8; written
+    under either table it lands where this checkout's builder defines it, with a warning saying so."""
+    from lmi_wizard.core.build import example_builders, place_flags
+
+    new = _lay(fixtures_dir, tmp_path / "012", "0.30") / "examples" / "baichuan"
+    conv, bld = example_builders(new)
+    placed = place_flags({}, {"--model_version": "v1_13b"}, conv, bld)
+    assert (placed.convert, placed.build) == ({"--model_version": "v1_13b"}, {})
+    [f] = placed.findings
+    assert (f.severity, f.code, f.key) == ("warning", "flag-moved", "build.build_flags")
+    assert "trtllm-build has no --model_version; convert_checkpoint.py defines it" in f.problem
+    plan = render_plan(new, BuildIntent.tutorial(model_dir="/m", advanced={"--model_version": "v1_13b"}))
+    convert, build = plan.steps[0].argv, plan.steps[1].argv
+    assert convert[convert.index("--model_version") + 1] == "v1_13b" and "--model_version" not in build
+    assert "flag-moved" in {f.code for f in plan.findings}
+
+    old = _lay(fixtures_dir, tmp_path / "071", "0.26") / "examples" / "baichuan"
+    conv, bld = example_builders(old)
+    assert conv is None
+    placed = place_flags({"--model_version": "v1_13b"}, {}, conv, bld)
+    assert (placed.convert, placed.build) == ({}, {"--model_version": "v1_13b"})
+    assert [f.code for f in placed.findings] == ["flag-moved"] and "one step with build.py" in placed.findings[0].problem
+    # written where it belongs: no warning
+    assert place_flags({}, {"--model_version": "v1_13b"}, conv, bld).findings == []
+
+
+def test_flags_neither_builder_defines_or_bad_values_are_refused(fixtures_dir, tmp_path):
+    from lmi_wizard.core.build import example_builders, place_flags
+
+    ex = _lay(fixtures_dir, tmp_path, "0.30") / "examples" / "baichuan"
+    conv, bld = example_builders(ex)
+    placed = place_flags({"--no_such_flag": "1"}, {"--model_version": "v9"}, conv, bld)
+    assert [(f.code, f.key) for f in placed.errors] == [("unknown-flag", "build.convert_flags"),
+                                                        ("bad-flag-value", "build.build_flags")]
+    assert "convert_checkpoint.py has no flag --no_such_flag, nor has trtllm-build" in placed.errors[0].problem
+    assert "choose one of: v1_7b, v1_13b, v2_7b, v2_13b" in placed.errors[1].fix
+    # a flag both define stays where it was written (--workers is in both at 0.12)
+    assert conv.has("--workers") and bld.has("--workers")
+    kept = place_flags({}, {"--workers": "4"}, conv, bld)
+    assert (kept.build, kept.convert, kept.findings) == ({"--workers": "4"}, {}, [])
+    with pytest.raises(WizardError, match="has no flag --no_such_flag"):
+        render_plan(ex, BuildIntent.tutorial(model_dir="/m", advanced_convert={"--no_such_flag": "1"}))
+
+
+def test_the_wizard_refuses_on_the_build_screen_what_run_would_refuse(fixtures_dir, tmp_path):
+    """The same rule as plan/run, beside the field (screen, --plain and recipes all validate through it)."""
+    from lmi_wizard.core import wizard as S
+
+    work = tmp_path / "work"
+    _lay(fixtures_dir, work / "TensorRT-LLM", "0.30")
+    a = S.Answers(ctx=S.Context(installed_trtllm=None, gpus=[]))
+    for k, v in {"checkout.work_dir": str(work), "checkout.dir": "TensorRT-LLM", "env.trtllm_version": "0.12.0",
+                 "model.source": "baichuan-inc/Baichuan-13B-Chat", "model.example": "baichuan",
+                 "build.build_flags": {"--model_version": "v1_13b"}, "build.convert_flags": {"--nope": True}}.items():
+        a[k] = v
+    found = [(f.severity, f.code, f.key) for f in S.validate_step(S.step("build"), a, advanced=True)
+             if f.code in ("flag-moved", "unknown-flag")]
+    assert sorted(found) == [("error", "unknown-flag", "build.convert_flags"), ("warning", "flag-moved", "build.build_flags")]

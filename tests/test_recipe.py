@@ -24,7 +24,7 @@ def _answers() -> S.Answers:
     a["model.source"] = "baichuan-inc/Baichuan-13B-Chat"
     a["model.example"] = "baichuan"
     a["build.tp"] = 2
-    a["build.extra_flags"] = {"--model_version": "v1_13b", "--odd key": 'q"uote\\back,colon:'}
+    a["build.build_flags"] = {"--model_version": "v1_13b", "--odd key": 'q"uote\\back,colon:'}
     a["triton.substitutions"] = "max_beam_width:1,gpu_device_ids:0\\,1"
     a["tokenizer.extra_patterns"] = ["*.py", "*.tiktoken"]
     a["destination.uri"] = "s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/baichuan-13b-chat/"
@@ -46,7 +46,7 @@ def test_round_trip_every_kind(tmp_path):
     # a default follows the answers it derives from when the recipe is edited
     edited = R.loads_recipe(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "0.16.0"'), ctx=a.ctx)
     assert edited["env.tag"] == "v0.16.0"
-    assert b["build.extra_flags"]["--odd key"] == 'q"uote\\back,colon:'
+    assert b["build.build_flags"]["--odd key"] == 'q"uote\\back,colon:'
     assert b["triton.substitutions"] == {"max_beam_width": "1", "gpu_device_ids": "0,1"}
     assert b["tokenizer.extra_patterns"] == ["*.py", "*.tiktoken"]
     # a recipe of only what the user set round-trips too, and keeps defaults dynamic
@@ -227,3 +227,16 @@ def test_triton_delete_params_round_trips_and_is_refused_for_the_flat_layout(tmp
     assert "delete_params" in str(exc.value) and "Triton layout" in str(exc.value)
     assert R.loads_recipe(flat.replace("[env]\n", '[env]\nlmi_layout = "triton"\n'))["triton.delete_params"] == \
         ["max_tokens_in_paged_kv_cache"]
+
+
+def test_extra_flags_is_the_older_name_of_build_flags():
+    from lmi_wizard.core.base.errors import WizardError
+
+    base = '[model]\nsource = "baichuan-inc/Baichuan-13B-Chat"\n[build]\n'
+    a = R.loads_recipe(base + 'extra_flags = { "--max_num_tokens" = "8192" }\nconvert_flags = { "--model_version" = "v1_13b" }\n',
+                       ctx=S.Context(installed_trtllm="0.12.0", gpus=[]), require=False)
+    assert a["build.build_flags"] == {"--max_num_tokens": "8192"}
+    assert a["build.convert_flags"] == {"--model_version": "v1_13b"}
+    assert "build_flags" in R.dumps_recipe(a) and "extra_flags" not in R.dumps_recipe(a)
+    with pytest.raises(WizardError, match="extra_flags and build_flags are the same setting"):
+        R.loads_recipe(base + 'extra_flags = {}\nbuild_flags = {}\n', require=False)

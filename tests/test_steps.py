@@ -46,8 +46,8 @@ def test_defaults_parse_and_derived_values():
     assert a["build.context_fmha"] is False
     a["triton.kv_cache_free_gpu_mem_fraction"] = "0.9"
     assert a["triton.kv_cache_free_gpu_mem_fraction"] == 0.9
-    a["build.extra_flags"] = "--model_version:v1_13b"
-    assert a["build.extra_flags"] == {"--model_version": "v1_13b"}
+    a["build.build_flags"] = "--model_version:v1_13b"
+    assert a["build.build_flags"] == {"--model_version": "v1_13b"}
     del a["build.tp"]
     assert a["build.tp"] == 1  # back to the default
 
@@ -69,7 +69,7 @@ def test_flat_layout_from_version_hides_triton_step():
     ("build.dtype", "float61", "did you mean 'float16'"),
     ("build.context_fmha", "maybe", "true or false"),
     ("triton.kv_cache_free_gpu_mem_fraction", "1.5", "maximum"),
-    ("build.extra_flags", "novalue", "key:value"),
+    ("build.build_flags", "novalue", "key:value"),
 ])
 def test_bad_values_raise_one_clear_error(key, raw, msg):
     a = tutorial_answers()
@@ -154,7 +154,7 @@ def test_visibility_and_advanced():
     a = tutorial_answers()
     build = S.step("build")
     basic = [f.key for f in build.visible_fields(a, advanced=False)]
-    assert "build.tp" in basic and "build.extra_flags" not in basic and "build.engine_dir" not in basic
+    assert "build.tp" in basic and "build.build_flags" not in basic and "build.engine_dir" not in basic
     a["build.method"] = "prebuilt"
     keys = [f.key for f in build.visible_fields(a)]
     assert "build.engine_dir" in keys and "build.context_fmha" not in keys
@@ -210,7 +210,7 @@ def test_copy_is_independent():
 def test_control_characters_refused_in_every_text_kind():
     a = S.Answers()
     for key, value in (("checkout.work_dir", "a\nb"), ("model.source", "a/\rb"), ("destination.uri", "s3://b/x\x1b/"),
-                       ("triton.substitutions", {"k": "v\nrm -rf ~"}), ("build.extra_flags", {"--a\tb": "1"}),
+                       ("triton.substitutions", {"k": "v\nrm -rf ~"}), ("build.build_flags", {"--a\tb": "1"}),
                        ("tokenizer.extra_patterns", ["*.py", "x\ny"]), ("triton.substitutions", "k:v\nrm")):
         with pytest.raises(S.FieldError) as exc:
             a[key] = value

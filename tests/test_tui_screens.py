@@ -124,7 +124,8 @@ async def test_build_preview_follows_every_edit(tmp_path, workdir):
             await pilot.pause(0.1)
             await app.workers.wait_for_complete()
         assert "--model_version" in text_of(app, "#build-flags")
-        assert app.screen.query_one("#row-build--extra_flags").display
+        assert app.screen.query_one("#row-build--build_flags").display
+        assert app.screen.query_one("#row-build--convert_flags").display
 
 
 @async_test

@@ -20,7 +20,7 @@ from ..base.errors import WizardError
 from ..base.findings import Finding
 from .discover import checkout_version, discover_flags, find_trtllm_build_source
 from .specs import BuilderFlags
-from .validate import GpuFacts, ModelFacts, validate_intent
+from .validate import GpuFacts, ModelFacts, _fmt, place_flags, validate_advanced, validate_intent
 
 #: the build dtype → LMI's ``option.dtype`` spelling (serving.properties of the AOT partition tool)
 LMI_DTYPE = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
@@ -220,58 +220,6 @@ class _Emitter:
         self.drop(intent, spec.name, f"cannot tell how to set {spec.name} (action {spec.action}, choices {ch})")
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
-def validate_advanced(flags: BuilderFlags, name: str, value: Any) -> list[str]:
-    """argv for an advanced flag ``name`` = ``value`` checked against the discovered type/choices.
-
-    ``value`` True/None for a switch; a list for nargs='+'. Raises WizardError for an unknown flag or a
-    value the builder would refuse.
-    """
-    spec = flags.get(name)
-    if spec is None:
-        raise WizardError(f"{flags.display_name} has no flag {name if name.startswith('-') else '--' + name}",
-                          f"see `lmi-wizard flags {shlex.quote(str(flags.path))}` for the flags this checkout knows")
-    if spec.is_switch:
-        if value in (True, None, "", "true", "True", "1"):
-            return [spec.name]
-        if value in (False, "false", "False", "0"):
-            return []
-        raise WizardError(f"{spec.name} is a switch ({spec.action}) and takes no value (got {value!r})",
-                          f"pass {spec.name} on its own, or leave it out")
-    values = list(value) if isinstance(value, (list, tuple)) else [value]
-    if spec.nargs in (None, "?") and len(values) > 1:
-        raise WizardError(f"{spec.name} takes one value, got {len(values)}", "give a single value")
-    if value is None or value is True:
-        if spec.nargs == "?":
-            return [spec.name]
-        raise WizardError(f"{spec.name} needs a value", f"give {spec.name}=VALUE")
-    out = [spec.name]
-    for v in values:
-        sv = _fmt(v)
-        if spec.type == "int":
-            try:
-                int(sv)
-            except ValueError:
-                raise WizardError(f"{spec.name} expects an integer, got {sv!r}", "give a whole number") from None
-        elif spec.type == "float":
-            try:
-                float(sv)
-            except ValueError:
-                raise WizardError(f"{spec.name} expects a number, got {sv!r}", "give a number") from None
-        elif spec.type == "str2bool" and sv.lower() not in ("true", "false", "yes", "no", "1", "0", "t", "f", "y", "n"):
-            raise WizardError(f"{spec.name} expects true/false, got {sv!r}", "give true or false")
-        if spec.choices is not None and sv not in [str(c) for c in spec.choices]:
-            raise WizardError(f"{sv!r} is not a valid value for {spec.name}",
-                              f"choose one of: {', '.join(map(str, spec.choices))}")
-        out.append(sv)
-    return out
-
-
 def _apply_advanced(em: _Emitter, advanced: dict) -> None:
     for name, value in advanced.items():
         argv = validate_advanced(em.flags, name, value)
@@ -352,6 +300,40 @@ def _put_dtype(em: _Emitter, dtype: str) -> bool:
     return em.put("--dtype", dtype)
 
 
+def _placed(intent: BuildIntent, converter: Optional[BuilderFlags], builder: BuilderFlags, findings: list):
+    """The intent's extra flags per builder (:func:`.validate.place_flags`); its warnings join the plan's
+    findings, its first error stops the rendering (the wizard shows the same finding beside the field)."""
+    placed = place_flags(intent.advanced_convert, intent.advanced, converter, builder)
+    if placed.errors:
+        raise placed.errors[0].to_error()
+    findings.extend(placed.findings)
+    return placed
+
+
+def example_builders(example_dir: str | os.PathLike, trtllm_build_source: Optional[str | os.PathLike] = None
+                     ) -> tuple[Optional[BuilderFlags], BuilderFlags]:
+    """(convert_checkpoint.py's flags or None, the build step's flags) of an example folder: trtllm-build's
+    with a converter (0.8+), the legacy build.py's without. Raises WizardError when the folder has no builder."""
+    ex = Path(example_dir)
+    if (ex / "convert_checkpoint.py").is_file():
+        bsrc = Path(trtllm_build_source) if trtllm_build_source else find_trtllm_build_source(ex)
+        if bsrc is None or not bsrc.is_file():
+            raise WizardError(f"trtllm-build's source (tensorrt_llm/commands/build.py) not found above {ex}",
+                              "use a full TensorRT-LLM checkout at the installed version")
+        return discover_flags(ex / "convert_checkpoint.py"), discover_flags(bsrc)
+    if (ex / "build.py").is_file():
+        return None, discover_flags(ex / "build.py")
+    raise WizardError(f"no builder in {ex}: neither convert_checkpoint.py nor build.py",
+                      "choose a model folder of the checkout that has one")
+
+
+def extra_flag_findings(example_dir: str | os.PathLike, convert_flags: dict, build_flags: dict) -> list[Finding]:
+    """What :func:`.validate.place_flags` says of these extra flags in this example folder (moved flags as
+    warnings, unknown flags and refused values as errors) — what the wizard shows beside the two fields."""
+    converter, builder = example_builders(example_dir)
+    return place_flags(convert_flags, build_flags, converter, builder).findings
+
+
 def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: str = "python3",
                 trtllm_build: Sequence[str] = ("trtllm-build",), trtllm_build_source: Optional[str | os.PathLike] = None,
                 trtllm_version: Optional[str] = None, gpu: Optional["GpuFacts"] = None,
@@ -382,6 +364,7 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
             raise WizardError(f"trtllm-build's source (tensorrt_llm/commands/build.py) not found above {ex}",
                               "use a full TensorRT-LLM checkout at the installed version")
         bflags = discover_flags(bsrc)
+        placed = _placed(intent, cflags, bflags, findings)
         ckpt = intent.checkpoint_dir or (str(out_dir) + "_ckpt" if str(out_dir) not in ("", ".") else "tllm_checkpoint")
         conv = _Emitter(cflags, "convert_checkpoint.py", dropped)
         if intent.model_dir:
@@ -393,7 +376,7 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
         _parallelism(conv, intent, world, legacy=False)
         if intent.parallel_build and world > 1 and conv.has("--workers"):
             conv.put("--workers", intent.workers or world)
-        _apply_advanced(conv, intent.advanced_convert)
+        _apply_advanced(conv, placed.convert)
 
         bld = _Emitter(bflags, "trtllm-build", dropped)
         bld.must("checkpoint folder", "--checkpoint_dir", ckpt)
@@ -423,17 +406,14 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
             else:
                 bld.drop("parallel build", "--workers", "no --workers / --parallel_build in trtllm-build")
         _lengths(bld, intent, translations)
-        _apply_advanced(bld, intent.advanced)
+        _apply_advanced(bld, placed.build)
         steps = [Step("convert", [python, "convert_checkpoint.py", *conv.argv], ex, convert_src, ex / ckpt),
                  Step("trtllm-build", [*trtllm_build, *bld.argv], ex, bsrc, engine_dir)]
         notes = [f"convert_checkpoint.py: {n}" for n in cflags.notes] + [f"trtllm-build: {n}" for n in bflags.notes]
         layout = "two-step"
     elif legacy_src.is_file():
-        if intent.advanced_convert:
-            raise WizardError(f"advanced convert_checkpoint.py flags ({', '.join(intent.advanced_convert)}) given, but "
-                              f"{ex} builds in one step with the legacy build.py",
-                              "set them on build.py instead (--set), after checking `lmi-wizard flags build.py`")
         lflags = discover_flags(legacy_src)
+        placed = _placed(intent, None, lflags, findings)
         em = _Emitter(lflags, "build.py", dropped)
         if intent.model_dir:
             if not em.put("--model_dir", intent.model_dir):
@@ -456,7 +436,7 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
             else:
                 em.drop("parallel build", "--parallel_build", "no --parallel_build in build.py")
         _lengths(em, intent, translations)
-        _apply_advanced(em, intent.advanced)
+        _apply_advanced(em, placed.build)
         steps = [Step("build", [python, "build.py", *em.argv], ex, legacy_src, engine_dir)]
         notes = [f"build.py: {n}" for n in lflags.notes]
         layout = "legacy"

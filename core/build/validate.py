@@ -6,11 +6,13 @@ version, returning :class:`~..base.findings.Finding` s.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional
 
+from ..base.errors import WizardError
 from ..base.findings import Finding
 from ..base.fmt import gib
 from ..facts.versions import release_tuple
@@ -18,6 +20,7 @@ from ..sizing import BYTES_PER_DTYPE, tp_split_problem
 
 if typing.TYPE_CHECKING:
     from .render import BuildIntent
+    from .specs import BuilderFlags
 
 DTYPES = ("float16", "bfloat16", "float32")
 MAX_WORLD_SIZE = 1024  # TP × PP above this is a typo, not a cluster
@@ -180,3 +183,142 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
             else:
                 out.append(Finding("info", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU of {gib(mem)}", None))
     return out
+
+
+def validate_advanced(flags: "BuilderFlags", name: str, value: Any) -> list[str]:
+    """argv for an advanced flag ``name`` = ``value`` checked against the discovered type/choices.
+
+    ``value`` True/None for a switch; a list for nargs='+'. Raises WizardError for an unknown flag or a
+    value the builder would refuse.
+    """
+    spec = flags.get(name)
+    if spec is None:
+        raise WizardError(f"{flags.display_name} has no flag {name if name.startswith('-') else '--' + name}",
+                          f"see `lmi-wizard flags {shlex.quote(str(flags.path))}` for the flags this checkout knows")
+    if spec.is_switch:
+        if value in (True, None, "", "true", "True", "1"):
+            return [spec.name]
+        if value in (False, "false", "False", "0"):
+            return []
+        raise WizardError(f"{spec.name} is a switch ({spec.action}) and takes no value (got {value!r})",
+                          f"pass {spec.name} on its own, or leave it out")
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if spec.nargs in (None, "?") and len(values) > 1:
+        raise WizardError(f"{spec.name} takes one value, got {len(values)}", "give a single value")
+    if value is None or value is True:
+        if spec.nargs == "?":
+            return [spec.name]
+        raise WizardError(f"{spec.name} needs a value", f"give {spec.name}=VALUE")
+    out = [spec.name]
+    for v in values:
+        sv = _fmt(v)
+        if spec.type == "int":
+            try:
+                int(sv)
+            except ValueError:
+                raise WizardError(f"{spec.name} expects an integer, got {sv!r}", "give a whole number") from None
+        elif spec.type == "float":
+            try:
+                float(sv)
+            except ValueError:
+                raise WizardError(f"{spec.name} expects a number, got {sv!r}", "give a number") from None
+        elif spec.type == "str2bool" and sv.lower() not in ("true", "false", "yes", "no", "1", "0", "t", "f", "y", "n"):
+            raise WizardError(f"{spec.name} expects true/false, got {sv!r}", "give true or false")
+        if spec.choices is not None and sv not in [str(c) for c in spec.choices]:
+            raise WizardError(f"{sv!r} is not a valid value for {spec.name}",
+                              f"choose one of: {', '.join(map(str, spec.choices))}")
+        out.append(sv)
+    return out
+
+
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------------------
+# Extra flags: which builder gets each one (the one rule; the screen, --plain, recipes, plan and run use it)
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class FlagPlacement:
+    """Extra flags split per builder, after :func:`place_flags`: ``convert`` for convert_checkpoint.py (empty
+    with the one-step legacy build.py), ``build`` for trtllm-build / build.py, and what was moved or refused."""
+
+    convert: dict
+    build: dict
+    findings: list
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.blocking]
+
+
+CONVERT_KEY, BUILD_KEY = "build.convert_flags", "build.build_flags"
+
+
+def _flag_name(name: str) -> str:
+    return name if name.startswith("-") else "--" + name
+
+
+def place_flags(convert_flags: Mapping[str, Any], build_flags: Mapping[str, Any],
+                converter: Optional["BuilderFlags"], builder: "BuilderFlags") -> FlagPlacement:
+    """Send each extra flag to the builder that defines it.
+
+    ``converter`` is None for the one-step legacy ``build.py`` (≤ 0.7), where every flag goes to ``builder``.
+    A flag asked of the side that does not define it moves to the other side when exactly that one defines it
+    (a warning says so: the tutorial's ``--model_version v1_13b`` is a build.py flag before 0.8 and a
+    convert_checkpoint.py flag after); a flag neither defines, or a value its builder would refuse, is an
+    error naming the flag and the builders. The person's own placement wins when both sides define a flag.
+    """
+    out_c: dict = {}
+    out_b: dict = {}
+    findings: list[Finding] = []
+    sides = {"convert": (converter, out_c, CONVERT_KEY), "build": (builder, out_b, BUILD_KEY)}
+    other = {"convert": "build", "build": "convert"}
+    asked = [("convert", k, v) for k, v in dict(convert_flags or {}).items()] + \
+            [("build", k, v) for k, v in dict(build_flags or {}).items()]
+    # the person's own placements first, so a moved flag never overrides one written for that builder
+    asked.sort(key=lambda t: not (sides[t[0]][0] is not None and sides[t[0]][0].has(t[1])))
+    for side, name, value in asked:
+        flags, table, key = sides[side]
+        o_flags, o_table, _ = sides[other[side]]
+        shown = _flag_name(name)
+        if flags is not None and flags.has(name):
+            target, target_table = flags, table
+        elif o_flags is not None and o_flags.has(name):
+            target, target_table = o_flags, o_table
+            if flags is None:
+                why = (f"this checkout builds in one step with {o_flags.display_name} (no convert_checkpoint.py), "
+                       f"which defines {shown}")
+            else:
+                why = f"{flags.display_name} has no {shown}; {o_flags.display_name} defines it"
+            if any(o_flags.get(k) is o_flags.get(name) for k in o_table):
+                findings.append(Finding("warning", "flag-twice", f"{shown} is given for both builders; "
+                                        f"{o_flags.display_name} takes the value written for it", "give it once",
+                                        key=key))
+                continue
+            findings.append(Finding("warning", "flag-moved", f"{shown} goes to {o_flags.display_name}: {why}",
+                                    f"write it under {'convert_flags' if side == 'build' else 'build_flags'} to "
+                                    "say so yourself", key=key))
+        else:
+            present = [f for f in (flags, o_flags) if f is not None]
+            nor = f", nor has {present[1].display_name}" if len(present) > 1 else ""
+            if flags is None:
+                nor += (f" (this checkout builds in one step with the legacy {present[0].display_name}: "
+                        "there is no convert_checkpoint.py)")
+            lists = " and ".join(f"`lmi-wizard flags {shlex.quote(str(f.path))}`" for f in present)
+            findings.append(Finding("error", "unknown-flag", f"{present[0].display_name} has no flag {shown}{nor}",
+                                    f"remove it, or use a flag listed by {lists}", key=key))
+            continue
+        try:
+            validate_advanced(target, name, value)
+        except WizardError as exc:
+            findings.append(Finding("error", "bad-flag-value", f"{target.display_name}: {exc.problem}", exc.fix,
+                                    key=key))
+            continue
+        target_table[name] = value
+    return FlagPlacement(out_c, out_b, findings)

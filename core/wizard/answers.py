@@ -380,17 +380,12 @@ def gpu_facts(ctx: "Context"):
 
 def build_intent(answers: Answers, *, model_dir: str = "", output_dir: str | None = None):
     """The Build step's answers as a ``core.build.BuildIntent`` (what the renderer and the validation take).
-    ``build.extra_flags`` keys written ``convert:--flag`` go to convert_checkpoint.py, the others to the
-    build step."""
+    ``build.convert_flags`` go to convert_checkpoint.py, ``build.build_flags`` to the build step;
+    ``core.build.place_flags`` moves a flag to the builder that defines it."""
     from ..build import BuildIntent
 
-    advanced: dict = {}
-    convert: dict = {}
-    for k, v in dict(answers["build.extra_flags"] or {}).items():
-        if k.startswith("convert:"):
-            convert[k.split(":", 1)[1]] = v
-        else:
-            advanced[k] = v
+    advanced: dict = dict(answers["build.build_flags"] or {})
+    convert: dict = dict(answers["build.convert_flags"] or {})
     return BuildIntent(
         model_dir=model_dir, output_dir=output_dir if output_dir is not None else str(answers["build.output_dir"]),
         dtype=answers["build.dtype"] or "float16", gemm_plugin=bool(answers["build.gemm_plugin"]),

@@ -208,9 +208,14 @@ BUILD = Step(
               default=lambda a: f"engines/{a['model.name'] or 'model'}-{a['build.dtype'] or 'float16'}-"
                                 f"tp{a['build.tp'] or 1}" + (f"-pp{a['build.pp']}" if (a['build.pp'] or 1) > 1 else ""),
               advanced=True, visible_if=not_prebuilt, validator=R.validate_out_folder),
-        Field("build.extra_flags", "Advanced builder flags", Kind.MAPPING,
-              "Any other flag the builder has (discovered from the checkout), e.g. --model_version:v1_13b. "
-              "A flag without a value is written as --flag:true.",
+        Field("build.convert_flags", "Converter flags", Kind.MAPPING,
+              "Other flags of convert_checkpoint.py (0.8+), e.g. --model_version:v1_13b for Baichuan. A flag "
+              "without a value is written as --flag:true. A flag only the build step defines is moved there "
+              "(with a warning); one neither defines is refused.",
+              default=lambda a: {}, validator=R.validate_extra_flags, advanced=True, visible_if=builds_here),
+        Field("build.build_flags", "Builder flags", Kind.MAPPING,
+              "Other flags of the build step (build.py, or trtllm-build), e.g. --max_num_tokens:8192. A flag "
+              "only the converter defines is moved there (with a warning); one neither defines is refused.",
               default=lambda a: {}, validator=R.validate_extra_flags, advanced=True, visible_if=builds_here),
     ),
     checks=R.check_build,

@@ -59,12 +59,14 @@ SECRET_KEY_RE = re.compile(r"(secret|(^|_)(hf_)?tokens?($|_)|password|passwd|acc
 # values that are credentials whatever key holds them: Hugging Face tokens, AWS access key ids, a password in a URL
 SECRET_VALUE_RE = re.compile(r"hf_[A-Za-z0-9]{20,}|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])|"
                              r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]+:[^/@\s]+@")
-# keys inside a [triton] substitutions / [build] extra_flags table that name a credential (narrower than
+# keys inside a [triton] substitutions / [build] convert_flags / build_flags table that name a credential (narrower than
 # SECRET_KEY_RE: pbtxt keys such as max_tokens_in_paged_kv_cache are not secrets)
 _SECRET_SUBKEY_RE = re.compile(r"(secret|password|passwd|access_key|session_key|api_key|hf_token|auth_token|"
                                r"credential)", re.I)
 _SECRET_ENV = CREDENTIAL_ENV  # core.base.secrets: the one list
 _TOP_LEVEL = {"format"}
+# older names a recipe (or a saved state) may still use → the field they mean
+ALIASES = {"build.extra_flags": "build.build_flags"}
 _STATE_SECTION = "wizard"
 
 
@@ -135,6 +137,13 @@ def _answers_from_data(data: Mapping[str, Any], *, source: str, ctx: Context | N
             continue
         for name, value in body.items():
             key = f"{sec}.{name}"
+            if key in ALIASES:  # e.g. [build] extra_flags, the earlier name of build_flags
+                new = ALIASES[key]
+                if new.split(".", 1)[1] in body:
+                    problems.append(f"[{sec}] {name} and {new.split('.', 1)[1]} are the same setting, given twice")
+                    fixes.append(f"keep only {new.split('.', 1)[1]} ({name} is its older name)")
+                    continue
+                key = new
             f = FIELDS.get(key)
             if f is None or not f.stored:
                 if SECRET_KEY_RE.search(name) or (f is not None and not f.stored):

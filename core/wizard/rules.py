@@ -18,8 +18,8 @@ from ..base.errors import WizardError
 from ..base.findings import SEVERITIES, Finding, error, warning
 from ..facts.versions import release_tuple, try_parse_version
 from ..models import is_hf_id
-from .answers import (Answers, build_intent, build_method, builds_here, checkout_args, gpu_facts, model_ref,
-                      needs_checkout, not_prebuilt, resolve_layout, trtllm_version, work_path, local_source)
+from .answers import (Answers, build_intent, build_method, builds_here, checkout_args, checkout_dir, gpu_facts,
+                      model_ref, needs_checkout, not_prebuilt, resolve_layout, trtllm_version, work_path, local_source)
 
 HF_ID_FIX = "write a Hugging Face repo id (owner/name or name), or the path of an existing folder"
 
@@ -256,6 +256,27 @@ def check_build(answers: Answers) -> Iterable[Finding]:
     for f in findings:
         yield Finding(f.level if f.level in SEVERITIES else "info", f.code, f.message, f.fix,
                       key=_FINDING_KEYS.get(f.code, "build"))
+    if method == "checkout":
+        yield from check_extra_flags(answers)
+
+
+def check_extra_flags(answers: Answers) -> Iterable[Finding]:
+    """``build.convert_flags`` / ``build.build_flags`` against the builders of the checkout's example folder
+    (``core.build.place_flags``: a flag moves to the one builder that defines it, with a warning; a flag none
+    defines is refused here, not at Run). Nothing to say while the checkout or the example is not there yet:
+    the build step applies the same rule when it renders the command."""
+    convert, build = answers["build.convert_flags"] or {}, answers["build.build_flags"] or {}
+    root, name = checkout_dir(answers), answers["model.example"]
+    if not (convert or build) or not name or root is None or not root.is_dir():
+        return
+    from .. import models
+    from ..build import extra_flag_findings
+
+    try:
+        ex = models.find_example(root, name)
+        yield from extra_flag_findings(ex.path, convert, build)
+    except (WizardError, OSError):
+        return  # no such example / no builder: other rules say so
 
 
 def check_destination(answers: Answers) -> Iterable[Finding]:
