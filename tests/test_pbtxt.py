@@ -694,3 +694,15 @@ def test_decoupled_reads_booleans_as_protobuf_does(literal):
         expected = "invalid"
     rep = pbtxt.check_text(text)
     assert rep.decoupled["state"] == expected and rep.decoupled["value"] == literal
+
+
+def test_a_literal_max_batch_size_above_the_engine_is_lowered(fixtures_dir):
+    """The v0.5.0 template hard-codes max_batch_size: 128 (no placeholder); an engine built for 64 gets 64."""
+    from lmi_wizard.core import triton as T
+
+    text = (fixtures_dir / "pbtxt" / "v0.5.0" / "tensorrt_llm" / "config.pbtxt").read_text()
+    out, old = T.cap_max_batch_size(text, 64)
+    assert old == 128 and "max_batch_size: 64\n" in out and out.replace("max_batch_size: 64", "max_batch_size: 128") == text
+    assert T.cap_max_batch_size(text, 256) == (text, None)
+    later = (fixtures_dir / "pbtxt" / "v0.8.0" / "tensorrt_llm" / "config.pbtxt").read_text()
+    assert T.cap_max_batch_size(later, 8) == (later, None)  # a placeholder is the fill's business

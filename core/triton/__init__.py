@@ -23,7 +23,7 @@ from .fill import (DEFAULT_ENGINE_PATH, ENGINE_PATH_KEYS, MAX_PBTXT_BYTES, FillR
                    fill_text, key_history, model_of, normalize_newlines, placeholder_names, scan_template_tree)
 from .check import (LOAD_FATAL_PARAMS, LOAD_FATAL_PYTHON_PARAMS, CheckReport, Placeholder, check_file, check_text,
                     parse_model_config)
-from .edit import (delete_parameter, fill_key, parameter_blocks, parameter_keys, set_decoupled, set_engine_path,
+from .edit import (cap_max_batch_size, delete_parameter, fill_key, parameter_blocks, parameter_keys, set_decoupled, set_engine_path,
                    unified_diff)
 from .repo import MODELS, TEMPLATE_SUBDIRS, AssembleResult, assemble_repo, available_models, find_template_dir
 from .values import SCHEDULER_POLICIES, engine_limits, value_findings
@@ -36,7 +36,7 @@ __all__ = [
     "fill_text", "key_history", "model_of", "normalize_newlines", "placeholder_names", "scan_template_tree",
     "LOAD_FATAL_PARAMS", "LOAD_FATAL_PYTHON_PARAMS", "CheckReport", "Placeholder", "check_file", "check_text",
     "parse_model_config",
-    "delete_parameter", "fill_key", "parameter_blocks", "parameter_keys", "set_decoupled", "set_engine_path",
+    "cap_max_batch_size", "delete_parameter", "fill_key", "parameter_blocks", "parameter_keys", "set_decoupled", "set_engine_path",
     "unified_diff",
     "MODELS", "TEMPLATE_SUBDIRS", "AssembleResult", "assemble_repo", "available_models", "find_template_dir",
     "SCHEDULER_POLICIES", "engine_limits", "value_findings",

@@ -1,5 +1,6 @@
 """Text transforms of a config.pbtxt for a live diff preview (nothing touches the disk): :func:`fill_key`,
-:func:`delete_parameter`, :func:`set_decoupled`, :func:`set_engine_path`, :func:`unified_diff`."""
+:func:`delete_parameter`, :func:`set_decoupled`, :func:`set_engine_path`,
+:func:`cap_max_batch_size`, :func:`unified_diff`."""
 
 from __future__ import annotations
 
@@ -96,6 +97,22 @@ def set_decoupled(text: str, value: bool = True) -> str:
         le = len(text) if le < 0 else le
         return text[:le] + "\n" + block.rstrip("\n") + text[le:]
     return text + ("" if text.endswith("\n") or not text else "\n") + block.lstrip("\n")
+
+
+def cap_max_batch_size(text: str, engine_max: int) -> tuple[str, int | None]:
+    """A literal top-level ``max_batch_size: N`` above the engine's ``engine_max`` lowered to it (the v0.5.0
+    template hard-codes 128, which Triton would then send to an engine built for fewer). Returns the text and
+    the old value when it changed (else None); a placeholder or a value within the engine's is left alone."""
+    mb = _top_value(_scan(text), "max_batch_size")
+    if mb is None or mb.kind != "num":
+        return text, None
+    try:
+        old = int(mb.raw)
+    except ValueError:
+        return text, None
+    if old <= engine_max:
+        return text, None
+    return text[: mb.start] + str(engine_max) + text[mb.end:], old
 
 
 def set_engine_path(text: str, path: str = DEFAULT_ENGINE_PATH, *, param: str = "gpt_model_path") -> str:

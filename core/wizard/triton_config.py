@@ -81,6 +81,12 @@ def fill_config(a: Answers, template: str, *, path: str | os.PathLike = "config.
         text = res.text
         notes += res.notes
     text = pbtxt.set_decoupled(text, bool(a["triton.decoupled"]))
+    engine_max = a["build.max_batch_size"]
+    if engine_max:
+        text, old = pbtxt.cap_max_batch_size(text, int(engine_max))
+        if old is not None:
+            notes.append(f"max_batch_size {old} of the {tag} template lowered to the engine's {engine_max} "
+                         "(build.max_batch_size)")
     keys = pbtxt.parameter_keys(text)
     for param in pbtxt.ENGINE_PATH_KEYS:
         if param in keys:
