@@ -177,3 +177,29 @@ def test_golden_flow(lmi, model, runner, fixtures_dir, tmp_path, monkeypatch, ca
     props = (work / "lmi-configs" / "serving.properties").read_text()
     extracted = (work / "lmi-configs" / "extracted" / "serving.properties").read_text()
     assert "option.tensor_parallel_degree=2" in props and "option.rolling_batch=trtllm" in extracted
+
+
+def test_the_shipped_baichuan_example_plans_and_runs_on_v0_12_0(runner, fixtures_dir, tmp_path, monkeypatch, capsys):
+    """examples/baichuan-tp2.toml as shipped (only the remotes and the bucket pointed at local copies):
+    --model_version reaches convert_checkpoint.py, which the real 0.12.0 parsers accept."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "baichuan-tp2.toml"
+    text = example.read_text()
+    files, _ = release_files(fixtures_dir, "0.30")
+    urls = {"trtllm": file_url(make_repo(tmp_path / "remotes" / "TensorRT-LLM", {"v0.12.0": files}, bare=True)),
+            "backend": file_url(make_repo(tmp_path / "remotes" / "tensorrtllm_backend", {"v0.12.0": _backend_files("0.12.0")},
+                                          gitlinks=BACKEND_GITLINKS, bare=True))}
+    text = text.replace("[checkout]\n", f'[checkout]\nbackend_url = "{urls["backend"]}"\ntrtllm_url = "{urls["trtllm"]}"\n', 1)
+    model = _model_dir(tmp_path, "baichuan")
+    text = text.replace('source = "baichuan-inc/Baichuan-13B-Chat"', f'source = "{model}"')
+    text = text.replace('uri = "s3://lmi-llm/', f'uri = "{tmp_path}/bucket/')
+    assert text.count(str(model)) == 2 and "convert_flags" in text
+    recipe = tmp_path / "baichuan-tp2.toml"
+    recipe.write_text(text)
+    monkeypatch.setenv("PATH", runner["bin"] + os.pathsep + os.environ.get("PATH", ""))
+    assert cli.main(["run", str(recipe), "--python", runner["python"], "--json"]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    assert cli.main(["plan", str(recipe)]) == 0
+    script = capsys.readouterr().out
+    convert = next(ln for ln in script.splitlines() if ln.startswith("python3 convert_checkpoint.py"))
+    build = next(ln for ln in script.splitlines() if ln.startswith("trtllm-build "))
+    assert "--model_version v1_13b" in convert and "--model_version" not in build
