@@ -59,7 +59,8 @@ class ConfigStep(PipelineStep):
         decoupled = bool(a["triton.decoupled"])
         named = list(dict.fromkeys(a["triton.delete_params"] or ()))
         lines += ["# what the tutorial then edits by hand (vi): model_transaction_policy { decoupled: "
-                  f"{decoupled} }}, the engine path as the container sees it"
+                  f"{decoupled} }}, the engine path as the container sees it, max_batch_size no larger than the "
+                  "engine's"
                   + (f", the parameters blocks {', '.join(named)} deleted" if named else "")
                   + (", and every parameters { … } block still holding ${…} deleted"
                      if a["triton.optional_placeholders"] == "delete" else ""),
@@ -67,6 +68,8 @@ class ConfigStep(PipelineStep):
                   "from lmi_wizard.core.base.fsutil import atomic_write_text",
                   f"path = {str(cfg)!r}",
                   f"text = pbtxt.set_decoupled(open(path).read(), {decoupled!r})",
+                  *([f"text = pbtxt.cap_max_batch_size(text, {int(a['build.max_batch_size'])})[0]"]
+                    if a["build.max_batch_size"] else []),
                   "for key in pbtxt.ENGINE_PATH_KEYS:",
                   "    if key in pbtxt.parameter_keys(text):",
                   f"        text = pbtxt.set_engine_path(text, {a['triton.engine_path']!r}, param=key)"]
