@@ -1,0 +1,36 @@
+"""The load test's result as text (the verb's human output and the Done screen's lines)."""
+
+from __future__ import annotations
+
+from .loadtest import ServeResult
+
+
+def summary_line(res: ServeResult) -> str:
+    """One line: what the load test proved (or why not)."""
+    if res.status == "ok":
+        tps = f", {res.tokens_per_s:g} tokens/s" if res.tokens_per_s is not None else ""
+        return f"LMI loaded the model in {res.ready_s:.1f} s and answered in {res.latency_s:.2f} s{tps}"
+    if res.status == "skipped":
+        return res.error or "load test skipped"
+    if res.status == "cancelled":
+        return "load test cancelled: nothing left running"
+    return f"LMI did not load or did not answer: {res.error}"
+
+
+def render_human(res: ServeResult) -> str:
+    lines = [("✓ " if res.ok else "✗ ") + summary_line(res)]
+    if not res.ok and res.fix:
+        lines.append(f"  fix: {res.fix}")
+    if res.text is not None:
+        lines.append("  answer: " + res.text.replace("\n", "\n          "))
+    if res.model_arg:
+        lines.append(f"  server: djl-serving -m {res.model_arg} on 127.0.0.1:{res.port}")
+    if res.stop:
+        s = res.stop
+        how = ", ".join(w for w, on in (("model deleted", s.get("deleted")), ("SIGTERM", s.get("sigterm")),
+                                        ("SIGKILL", s.get("sigkill"))) if on) or "it had exited"
+        lines.append(f"  stopped: {how}; nothing of its process group left"
+                     if not s.get("survivors") else f"  stopped: survivors {s['survivors']}")
+    for n in res.notes:
+        lines.append(f"  note: {n}")
+    return "\n".join(lines)
