@@ -128,7 +128,7 @@ def test_flat_loads_answers_and_leaves_nothing(tmp_path, djl, monkeypatch):
     assert res.stop["sigterm"] and res.stop["sigkill"] and res.stop["survivors"] == []
     assert_nothing_left(rec)
     # GPU memory came back (fake NVML follows the workers), the engine folder is untouched
-    assert res.gpu_freed is True
+    assert res.gpu_freed is True and res.gpu_used_bytes == 2 * 30 * 2**30  # two live workers while loaded
     assert sorted(p.name for p in edir.iterdir()) == before
     # the log streamed as typed progress events
     assert any(e.extra.get("log") and "API bind to" in e.message for e in events)

@@ -83,6 +83,7 @@ class ServeResult:
     staging: Optional[dict] = None
     stop: Optional[dict] = None
     gpu_freed: Optional[bool] = None
+    gpu_used_bytes: Optional[int] = None  # GPU memory the loaded model held (NVML, all GPUs), when known
     notes: list[str] = field(default_factory=list)
     log_tail: list[str] = field(default_factory=list)
 
@@ -105,7 +106,8 @@ class ServeResult:
             if self.code:
                 d["code"] = self.code
         d.update({"layout": self.layout, "model": self.model_arg, "port": self.port, "staging": self.staging,
-                  "stop": self.stop, "gpu_freed": self.gpu_freed, "notes": self.notes})
+                  "stop": self.stop, "gpu_freed": self.gpu_freed, "gpu_used_bytes": self.gpu_used_bytes,
+                  "notes": self.notes})
         if not self.ok:
             d["log_tail"] = self.log_tail[-20:]
         return d
@@ -235,6 +237,10 @@ def serve_test(model_dir: str | os.PathLike, layout: Optional[str] = None, lmi_v
             res.ready_s = round(time.monotonic() - t0, 3)
             emit(progress, STEP, f"ready after {res.ready_s:.1f} s; sending one prompt "
                                  f"({options.max_new_tokens} new tokens)")
+            if before is not None:  # what the loaded model holds on the GPUs (NVML), for the report
+                loaded, _ = gpumem.snapshot(options.nvml)
+                if loaded is not None:
+                    res.gpu_used_bytes = sum(max(0, loaded.used[i] - before.used.get(i, 0)) for i in loaded.used)
             _ask(server, options, res, layout, before, cancel)
     except BaseException as exc:
         unregister()

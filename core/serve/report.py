@@ -23,6 +23,8 @@ def render_human(res: ServeResult) -> str:
         lines.append(f"  fix: {res.fix}")
     if res.text is not None:
         lines.append("  answer: " + res.text.replace("\n", "\n          "))
+    if res.gpu_used_bytes is not None:
+        lines.append(f"  GPU memory held while loaded: {res.gpu_used_bytes / 2**30:.1f} GiB")
     if res.model_arg:
         lines.append(f"  server: djl-serving -m {res.model_arg} on 127.0.0.1:{res.port}")
     if res.stop:

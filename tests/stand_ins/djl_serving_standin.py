@@ -71,9 +71,22 @@ def fail(*lines: str) -> None:
     sys.exit(1)
 
 
+# STANDIN_CUDA_MB=N (GPU machines only): each worker really holds N MiB of GPU memory through the CUDA driver
+# API (libcuda via ctypes), so that NVML sees what a loaded engine would hold until the worker is killed.
+_CUDA = """
+import ctypes, os
+cu = ctypes.CDLL("libcuda.so.1")
+assert cu.cuInit(0) == 0
+dev = ctypes.c_int(); assert cu.cuDeviceGet(ctypes.byref(dev), 0) == 0
+ctx = ctypes.c_void_p(); assert cu.cuCtxCreate_v2(ctypes.byref(ctx), 0, dev) == 0
+ptr = ctypes.c_uint64(); assert cu.cuMemAlloc_v2(ctypes.byref(ptr), int(os.environ["STANDIN_CUDA_MB"]) << 20) == 0
+"""
+
+
 def start_workers(n: int) -> None:
     code = ("import signal,sys,time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-            "print('ready', flush=True)\nsys.stdout.close()\nwhile True: time.sleep(0.05)\n")
+            + (_CUDA if os.environ.get("STANDIN_CUDA_MB") else "")
+            + "print('ready', flush=True)\nsys.stdout.close()\nwhile True: time.sleep(0.05)\n")
     for _ in range(n):
         p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)  # same process group
         p.stdout.readline()  # it ignores SIGTERM from here on
