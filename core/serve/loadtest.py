@@ -135,7 +135,7 @@ def _answer_text(body: object) -> tuple[Optional[str], Optional[int], Optional[s
 def _check_first(model_dir: Path, lmi_version: Optional[str], layout: Optional[str], options: ServeOptions,
                  progress: ProgressFn | None):
     """Run core.check; refuse (WizardError, exit 2) when it finds an error. Returns the report."""
-    from ..check import check_dir
+    from ..preflight import check_dir
 
     emit(progress, STEP, f"checking {model_dir} before starting the server")
     rep = check_dir(model_dir, layout=layout, lmi_version=lmi_version, progress=None, **options.check_kw)
