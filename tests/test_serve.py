@@ -234,7 +234,7 @@ def test_standin_descends_into_a_lone_subfolder(tmp_path, fixtures_dir, djl):
 
 
 # ------------------------------------------------------------------------------------------- refused before start
-def test_check_refuses_before_the_server_starts(tmp_path, fixtures_dir, djl):
+def test_check_refuses_before_the_server_starts(tmp_path, fixtures_dir, djl, capsys):
     # triton, one level off: the folder above triton_model_repo/
     root = triton_repo(tmp_path / "t", fixtures_dir)
     outer = tmp_path / "t" / "outer"
@@ -250,6 +250,11 @@ def test_check_refuses_before_the_server_starts(tmp_path, fixtures_dir, djl):
         serve_test(edir, lmi_version="0.33.0", options=opts(djl))
     assert "build_config" in str(ei.value) or "Hugging Face" in str(ei.value)
     assert not djl.rec.exists()  # the stand-in never ran
+    # the verb: exit 2, one JSON document naming the problem and the fix
+    rc = cli.main(["serve-test", str(outer), "--lmi-version", "0.30.0", "--djl-serving", djl.exe, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 2 and doc["ok"] is False and "not started" in doc["error"] and doc["fix"]
+    assert not djl.rec.exists()
     # and without the check, LMI's own answer is the layout failure, explained
     res = serve_test(edir, lmi_version="0.33.0", options=opts(djl, check=False))
     assert res.status == "failed" and res.code == "layout" and "build_config" in res.fix
@@ -395,7 +400,8 @@ def test_cancel_while_loading_leaves_nothing(tmp_path, fixtures_dir, djl, monkey
     assert not (tmp_path / "c").exists()
 
 
-def test_ctrl_c_on_the_verb_exits_130_with_json_and_leaves_nothing(tmp_path, djl, monkeypatch):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_on_the_verb_exits_130_with_json_and_leaves_nothing(tmp_path, djl, monkeypatch, sig):
     edir = flat_repo(tmp_path)
     env = {**os.environ, "STANDIN_LMI": "0.33.0", "STANDIN_FAIL": "hang", "STANDIN_RECORD": str(djl.rec),
            "PYTHONPATH": str(ROOT)}
@@ -407,7 +413,7 @@ def test_ctrl_c_on_the_verb_exits_130_with_json_and_leaves_nothing(tmp_path, djl
         if djl.rec.exists() and djl.read()["workers"]:
             break
         time.sleep(0.02)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
     doc = json.loads(out)
