@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Optional
 
 from ..base.errors import WizardError
 from ..base.proc import _check_argv, _leader_gone, _split_lines
-from ..build.run import redact
+from ..base.secrets import redact
 from .diagnose import FAILED_REGISTER
 from .staging import ENV_DROPPED
 
