@@ -436,3 +436,25 @@ def test_diagnose_patterns_from_real_log_lines():
     d = E(["ERROR PyProcess ValueError: bad", "ERROR ModelServer Failed register workflow"])
     assert d.code == "load-failed" and "ValueError: bad" in d.problem
     assert E(["INFO all fine"]) is None and E(["INFO all fine"], exit_code=2).code == "load-failed"
+
+
+def test_staging_empty_root_kept_and_uncreatable_root_falls_back(tmp_path, fixtures_dir):
+    from lmi_wizard.core.serve.staging import stage
+
+    root = triton_repo(tmp_path, fixtures_dir)
+    src = root / "tensorrt_llm"
+    a = lmi.answers_from_engine(str(src), src / "1", layout="triton", tokenizer_dir=src)
+    empty = tmp_path / "empty-root"
+    empty.mkdir()
+    st = stage(src, "triton", a, container_root=str(empty))
+    assert st.model_dir == empty and sorted(p.name for p in empty.iterdir()) == ["serving.properties", "tensorrt_llm"]
+    st.cleanup()
+    assert empty.is_dir() and list(empty.iterdir()) == []  # it existed: only what was made in it is gone
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    st = stage(src, "triton", a, container_root=str(blocker / "model"))
+    assert st.model_dir != blocker / "model" and (st.model_dir / "tensorrt_llm" / "config.pbtxt").is_file()
+    assert any("cannot be created" in n for n in st.notes)
+    staged = st.model_dir
+    st.cleanup()
+    assert not staged.exists() and blocker.read_text() == "x"

@@ -308,7 +308,7 @@ def _ask(server: DjlServer, options: ServeOptions, res: ServeResult, layout: str
                                                   before)
         res.error = f"loaded, but did not answer: {res.error}"
         return
-    res.latency_s = round(elapsed, 3)
+    res.latency_s = round(elapsed, 4)
     text, n, err = _answer_text(body)
     if status != 200 or err:
         d = diagnose.explain(server.log(), layout=layout,
