@@ -549,12 +549,19 @@ def test_plan_o_in_a_non_utf8_folder_writes_the_folders_own_bytes(tmp_path, monk
 
 def test_a_short_trtllm_version_is_reported_on_that_key_not_on_the_derived_tag(tmp_path, capsys):
     text = EXAMPLE.read_text()
-    bad = tmp_path / "r.toml"
-    bad.write_text(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "v0.12"', 1))
-    assert 'trtllm_version = "v0.12"' in bad.read_text()
+    short = tmp_path / "r.toml"
+    # PEP 440: v0.12 is 0.12.0, so its tag is v0.12.0 (never a tag "v0.12" that does not exist)
+    short.write_text(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "v0.12"', 1))
+    assert 'trtllm_version = "v0.12"' in short.read_text()
+    assert cli.main(["plan", str(short), "--work-dir", str(tmp_path / "w")]) == 0
+    out = capsys.readouterr().out
+    assert "v0.12.0" in out and "--branch v0.12 " not in out
+    # a value that is no version is reported on that key, not on the tag derived from it
+    bad = tmp_path / "b.toml"
+    bad.write_text(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "0.12.x"', 1))
     assert cli.main(["plan", str(bad), "--work-dir", str(tmp_path / "w")]) == 2
     err = capsys.readouterr().err
-    assert "[env] trtllm_version" in err and "'v0.12'" in err and "[env] tag" not in err
+    assert "[env] trtllm_version" in err and "'0.12.x'" in err and "[env] tag" not in err
     # a tag the user set is still checked as a tag
     bad.write_text(text.replace('trtllm_version = "0.12.0"', 'trtllm_version = "0.12.0"\ntag = "v0.12"', 1))
     assert cli.main(["plan", str(bad), "--work-dir", str(tmp_path / "w")]) == 2
