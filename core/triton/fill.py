@@ -95,6 +95,9 @@ _BRACED_SCAN = re.compile(r"\$\{([^}\n]*)(\}?)")
 _CODE_PREFIX = re.compile(r"""(?:[^"'#\n]+|"(?:[^"\\\n]+|\\.?)*"?|'(?:[^'\\\n]+|\\.?)*'?)*""")
 
 
+_NAMED_KEYS = 20  # an error line names this many of the other unknown keys, then counts the rest
+
+
 def _comment_at(text: str, start: int, end: int) -> int:
     """Where the ``#`` comment of the line ``text[start:end]`` starts (``end`` when it has none)."""
     h = text.find("#", start, end)
@@ -409,7 +412,8 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
             errors.append((problem, fix, key))
     if errors:
         problem, fix, _ = errors[0]
-        others = ", ".join(f"`{_short(k)}`" for _, _, k in errors[1:])
+        shown = [f"`{_short(k)}`" for _, _, k in errors[1:1 + _NAMED_KEYS]]
+        others = ", ".join(shown) + (f", … {len(errors) - 1 - len(shown)} more" if len(errors) - 1 > len(shown) else "")
         more = (f" (and {len(errors) - 1} more unknown key{'s' if len(errors) > 2 else ''}: {others})"
                 if len(errors) > 1 else "")
         raise WizardError(problem + more, fix)
