@@ -338,10 +338,11 @@ def s3(s3_server, monkeypatch, tmp_path_factory):
     s3_server.reset()
     cfg_dir = tmp_path_factory.mktemp("awscfg")
     env = dict(FAKE_ENV, AWS_SHARED_CREDENTIALS_FILE=str(cfg_dir / "no-credentials"),
-               AWS_CONFIG_FILE=str(cfg_dir / "no-config"), AWS_EC2_METADATA_DISABLED="true")
+               AWS_CONFIG_FILE=str(cfg_dir / "no-config"), AWS_EC2_METADATA_DISABLED="true",
+               LMI_WIZARD_STATE_DIR=str(cfg_dir / "upload-state"))  # resume records: per test
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"):
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "LMI_WIZARD_S3_TIMEOUT"):
         monkeypatch.delenv(var, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)

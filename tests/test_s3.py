@@ -189,13 +189,16 @@ def test_cancel_mid_multipart_then_resume_sends_only_what_is_missing(s3, tmp_pat
     assert len(gate.passed) == 2 and gate.held >= 1  # really cancelled mid multipart
     present = {k[len("m/t/"):] for k in s3.objects("models", "m/t/")}
     assert "1/rank0.engine" not in present
-    assert s3.client.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # aborted
+    # the pending upload is kept for the resume (§1: resume by part), with its two stored parts
+    (pending,) = s3.client.list_multipart_uploads(Bucket="models")["Uploads"]
+    assert len(s3.client.list_parts(Bucket="models", Key=pending["Key"], UploadId=pending["UploadId"])["Parts"]) == 2
 
     s3.log.clear()
     r = S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, part_size=5 * MiB, threshold=5 * MiB)
     assert sorted(r.uploaded) == sorted(set(files) - present) and "1/rank0.engine" in r.uploaded
-    sent = set(s3.log.keys("PutObject")) | set(s3.log.keys("CreateMultipartUpload"))
-    assert sent == {"m/t/" + k for k in set(files) - present}
+    assert set(s3.log.keys("PutObject")) == {"m/t/" + k for k in set(files) - present - {"1/rank0.engine"}}
+    assert s3.log.count("CreateMultipartUpload") == 0 and s3.log.count("UploadPart") == 4  # 6 parts, 2 kept
+    assert r.resumed == {"1/rank0.engine": 2} and r.reused_bytes == 10 * MiB and r.aborted == []
     final = s3.objects("models", "m/t/")
     expect = {"m/t/" + k: (len(v), md5(v)) for k, v in files.items()}
     expect["m/t/1/rank0.engine"] = (len(big), multipart_etag(big, 5 * MiB))
@@ -217,20 +220,67 @@ def test_cancel_from_a_progress_callback_in_a_transfer_thread(s3, tmp_path):
                part_size=5 * MiB, threshold=5 * MiB, concurrency=2)
     assert threading.get_ident() not in threads
     assert "m/t/1/rank0.engine" not in s3.objects("models")
-    assert s3.client.list_multipart_uploads(Bucket="models").get("Uploads", []) == []  # aborted
-
-
-def test_unfinished_multipart_of_an_interrupted_run_is_aborted(s3, tmp_path):
-    s3.make_bucket("models")
-    src = tree(tmp_path / "src", {"1/rank0.engine": os.urandom(6 * MiB), "keep.json": b"{}"})
-    old = s3.client.create_multipart_upload(Bucket="models", Key="m/t/1/rank0.engine")["UploadId"]
-    s3.client.upload_part(Bucket="models", Key="m/t/1/rank0.engine", UploadId=old, PartNumber=1,
-                          Body=b"x" * (5 * MiB))
-    other = s3.client.create_multipart_upload(Bucket="models", Key="m/t/not-ours.bin")["UploadId"]
+    # kept for the resume by part (§1), and the resume completes it
+    assert [u["Key"] for u in s3.client.list_multipart_uploads(Bucket="models")["Uploads"]] == ["m/t/1/rank0.engine"]
     r = S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, part_size=5 * MiB, threshold=5 * MiB)
-    assert r.aborted == ["1/rank0.engine"]
+    assert "1/rank0.engine" in r.uploaded and r.aborted == []
+    data = (src / "1/rank0.engine").read_bytes()
+    assert s3.objects("models", "m/t/1/")["m/t/1/rank0.engine"] == (len(data), multipart_etag(data, 5 * MiB))
+    assert s3.client.list_multipart_uploads(Bucket="models").get("Uploads", []) == []
+
+
+def test_pending_upload_of_another_run_is_continued_part_by_part(s3, tmp_path):
+    """No local record (another machine, a wiped cache): the pending upload is found, its stored part whose
+    bytes differ from the local range is sent again, the missing one sent, nothing aborted."""
+    s3.make_bucket("models")
+    data = os.urandom(11 * MiB)
+    src = tree(tmp_path / "src", {"1/rank0.engine": data, "keep.json": b"{}"})
+    key = "m/t/1/rank0.engine"
+    old = s3.client.create_multipart_upload(Bucket="models", Key=key)["UploadId"]
+    s3.client.upload_part(Bucket="models", Key=key, UploadId=old, PartNumber=1, Body=data[:5 * MiB])  # right
+    s3.client.upload_part(Bucket="models", Key=key, UploadId=old, PartNumber=2, Body=b"x" * (5 * MiB))  # wrong
+    other = s3.client.create_multipart_upload(Bucket="models", Key="m/t/not-ours.bin")["UploadId"]
+    s3.log.clear()
+    r = S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, part_size=5 * MiB, threshold=5 * MiB,
+               state_dir=None)
+    assert r.aborted == [] and r.resumed == {"1/rank0.engine": 1} and r.bytes == 6 * MiB + 2
+    assert s3.log.count("CreateMultipartUpload") == 0 and s3.log.count("UploadPart") == 2  # parts 2 and 3
+    assert s3.objects("models", "m/t/1/")[key] == (len(data), multipart_etag(data, 5 * MiB))
+    assert s3.client.get_object(Bucket="models", Key=key)["Body"].read() == data
     left = [u["UploadId"] for u in s3.client.list_multipart_uploads(Bucket="models").get("Uploads", [])]
-    assert left == [other]
+    assert left == [other]  # another key's upload is left alone
+
+
+@pytest.mark.parametrize("case", ["file-changed", "other-part-size"])
+def test_pending_upload_that_cannot_match_the_file_is_aborted(s3, tmp_path, case):
+    s3.make_bucket("models")
+    src = tree(tmp_path / "src", {"1/rank0.engine": os.urandom(12 * MiB)})
+    key = "m/t/1/rank0.engine"
+    kw = dict(endpoint_url=s3.endpoint_url, part_size=5 * MiB, threshold=5 * MiB)
+    if case == "file-changed":  # the first run stored 2 parts, then the file was rebuilt (new mtime)
+        gate = Gate(lambda r: r.op == "UploadPart", hold_after=2, answer=DROPPED)
+        s3.server.hooks.append(gate)
+        token = CancelToken()
+        worker = threading.Thread(target=lambda: pytest.raises(Cancelled, S.sync, src, "s3://models/m/t/",
+                                                               cancel=token, concurrency=2, **kw), daemon=True)
+        worker.start()
+        assert gate.reached.wait(60)
+        token.cancel()
+        gate.release()
+        worker.join(60)
+        s3.server.hooks.remove(gate)
+        os.utime(src / "1/rank0.engine", (2_000_000_000, 2_000_000_000))
+    else:  # parts of 6 MiB: not this sync's 5 MiB parts
+        up = s3.client.create_multipart_upload(Bucket="models", Key=key)["UploadId"]
+        s3.client.upload_part(Bucket="models", Key=key, UploadId=up, PartNumber=1, Body=b"x" * (6 * MiB))
+    (old,) = [u["UploadId"] for u in s3.client.list_multipart_uploads(Bucket="models")["Uploads"]]
+    s3.log.clear()
+    r = S.sync(src, "s3://models/m/t/", **kw)
+    assert r.aborted == ["1/rank0.engine"] and r.resumed == {}
+    assert s3.log.count("AbortMultipartUpload") == 1 and s3.log.count("UploadPart") == 3  # all sent again
+    assert s3.client.list_multipart_uploads(Bucket="models").get("Uploads", []) == []
+    assert s3.client.get_object(Bucket="models", Key=key)["Body"].read() == (src / "1/rank0.engine").read_bytes()
+    assert old
 
 
 def test_cancel_before_start_sends_nothing(s3, tmp_path):
