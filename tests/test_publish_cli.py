@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.tui.cli.main import main
+from lmi_wizard.core.s3 import MARKER_NAME as MARKER
 from s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (fixtures)
 from test_layout import HF_CONFIG, TUTORIAL_DEST, TUTORIAL_MODEL_ID, make_flat_repo, make_triton_repo
 
@@ -29,6 +30,12 @@ def run_cli(capsys, *argv):
 def source_objects(src: Path, prefix: str) -> dict:
     return {prefix + p.relative_to(src).as_posix(): (p.stat().st_size, hashlib.md5(p.read_bytes()).hexdigest())
             for p in src.rglob("*") if p.is_file()}
+
+
+def model_objects(s3, bucket: str, prefix: str = "") -> dict:
+    """What the model's files are at S3: every object but the ownership marker."""
+    return {k: v for k, v in s3.objects(bucket, prefix).items() if not k.endswith("/" + MARKER)
+            and k != MARKER}
 
 
 def test_tutorial_upload_json_then_zero_put_resync(s3, tmp_path, capsys, fixtures_dir):
@@ -47,8 +54,10 @@ def test_tutorial_upload_json_then_zero_put_resync(s3, tmp_path, capsys, fixture
                                                   "tokenizer_config.json"]
     assert doc["listing"][0]["type"] == "PRE" and doc["warnings"] == []
     prefix = TUTORIAL_DEST[len("s3://lmi-llm/"):]
-    assert s3.objects("lmi-llm") == source_objects(trt, prefix)
-    assert s3.log.count("PutObject") == n
+    assert model_objects(s3, "lmi-llm") == source_objects(trt, prefix)
+    assert s3.log.count("PutObject") == n + 2  # the files, and the marker: claimed first, completed last
+    puts = s3.log.keys("PutObject")
+    assert puts[0] == puts[-1] == prefix + MARKER
 
     s3.log.clear()
     rc, out, err = run_cli(capsys, trt.parent, TUTORIAL_DEST, "--endpoint-url", s3.endpoint_url)
@@ -67,7 +76,7 @@ def test_standard_endpoint_variable_and_flat_layout(s3, tmp_path, capsys, monkey
     assert rc == 0, err
     doc = json.loads(out)
     assert doc["layout"] == "flat" and doc["model_id"] == "s3://models/llama-tp2/"
-    assert s3.objects("models") == source_objects(flat, "llama-tp2/")
+    assert model_objects(s3, "models") == source_objects(flat, "llama-tp2/")
 
 
 @pytest.mark.parametrize("case", ["bucket-root", "folder2-only", "no-tokenizer", "hf-config-flat", "no-layout"])
@@ -132,7 +141,12 @@ def test_extra_objects_and_a_second_model_are_warned(s3, tmp_path, capsys):
     s3.client.put_object(Bucket="models", Key="m/other/config.pbtxt", Body=b"x")
     s3.client.put_object(Bucket="models", Key="m/other/tokenizer_config.json", Body=b"{}")
     s3.client.put_object(Bucket="models", Key="m/tensorrt_llm/1/old_rank7.engine", Body=b"x")
-    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url, "--json")
+    # files not written by lmi-wizard in the folder: refused (every time) until --force
+    for _ in range(2):
+        rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url)
+        assert rc == 2 and "1 file(s) not written by lmi-wizard (1/old_rank7.engine)" in err and "--force" in err
+    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url, "--json",
+                           "--force")
     assert rc == 0, err
     codes = sorted(w["code"] for w in json.loads(out)["warnings"])
     assert codes == ["extra-objects", "several-models"]
@@ -169,7 +183,7 @@ def test_killed_publish_then_resume_uploads_only_the_missing_files(s3, tmp_path,
     s3.make_bucket("models")
     trt = make_triton_repo(tmp_path)
     _many_files(trt)
-    gate = Gate(lambda r: r.op == "PutObject", hold_after=3, answer=DROPPED)
+    gate = Gate(lambda r: r.op == "PutObject", hold_after=4, answer=DROPPED)  # the claim + 3 files
     s3.server.hooks.append(gate)
     proc = _spawn(s3, trt, "s3://models/m/tensorrt_llm/")
     try:
@@ -181,9 +195,11 @@ def test_killed_publish_then_resume_uploads_only_the_missing_files(s3, tmp_path,
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
-    present = {k[len("m/tensorrt_llm/"):] for k in s3.objects("models")}
+    present = {k[len("m/tensorrt_llm/"):] for k in model_objects(s3, "models")}
     all_files = {p.relative_to(trt).as_posix() for p in trt.rglob("*") if p.is_file()}
     assert len(present) == 3 and present < all_files
+    claim = json.loads(s3.client.get_object(Bucket="models", Key="m/tensorrt_llm/" + MARKER)["Body"].read())
+    assert claim["status"] == "publishing"  # claimed before the first file; the same model continues below
 
     s3.server.hooks.clear()
     s3.log.clear()
@@ -191,8 +207,11 @@ def test_killed_publish_then_resume_uploads_only_the_missing_files(s3, tmp_path,
     assert rc == 0, err
     doc = json.loads(out)
     assert sorted(doc["uploaded"]) == sorted(all_files - present)
-    assert sorted(s3.log.keys("PutObject")) == sorted("m/tensorrt_llm/" + k for k in all_files - present)
-    assert s3.objects("models") == source_objects(trt, "m/tensorrt_llm/")  # sizes and ETags equal the source
+    assert sorted(s3.log.keys("PutObject")) == sorted(["m/tensorrt_llm/" + k for k in all_files - present]
+                                                      + ["m/tensorrt_llm/" + MARKER] * 2)
+    assert model_objects(s3, "models") == source_objects(trt, "m/tensorrt_llm/")  # sizes, ETags equal the source
+    done = json.loads(s3.client.get_object(Bucket="models", Key="m/tensorrt_llm/" + MARKER)["Body"].read())
+    assert done["status"] == "complete" and done["claimed"] == claim["claimed"]
 
 
 def test_ctrl_c_cancels_cleanly(s3, tmp_path):
@@ -365,3 +384,110 @@ def test_profile_option_picks_the_named_profile(s3, tmp_path, capsys, fixtures_d
                            "--profile", "nope")
     assert rc == 2 and "profile not found" in err and err.count("\n") == 1
     assert "s3cr3t-of-lmi" not in out + err
+
+
+# --------------------------------------------------------------------------- §1: resume by part after SIGKILL
+def test_sigkill_after_k_of_n_parts_then_rerun_sends_only_the_missing_parts(s3, tmp_path, capsys):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    engine = trt / "1" / "baichuan_float16_tp2_rank0.engine"
+    data = os.urandom(40 * 1024 * 1024)  # 5 parts of 8 MiB (aws s3's part size)
+    engine.write_bytes(data)
+    key = "m/tensorrt_llm/1/baichuan_float16_tp2_rank0.engine"
+    k, n, part = 2, 5, 8 * 1024 * 1024
+    gate = Gate(lambda r: r.op == "UploadPart", hold_after=k, answer=DROPPED)  # k parts stored, the rest held
+    s3.server.hooks.append(gate)
+    proc = _spawn(s3, trt, "s3://models/m/tensorrt_llm/")
+    try:
+        assert gate.reached.wait(60), proc.communicate(timeout=5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        gate.release()  # the held parts never reach moto: the client is gone
+        if proc.poll() is None:
+            proc.kill()
+    s3.server.hooks.remove(gate)
+    assert proc.returncode == -signal.SIGKILL
+    (up,) = s3.client.list_multipart_uploads(Bucket="models", Prefix=key)["Uploads"]
+    stored = s3.client.list_parts(Bucket="models", Key=key, UploadId=up["UploadId"])["Parts"]  # nothing in flight
+    assert len(stored) == k
+
+    s3.log.clear()
+    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url, "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    parts = [r for r in s3.log.requests if r.op == "UploadPart"]
+    assert len(parts) == n - k and sum(r.bytes for r in parts) == (n - k) * part  # only the missing parts
+    assert s3.log.count("CreateMultipartUpload") == 0 and s3.log.count("CompleteMultipartUpload") == 1
+    assert s3.log.count("AbortMultipartUpload") == 0
+    assert doc["resumed"] == {"1/baichuan_float16_tp2_rank0.engine": k} and doc["reused_bytes"] == k * part
+    assert s3.client.get_object(Bucket="models", Key=key)["Body"].read() == data  # identical bytes
+    assert s3.client.list_multipart_uploads(Bucket="models").get("Uploads", []) == []
+
+
+# --------------------------------------------------------------------------- §4: one model per folder
+def _marker(s3, prefix):
+    return json.loads(s3.client.get_object(Bucket="models", Key=prefix + MARKER)["Body"].read())
+
+
+def test_a_folder_of_another_model_is_refused_every_time_until_force(s3, tmp_path, capsys):
+    s3.make_bucket("models")
+    first = make_triton_repo(tmp_path / "baichuan")
+    (first / "tokenizer_config.json").write_text(json.dumps({"name_or_path": "baichuan-inc/Baichuan-13B-Chat"}))
+    second = make_triton_repo(tmp_path / "qwen")
+    (second / "tokenizer_config.json").write_text(json.dumps({"name_or_path": "Qwen/Qwen-7B-Chat"}))
+    (second / "config.json").write_text(json.dumps(dict(HF_CONFIG, model_type="qwen")))
+    dest = "s3://models/m/tensorrt_llm/"
+    assert run_cli(capsys, first, dest, "--endpoint-url", s3.endpoint_url)[0] == 0
+    owned = _marker(s3, "m/tensorrt_llm/")
+    assert owned["model"] == "baichuan-inc/Baichuan-13B-Chat" and owned["status"] == "complete"
+    before = s3.objects("models")
+    for _ in range(2):  # every time, not only the first
+        s3.log.clear()
+        rc, out, err = run_cli(capsys, second, dest, "--endpoint-url", s3.endpoint_url)
+        assert rc == 2 and "holds another model: model 'baichuan-inc/Baichuan-13B-Chat'" in err and "--force" in err
+        assert s3.log.count("PUT") == 0 and s3.objects("models") == before  # nothing replaced
+    rc, out, err = run_cli(capsys, second, dest, "--endpoint-url", s3.endpoint_url, "--force")
+    assert rc == 0, err
+    assert "taken over (--force) for model 'Qwen/Qwen-7B-Chat'" in out
+    assert _marker(s3, "m/tensorrt_llm/")["model"] == "Qwen/Qwen-7B-Chat"
+    got = s3.client.get_object(Bucket="models", Key="m/tensorrt_llm/config.json")["Body"].read()
+    assert json.loads(got)["model_type"] == "qwen"
+    # now the folder is Qwen's: Baichuan is the one refused
+    rc, out, err = run_cli(capsys, first, dest, "--endpoint-url", s3.endpoint_url)
+    assert rc == 2 and "model 'Qwen/Qwen-7B-Chat'" in err
+
+
+def test_a_rebuilt_engine_of_the_same_model_replaces_it_without_force(s3, tmp_path, capsys):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    dest = "s3://models/m/tensorrt_llm/"
+    assert run_cli(capsys, trt, dest, "--endpoint-url", s3.endpoint_url)[0] == 0
+    old = _marker(s3, "m/tensorrt_llm/")
+    engine = trt / "1" / "baichuan_float16_tp2_rank0.engine"
+    engine.write_bytes(b"rebuilt" * 1000)  # the same model, built again
+    s3.log.clear()
+    rc, out, err = run_cli(capsys, trt, dest, "--endpoint-url", s3.endpoint_url, "--json")
+    assert rc == 0, err
+    assert json.loads(out)["uploaded"] == ["1/baichuan_float16_tp2_rank0.engine"]
+    new = _marker(s3, "m/tensorrt_llm/")
+    assert new["engine_digest"] != old["engine_digest"] and new["status"] == "complete"
+    assert new["model"] == old["model"] and new["claimed"] == old["claimed"]
+    assert s3.client.get_object(Bucket="models", Key="m/tensorrt_llm/1/baichuan_float16_tp2_rank0.engine")[
+        "Body"].read() == b"rebuilt" * 1000
+    s3.log.clear()  # and nothing changed since: not one PUT, the marker included
+    assert run_cli(capsys, trt, dest, "--endpoint-url", s3.endpoint_url)[0] == 0
+    assert s3.log.count("PUT") == 0 and s3.log.count("POST") == 0
+
+
+def test_dry_run_reports_the_bytes_it_would_send(s3, tmp_path, capsys):
+    s3.make_bucket("models")
+    trt = make_triton_repo(tmp_path)
+    total = sum(p.stat().st_size for p in trt.rglob("*") if p.is_file())
+    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url,
+                           "--dry-run", "--json")
+    assert rc == 0 and json.loads(out)["bytes"] == total
+    from lmi_wizard.core.models import human_bytes
+    rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url,
+                           "--dry-run")
+    assert f"would send 9 file(s), {human_bytes(total)} (" in out and s3.objects("models") == {}

@@ -33,6 +33,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="AWS profile to use (default: boto3's standard chain, e.g. AWS_PROFILE)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--dry-run", action="store_true", help="check and show what would be sent; send nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="publish into an S3 folder that holds another model's files or files not written by "
+                             "lmi-wizard (they are overwritten where names match; the folder's owner becomes "
+                             "this model)")
 
 
 def _human(n: int) -> str:
@@ -42,7 +46,7 @@ def _human(n: int) -> str:
 
 
 def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, progress=None, cancel=None,
-            client=None, profile=None) -> dict:
+            client=None, profile=None, force=False) -> dict:
     """Check, sync, verify, list. Returns the report (the ``--json`` document)."""
     from lmi_wizard.core.layout import TRITON, check_listing, check_local, destination_findings, infer_layout, parse_destination, source_folder
     from lmi_wizard.core.base.findings import raise_first
@@ -58,11 +62,13 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
 
     if dest.is_s3 and client is None:
         client = s3.make_client(endpoint_url, profile=profile)
+    files = s3.scan_local(src)
+    owner = s3.owner_for(src, files, layout=layout) if dest.is_s3 else None
     result = s3.sync(src, dest, endpoint_url=endpoint_url, client=client, progress=progress, cancel=cancel,
-                     dry_run=dry_run)
+                     dry_run=dry_run, owner=owner, force=force)
 
     # what LMI will find under model_id once this is there
-    keys = sorted({f.rel for f in s3.scan_local(src)} | set(result.extra))
+    keys = sorted({f.rel for f in files} | set(result.extra))
 
     def read_local(rel: str):
         try:
@@ -101,6 +107,10 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
         "total_bytes": result.total_bytes,
         "extra": result.extra,
         "aborted": result.aborted,
+        "resumed": result.resumed,
+        "reused_bytes": result.reused_bytes,
+        "owner": ({"claim": result.owner, "previous": result.marker, "model": owner.name, "source": owner.source,
+                   "engine_digest": owner.digest} if owner is not None else None),
         "warnings": [f.to_json() | {"level": f.severity} for f in findings],
         "listing": [e.to_dict() for e in listing],
         "_entries": listing,
@@ -166,7 +176,8 @@ def run(args) -> int:
             pass
     try:
         report = publish(args.repo_dir, args.dest, layout=args.layout, endpoint_url=args.endpoint_url,
-                         dry_run=args.dry_run, progress=progress, cancel=cancel, profile=args.profile)
+                         dry_run=args.dry_run, progress=progress, cancel=cancel, profile=args.profile,
+                         force=args.force)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
@@ -176,12 +187,20 @@ def run(args) -> int:
         return 0
     verb = "would send" if args.dry_run else "sent"
     print(f"layout: {report['layout']}  source: {report['source']}")
-    print(f"{verb} {len(report['uploaded'])} file(s), {_human(report['bytes'] if not args.dry_run else 0)}"
+    print(f"{verb} {len(report['uploaded'])} file(s), {_human(report['bytes'])}"
           + (f" ({', '.join(report['uploaded'][:8])}{' …' if len(report['uploaded']) > 8 else ''})"
              if args.dry_run and report["uploaded"] else "")
           + f"; {len(report['skipped'])} unchanged file(s) skipped")
+    if report["resumed"]:
+        print(f"resumed {len(report['resumed'])} interrupted upload(s): {sum(report['resumed'].values())} part(s), "
+              f"{_human(report['reused_bytes'])} already at S3, not sent again")
     if report["aborted"]:
-        print(f"aborted {len(report['aborted'])} unfinished multipart upload(s) left by an interrupted run")
+        print(f"aborted {len(report['aborted'])} unfinished multipart upload(s) that could not match the files now "
+              f"({', '.join(report['aborted'][:5])})")
+    own = report.get("owner")
+    if own:
+        how = {"new": "claimed for", "same": "owned by", "forced": "taken over (--force) for"}.get(own["claim"], "")
+        print(f"folder {how} model {own['model']!r} ({own['engine_digest'][:19]}…)")
     for w in report["warnings"]:
         print(f"warning: {w['problem']}" + (f" — fix: {w['fix']}" if w.get("fix") else ""))
     print(f"\n{report['dest']}:")
