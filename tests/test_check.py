@@ -517,3 +517,69 @@ def test_lmi_without_trtllm_image_is_checked_only_as_a_named_self_built_layout(t
     rep = C.check_target(str(edir), lmi_version="0.35.0", layout="flat", **_kw())
     assert rep.lmi["trtllm_version"] == "1.0.0" and "layout-vs-lmi" not in codes(rep)
     assert "engine-version-seen" in codes(rep, "info")  # the 1.0.0 engine matches 0.35's source
+
+
+# ------------------------------------------------------------------------------------------- S3 (issue 12)
+def test_s3_small_files_are_read_concurrently_and_exactly(tmp_path, s3):
+    s3.make_bucket("models")
+    bodies = {f"cfg/{i:04d}.json": json.dumps({"i": i, "pad": "x" * (i % 97)}).encode() for i in range(300)}
+    for rel, body in bodies.items():
+        s3.client.put_object(Bucket="models", Key="many/" + rel, Body=body)
+    s3.client.put_object(Bucket="models", Key="many/rank0.engine", Body=b"E" * 1000)
+    s3.log.clear()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    from lmi_wizard.core.preflight.mirror import mirror_s3
+
+    downloaded, refused, sizes = mirror_s3("s3://models/many/", mirror, endpoint_url=s3.endpoint_url)
+    assert sorted(downloaded) == sorted(bodies) and refused == []
+    assert {rel: (mirror / rel).read_bytes() for rel in bodies} == bodies
+    assert (mirror / "rank0.engine").stat().st_size == 1000 and s3.log.count("GetObject") == 300  # no engine GET
+
+
+def test_s3_engine_path_fix_names_the_container_path_not_the_mirror(tmp_path, fixtures_dir, s3):
+    from lmi_wizard.core import s3 as s3mod
+
+    s3.make_bucket("models")
+    root = triton_repo(tmp_path, fixtures_dir)  # gpt_model_path /opt/ml/model/tensorrt_llm/1
+    s3mod.sync(root / "tensorrt_llm", "s3://models/llm/mymodel/", client=s3.client)  # folder2 named otherwise
+    for target in ("s3://models/llm/mymodel/", "s3://models/llm/"):
+        rep = C.check_target(target, endpoint_url=s3.endpoint_url, **_kw())
+        (f,) = [f for f in rep.findings if f.code.startswith("pbtxt-engine")]
+        assert "/opt/ml/model/mymodel/1" in f.message + (f.fix or ""), f.to_json()
+        assert "/opt/ml/model/m/1" not in f.message + (f.fix or "")
+
+
+def test_s3_read_denied_names_the_read_permissions(tmp_path, s3, monkeypatch):
+    import boto3
+    from tests.s3server import auth_enforced
+
+    s3.make_bucket("models")
+    s3.client.put_object(Bucket="models", Key="m/t/config.json", Body=b"{}")
+    iam = boto3.client("iam", endpoint_url=s3.endpoint_url, region_name="us-east-1")
+    iam.create_user(UserName="reader")
+    iam.put_user_policy(UserName="reader", PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    from lmi_wizard.core.base.errors import WizardError
+
+    with auth_enforced(), pytest.raises(WizardError) as ei:
+        C.check_target("s3://models/m/t/", endpoint_url=s3.endpoint_url, **_kw())
+    assert "access denied to s3://models/m/t/" in ei.value.problem
+    assert "s3:GetObject" in ei.value.fix and "s3:ListBucket" in ei.value.fix and "PutObject" not in ei.value.fix
+
+
+def test_s3_check_shows_the_owner_marker(tmp_path, fixtures_dir, s3, capsys):
+    s3.make_bucket("models")
+    root = triton_repo(tmp_path, fixtures_dir, fake=baichuan_repo())
+    assert cli.main(["publish", str(root / "tensorrt_llm"), "s3://models/llm/baichuan/tensorrt_llm/",
+                     "--endpoint-url", s3.endpoint_url]) == 0
+    capsys.readouterr()
+    for target in ("s3://models/llm/baichuan/tensorrt_llm/", "s3://models/llm/baichuan/"):
+        rep = C.check_target(target, endpoint_url=s3.endpoint_url, lmi_version="0.30.0", **_kw())
+        (f,) = [f for f in rep.findings if f.code == "s3-owner"]
+        assert f.severity == "info" and "published by lmi-wizard: model" in f.message and "complete" in f.message
+        assert f.path == "s3://models/llm/baichuan/tensorrt_llm/.lmi-wizard-model.json"
+        assert rep.ok and ".lmi-wizard-model.json" not in " ".join(rep.downloaded)

@@ -50,7 +50,8 @@ def mirror_s3(uri: str, dest_dir: Path, *, endpoint_url: Optional[str] = None, c
     downloaded, refused = [], []
     sizes: dict[str, int] = {}
     root = dest_dir.resolve()
-    for i, (rel, obj) in enumerate(sorted(listing.items())):
+    wanted: dict[str, Path] = {}
+    for rel, obj in sorted(listing.items()):
         if cancel is not None:
             cancel.raise_if_cancelled("check")
         safe = _safe_rel(rel)
@@ -67,13 +68,7 @@ def mirror_s3(uri: str, dest_dir: Path, *, endpoint_url: Optional[str] = None, c
                 refused.append(rel)
                 continue
             if _wanted(rel, obj.size):
-                try:
-                    body = client.get_object(Bucket=dest.bucket, Key=dest.prefix + rel)["Body"].read(obj.size + 1)
-                except Exception as exc:  # noqa: BLE001 - turned into one clear error
-                    raise s3mod.explain(exc, dest, endpoint_url) from None
-                local.write_bytes(body)
-                downloaded.append(rel)
-                emit(progress, "check", f"downloaded {rel}", done=i + 1, total=len(listing), unit="objects")
+                wanted[rel] = local
             else:
                 with open(local, "wb") as fh:
                     fh.truncate(obj.size)  # sparse: no bytes fetched, no disk used
@@ -81,4 +76,16 @@ def mirror_s3(uri: str, dest_dir: Path, *, endpoint_url: Optional[str] = None, c
             refused.append(rel)
             continue
         sizes[safe.as_posix()] = obj.size
+    # the small files, read concurrently like the sync sends (a read error names the read permissions)
+    bodies = s3mod.read_objects(client, dest, list(wanted), endpoint_url=endpoint_url, cancel=cancel,
+                                max_bytes={rel: listing[rel].size for rel in wanted},
+                                on_read=lambda rel, n, total: emit(progress, "check", f"downloaded {rel}", done=n,
+                                                                   total=total, unit="objects"))
+    for rel, local in wanted.items():
+        try:
+            local.write_bytes(bodies[rel])
+            downloaded.append(rel)
+        except OSError:
+            refused.append(rel)
+            sizes.pop(_safe_rel(rel).as_posix(), None)
     return downloaded, refused, sizes

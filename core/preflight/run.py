@@ -45,7 +45,7 @@ from ..base.errors import WizardError
 from ..base.findings import Finding
 from ..base.progress import CancelToken, ProgressFn, emit
 from .engine import _engine_checks, _gpu_checks, _version_checks
-from .mirror import mirror_s3
+from .mirror import _safe_rel, mirror_s3
 from .model_files import _lmi_checks, _other_models_checks, _pbtxt_checks, _tokenizer_checks
 from .report import GROUPS, SEVERITIES, CheckReport, _Ctx
 from .structure import (
@@ -204,6 +204,23 @@ def _finish(ctx: _Ctx, root: Path) -> None:
     ctx.report.findings.sort(key=lambda f: (gorder.get(f.group, 99), order.get(f.severity, 9)))
 
 
+def _show_s3_owner(report: CheckReport, dest, endpoint_url: Optional[str], client) -> None:
+    """The ownership marker ``publish`` keeps in the uploaded folder (the prefix itself, or the model folder
+    under it), as an info line."""
+    from .. import s3 as s3mod
+
+    places = [dest.url]
+    if report.model_dir and report.model_dir.startswith("s3://") and report.model_dir.rstrip("/") != dest.url.rstrip("/"):
+        places.append(report.model_dir.rstrip("/") + "/")
+    for place in places:
+        owner = s3mod.read_owner(place, endpoint_url=endpoint_url, client=client)
+        if owner is not None:
+            report.findings.insert(0, Finding("info", "s3-owner", "published by lmi-wizard: "
+                                              + s3mod.describe_owner(owner), None,
+                                              path=place + s3mod.MARKER_NAME, group="files"))
+            return
+
+
 def check_target(target: str, *, layout: Optional[str] = None, endpoint_url: Optional[str] = None, client=None,
                  lmi_version: Optional[str] = None, installed=None, gpu_state=None,
                  telemetry_file="__default__", install_root="__default__",
@@ -223,9 +240,16 @@ def check_target(target: str, *, layout: Optional[str] = None, endpoint_url: Opt
     dest = parse_destination(text)
     if not dest.prefix:
         raise WizardError(f"{dest.url} is a bucket root", "pass the model's prefix, e.g. s3://bucket/folder1/")
+    from .. import s3 as s3mod
+
+    if client is None:
+        client = s3mod.make_client(endpoint_url)
     tmp = Path(tempfile.mkdtemp(prefix="lmi-wizard-check-"))
     try:
-        mirror = tmp / "m"
+        # named like the prefix's last folder: the engine path the check names is the one LMI will see
+        # (/opt/ml/model/<folder>/1), never the mirror's own name
+        last = _safe_rel(dest.prefix.rstrip("/").rsplit("/", 1)[-1])
+        mirror = tmp / (last.as_posix() if last is not None else "m")
         mirror.mkdir()
         downloaded, refused, _ = mirror_s3(dest.url, mirror, endpoint_url=endpoint_url, client=client,
                                            progress=progress, cancel=cancel)
@@ -234,6 +258,7 @@ def check_target(target: str, *, layout: Optional[str] = None, endpoint_url: Opt
             raise WizardError(f"nothing under {dest.url}", "check the prefix (aws s3 ls), or upload the model first "
                               "(lmi-wizard publish)")
         check_dir(mirror, shown_root=dest.url, is_s3=True, report=report, **kw)
+        _show_s3_owner(report, dest, endpoint_url, client)
         for rel in refused[:20]:
             report.findings.insert(0, Finding(
                 "warning", "odd-key", f"object key {dest.prefix + rel!r} is not a usable file path (empty, '.' or '..' "

@@ -71,16 +71,17 @@ class SyncResult:
 
 # --------------------------------------------------------------------------- remote side
 def list_remote(client, dest: Destination, *, keep_marker: bool = False) -> dict[str, RemoteFile]:
-    """Every object under ``dest`` keyed by its path relative to it (the ownership marker left out unless
-    ``keep_marker``)."""
+    """Every object under ``dest`` keyed by its path relative to it (ownership markers left out; the one of
+    ``dest`` itself kept with ``keep_marker``)."""
     out: dict[str, RemoteFile] = {}
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=dest.bucket, Prefix=dest.prefix)
     for page in pages:
         for obj in page.get("Contents", []) or []:
             key = obj["Key"]
             rel = key[len(dest.prefix):]
-            if not rel or rel.endswith("/") or (rel == MARKER_NAME and not keep_marker):
-                continue  # "folder" marker objects; our ownership marker
+            if not rel or rel.endswith("/") or rel.endswith("/" + MARKER_NAME) or \
+                    (rel == MARKER_NAME and not keep_marker):
+                continue  # "folder" marker objects; our ownership markers (not model files)
             out[rel] = RemoteFile(rel, int(obj["Size"]), obj["LastModified"].timestamp(),
                                   str(obj.get("ETag", "")).strip('"'))
     return out
