@@ -573,3 +573,62 @@ def test_make_client_with_a_missing_profile_is_one_clear_error(s3, tmp_path, mon
     assert "profile not found" in ei.value.problem and "does-not-exist" in ei.value.problem
     assert "\n" not in ei.value.problem and "~/.aws/config" in ei.value.fix and "profile" in ei.value.fix
     assert "AWS_PROFILE" not in os.environ and s3.log.count() == 0
+
+
+# --------------------------------------------------------------------------- §5: every wait is bounded
+class SilentServer:
+    """A loopback server that accepts every connection, reads the request and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.conns = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)  # held open, never answered
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.mark.parametrize("what", ["sync", "list"])
+def test_a_silent_endpoint_fails_with_one_line_naming_it_and_the_setting(s3, tmp_path, monkeypatch, what):
+    monkeypatch.setenv("LMI_WIZARD_S3_TIMEOUT", "3")  # seconds of silence in all (default 60)
+    server = SilentServer()
+    endpoint = f"http://127.0.0.1:{server.port}"
+    src = tree(tmp_path / "src", small_files(1))
+    try:
+        client = S.make_client(endpoint)
+        with pytest.raises(WizardError) as ei:
+            if what == "sync":
+                S.sync(src, "s3://models/m/t/", client=client, endpoint_url=endpoint)
+            else:
+                S.list_entries("s3://models/m/t/", client=client)
+    finally:
+        server.close()
+    e = ei.value
+    assert f"{endpoint} did not answer for 3 s after 3 attempt(s)" in e.problem and e.exit_code == 3
+    assert "LMI_WIZARD_S3_TIMEOUT" in e.fix and "\n" not in e.problem + e.fix
+    assert server.accepted == 3 and S.attempts(client) == 3  # the retries happened, quietly, and were counted
+
+
+def test_timeout_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("LMI_WIZARD_S3_TIMEOUT", "soon")
+    with pytest.raises(WizardError) as ei:
+        S.timeout_setting()
+    assert "LMI_WIZARD_S3_TIMEOUT='soon'" in ei.value.problem
+    monkeypatch.delenv("LMI_WIZARD_S3_TIMEOUT")
+    assert S.timeout_setting() == 60.0

@@ -231,7 +231,7 @@ def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = N
         pass
     cfg = Config(max_pool_connections=max_pool_connections, user_agent_extra="lmi-wizard",
                  connect_timeout=min(10.0, per_try), read_timeout=read_timeout or per_try,
-                 retries={"max_attempts": tries, "mode": os.environ.get("AWS_RETRY_MODE") or "standard"}, **extra)
+                 retries={"total_max_attempts": tries, "mode": os.environ.get("AWS_RETRY_MODE") or "standard"}, **extra)
     kw = {"config": cfg}
     if endpoint_url:
         kw["endpoint_url"] = endpoint_url
