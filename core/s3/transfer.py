@@ -105,13 +105,13 @@ def upload(client, bucket: str, prefix: str, todo: list[LocalFile], meter: Meter
         return {"Metadata": {SHA256_META: hashes(f.path)[1]}} if f.size < compare_threshold else {}
 
     try:
-        for f in todo:
+        for f in todo:  # small files first: quick, and the model's configuration lands early
+            if f.size < threshold:
+                tasks.put(("put", f, prefix + f.rel))
+        for f in large:
             if stop.is_set():
                 break
             key = prefix + f.rel
-            if f.size < threshold:
-                tasks.put(("put", f, key))
-                continue
             ps = part_size_for(f.size, part_size)
             record = store.load(endpoint, bucket, key)
             res = plan_resume(client, bucket, key, f.size, f.mtime_ns, ps, pending.get(key, []), record)
