@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.core import s3 as S
+from lmi_wizard.core.s3 import transfer as T
 from lmi_wizard.core.base.errors import Cancelled, WizardError
 from lmi_wizard.core.base.progress import CancelToken
 from s3server import DROPPED, Gate, auth_enforced, s3, s3_server  # noqa: F401  (fixtures)
@@ -154,10 +156,13 @@ def test_large_file_goes_multipart_with_progress(s3, tmp_path):
     assert sorted(finished) == ["1/rank0.engine", "config.pbtxt"]
     assert events[-1].extra["files_done"] == 2 and events[-1].extra["files_total"] == 2
     assert all(e.step == "upload" and e.unit == "B" for e in events)
-    assert threads - {threading.get_ident()}, "boto3 progress callbacks fire from transfer threads"
+    assert threads - {threading.get_ident()}, "progress callbacks fire from transfer threads"
+    s3.log.clear()  # unchanged: the multipart ETag is computed locally for the same part size (no HEAD)
+    r = S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, part_size=5 * MiB, threshold=5 * MiB)
+    assert r.uploaded == [] and s3.log.ops() == ["ListObjectsV2"]
 
 
-def test_cancel_mid_multipart_then_resume_sends_only_what_is_missing(s3, tmp_path):
+def test_cancel_mid_multipart_then_resume_sends_only_what_is_missing(s3, tmp_path, monkeypatch):
     s3.make_bucket("models")
     big = os.urandom(30 * MiB)
     files = dict(small_files(4), **{"1/rank0.engine": big})
@@ -191,10 +196,20 @@ def test_cancel_mid_multipart_then_resume_sends_only_what_is_missing(s3, tmp_pat
     assert "1/rank0.engine" not in present
     # the pending upload is kept for the resume (§1: resume by part), with its two stored parts
     (pending,) = s3.client.list_multipart_uploads(Bucket="models")["Uploads"]
-    assert len(s3.client.list_parts(Bucket="models", Key=pending["Key"], UploadId=pending["UploadId"])["Parts"]) == 2
+    stored = s3.client.list_parts(Bucket="models", Key=pending["Key"], UploadId=pending["UploadId"])["Parts"]
+    assert len(stored) == 2
+    # the local record (atomic JSON beside the work): upload id, part size, the ETags of the parts sent
+    (rec,) = [json.loads(p.read_text()) for p in Path(os.environ["LMI_WIZARD_STATE_DIR"]).iterdir()]
+    assert rec["upload_id"] == pending["UploadId"] and rec["part_size"] == 5 * MiB and rec["key"] == "m/t/1/rank0.engine"
+    assert rec["parts"] == {str(p["PartNumber"]): p["ETag"].strip('"') for p in stored}
 
+    hashed = []  # with the record, the stored parts are verified by their ETags: no local range is hashed
+    real_md5_range = T.md5_range
+    monkeypatch.setattr(T, "md5_range", lambda *a: hashed.append(a) or real_md5_range(*a))
     s3.log.clear()
     r = S.sync(src, "s3://models/m/t/", endpoint_url=s3.endpoint_url, part_size=5 * MiB, threshold=5 * MiB)
+    assert hashed == []
+    assert list(Path(os.environ["LMI_WIZARD_STATE_DIR"]).iterdir()) == []  # completed: record dropped
     assert sorted(r.uploaded) == sorted(set(files) - present) and "1/rank0.engine" in r.uploaded
     assert set(s3.log.keys("PutObject")) == {"m/t/" + k for k in set(files) - present - {"1/rank0.engine"}}
     assert s3.log.count("CreateMultipartUpload") == 0 and s3.log.count("UploadPart") == 4  # 6 parts, 2 kept
