@@ -61,11 +61,19 @@ def requests(endpoint: str, reset: bool = False) -> Counter:
     return Counter() if reset else Counter(r["op"] for r in data)
 
 
+CPU: dict = {}  # argv[0..2] → client CPU seconds (user + system) of the last run
+
+
 def timed(argv, env) -> float:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.monotonic()
     res = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if res.returncode != 0:
         raise SystemExit(f"{argv[:3]} failed: {res.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return time.monotonic() - t
 
 
@@ -170,16 +178,18 @@ def main() -> int:
                 dest = f"s3://bench/{prefix}"
                 requests(endpoint, reset=True)
                 t_up = timed(argv_for(dest), run_env)
+                cpu_up = CPU["last"]
                 r_up = requests(endpoint)
                 requests(endpoint, reset=True)
                 t_re = timed(argv_for(dest), run_env) if name != "before" else float("nan")
                 r_re = requests(endpoint)
-                results[name].append((t_up, r_up, t_re, r_re))
+                results[name].append((t_up, r_up, t_re, r_re, cpu_up))
                 delete_prefix(client, "bench", prefix)  # free the server's memory
-                print(f"  round {r + 1}: {name:<12} upload {t_up:8.2f} s  re-sync {t_re:6.2f} s", flush=True)
+                print(f"  round {r + 1}: {name:<12} upload {t_up:8.2f} s (client CPU {cpu_up:6.2f} s)  "
+                      f"re-sync {t_re:6.2f} s", flush=True)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
-        print(f"\n{'tool':<12} {'upload s (median)':>17} {'requests':>9} {'PUTs':>6} {'parts':>6} | "
-              f"{'re-sync s':>9} {'requests':>9} {'PUTs':>5}")
+        print(f"\n{'tool':<12} {'upload s (median)':>17} {'client CPU s':>12} {'requests':>9} {'PUTs':>6} "
+              f"{'parts':>6} | {'re-sync s':>9} {'requests':>9} {'PUTs':>5}")
         med = {}
         for name, rows in results.items():
             t_up = statistics.median(x[0] for x in rows)
@@ -188,7 +198,8 @@ def main() -> int:
             r_up, r_re = rows[-1][1], rows[-1][3]
             puts_up = r_up["PutObject"] + r_up["UploadPart"]
             puts_re = r_re["PutObject"] + r_re["UploadPart"] + r_re["CreateMultipartUpload"]
-            print(f"{name:<12} {t_up:>17.2f} {sum(r_up.values()):>9} {puts_up:>6} {r_up['UploadPart']:>6} | "
+            cpu = statistics.median(x[4] for x in rows)
+            print(f"{name:<12} {t_up:>17.2f} {cpu:>12.2f} {sum(r_up.values()):>9} {puts_up:>6} {r_up['UploadPart']:>6} | "
                   f"{t_re:>9.2f} {sum(r_re.values()):>9} {puts_re:>5}")
         if "aws s3 sync" in results:
             a = results["aws s3 sync"]

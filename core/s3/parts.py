@@ -71,17 +71,20 @@ class UploadState:
     size: int
     mtime_ns: int
     parts: dict = field(default_factory=dict)  # part number (int) → ETag sent
+    crc32: dict = field(default_factory=dict)  # part number (int) → its CRC32 checksum (base64), for completing
 
     def to_json(self) -> dict:
         return {"version": 1, "endpoint": self.endpoint, "bucket": self.bucket, "key": self.key,
                 "upload_id": self.upload_id, "part_size": self.part_size, "size": self.size,
-                "mtime_ns": self.mtime_ns, "parts": {str(k): v for k, v in sorted(self.parts.items())}}
+                "mtime_ns": self.mtime_ns, "parts": {str(k): v for k, v in sorted(self.parts.items())},
+                "crc32": {str(k): v for k, v in sorted(self.crc32.items())}}
 
     @classmethod
     def from_json(cls, doc: dict) -> "UploadState":
         return cls(str(doc["endpoint"]), str(doc["bucket"]), str(doc["key"]), str(doc["upload_id"]),
                    int(doc["part_size"]), int(doc["size"]), int(doc["mtime_ns"]),
-                   {int(k): str(v) for k, v in (doc.get("parts") or {}).items()})
+                   {int(k): str(v) for k, v in (doc.get("parts") or {}).items()},
+                   {int(k): str(v) for k, v in (doc.get("crc32") or {}).items()})
 
 
 def default_state_dir() -> Path:
@@ -159,12 +162,13 @@ def pending_uploads(client, bucket: str, prefix: str) -> dict[str, list[str]]:
     return {k: [u for _t, u in sorted(v, key=lambda x: (str(x[0]), x[1]))] for k, v in out.items()}
 
 
-def list_parts(client, bucket: str, key: str, upload_id: str) -> dict[int, tuple[int, str]]:
-    """Part number → (size, ETag) of the parts stored for an upload."""
-    out: dict[int, tuple[int, str]] = {}
+def list_parts(client, bucket: str, key: str, upload_id: str) -> dict[int, tuple[int, str, str]]:
+    """Part number → (size, ETag, CRC32 checksum or "") of the parts stored for an upload."""
+    out: dict[int, tuple[int, str, str]] = {}
     for page in client.get_paginator("list_parts").paginate(Bucket=bucket, Key=key, UploadId=upload_id):
         for p in page.get("Parts", []) or []:
-            out[int(p["PartNumber"])] = (int(p["Size"]), str(p.get("ETag", "")).strip('"'))
+            out[int(p["PartNumber"])] = (int(p["Size"]), str(p.get("ETag", "")).strip('"'),
+                                         str(p.get("ChecksumCRC32") or ""))
     return out
 
 
@@ -173,14 +177,15 @@ class Resume:
     """What the upload of one large file starts from."""
 
     upload_id: Optional[str] = None  # None: start a new multipart upload
-    stored: dict = field(default_factory=dict)  # part number → (size, ETag) already at S3
+    stored: dict = field(default_factory=dict)  # part number → (size, ETag, CRC32) already at S3
     known: dict = field(default_factory=dict)  # part number → ETag this machine sent for the same file
+    crc32: dict = field(default_factory=dict)  # part number → CRC32 this machine sent (S3 lists it too)
     aborted: list = field(default_factory=list)  # upload ids aborted (cannot match the file)
 
 
 def _fits(stored: dict, size: int, part_size: int) -> bool:
     ranges = {n: length for n, _o, length in part_ranges(size, part_size)}
-    return all(n in ranges and sz == ranges[n] for n, (sz, _e) in stored.items())
+    return all(n in ranges and v[0] == ranges[n] for n, v in stored.items())
 
 
 def plan_resume(client, bucket: str, key: str, size: int, mtime_ns: int, part_size: int,
@@ -200,7 +205,7 @@ def plan_resume(client, bucket: str, key: str, size: int, mtime_ns: int, part_si
                     out.stored, keep = {}, False
                 keep = keep and _fits(out.stored, size, part_size)
                 if keep:
-                    out.known = dict(record.parts)
+                    out.known, out.crc32 = dict(record.parts), dict(record.crc32)
         else:
             try:
                 stored = list_parts(client, bucket, key, upload_id)
