@@ -342,7 +342,7 @@ def s3(s3_server, monkeypatch, tmp_path_factory):
                LMI_WIZARD_STATE_DIR=str(cfg_dir / "upload-state"))  # resume records: per test
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "LMI_WIZARD_S3_TIMEOUT"):
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "LMI_WIZARD_NET_TIMEOUT"):
         monkeypatch.delenv(var, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)

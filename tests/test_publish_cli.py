@@ -487,7 +487,7 @@ def test_dry_run_reports_the_bytes_it_would_send(s3, tmp_path, capsys):
     rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url,
                            "--dry-run", "--json")
     assert rc == 0 and json.loads(out)["bytes"] == total
-    from lmi_wizard.core.models import human_bytes
+    from lmi_wizard.core.base.fmt import human_bytes
     rc, out, err = run_cli(capsys, trt, "s3://models/m/tensorrt_llm/", "--endpoint-url", s3.endpoint_url,
                            "--dry-run")
     assert f"would send 9 file(s), {human_bytes(total)} (" in out and s3.objects("models") == {}

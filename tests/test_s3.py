@@ -621,7 +621,7 @@ class SilentServer:
 
 @pytest.mark.parametrize("what", ["sync", "list"])
 def test_a_silent_endpoint_fails_with_one_line_naming_it_and_the_setting(s3, tmp_path, monkeypatch, what):
-    monkeypatch.setenv("LMI_WIZARD_S3_TIMEOUT", "3")  # seconds of silence in all (default 60)
+    monkeypatch.setenv("LMI_WIZARD_NET_TIMEOUT", "3")  # seconds of silence in all (default 60): Hub, git, S3
     server = SilentServer()
     endpoint = f"http://127.0.0.1:{server.port}"
     src = tree(tmp_path / "src", small_files(1))
@@ -635,15 +635,15 @@ def test_a_silent_endpoint_fails_with_one_line_naming_it_and_the_setting(s3, tmp
     finally:
         server.close()
     e = ei.value
-    assert f"{endpoint} did not answer for 3 s after 3 attempt(s)" in e.problem and e.exit_code == 3
-    assert "LMI_WIZARD_S3_TIMEOUT" in e.fix and "\n" not in e.problem + e.fix
+    assert f"no answer from {endpoint} for 3 s; 2 quiet retries before" in e.problem and e.exit_code == 3
+    assert "LMI_WIZARD_NET_TIMEOUT" in e.fix and "\n" not in e.problem + e.fix
     assert server.accepted == 3 and S.attempts(client) == 3  # the retries happened, quietly, and were counted
 
 
 def test_timeout_setting_is_checked(monkeypatch):
-    monkeypatch.setenv("LMI_WIZARD_S3_TIMEOUT", "soon")
+    monkeypatch.setenv("LMI_WIZARD_NET_TIMEOUT", "soon")
     with pytest.raises(WizardError) as ei:
-        S.timeout_setting()
-    assert "LMI_WIZARD_S3_TIMEOUT='soon'" in ei.value.problem
-    monkeypatch.delenv("LMI_WIZARD_S3_TIMEOUT")
+        S.make_client("http://127.0.0.1:9")
+    assert "LMI_WIZARD_NET_TIMEOUT='soon'" in ei.value.problem
+    monkeypatch.delenv("LMI_WIZARD_NET_TIMEOUT")
     assert S.timeout_setting() == 60.0

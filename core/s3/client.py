@@ -2,8 +2,8 @@
 boto3/botocore failure turned into one :class:`WizardError` naming the problem and the fix.
 
 Waits are bounded: a server that accepts the connection and then says nothing fails after
-``LMI_WIZARD_S3_TIMEOUT`` seconds of silence in all (default 60: each of the 3 attempts waits a third of
-it), with one line naming the endpoint and the setting. Retries are botocore's own (quiet); each client
+``LMI_WIZARD_NET_TIMEOUT`` seconds of silence in all (default 60: each of the 3 attempts waits a third of
+it), with one line naming the endpoint and the setting (:class:`core.base.net.NetworkSilence`). Retries are botocore's own (quiet); each client
 counts its attempts (:func:`attempts`). boto3 is imported lazily (start-up time matters).
 """
 
@@ -13,12 +13,13 @@ import os
 import threading
 from typing import Optional
 
+from ..base import net as _net
 from ..base import secrets as _secrets
 from ..base.errors import WizardError
 
 RESUME_HINT = "then run the same command again: it uploads only what is missing"
-TIMEOUT_ENV = "LMI_WIZARD_S3_TIMEOUT"
-DEFAULT_TIMEOUT = 60.0  # seconds of silence before giving up (all attempts together)
+TIMEOUT_ENV = _net.SETTING  # LMI_WIZARD_NET_TIMEOUT: one setting for Hub, git and S3
+DEFAULT_TIMEOUT = _net.DEFAULT_SILENCE  # seconds of silence before giving up (all attempts together)
 ATTEMPTS = 3
 CONCURRENCY = 10
 
@@ -73,10 +74,11 @@ def explain(exc: BaseException, dest=None, endpoint_url: Optional[str] = None, *
         tries = attempts(client)
         tried = f" after {tries} attempt(s)" if tries else ""
         if names & {"ReadTimeoutError", "ConnectTimeoutError"}:
-            secs = timeout_setting()
-            return WizardError(f"{redact(ep)} did not answer for {secs:g} s{tried} while {verb} {where}",
-                               f"check the network and --endpoint-url; on a slow link allow longer waits with "
-                               f"{TIMEOUT_ENV}=<seconds> (now {secs:g}); {hint}", exit_code=3)
+            err = _net.NetworkSilence(redact(ep), timeout_setting(), max(0, tries - 1))
+            err.problem += f" while {verb} {where}"
+            err.fix += f"; {hint}"
+            err.exit_code = 3
+            return err
         return WizardError(f"cannot reach {redact(ep)} ({redact(exc)}){tried} while {verb} {where}",
                            f"check the network connection and --endpoint-url; {hint}", exit_code=3)
     if "ClientError" in names and hasattr(exc, "response"):
@@ -152,18 +154,9 @@ def _botocore_session():
 
 
 def timeout_setting() -> float:
-    """Seconds of silence an S3 request may wait in all (``LMI_WIZARD_S3_TIMEOUT``, default 60)."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise WizardError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds",
-                          f"set {TIMEOUT_ENV} to a number of seconds, e.g. 60, or unset it") from None
-    if not 0 < value <= 24 * 3600:
-        raise WizardError(f"{TIMEOUT_ENV}={raw!r} is out of range", f"set {TIMEOUT_ENV} between 1 and 86400 seconds")
-    return value
+    """Seconds of silence an S3 request may wait in all: ``LMI_WIZARD_NET_TIMEOUT`` (default 60), the one
+    setting of every network wait (:mod:`core.base.net`)."""
+    return _net.silence_timeout()
 
 
 def _max_attempts() -> int:
@@ -197,7 +190,7 @@ def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = N
                 profile: Optional[str] = None, timeout: Optional[float] = None):
     """An S3 client from boto3's standard credential chain. Raises WizardError when there are no
     credentials at all (before any request). Waits are bounded: ``timeout`` (default
-    ``LMI_WIZARD_S3_TIMEOUT`` or 60 s) of silence in all, shared by the attempts (3, or ``AWS_MAX_ATTEMPTS``);
+    ``LMI_WIZARD_NET_TIMEOUT`` or 60 s) of silence in all, shared by the attempts (3, or ``AWS_MAX_ATTEMPTS``);
     ``read_timeout`` sets one attempt's read wait directly. ``profile``: a named profile of ~/.aws for this
     client only (like ``aws --profile``; the environment, ``AWS_PROFILE`` included, is left as it is); a
     missing one is one clear WizardError."""

@@ -18,7 +18,7 @@ EPILOG = ("exit codes: 0 done; 2 bad input or a destination LMI cannot load (not
           "130 cancelled (Ctrl-C). After 3 or 130 run the same command again: it sends only what is missing — "
           "an interrupted large file continues from the parts already stored. An S3 folder holds one model: "
           "publish keeps a marker (.lmi-wizard-model.json) there and refuses a folder holding another model's "
-          "files, or files it did not write, until --force. S3 waits are bounded: LMI_WIZARD_S3_TIMEOUT seconds "
+          "files, or files it did not write, until --force. S3 waits are bounded: LMI_WIZARD_NET_TIMEOUT seconds "
           "of silence (default 60).")
 
 
