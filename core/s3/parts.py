@@ -119,12 +119,15 @@ class StateStore:
             return None
         return st if (st.endpoint, st.bucket, st.key) == (endpoint, bucket, key) else None
 
-    def save(self, st: UploadState) -> None:
+    def save(self, st: UploadState, doc: Optional[dict] = None) -> None:
+        """Write ``st`` (or ``doc``, a snapshot of it taken under the caller's lock) atomically."""
         p = self._path(st.endpoint, st.bucket, st.key)
         if p is None:
             return
+        if doc is None:
+            doc = st.to_json()
         with self._lock:
-            data = json.dumps(st.to_json(), separators=(",", ":")).encode()
+            data = json.dumps(doc, separators=(",", ":")).encode()
             tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
                 p.parent.mkdir(parents=True, exist_ok=True)

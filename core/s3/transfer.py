@@ -142,9 +142,10 @@ def upload(client, bucket: str, prefix: str, todo: list[LocalFile], meter: Meter
             mf.left -= 1
             last = mf.left == 0
             now = time.monotonic()
-            save = not last and now - mf.last_save >= SAVE_EVERY
-            if save:
+            snapshot = None
+            if not last and now - mf.last_save >= SAVE_EVERY:
                 mf.last_save = now
+                snapshot = mf.state.to_json()  # taken under the lock: other parts of this file finish meanwhile
         with lock:
             if reused:
                 out.reused += length
@@ -152,8 +153,8 @@ def upload(client, bucket: str, prefix: str, todo: list[LocalFile], meter: Meter
             else:
                 out.sent += length
         meter.add(mf.f.rel, mf.f.size, length, reused=reused)
-        if save:
-            store.save(mf.state)
+        if snapshot is not None:
+            store.save(mf.state, snapshot)
         if last:
             parts = [dict({"PartNumber": k, "ETag": f'"{v}"'},
                           **({"ChecksumCRC32": mf.state.crc32[k]} if mf.state.crc32.get(k) else {}))
@@ -217,7 +218,9 @@ def upload(client, bucket: str, prefix: str, todo: list[LocalFile], meter: Meter
         stop.set()
         cancel.cancel()
         for mf in files.values():
-            store.save(mf.state)
+            with mf.lock:  # workers may still be finishing a part
+                snapshot = mf.state.to_json()
+            store.save(mf.state, snapshot)
         raise
     finally:
         unregister()
