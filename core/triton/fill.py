@@ -309,6 +309,10 @@ class FillResult:
     filled: list[str]  # placeholder names replaced
     skipped: list[str] = field(default_factory=list)  # obsolete keys dropped
     notes: list[str] = field(default_factory=list)
+    #: with ``ignore_unknown``: keys the file has no placeholder for (the tool ignores them silently)
+    ignored: list[str] = field(default_factory=list)
+    #: what the tool does silently and a person should hear about (one line each: the ignored keys, a key twice)
+    warnings: list[str] = field(default_factory=list)
     path: str | None = None
     written: bool = False
 
@@ -346,8 +350,15 @@ def model_of(text: str, path: str | os.PathLike | None = None) -> str | None:
     return None
 
 
+def tool_placeholders(text: str) -> set[str]:
+    """The names ``string.Template(text).safe_substitute`` would replace — exactly what the tool fills (its own
+    pattern: ``${name}`` and ``$name``, ``$$`` an escape; comments are text to it)."""
+    return {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(text)
+            if m.group("named") or m.group("braced")}
+
+
 def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | None = None, path: str | os.PathLike | None = None,
-              skip_obsolete: bool = False) -> FillResult:
+              skip_obsolete: bool = False, ignore_unknown: bool = False) -> FillResult:
     """Fill ``text`` (the file's content, as read) like ``fill_template.py`` of ``tag`` would.
 
     ``substitutions`` — three forms, and which one you pass decides how values are read:
@@ -358,8 +369,17 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
       so values are verbatim too, whatever the tag;
     * a plain **str** — what a person typed for ``fill_template.py``: read exactly like that tag's tool
       reads it (byte-identical output): before v0.16 a backslash stays in the value, from v0.16 escapes are
-      removed twice. Do NOT build such a string from values in code: pass the Mapping."""
+      removed twice. Do NOT build such a string from values in code: pass the Mapping.
+
+    ``ignore_unknown`` — the drop-in mode (``pbtxt fill --ignore-unknown``): everything the tag's tool accepts
+    is accepted and the result is the tool's, byte for byte: a key the file has no placeholder for is ignored
+    like the tool ignores it (named in :attr:`FillResult.warnings`, with why — obsolete, another model's, a
+    typo), a key given twice takes its last value. From v0.19 the tool stops on a key that does not occur in
+    the file at all (its ``assert key in text``): so does this, naming the key. Default (strict): any such key
+    is an error naming the fix."""
     sem = semantics_for(tag)
+    if ignore_unknown:
+        return _fill_dropin(text, substitutions, sem, path)
     if isinstance(substitutions, Mapping):  # from code: values verbatim, no string syntax involved
         pairs = [(str(k), str(v)) for k, v in substitutions.items()]
         if not pairs:
@@ -429,6 +449,61 @@ def fill_text(text: str, substitutions: str | Mapping[str, str], *, tag: str | N
     return res
 
 
+def _fill_dropin(text: str, substitutions: str | Mapping[str, str], sem: Semantics,
+                 path: str | os.PathLike | None) -> FillResult:
+    """:func:`fill_text` with ``ignore_unknown``: the tag's tool, exactly, plus a warning per ignored key."""
+    if isinstance(substitutions, Mapping):
+        parsed = ParsedSubstitutions(pairs=[(str(k), str(v)) for k, v in substitutions.items()], notes=[],
+                                     tool_accepts=True)
+    elif isinstance(substitutions, EscapedSubstitutions):
+        parsed = ParsedSubstitutions(pairs=_lenient_parse(substitutions), notes=[], tool_accepts=True)
+    else:
+        parsed = parse_substitutions(substitutions, sem, strict=False)
+    if not parsed.pairs:
+        raise WizardError("nothing to fill: no substitutions given", "give at least one key:value")
+    original = text
+    text = normalize_newlines(text)
+    notes, warnings = list(parsed.notes), list(parsed.warnings)
+    if text != original:
+        notes.append("line endings become LF, as fill_template.py (text mode) writes them")
+    names = tool_placeholders(text)
+    model = model_of(text, path)
+    commented = placeholder_names(text, bare=True)[1] if "#" in text else set()
+    mapping = sem.default_dict
+    ignored: list[str] = []
+    for key, value in parsed.pairs:
+        mapping[key] = value  # the tool's sub_dict[key] = value: unknown keys are in it too, without effect
+        if key in names:
+            if key in commented:
+                info = key_history(key).get(model or "tensorrt_llm", {})
+                since = info.get("commented_from")
+                notes.append(f"`{key}` only occurs inside a # comment here"
+                             + (f" (deprecated, a comment since {_pretty_tag(since)})" if since else "")
+                             + ": it is substituted there, as fill_template.py does, but has no effect")
+            continue
+        if sem.assert_keys and key not in text:
+            raise WizardError(f"fill_template.py of {sem.label} stops on `{_short(key)}`: the key does not occur in "
+                              f"the file (its `assert key in text`), so it writes nothing",
+                              f"drop `{_short(key)}:…` from the substitution string")
+        if key in ignored:
+            continue
+        ignored.append(key)
+        if not _KEY_RE.match(key):
+            why = f"`{_short(key)}` is not a placeholder name"
+        else:
+            why = explain_missing_key(key, names, model)[0]
+        warnings.append(f"ignored `{_short(key)}` (fill_template.py ignores it silently): {why}")
+    new = string.Template(text).safe_substitute(mapping)
+    requested = {k: v for k, v in parsed.pairs if k in names}
+    used_defaults = {k: v for k, v in sem.defaults if k not in requested and k in names}
+    res = FillResult(text=new, original=original, semantics=sem, requested=requested, defaults_used=used_defaults,
+                     filled=sorted(k for k in mapping if k in names), notes=notes, path=str(path) if path is not None else None,
+                     ignored=ignored, warnings=warnings)
+    if not res.changed:
+        res.notes.append("the fill changed nothing")
+    return res
+
+
 def _read_pbtxt(path: str | os.PathLike) -> str:
     import stat
 
@@ -453,10 +528,11 @@ def _read_pbtxt(path: str | os.PathLike) -> str:
 
 
 def fill_file(path: str | os.PathLike, substitutions: str, *, tag: str | None = None, in_place: bool = False,
-              skip_obsolete: bool = False) -> FillResult:
+              skip_obsolete: bool = False, ignore_unknown: bool = False) -> FillResult:
     """Fill the file at ``path``; with ``in_place`` write it atomically (mode kept)."""
     text = _read_pbtxt(path)
-    res = fill_text(text, substitutions, tag=tag, path=path, skip_obsolete=skip_obsolete)
+    res = fill_text(text, substitutions, tag=tag, path=path, skip_obsolete=skip_obsolete,
+                    ignore_unknown=ignore_unknown)
     if in_place:
         # like the tool's open(path, "w"): a symlink is written through (its target changes, the link stays)
         atomic_write_text(os.path.realpath(path) if os.path.islink(path) else path, res.text)

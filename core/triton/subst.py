@@ -4,7 +4,7 @@ does, with the escape-aware reading where the tool would fail. See :mod:`.fill` 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from ..base.errors import WizardError
@@ -88,10 +88,18 @@ class ParsedSubstitutions:
     pairs: list[tuple[str, str]]
     notes: list[str]
     tool_accepts: bool  # the tag's own fill_template.py would parse the string the same way
+    #: with ``strict=False``: what the tool takes silently but has no effect or is surprising (bad key names,
+    #: a key given twice — the last value wins)
+    warnings: list[str] = field(default_factory=list)
 
 
-def parse_substitutions(s: str, sem: Semantics | None = None) -> ParsedSubstitutions:
-    """Parse ``key:value,key2:value2`` like the tag's tool would, or better where the tool would crash."""
+def parse_substitutions(s: str, sem: Semantics | None = None, *, strict: bool = True) -> ParsedSubstitutions:
+    """Parse ``key:value,key2:value2`` like the tag's tool would, or better where the tool would crash.
+
+    ``strict`` (the default) refuses keys the tool takes without effect (empty, spaces around, not a
+    placeholder name) and a key given twice. ``strict=False`` is the drop-in reading (``pbtxt fill
+    --ignore-unknown``): such keys are kept as the tool keeps them (a later value of a key wins) and each is
+    named in :attr:`ParsedSubstitutions.warnings`."""
     sem = sem or semantics_for(None)
     if not isinstance(s, str) or s == "":
         raise WizardError("malformed substitution string: it is empty",
@@ -122,6 +130,14 @@ def parse_substitutions(s: str, sem: Semantics | None = None) -> ParsedSubstitut
                 notes.append(f"fill_template.py of {sem.label} unescapes twice: `{k}` gets {dict(pairs)[k]!r} "
                              f"(one unescaping would give {single[k]!r}); the tool's value is written")
     seen: dict[str, str] = {}
+    if not strict:
+        warnings: list[str] = []
+        for key, value in pairs:
+            if key in seen and seen[key] != value:
+                warnings.append(f"key `{_short(key)}` is given twice: the last value ({_short(value, 30)!r}) is used, "
+                                "as fill_template.py does")
+            seen[key] = value
+        return ParsedSubstitutions(pairs=pairs, notes=notes, tool_accepts=tool_accepts, warnings=warnings)
     for key, value in pairs:
         if key == "":
             raise WizardError(f"malformed substitution string: `:{_short(value)}` has an empty key",

@@ -1,11 +1,14 @@
 """``lmi-wizard pbtxt fill|check``: the Triton config.pbtxt step without the full-screen app.
 
-``pbtxt fill CONFIG SUBSTITUTIONS [-i|--in-place] [--tag vX.Y.Z] [--skip-obsolete]``
+``pbtxt fill CONFIG SUBSTITUTIONS [-i|--in-place] [--tag vX.Y.Z] [--skip-obsolete] [--ignore-unknown]``
     Same argument syntax as ``tools/fill_template.py`` (``key:value,key2:value2``; ``\\,`` and ``\\:``
     escape a comma or colon inside a value). Without ``-i`` the result goes to stdout exactly as the
     tag's tool prints it (file content plus one newline) and the file is unchanged; with ``-i`` the file
     is rewritten atomically with exactly what the tool writes. ``--tag`` picks the tool's semantics
     (default: the newest). Notes (obsolete keys skipped, comment-only keys, what is left) go to stderr.
+    A key the file has no placeholder for is an error naming the fix (a typo like ``decoupled:true``);
+    ``--ignore-unknown`` makes it a drop-in for the tag's tool: whatever that tool accepts is accepted, the
+    bytes are the tool's, and each key the tool would silently ignore is named on stderr as ``warning: …``.
 
 ``pbtxt check CONFIG... [--json] [--engine-path PATH]``
     Lists every unresolved ``${name}`` with file, line, field and kind (``blocking`` / ``optional``),
@@ -50,6 +53,9 @@ def register(parser) -> None:
                    help="use the semantics of that tag's fill_template.py (default: the newest)")
     f.add_argument("--skip-obsolete", action="store_true",
                    help="drop keys that upstream removed from the templates (e.g. max_num_sequences) instead of failing")
+    f.add_argument("--ignore-unknown", action="store_true",
+                   help="drop-in for the tag's fill_template.py: keys the file has no placeholder for are ignored "
+                        "as that tool ignores them (each named as a warning on stderr) instead of failing")
     f.set_defaults(_pbtxt=_fill)
     c = sub.add_parser("check", help="list unresolved ${placeholders}, decoupled, engine path, parse result",
                        description="Review config.pbtxt files. Exit 0 only when nothing blocks.")
@@ -73,10 +79,12 @@ def _fill(args) -> int:
     from lmi_wizard.core.triton import fill_file
 
     res = fill_file(args.config, args.substitutions, tag=args.tag, in_place=args.in_place,
-                    skip_obsolete=args.skip_obsolete)
+                    skip_obsolete=args.skip_obsolete, ignore_unknown=args.ignore_unknown)
     if not args.in_place:
         sys.stdout.write(res.printed)
         sys.stdout.flush()
+    for warning in res.warnings:
+        _err(f"warning: {warning}")
     for note in res.notes:
         _err(f"note: {note}")
     remaining = res.remaining
