@@ -153,11 +153,11 @@ def test_unknown_key_suggests_the_right_one():
 
 
 @pytest.mark.parametrize("tag,model,key,gone,last", [
-    ("v0.16.0", "tensorrt_llm", "max_num_sequences", "v0.8.0", "v0.6.1"),
-    ("v0.8.0", "tensorrt_llm", "max_num_sequences", "v0.8.0", "v0.6.1"),
+    ("v0.16.0", "tensorrt_llm", "max_num_sequences", "v0.8.0", "v0.7.2"),
+    ("v0.8.0", "tensorrt_llm", "max_num_sequences", "v0.8.0", "v0.7.2"),
     ("v0.9.0", "preprocessing", "tokenizer_type", "v0.9.0", "v0.8.0"),
     ("v0.19.0", "postprocessing", "tokenizer_type", "v0.9.0", "v0.8.0"),
-    ("v0.10.0", "tensorrt_llm", "max_kv_cache_length", "v0.8.0", "v0.6.1"),
+    ("v0.10.0", "tensorrt_llm", "max_kv_cache_length", "v0.7.0", "v0.6.1"),
 ])
 def test_obsolete_keys_are_named_with_the_release_that_removed_them(tag, model, key, gone, last):
     text = _v(tag, model)
@@ -181,6 +181,46 @@ def test_the_obsolete_table_matches_the_templates():
     assert "#" in [l for l in _v("v0.10.0").splitlines() if "${enable_trt_overlap}" in l][0]
 
 
+def _has(tag, model, key):
+    p = FIXTURES / "pbtxt" / tag / model / "config.pbtxt"
+    return p.exists() and f"${{{key}}}" in p.read_text()
+
+
+@pytest.mark.parametrize("tag,model,key,says", [
+    # logits_datatype came in v0.17.0 (between the stored v0.16.0 and v0.18.2 templates)
+    ("v0.16.0", "tensorrt_llm", "logits_datatype", "the tensorrt_llm template has it from v0.17.0 on"),
+    ("v0.16.0", "ensemble", "logits_datatype", "the ensemble template has it from v0.17.0 on"),
+    # max_queue_size: tensorrt_llm's since v0.13-ish, preprocessing's only from v0.19.0
+    ("v0.18.2", "preprocessing", "max_queue_size", "the preprocessing template has it from v0.19.0 on"),
+])
+def test_key_history_names_the_release_of_the_key(tag, model, key, says):
+    assert not _has(tag, model, key) and _has("v0.19.0", model, key)  # the stored templates agree
+    with pytest.raises(WizardError) as ei:
+        pbtxt.fill_text(_v(tag, model), f"{key}:x", tag=tag, path=f"x/{model}/config.pbtxt")
+    assert says in ei.value.problem, ei.value.problem
+    assert pbtxt.key_history(key)[model]["live"][0] in says  # the message comes from the one table
+
+
+def test_key_history_max_num_sequences_is_still_in_v072():
+    assert _has("v0.6.1", "tensorrt_llm", "max_num_sequences") and not _has("v0.8.0", "tensorrt_llm", "max_num_sequences")
+    hist = pbtxt.key_history("max_num_sequences")["tensorrt_llm"]
+    assert hist["live"][-1] == "v0.7.2" and hist["removed_in"] == "v0.8.0"
+
+
+def test_the_multimodal_ensemble_has_its_own_history():
+    """all_models/multimodal/ensemble gets logits_datatype only in v0.19.0 (the plain one in v0.17.0): a
+    multimodal ensemble of v0.18 lacking it is not 'older than v0.17.0'."""
+    mm = pbtxt.key_history("logits_datatype")["multimodal/ensemble"]
+    assert mm["live"][0] == "v0.19.0" and pbtxt.key_history("logits_datatype")["ensemble"]["live"][0] == "v0.17.0"
+    # a multimodal ensemble is told apart by its multimodal_encoders step (its name is "ensemble" too)
+    text = _v("v0.19.0", "ensemble").replace('model_name: "preprocessing"', 'model_name: "multimodal_encoders"', 1)
+    text = text.replace("${logits_datatype}", "TYPE_FP32")
+    assert pbtxt.model_of(text, "mm/ensemble/config.pbtxt") == "multimodal/ensemble"
+    assert pbtxt.model_of(_v("v0.19.0", "ensemble"), "x/ensemble/config.pbtxt") == "ensemble"
+    with pytest.raises(WizardError, match="the multimodal/ensemble template has it from v0.19.0 on"):
+        pbtxt.fill_text(text.replace("TYPE_FP32", "x"), "logits_datatype:TYPE_FP32", tag="v0.18.2")
+
+
 def test_comment_only_key_is_filled_like_the_tool_with_a_note():
     res = pbtxt.fill_text(_v("v0.16.0"), "enable_trt_overlap:False", tag="v0.16.0")
     assert '#     string_value: "False"' in res.text
@@ -190,7 +230,7 @@ def test_comment_only_key_is_filled_like_the_tool_with_a_note():
 def test_key_from_another_model_or_a_later_release():
     with pytest.raises(WizardError, match="belongs to the .*preprocessing"):
         pbtxt.fill_text(_v("v0.16.0", "ensemble"), "tokenizer_dir:/x", tag="v0.16.0")
-    with pytest.raises(WizardError, match="from v0.6.1 on"):
+    with pytest.raises(WizardError, match="from v0.6.0 on"):  # tag v0.6.0 (between the stored v0.5.0 and v0.6.1)
         pbtxt.fill_text(_v("v0.5.0"), "triton_max_batch_size:8", tag="v0.5.0")
     filled = pbtxt.fill_text(_v("v0.16.0"), "batch_scheduler_policy:max_utilization", tag="v0.16.0").text
     with pytest.raises(WizardError, match="already filled"):
@@ -201,8 +241,13 @@ def test_key_from_another_model_or_a_later_release():
 
 
 def test_data_file_matches_the_fixture_templates():
+    """Every stored template's entry is the scan of that file; the table also holds the tags between them
+    (from the upstream tags, scripts/build_placeholder_table.py), so it has more tags than the fixtures."""
     data = json.loads((Path(semantics.__file__).parent.parent / "data" / pbtxt.DATA_FILE).read_text())
-    assert data["placeholders"] == pbtxt.scan_template_tree(FIXTURES / "pbtxt")
+    scanned = pbtxt.scan_template_tree(FIXTURES / "pbtxt")
+    for model, by_tag in scanned.items():
+        assert {t: data["placeholders"][model][t] for t in by_tag} == by_tag, model
+    assert len(data["placeholders"]["tensorrt_llm"]) > len(scanned["tensorrt_llm"])
 
 
 @pytest.mark.parametrize("cfg", TEMPLATES, ids=IDS)

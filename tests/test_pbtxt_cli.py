@@ -223,3 +223,34 @@ def test_undecodable_bytes_in_the_substitution_are_one_line(tmp_path, capsys):
     assert len(err) == 1 and "not valid UTF-8" in err[0] and cfg.read_bytes() == before
     assert cli.main(["pbtxt", "fill", str(cfg), "engine_dir:/a\nb"]) == 0
     assert "line break" in capsys.readouterr().err
+
+
+def test_ignore_unknown_is_a_drop_in_and_names_what_the_tool_ignores(tmp_path, capsys):
+    """The tool fills decoupled_mode and silently drops the typo and the obsolete key; --ignore-unknown does the
+    same and says so; without it the typo is an error naming the fix."""
+    subs = "decoupled:true,max_num_sequences:8,decoupled_mode:True"
+    tool = FIXTURES / "fill_template" / "v0.16.0.py"
+    theirs = copy(V016, tmp_path / "t" / "tensorrt_llm")
+    subprocess.run([sys.executable, str(tool), "-i", str(theirs), subs], check=True, capture_output=True)
+    ours = copy(V016, tmp_path / "o" / "tensorrt_llm")
+    rc, out, err = run(capsys, "pbtxt", "fill", str(ours), subs, "--tag", "v0.16.0")
+    assert rc == 2 and "did you mean `decoupled_mode`" in err and err.count("\n") == 1
+    assert ours.read_bytes() == V016.read_bytes()
+    rc, out, err = run(capsys, "pbtxt", "fill", str(ours), subs, "--tag", "v0.16.0", "--ignore-unknown", "-i")
+    assert rc == 0 and ours.read_bytes() == theirs.read_bytes() != V016.read_bytes()
+    warnings = [l for l in err.splitlines() if l.startswith("lmi-wizard: warning: ")]
+    assert len(warnings) == 2 and "`decoupled`" in warnings[0] and "did you mean `decoupled_mode`" in warnings[0]
+    assert "`max_num_sequences`" in warnings[1] and "v0.8.0" in warnings[1] and "v0.7.2" in warnings[1]
+
+
+def test_ignore_unknown_stops_where_the_v019_tool_asserts(tmp_path, capsys):
+    tool = FIXTURES / "fill_template" / "v0.21.0rc1.py"
+    src = FIXTURES / "pbtxt" / "v0.19.0" / "tensorrt_llm" / "config.pbtxt"
+    for subs, tool_ok in [("nosuchkey:1", False), ("decoupled:1", True)]:  # "decoupled" occurs in the text
+        t = copy(src, tmp_path / f"t{tool_ok}" / "tensorrt_llm")
+        r = subprocess.run([sys.executable, str(tool), "-i", str(t), subs], capture_output=True)
+        assert (r.returncode == 0) is tool_ok
+        o = copy(src, tmp_path / f"o{tool_ok}" / "tensorrt_llm")
+        rc, out, err = run(capsys, "pbtxt", "fill", str(o), subs, "--tag", "v0.19.0", "--ignore-unknown", "-i")
+        assert (rc == 0) is tool_ok and o.read_bytes() == t.read_bytes()
+        assert ("warning: ignored `decoupled`" in err) if tool_ok else ("assert key in text" in err)

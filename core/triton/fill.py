@@ -268,7 +268,8 @@ def explain_missing_key(key: str, live_names: Iterable[str], model: str | None =
             extra = ""
             if info.get("commented_from"):
                 extra = f"; from {_pretty_tag(info['commented_from'])} it is only a comment (deprecated, no effect)"
-            return (f"`{key}` is obsolete: upstream removed it from the templates in {_pretty_tag(gone)} "
+            where = f"the {model} template" if model else "the templates"
+            return (f"`{key}` is obsolete: upstream removed it from {where} in {_pretty_tag(gone)} "
                     f"(last in {_pretty_tag(last)}){extra}, and this file has no ${{{key}}}",
                     f"drop `{key}:…` from the substitution string (or pass --skip-obsolete)", True)
         first = info["live"][0]
@@ -277,7 +278,8 @@ def explain_missing_key(key: str, live_names: Iterable[str], model: str | None =
         if first == info["tags"][0]:
             return (f"this file has no ${{{key}}} left: already filled, or its block was deleted{also}",
                     f"drop `{key}:…`, or run `lmi-wizard pbtxt check FILE` to see what is left", False)
-        return (f"`{key}` is not a placeholder of this file; templates have it from {_pretty_tag(first)} on "
+        whose = f"the {model} template has" if model else "templates have"
+        return (f"`{key}` is not a placeholder of this file; {whose} it from {_pretty_tag(first)} on "
                 f"— already filled, or the file is older than that{also}",
                 f"drop `{key}:…`, or use the template of the matching release", False)
     if hist_any:
@@ -341,13 +343,14 @@ def model_of(text: str, path: str | os.PathLike | None = None) -> str | None:
     """The inflight_batcher_llm model a config belongs to (from ``name:`` or the folder name)."""
     known = set(_table())
     m = re.search(r'^name\s*:\s*"([^"]*)"', text[:20000], re.M)
-    if m and m.group(1) in known:
-        return m.group(1)
-    if path is not None:
-        parent = Path(path).parent.name
-        if parent in known:
-            return parent
-    return None
+    name = m.group(1) if m and m.group(1) in known | {k.rsplit("/", 1)[-1] for k in known} else None
+    if name is None and path is not None and Path(path).parent.name in known:
+        name = Path(path).parent.name
+    if name == "ensemble" and re.search(r'model_name\s*:\s*"multimodal_encoders"', text):
+        return "multimodal/ensemble"  # all_models/multimodal/ensemble: not the plain one (its own key history)
+    if name is not None and name not in known:
+        return next(k for k in sorted(known) if k.rsplit("/", 1)[-1] == name)  # multimodal_encoders, whisper_bls
+    return name
 
 
 def tool_placeholders(text: str) -> set[str]:
