@@ -254,3 +254,47 @@ def test_ignore_unknown_stops_where_the_v019_tool_asserts(tmp_path, capsys):
         rc, out, err = run(capsys, "pbtxt", "fill", str(o), subs, "--tag", "v0.19.0", "--ignore-unknown", "-i")
         assert (rc == 0) is tool_ok and o.read_bytes() == t.read_bytes()
         assert ("warning: ignored `decoupled`" in err) if tool_ok else ("assert key in text" in err)
+
+
+def _filled_v016(tmp_path, extra: str) -> Path:
+    cfg = copy(V016, tmp_path / "tensorrt_llm")
+    pbtxt_text = pbtxt.fill_text(V016.read_text(), COMPLETE + "," + extra, tag="v0.16.0").text
+    cfg.write_text(pbtxt_text)
+    return cfg
+
+
+@pytest.mark.parametrize("extra,tag,code,fix", [
+    ("batch_scheduler_policy:guaranteed_completion", None, "bad-scheduler-policy", "max_utilization or guaranteed_no_evict"),
+    ("kv_cache_free_gpu_mem_fraction:1.0", "v0.10.0", "bad-kv-fraction", "a fraction such as 0.9"),
+    ("kv_cache_free_gpu_mem_fraction:0", "v0.9.0", "bad-kv-fraction", "a fraction such as 0.9"),
+])
+def test_check_blocks_values_the_backend_rejects(tmp_path, capsys, extra, tag, code, fix):
+    cfg = _filled_v016(tmp_path, extra)
+    rc, out, err = run(capsys, "pbtxt", "check", str(cfg), *(["--tag", tag] if tag else []))
+    assert rc == 1, out
+    assert "BLOCKED" in out and "blocking value: " + extra.split(":")[0] in out and f"fix: use {fix}" in out
+    rc, out, err = run(capsys, "pbtxt", "check", str(cfg), "--json", *(["--tag", tag] if tag else []))
+    doc = json.loads(out)
+    assert rc == 1 and doc["ok"] is False and [v["code"] for v in doc["values"]] == [code]
+    assert doc["values"][0]["fix"] and doc["values"][0]["severity"] == "error"
+
+
+def test_check_kv_fraction_one_is_fine_before_v010_and_good_values_pass(tmp_path, capsys):
+    cfg = _filled_v016(tmp_path, "kv_cache_free_gpu_mem_fraction:1.0,batch_scheduler_policy:max_utilization")
+    assert run(capsys, "pbtxt", "check", str(cfg), "--tag", "v0.9.0")[0] == 0  # (0, 1] before the executor API
+    assert run(capsys, "pbtxt", "check", str(cfg), "--tag", "v0.10.0")[0] == 1
+
+
+def test_check_kv_tokens_against_the_engine(tmp_path, capsys):
+    cfg = _filled_v016(tmp_path, "max_tokens_in_paged_kv_cache:2048")
+    eng = tmp_path / "engine"
+    eng.mkdir()
+    (eng / "config.json").write_text(json.dumps({"build_config": {"max_seq_len": 4096, "max_beam_width": 1}}))
+    rc, out, _ = run(capsys, "pbtxt", "check", str(cfg), "--engine", str(eng))
+    assert rc == 1 and "smaller than one full sequence" in out and "at least 4096" in out
+    (eng / "config.json").write_text(json.dumps({"build_config": {"max_seq_len": 2048, "max_beam_width": 1}}))
+    assert run(capsys, "pbtxt", "check", str(cfg), "--engine", str(eng))[0] == 0
+    rc, out, err = run(capsys, "pbtxt", "check", str(cfg), "--engine", str(tmp_path / "nope"))
+    assert rc == 2 and "no engine config.json" in err and err.count("\n") == 1
+    rc, out, err = run(capsys, "pbtxt", "check", str(cfg), "--tag", "banana")
+    assert rc == 2 and "unknown tag" in err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import dataclasses
 from dataclasses import dataclass
 
 from .fill import (
@@ -73,6 +74,8 @@ class CheckReport:
     engine_path: dict
     notes: list[str]
     untouched_template_of: list[str]
+    #: values the backend rejects or ignores (:func:`.values.value_findings`; only with ``values=True``)
+    values: list = dataclasses.field(default_factory=list)
 
     @property
     def blocking(self) -> list[Placeholder]:
@@ -85,7 +88,7 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         """Nothing blocks: no blocking placeholder and the file parses (or parsing could not be tried)."""
-        return not self.blocking and self.parses is not False
+        return not self.blocking and self.parses is not False and not self.values
 
     def to_json(self) -> dict:
         return {
@@ -94,6 +97,7 @@ class CheckReport:
             "decoupled": self.decoupled, "engine_path": self.engine_path, "notes": self.notes,
             "untouched_template_of": self.untouched_template_of,
             "findings": [f.to_json() for f in self.findings],
+            "values": [f.to_json() for f in self.values],
         }
 
 
@@ -152,10 +156,19 @@ def _top_value(sc: _Scan, name: str) -> _Value | None:
 
 
 def check_text(text: str, path: str | os.PathLike = "config.pbtxt", *,
-               expected_engine_path: str | None = DEFAULT_ENGINE_PATH, parse: bool = True) -> CheckReport:
-    """Review a config.pbtxt: unresolved placeholders, decoupled, engine path, parse result."""
+               expected_engine_path: str | None = DEFAULT_ENGINE_PATH, parse: bool = True,
+               values: bool = False, tag: str | None = None, engine_config=None) -> CheckReport:
+    """Review a config.pbtxt: unresolved placeholders, decoupled, engine path, parse result. With ``values``,
+    also the parameter values the backend of ``tag`` rejects or ignores (:func:`.values.value_findings`;
+    ``engine_config``: the engine's config.json, file or folder, for the KV-cache size rule) — they block."""
     with _gc_paused():
-        return _check_text(text, path, expected_engine_path=expected_engine_path, parse=parse)
+        rep = _check_text(text, path, expected_engine_path=expected_engine_path, parse=parse)
+    if values:
+        from .edit import parameter_blocks
+        from .values import value_findings
+
+        rep.values = value_findings(parameter_blocks(text), tag, engine_config, path=rep.file)
+    return rep
 
 
 def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str | None, parse: bool) -> CheckReport:
@@ -275,5 +288,7 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
     return CheckReport(file, findings, parses, perr, dec, eng, notes, untouched)
 
 
-def check_file(path: str | os.PathLike, *, expected_engine_path: str | None = DEFAULT_ENGINE_PATH) -> CheckReport:
-    return check_text(_read_pbtxt(path), path, expected_engine_path=expected_engine_path)
+def check_file(path: str | os.PathLike, *, expected_engine_path: str | None = DEFAULT_ENGINE_PATH,
+               values: bool = False, tag: str | None = None, engine_config=None) -> CheckReport:
+    return check_text(_read_pbtxt(path), path, expected_engine_path=expected_engine_path, values=values, tag=tag,
+                      engine_config=engine_config)

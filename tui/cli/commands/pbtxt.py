@@ -10,11 +10,13 @@
     ``--ignore-unknown`` makes it a drop-in for the tag's tool: whatever that tool accepts is accepted, the
     bytes are the tool's, and each key the tool would silently ignore is named on stderr as ``warning: …``.
 
-``pbtxt check CONFIG... [--json] [--engine-path PATH]``
+``pbtxt check CONFIG... [--json] [--engine-path PATH] [--tag vX.Y.Z] [--engine DIR]``
     Lists every unresolved ``${name}`` with file, line, field and kind (``blocking`` / ``optional``),
-    the ``decoupled`` state, the engine path and whether the file parses as ``inference.ModelConfig``.
-    Exit 0 only when nothing blocks in any file (no blocking placeholder, every file parses); 1 when
-    something blocks; 2 for bad input (missing/unreadable file, not a pbtxt).
+    the ``decoupled`` state, the engine path and whether the file parses as ``inference.ModelConfig``,
+    and every value the backend rejects or ignores (``core.triton.value_findings``: scheduler policy,
+    KV-cache fraction per ``--tag``, KV-cache tokens against ``--engine``'s max_seq_len × beam) with its fix.
+    Exit 0 only when nothing blocks in any file (no blocking placeholder or bad value, every file parses);
+    1 when something blocks; 2 for bad input (missing/unreadable file, not a pbtxt, a bad --tag/--engine).
 
     ``--json`` prints ONE document whatever the number of files::
 
@@ -22,6 +24,7 @@
          "parses": bool | null,           # every file parses (null: could not try)
          "findings": [{"file", "line", "name", "field", "kind", "reason", "fix", "param"}, ...],
                                           # all files, in argument order
+         "values": [{"severity", "code", "problem", "fix", "key", "path", ...}, ...],  # bad values, all files
          "files": [{"file", "ok", "parses", "parse_error", "blocking", "optional", "decoupled",
                     "engine_path", "notes", "untouched_template_of", "findings"}, ...]}
 
@@ -31,6 +34,7 @@ Bad input is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 NAME = "pbtxt"
@@ -64,6 +68,12 @@ def register(parser) -> None:
     c.add_argument("--engine-path", metavar="PATH", default=None,
                    help="the engine path expected inside the serving container "
                         "(default: /opt/ml/model/tensorrt_llm/1)")
+    c.add_argument("--tag", metavar="vX.Y.Z", default=None,
+                   help="the tensorrtllm_backend release the files are for: its rules for values (e.g. "
+                        "kv_cache_free_gpu_mem_fraction 1.0 fails the load from v0.10.0; default: every release's)")
+    c.add_argument("--engine", metavar="PATH", default=None,
+                   help="the engine folder (or its config.json): max_tokens_in_paged_kv_cache must hold one "
+                        "max_seq_len × max_beam_width sequence")
     c.set_defaults(_pbtxt=_check)
 
 
@@ -97,8 +107,17 @@ def _fill(args) -> int:
 def _check(args) -> int:
     from lmi_wizard.core.triton import DEFAULT_ENGINE_PATH, check_file
 
+    from lmi_wizard.core.base.errors import WizardError
+    from lmi_wizard.core.triton import parse_tag
+
     expected = args.engine_path or DEFAULT_ENGINE_PATH
-    reports = [check_file(p, expected_engine_path=expected) for p in args.configs]
+    if args.tag:
+        parse_tag(args.tag)  # a bad tag is one line and exit 2, not a rule set silently skipped
+    if args.engine and not (os.path.isfile(args.engine) or os.path.isfile(os.path.join(args.engine, "config.json"))):
+        raise WizardError(f"--engine {args.engine}: no engine config.json there",
+                          "pass the engine folder (holding config.json and the rank*.engine files) or its config.json")
+    reports = [check_file(p, expected_engine_path=expected, values=True, tag=args.tag, engine_config=args.engine)
+               for p in args.configs]
     ok = all(r.ok for r in reports)
     if args.json:
         parses_values = [r.parses for r in reports]
@@ -107,6 +126,7 @@ def _check(args) -> int:
             "ok": ok,
             "parses": parses,
             "findings": [f.to_json() for r in reports for f in r.findings],
+            "values": [f.to_json() for r in reports for f in r.values],  # blocking: rejected/ignored values
             "files": [r.to_json() for r in reports],
         }
         # indented for people; compact when the document is huge (a 50 MB file has ~1M findings)
@@ -124,9 +144,12 @@ def _print_report(r) -> None:
     status = "OK" if r.ok else "BLOCKED"
     parse = {True: "parses as inference.ModelConfig", False: "does NOT parse as inference.ModelConfig",
              None: "parse not tried"}[r.parses]
-    print(f"{r.file}: {status} — {len(r.blocking)} blocking, {len(r.optional)} optional; {parse}")
+    bad = f", {len(r.values)} bad value(s)" if r.values else ""
+    print(f"{r.file}: {status} — {len(r.blocking)} blocking, {len(r.optional)} optional{bad}; {parse}")
     if r.parses is False and r.parse_error:
         print(f"  parse error: {r.parse_error}")
+    for f in r.values:
+        print(f"  {r.file}: blocking value: {f.problem} — fix: {f.fix}")
     for f in r.blocking:
         print(f"  {r.file}:{f.line}: blocking ${{{f.name}}} in {f.field}: {f.reason}")
     for f in r.optional:
