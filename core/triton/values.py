@@ -167,8 +167,8 @@ def value_findings(params: Any, tag: Optional[str], engine_config: Any = None, *
                     out.append(Finding(
                         "error", "kv-tokens-below-sequence",
                         f"max_tokens_in_paged_kv_cache={n} is smaller than one full sequence of the engine "
-                        f"(max_seq_len {seq}" + (f" × max_beam_width {beam}" if beam and beam > 1 else "")
-                        + f" = {need} tokens): the longest request the engine was built for cannot fit in the "
+                        f"(max_seq_len {seq}" + (f" × max_beam_width {beam} = {need}" if beam and beam > 1 else "")
+                        + " tokens): the longest request the engine was built for cannot fit in the "
                         "KV cache (TensorRT-LLM shrinks the attention window or never schedules it)",
                         f"set max_tokens_in_paged_kv_cache to at least {need}, or delete the parameter",
                         key=key, path=path))

@@ -17,7 +17,7 @@ from ..base.findings import Finding, error
 from .answers import Answers, resolve_tag, work_path
 
 __all__ = ["wanted_substitutions", "ConfigFill", "fill_config", "fill_pairs", "known_template_keys",
-           "template_path", "config_findings"]
+           "template_path", "config_findings", "value_findings", "planned_engine_config"]
 
 TEMPLATE_SUBDIRS = ("all_models/inflight_batcher_llm", "triton_backend/all_models/inflight_batcher_llm")
 
@@ -173,11 +173,17 @@ def template_path(answers: Answers) -> Optional[Path]:
 def config_findings(answers: Answers, template: Optional[str] = None) -> list[Finding]:
     """What blocks the Triton config the run would write: a ``${…}`` left where Triton cannot load it, a file
     that does not parse, a fill that fails. ``template`` is the template text (default: the checkout's, see
-    :func:`template_path`; nothing is said while there is none). Blocking findings, keyed by the step."""
+    :func:`template_path`; nothing is said while there is none), and the values the tag's backend rejects or
+    ignores (:func:`value_findings`, also without a template). Blocking findings, keyed by the step or field."""
     from .answers import is_triton
 
     if not is_triton(answers) or answers["build.method"] == "lmi-partition":
         return []  # no config.pbtxt is written (flat layout, or LMI's own tool makes the repository)
+    # the values themselves (known before any template), then what the fill of the template leaves
+    return value_findings(answers) + _template_findings(answers, template)
+
+
+def _template_findings(answers: Answers, template: Optional[str]) -> list[Finding]:
     if template is None:
         path = template_path(answers)
         if path is None:
@@ -202,3 +208,49 @@ def config_findings(answers: Answers, template: Optional[str] = None) -> list[Fi
         return [error("pbtxt-parse", f"the filled config.pbtxt does not parse as a Triton model config: "
                       f"{report.parse_error}", "check [triton] substitutions for a value of the wrong type", key="triton")]
     return []
+
+
+# where a value the backend judges comes from when [triton] substitutions does not set it
+_VALUE_FIELDS = {"batch_scheduler_policy": "triton.batch_scheduler_policy",
+                 "kv_cache_free_gpu_mem_fraction": "triton.kv_cache_free_gpu_mem_fraction"}
+
+
+def planned_engine_config(a: Answers) -> Optional[dict]:
+    """The engine's limits as the build step will make them (``{"build_config": {max_seq_len, max_beam_width}}``,
+    the shape of the engine's config.json), for the KV-cache size rule; None for a prebuilt engine."""
+    from .answers import not_prebuilt
+
+    if not not_prebuilt(a):
+        return None
+    try:
+        seq = int(a["build.max_input_len"]) + int(a["build.max_output_len"])
+    except (TypeError, ValueError):
+        return None
+    beam = 1
+    for flags in (a["build.build_flags"] or {}, a["build.convert_flags"] or {}):
+        v = flags.get("--max_beam_width", flags.get("max_beam_width"))
+        if v is not None:
+            try:
+                beam = int(v)
+            except (TypeError, ValueError):
+                pass
+    return {"build_config": {"max_seq_len": seq, "max_beam_width": beam}}
+
+
+def value_findings(a: Answers) -> list[Finding]:
+    """Values the config step would write that the tag's backend rejects or ignores (``core.triton.value_findings``:
+    scheduler policy, KV-cache fraction per tag, KV-cache tokens against the planned engine) — from the Triton
+    fields and ``[triton] substitutions`` (which wins, as in :func:`fill_pairs`). Blocking, keyed by where the
+    value was given."""
+    from .. import triton as pbtxt
+
+    user = {k: (v if isinstance(v, str) else str(v)) for k, v in (a["triton.substitutions"] or {}).items()}
+    wanted = wanted_substitutions(a)
+    params = {k: wanted[k] for k in _VALUE_FIELDS if wanted.get(k) not in (None, "None")}
+    params.update(user)
+    out = []
+    for f in pbtxt.value_findings(params, resolve_tag(a), planned_engine_config(a)):
+        key = "triton.substitutions" if f.key in user else _VALUE_FIELDS.get(f.key, "triton")
+        fix = f.fix if key != "triton.substitutions" else f"{f.fix} (under [triton] substitutions)"
+        out.append(f.with_(key=key, fix=fix))
+    return out
