@@ -40,7 +40,11 @@ the tool accepts; it refuses or accepts more instead):
 * Malformed strings (empty item, no ``:``, two ``:``, empty key, spaces around a key, a duplicate key)
   are one clear :class:`WizardError` instead of an unpack traceback.
 * The key check above applies to every tag (the v0.19+ tool only asserts ``key in text``; older tools
-  ignore unknown keys silently). ``$name`` without braces counts as a placeholder there, since
+  ignore unknown keys silently). ``ignore_unknown=True`` (``pbtxt fill --ignore-unknown``) is the drop-in
+  mode: whatever the tag's tool accepts is accepted and written byte for byte as the tool writes it (a key
+  given twice takes its last value), each key the tool ignores is named in :attr:`FillResult.warnings`
+  with why, and where the v0.19+ tool's assertion stops, this stops too (tests/test_fill_corpus.py replays
+  upstream's own command lines against the real tools). ``$name`` without braces counts as a placeholder there, since
   ``string.Template`` substitutes it too; the templates only use ``${name}``.
 * ``fill_text`` also takes a mapping (what code should pass): values are used verbatim, no string
   syntax involved. ``format_substitutions`` returns an :class:`EscapedSubstitutions` string that
