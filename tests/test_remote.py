@@ -20,7 +20,7 @@ import pytest
 from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.remote import images, instances, job as J, logs as L, policy, status as S, submit as R
 from lmi_wizard.core.remote.inside import read_secret, run_in_job
-from lmi_wizard.core.wizard.remote_fields import load_remote_recipe
+from lmi_wizard.core.remote.submit import load_recipe_text
 from lmi_wizard.core.wizard import Context
 from lmi_wizard.tui.cli import main as cli
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
@@ -138,25 +138,36 @@ def test_image_per_release_and_region():
         images.image_python({"lmi": "0.99.0"})
 
 
-def test_recipe_remote_keys_read_through_field_rules(tmp_path):
-    answers, st = load_remote_recipe(recipe(tmp_path, "a", instance="ml.p5.48xlarge").read_text(), ctx=NO_GPU)
-    assert (st.target_arch, st.instance_type, st.hf_token_secret) == ("sm90", "ml.p5.48xlarge", "hf/token")
-    assert answers["build.tp"] == 2 and answers["destination.uri"] == "s3://models/a/"
+def test_recipe_remote_keys_are_schema_fields(tmp_path):
+    """[env] target_arch and [remote] are the schema's own keys: the recipe loader reads them like any other."""
+    from lmi_wizard.core.wizard import FIELDS
+
+    for key in ("env.target_arch", "remote.instance_type", "remote.hf_token_secret", "remote.role", "run.where"):
+        assert key in FIELDS, key
+    a = load_recipe_text(recipe(tmp_path, "a", instance="ml.p5.48xlarge").read_text(), ctx=NO_GPU)
+    assert (a["env.target_arch"], a["remote.instance_type"], a["remote.hf_token_secret"]) == \
+        ("sm90", "ml.p5.48xlarge", "hf/token")
+    assert a["build.tp"] == 2 and a["destination.uri"] == "s3://models/a/"
     with pytest.raises(WizardError) as e:
-        load_remote_recipe(recipe(tmp_path, "b", arch="sm91").read_text(), ctx=NO_GPU)
+        load_recipe_text(recipe(tmp_path, "b", arch="sm91").read_text(), ctx=NO_GPU)
     assert "target_arch" in e.value.problem and "sm90" in e.value.fix
     with pytest.raises(WizardError) as e:  # the token itself where the secret's name goes
-        load_remote_recipe(recipe(tmp_path, "c", secret="hf_" + "a" * 34).read_text(), ctx=NO_GPU)
+        load_recipe_text(recipe(tmp_path, "c", secret="hf_" + "a" * 34).read_text(), ctx=NO_GPU)
     assert "secret" in str(e.value)
-    # no target and no GPU here: required
-    text = recipe(tmp_path, "d").read_text().replace('target_arch = "sm90"\n', "")
-    _, st = load_remote_recipe(text, ctx=NO_GPU)
-    assert st.target_arch is None
+    with pytest.raises(WizardError) as e:  # a typo in [remote] is named like any other
+        load_recipe_text(recipe(tmp_path, "t", extra='instance_typ = "ml.p5.48xlarge"\n').read_text(), ctx=NO_GPU)
+    assert "instance_typ: unknown setting" in e.value.problem and "instance_type" in e.value.fix
     with pytest.raises(WizardError) as e:
-        instances.check_instance("ml.p5.48xlarge", st.target_arch, 1)
+        load_recipe_text(recipe(tmp_path, "i", instance="ml.p5.96xlarge").read_text(), ctx=NO_GPU)
+    assert "not a SageMaker training instance type" in e.value.problem and "ml.p5." in e.value.fix
+    # no target and no GPU here: required for a remote compile
+    text = recipe(tmp_path, "d").read_text().replace('target_arch = "sm90"\n', "")
+    a = load_recipe_text(text, ctx=NO_GPU)
+    assert a["env.target_arch"] is None
+    with pytest.raises(WizardError) as e:
+        instances.check_instance("ml.p5.48xlarge", a["env.target_arch"], 1)
     assert "target_arch" in e.value.fix
-    _, st = load_remote_recipe(text, ctx=Context(gpu_arch="sm86"))
-    assert st.target_arch == "sm86"  # default: the local GPU's
+    assert load_recipe_text(text, ctx=Context(gpu_arch="sm86"))["env.target_arch"] == "sm86"  # the local GPU's
 
 
 # ------------------------------------------------------------------------------------------- request
@@ -298,13 +309,7 @@ def test_hf_token_read_inside_the_job_never_in_the_request(tmp_path, aws):
     ran = report["argv"][1]
     assert report["argv"] == ["run", ran, "--work-dir", str(tmp_path / "work"), "--json"]
     assert chan.read_bytes() == original
-    if "remote.instance_type" in FIELDS:  # the schema reads the remote keys: the file itself runs
-        assert ran == str(chan)
-    else:  # until then `run` gets a copy without them, which the recipe loader accepts
-        from lmi_wizard.core.wizard.recipe import load_recipe
-
-        assert ran == str(tmp_path / "work" / "recipe.toml") and "[remote]" not in Path(ran).read_text()
-        assert load_recipe(ran, ctx=NO_GPU)["destination.uri"] == "s3://models/injob/"
+    assert "remote.instance_type" in FIELDS and ran == str(chan)  # the file itself: the loader reads [remote]
     assert (tmp_path / "out" / "run.log").read_text() == "the run log\n"
     # the request names the secret; the token is nowhere in it
     opts = R.Options(role_arn=ROLE, instance_type="ml.p5.48xlarge", region="us-east-1")

@@ -30,7 +30,7 @@ def _pipeline_factory(answers, **kw):
     """``core.pipeline.build_pipeline`` (imported when a pipeline is first wanted)."""
     from lmi_wizard.core import pipeline
 
-    return pipeline.build_pipeline(answers, **kw)
+    return pipeline.build_run(answers, **kw)  # here, or on SageMaker (Review)
 
 
 class WizardApp(App):

@@ -21,7 +21,7 @@ from lmi_wizard.core.wizard.session import FORM_STEPS_END, Session
 def _pipeline_factory(answers, **kw):
     from lmi_wizard.core import pipeline
 
-    return pipeline.build_pipeline(answers, **kw)
+    return pipeline.build_run(answers, **kw)  # here, or on SageMaker (Review)
 
 
 class Blocked(Exception):
@@ -145,8 +145,8 @@ class PlainWizard:
     def review_and_run(self) -> int:
         import questionary
 
+        self.ask_step(core_wizard.step("review"))  # where it runs: here, or on SageMaker (its fields)
         pipe = self.pipeline()
-        self.say("\n== Review ==")
         self.say(pipe.plan_script())
         problems = [p for p in core_wizard.validate_all(self.answers) if p.blocking]
         for p in problems:

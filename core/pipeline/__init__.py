@@ -7,6 +7,8 @@ previews use.
 - :mod:`.paths` — :class:`RunPaths`: where the checkout, templates, engines, model repository, destination are
 - :mod:`.previews` — what screens show before a run (build commands, tokenizer plan, paths)
 - :mod:`.report` — :class:`RunReport` / :class:`StepReport`
+- :mod:`.remote` — :class:`RemotePipeline`: the same face, the run done on SageMaker (``core.remote``);
+  :func:`build_run` picks it or :class:`Pipeline` from Review's ``run.where``
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from . import previews
 from .engine import Pipeline, build_pipeline, plan_script
 from ..wizard.triton_config import ConfigFill, fill_config, wanted_substitutions  # the config step's filling
 from .paths import RunPaths
+from .remote import RemotePipeline, build_run
 from .report import RunReport, StepReport
 from .state import (LOCK_NAME, LOG_NAME, RECIPE_NAME, RUN_DIR, STATE_FORMAT, STATE_NAME, file_record,
                     file_still_valid)
 from .steps import STEP_CLASSES, ConfigStep, PipelineStep, RunContext, StepResult
 
-__all__ = ["Pipeline", "build_pipeline", "plan_script", "RunReport", "StepReport", "RunPaths", "previews",
+__all__ = ["Pipeline", "build_pipeline", "RemotePipeline", "build_run", "plan_script", "RunReport", "StepReport", "RunPaths", "previews",
            "Redactor", "file_record", "file_still_valid", "STEP_CLASSES", "PipelineStep", "RunContext", "StepResult",
            "ConfigStep", "fill_config", "ConfigFill", "wanted_substitutions", "RUN_DIR", "STATE_NAME", "LOG_NAME",
            "LOCK_NAME", "RECIPE_NAME", "STATE_FORMAT"]

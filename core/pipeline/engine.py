@@ -197,7 +197,9 @@ class Pipeline:
         """The answers' blocking problems (``core.wizard.validate_all``); an unset example folder is not one
         (the build step picks it from the model's architecture)."""
         self.answers.ctx.forget_checkout_plan()  # ask git now, not what a screen saw earlier
-        problems = [p for p in validate_all(self.answers) if p.blocking and not _auto_picked(p, self.answers)]
+        here = self.answers.copy()  # this pipeline runs here, whatever [run] where says (the job runs it too)
+        here["run.where"] = "here"
+        problems = [p for p in validate_all(here) if p.blocking and not _auto_picked(p, self.answers)]
         if not problems:
             dest_problem = self._local_destination_problem()
             if dest_problem is not None:

@@ -16,7 +16,7 @@ from ..base.fsutil import atomic_write_text
 from ..base.progress import CancelToken
 from ..base.proc import run_streaming
 
-__all__ = ["read_secret", "run_in_job", "recipe_for_run"]
+__all__ = ["read_secret", "run_in_job"]
 
 
 def read_secret(sm_secrets, secret_id: str) -> str:
@@ -45,33 +45,6 @@ def read_secret(sm_secrets, secret_id: str) -> str:
     return text
 
 
-def recipe_for_run(recipe: str, work_dir: str) -> str:
-    """The recipe ``lmi-wizard run`` can read: the channel's file itself once the schema knows the remote keys,
-    else a copy without them in the work folder (the uploaded recipe stays as the user wrote it)."""
-    import tomli_w
-
-    from ..base.fsutil import read_text
-    from ..wizard.remote_fields import split_remote
-    from ..wizard import Context
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    text = read_text(Path(recipe), what="recipe", max_bytes=1 << 20)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return recipe  # `run` names the problem
-    rest, _ = split_remote(data, source=recipe, ctx=Context(gpus=[]))
-    if rest == data:
-        return recipe
-    out = Path(work_dir) / "recipe.toml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, tomli_w.dumps(rest))
-    return str(out)
-
-
 def run_in_job(recipe: str, *, work_dir: str, output: str, token: Optional[str] = None,
                on_line: Callable[[str], None] = lambda s: None, cancel: CancelToken | None = None,
                wizard: Optional[list[str]] = None) -> int:
@@ -85,7 +58,6 @@ def run_in_job(recipe: str, *, work_dir: str, output: str, token: Optional[str] 
     if token:
         remember_secrets(token)
         env["HF_TOKEN"] = token
-    recipe = recipe_for_run(recipe, work_dir)
     argv = (wizard or [sys.executable, "-c", "import sys; from lmi_wizard.tui.main import main; sys.exit(main())"]) + ["run", recipe, "--work-dir", work_dir, "--json"]
     report: list[str] = []
 

@@ -20,7 +20,7 @@ from ..base.errors import WizardError
 from .images import ENTRYPOINT
 from .instances import sagemaker_model
 
-__all__ = ["JobSpec", "build_request", "validate_request", "job_name", "recipe_digest", "CHANNEL_RECIPE",
+__all__ = ["JobSpec", "build_request", "check_role", "ROLE_RE", "validate_request", "job_name", "recipe_digest", "CHANNEL_RECIPE",
            "CHANNEL_WHEELS", "RECIPE_IN_JOB", "WORK_IN_JOB", "OUTPUT_IN_JOB", "DIGEST_TAG"]
 
 CHANNEL_RECIPE = "recipe"
@@ -36,6 +36,18 @@ DIGEST_TAG = "lmi-wizard:recipe-digest"
 _BOOTSTRAP = (f"set -e; python3 -m venv --system-site-packages {VENV_IN_JOB}; "
               f"{VENV_IN_JOB}/bin/pip install -q --no-index --find-links {WHEELS_IN_JOB} lmi-wizard; "
               f"exec {VENV_IN_JOB}/bin/lmi-wizard remote job \"$@\"")
+
+
+# an IAM role ARN (CreateTrainingJob's RoleArn pattern, with the partition spelled out)
+ROLE_RE = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+
+
+def check_role(arn: Optional[str]) -> str:
+    """``arn`` when it is an IAM role ARN; else WizardError naming the shape and where the role comes from."""
+    if not ROLE_RE.fullmatch(arn or ""):
+        raise WizardError(f"{arn!r} is not an IAM role ARN" if arn else "no IAM role for the job",
+                          "pass arn:aws:iam::ACCOUNT:role/NAME (a role SageMaker may assume: `lmi-wizard remote policy`)")
+    return arn
 
 
 @dataclass

@@ -11,7 +11,6 @@ jobs), ``<job>/output/`` (OutputDataConfig: run.json, run.log) and ``records/<re
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,22 +20,21 @@ from ..base.errors import WizardError
 from ..base.fsutil import read_text
 from ..base.progress import CancelToken, ProgressFn, emit
 from ..layout import Destination, parse_destination
-from ..wizard.remote_fields import RemoteSettings, load_remote_recipe
 from ..wizard import Answers, Context
 from . import images, instances, job as J, status as S
+from .job import check_role
 from .logs import MergedLogs
 
-__all__ = ["Options", "Planned", "Outcome", "plan", "stage", "create", "watch", "verdict", "find_record",
+__all__ = ["Options", "Planned", "Outcome", "plan", "plan_texts", "load_recipe_text", "stage", "create", "watch", "verdict", "find_record",
            "RECORDS", "STAGING_DIR"]
 
 STAGING_DIR = "lmi-wizard-remote/"
 RECORDS = "records/"
-_ROLE_RE = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 
 
 @dataclass
 class Options:
-    role_arn: str
+    role_arn: Optional[str] = None  # overrides [remote] role
     instance_type: Optional[str] = None  # overrides [remote] instance_type
     image: Optional[str] = None
     python_version: Optional[str] = None  # the image's Python, when --image names an unknown one
@@ -52,7 +50,6 @@ class Planned:
     recipe: str  # the path as given
     text: str
     answers: Answers
-    settings: RemoteSettings
     instance: instances.Instance
     release: dict
     image: str
@@ -85,9 +82,24 @@ class Outcome:
 
 
 # ----------------------------------------------------------------------------------------------- plan
-def _gpus_needed(answers: Answers) -> int:
-    """TP × PP: the GPUs the engine is built for (and the job's instance must have)."""
-    return int(answers["build.tp"] or 1) * int(answers["build.pp"] or 1)
+def load_recipe_text(text: str, *, source: str = "recipe", ctx: Context | None = None) -> Answers:
+    """A recipe's answers, ``[env] target_arch`` and ``[remote]`` included (the schema's own keys: the recipe
+    loader reads them like any other)."""
+    from ..wizard.recipe import loads_recipe
+
+    a = loads_recipe(text, source=source, ctx=ctx)
+    for key in REMOTE_KEYS:  # the fields' own rules (a run checks them with every step; a remote run here)
+        if a.is_set(key):
+            found = a.field(key).check(a[key], a)
+            if found is not None and found.blocking:
+                sec, name = key.split(".", 1)
+                raise WizardError(f"{source}: [{sec}] {name}: {found.problem}", found.fix)
+    return a
+
+
+#: the recipe keys a remote compile reads besides the run's own
+REMOTE_KEYS = ("env.target_arch", "remote.instance_type", "remote.role", "remote.region", "remote.image",
+               "remote.hf_token_secret")
 
 
 def _staging_for(dest: Destination, override: Optional[str]) -> Destination:
@@ -106,52 +118,65 @@ def plan(recipes: list[str], opts: Options, *, sm, ctx: Context | None = None,
     is an IAM role ARN, every job name is valid and unused. One WizardError (exit 2) on the first problem."""
     if not recipes:
         raise WizardError("no recipe given", "pass one or more recipe files (lmi-wizard init writes one)")
-    if not _ROLE_RE.fullmatch(opts.role_arn or ""):
-        raise WizardError(f"--role {opts.role_arn!r} is not an IAM role ARN",
-                          "pass arn:aws:iam::ACCOUNT:role/NAME (a role SageMaker may assume: `lmi-wizard remote policy`)")
+    texts = [(str(path), read_text(Path(path).expanduser(), what="recipe", max_bytes=1 << 20)) for path in recipes]
+    return plan_texts(texts, opts, sm=sm, ctx=ctx, now=now)
+
+
+def plan_texts(recipes: list[tuple[str, str]], opts: Options, *, sm, ctx: Context | None = None,
+               now: Optional[float] = None, answers: Optional[list[Answers]] = None) -> list[Planned]:
+    """:func:`plan` of ``(name, recipe text)`` pairs (the wizard's Run screen plans the recipe of its answers;
+    ``answers``, when given, are those recipes' answers already loaded)."""
+    from ..wizard.rules import gpus_needed
+
+    if opts.role_arn:
+        check_role(opts.role_arn)
     if not 1 <= opts.volume_gb <= 16384:
         raise WizardError(f"--volume-gb {opts.volume_gb} is out of range", "use 1 to 16384 (GB)")
     if not 1 <= opts.max_runtime_s <= 28 * 24 * 3600:
         raise WizardError(f"--max-runtime {opts.max_runtime_s} is out of range", "use 1 to 2419200 seconds")
     out: list[Planned] = []
     names: set[str] = set()
-    for i, path in enumerate(recipes):
-        text = read_text(Path(path).expanduser(), what="recipe", max_bytes=1 << 20)
-        answers, settings = load_remote_recipe(text, source=str(path), ctx=ctx)
-        itype = opts.instance_type or settings.instance_type
+    for i, (path, text) in enumerate(recipes):
+        a = answers[i] if answers else load_recipe_text(text, source=path, ctx=ctx)
+        arch = a["env.target_arch"]
+        try:
+            role = check_role(opts.role_arn or a["remote.role"])
+        except WizardError as exc:
+            raise WizardError(f"{path}: {exc.problem}", exc.fix.replace("pass ", "pass --role ") + " or set [remote] role"
+                              ) from None
+        itype = opts.instance_type or (a["remote.instance_type"] if a.is_set("remote.instance_type") else None)
         if not itype:
-            proposal = instances.propose(settings.target_arch, _gpus_needed(answers))
+            proposal = instances.propose(arch, gpus_needed(a))
             raise WizardError(f"{path}: no instance type", f"pass --instance-type {proposal or 'ml.X'} or set "
                               "[remote] instance_type")
         try:
-            inst = instances.check_instance(itype, settings.target_arch, _gpus_needed(answers))
+            inst = instances.check_instance(itype, arch, gpus_needed(a))
         except WizardError as exc:
             raise WizardError(f"{path}: {exc.problem}", exc.fix) from None
-        release = images.release_of(answers["env.lmi_version"], answers["env.trtllm_version"])
-        image = images.image_uri(release, opts.region, opts.image)
+        release = images.release_of(a["env.lmi_version"], a["env.trtllm_version"])
+        image = images.image_uri(release, opts.region, opts.image or a["remote.image"])
         python = images.image_python(release, opts.python_version)
-        dest_text = answers["destination.uri"] or ""
+        dest_text = a["destination.uri"] or ""
         dest = parse_destination(dest_text)
         if not dest.is_s3:
             raise WizardError(f"{path}: [destination] uri {dest_text!r} is a local folder; a remote compile publishes "
                               "from the instance, whose disks vanish with it", "set an s3:// destination")
         staging = _staging_for(dest, opts.staging)
         digest = J.recipe_digest(text, image)
-        name = J.job_name(answers["model.name"] or Path(path).stem, digest, now=(now or time.time()) + i)
+        name = J.job_name(a["model.name"] or Path(path).stem, digest, now=(now or time.time()) + i)
         if name in names or S.exists(sm, name):
             raise WizardError(f"a training job named {name} already exists", "submit again in a second")
         names.add(name)
         base = f"s3://{staging.bucket}/{staging.prefix}"
-        spec = J.JobSpec(name=name, role_arn=opts.role_arn, image=image, instance_type=inst.type,
+        spec = J.JobSpec(name=name, role_arn=role, image=image, instance_type=inst.type,
                          recipe_s3=f"{base}{name}/recipe/", wheels_s3=f"{base}wheels/py{python}/",
                          output_s3=f"{base}{name}/output/", region=opts.region, volume_gb=opts.volume_gb,
-                         max_runtime_s=opts.max_runtime_s, hf_token_secret=settings.hf_token_secret, digest=digest)
+                         max_runtime_s=opts.max_runtime_s, hf_token_secret=a["remote.hf_token_secret"], digest=digest)
         try:
             request = J.build_request(spec)
         except WizardError as exc:
             raise WizardError(f"{path}: {exc.problem}", exc.fix) from None
-        out.append(Planned(str(path), text, answers, settings, inst, release, image, python, dest, staging, digest,
-                           name, spec, request))
+        out.append(Planned(path, text, a, inst, release, image, python, dest, staging, digest, name, spec, request))
     return out
 
 

@@ -110,6 +110,11 @@ ENVIRONMENT = Step(
         Field("env.lmi_version", "LMI (DJL Serving) version", Kind.TEXT,
               "The LMI release that will serve the model, when known (e.g. 0.30.0); informational.",
               validator=R.validate_lmi_version, advanced=True, placeholder="0.30.0"),
+        Field("env.target_arch", "Deployment GPU architecture", Kind.CHOICE,
+              "The GPU architecture of the instances that will serve the engine (sm80 p4d, sm86 g5, sm89 g6/g6e, "
+              "sm90 p5). An engine runs only on the architecture it was built on: building here on another one is "
+              "refused, a compile on SageMaker runs on an instance of this one. Default: this machine's GPU.",
+              default=lambda a: a.ctx.gpu_arch, choices=R.arch_choices, advanced=True, placeholder="sm90"),
     ),
     checks=R.check_environment,
 )
@@ -294,8 +299,44 @@ DESTINATION = Step(
     checks=R.check_destination,
 )
 
-REVIEW = Step("review", "Review",
-              "The whole run as a shell script and the recipe it came from. Nothing has run yet.")
+_REMOTE_HELP = " Only for a compile on SageMaker (`lmi-wizard remote run`)."
+
+REVIEW = Step(
+    "review", "Review",
+    "The whole run as a shell script and the recipe it came from. Nothing has run yet.",
+    fields=(
+        Field("run.where", "Where to run", Kind.CHOICE,
+              "Here (this machine's GPU must be the deployment's architecture), or on SageMaker: the recipe runs "
+              "unchanged as a Training job in the LMI image of its release, on an instance of the deployment's GPU, "
+              "and publishes to the S3 destination. `lmi-wizard run` always runs here.",
+              default="here", choices=(Choice("here", "Run here"),
+                                       Choice("sagemaker", "Run on SageMaker (a Training job on the deployment's GPU)"))),
+        Field("remote.instance_type", "SageMaker instance type", Kind.CHOICE,
+              "The training instance that compiles: the deployment's GPU architecture and at least TP × PP GPUs. "
+              "Proposed: the smallest such instance. --instance-type overrides it." + _REMOTE_HELP,
+              default=R.propose_instance, choices=R.instance_choices, strict_choices=False,
+              validator=R.validate_instance_type, placeholder="ml.p5.48xlarge", visible_if=R.runs_remote),
+        Field("remote.role", "IAM role ARN", Kind.TEXT,
+              "The role the job runs as (SageMaker assumes it): reads the inputs, writes the destination, reads "
+              "the token secret; `lmi-wizard remote policy` prints its policy." + _REMOTE_HELP,
+              validator=R.validate_role, placeholder="arn:aws:iam::123456789012:role/lmi-compile",
+              visible_if=R.runs_remote),
+        Field("remote.region", "AWS region", Kind.TEXT,
+              "Where the job runs (its LMI image is pulled from this region). Default: the destination's region, "
+              "else your AWS configuration's." + _REMOTE_HELP,
+              default=R.remote_region, validator=R.validate_region, placeholder="us-east-1", visible_if=R.runs_remote),
+        Field("remote.image", "LMI image", Kind.TEXT,
+              "The image the job runs in. Default: the release's Deep Learning Container in the region." + _REMOTE_HELP,
+              validator=R.validate_image, advanced=True, visible_if=R.runs_remote,
+              placeholder="763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-tensorrtllm0.21.0-cu128"),
+        Field("remote.hf_token_secret", "Hugging Face token secret", Kind.TEXT,
+              "Name or ARN of a Secrets Manager secret holding the Hugging Face token (a plain string, or JSON with "
+              "an HF_TOKEN key). The job reads it with its role; the token itself never travels in the request."
+              + _REMOTE_HELP, validator=R.validate_secret_id, placeholder="hf/token", advanced=True,
+              visible_if=R.runs_remote),
+    ),
+    checks=R.check_review,
+)
 RUN = Step("run", "Run", "Every step's output in one log; Cancel stops the running process group.")
 DONE = Step("done", "Done", "The final tree, the destination listing, the three LMI configurations, "
             "and where the log and the recipe were saved.")

@@ -47,6 +47,7 @@ class RunScreen(StepScreen):
         self._steps: list[dict] = []  # name, title, status, started, elapsed
         self._bar = {"step": "", "done": None, "total": None, "message": ""}
         self._error: str | None = None
+        self._pipe = None  # the Pipeline, or the RemotePipeline when Review chose SageMaker
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="run-top"):
@@ -99,6 +100,7 @@ class RunScreen(StepScreen):
         self.cancel_token = CancelToken()
         self.query_one("#cancel", Button).disabled = False
         self.query_one("#run-log", LogPane).push(f"── run in {pipe.work_dir} (log: {pipe.run_dir / pipeline.LOG_NAME})")
+        self._pipe = pipe
         self.refresh_next()
         self.run_pipeline(pipe, self.cancel_token, self.query_one("#run-log", LogPane))
 
@@ -123,6 +125,9 @@ class RunScreen(StepScreen):
                 if status == "failed" and ev.fix:
                     pane.push(f"   fix: {ev.fix}")
                 return
+            if (ev.extra or {}).get("event") == "job":  # a SageMaker job's state (RemotePipeline)
+                with self._lock:
+                    self._bar["message"] = str(ev.extra.get("status") or "")
             if ev.total:
                 with self._lock:
                     self._bar.update(step=ev.step, done=ev.done, total=ev.total, message=ev.message or "")
@@ -159,7 +164,8 @@ class RunScreen(StepScreen):
         elif self.running:
             pb.update(total=None)
             running = next((s["title"] for s in steps if s["status"] == "running"), "")
-            self.query_one("#bar-label", Label).update(escape(running))
+            state = f": {bar['message']}" if bar["message"] and running else ""  # a remote job's state
+            self.query_one("#bar-label", Label).update(escape(f"{running}{state}"[:44]))
 
     def _finished(self, report, error: str | None) -> None:
         self._tick()
@@ -189,7 +195,8 @@ class RunScreen(StepScreen):
     def action_cancel_run(self) -> None:
         if self.running and self.cancel_token is not None:
             self.cancel_token.cancel()
-            self.query_one("#run-log", LogPane).push("── cancelling (stopping the running process group)…")
+            note = getattr(self._pipe, "cancel_note", None) or "stopping the running process group…"
+            self.query_one("#run-log", LogPane).push(f"── cancelling ({note})")
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:

@@ -30,9 +30,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     r = sub.add_parser("run", help="submit one job per recipe, watch them, check each destination")
     r.add_argument("recipes", nargs="+", metavar="RECIPE")
-    r.add_argument("--role", required=True, metavar="ARN", help="IAM role the job runs as (`remote policy`)")
+    r.add_argument("--role", metavar="ARN", help="IAM role the job runs as (default: [remote] role; `remote policy`)")
     r.add_argument("--instance-type", metavar="ml.X", help="training instance (default: [remote] instance_type)")
-    r.add_argument("--image", metavar="URI", help="the LMI image (default: the release's DLC image in the region)")
+    r.add_argument("--image", metavar="URI", help="the LMI image (default: [remote] image, else the release's DLC "
+                   "image in the region)")
     r.add_argument("--python-version", metavar="3.X", help="the image's Python, when --image is not a known release")
     r.add_argument("--max-runtime", type=int, default=6 * 3600, metavar="S", help="stop the job after S seconds")
     r.add_argument("--volume-gb", type=int, default=200, metavar="N", help="ML storage volume (GB)")
@@ -243,16 +244,17 @@ def _policy(args) -> int:
     from lmi_wizard.core.base.fsutil import read_text
     from lmi_wizard.core.layout import parse_destination
     from lmi_wizard.core.remote.policy import policies
-    from lmi_wizard.core.wizard.remote_fields import load_remote_recipe
+    from lmi_wizard.core.remote.submit import load_recipe_text
 
-    buckets, secret = list(args.bucket), None
+    buckets, secret, role = list(args.bucket), None, args.role
     for path in args.recipe:
-        answers, settings = load_remote_recipe(read_text(Path(path), what="recipe"), source=path)
+        answers = load_recipe_text(read_text(Path(path), what="recipe"), source=path)
         dest = parse_destination(answers["destination.uri"] or "")
         if dest.is_s3:
             buckets.append(dest.bucket)
-        secret = secret or settings.hf_token_secret
-    _dump(policies(buckets=buckets, secret=secret, role_arn=args.role))
+        secret = secret or answers["remote.hf_token_secret"]
+        role = role or answers["remote.role"]
+    _dump(policies(buckets=buckets, secret=secret, role_arn=role))
     return 0
 
 
