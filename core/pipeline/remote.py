@@ -106,7 +106,9 @@ class RemotePipeline:
                  " ".join(shlex.quote(x) for x in self.command()), "",
                  "# inside the job, `lmi-wizard run` does this on the instance's volume:"]
         try:
-            inner = Pipeline(self.answers.copy()).plan_script()
+            from ..remote.job import WORK_IN_JOB
+
+            inner = Pipeline(self.answers.copy(), work_dir=WORK_IN_JOB).plan_script()
         except WizardError as exc:
             inner = f"cannot plan: {exc}"
         lines += ["#   " + ln if ln else "#" for ln in inner.splitlines() if not ln.startswith("#!")]

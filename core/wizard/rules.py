@@ -214,10 +214,10 @@ def check_environment(answers: Answers) -> Iterable[Finding]:
         yield warning("trtllm-version-differs", f"the recipe is for TensorRT-LLM {version} but {installed} is "
                       "installed; an engine built here will only load on the installed version",
                       key="env.trtllm_version")
-    elif not installed and builds_here(answers):
+    elif not installed and builds_here(answers) and not runs_remote(answers):
         yield warning("trtllm-not-installed", "tensorrt-llm is not installed here: the build step cannot run "
                       "on this machine (plan and review still work)", key="env.trtllm_version")
-    if answers.ctx.gpu_count == 0 and builds_here(answers):
+    if answers.ctx.gpu_count == 0 and builds_here(answers) and not runs_remote(answers):
         yield warning("no-gpu", "no NVIDIA GPU visible: engines can only be built on a GPU of the deployment's "
                       "architecture", key="env")
 
@@ -249,7 +249,7 @@ def check_build(answers: Answers) -> Iterable[Finding]:
 
     model = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None
     try:
-        findings = validate_intent(build_intent(answers), gpu=gpu_facts(answers.ctx), model=model,
+        findings = validate_intent(build_intent(answers), gpu=build_gpu(answers), model=model,
                                    trtllm_version=trtllm_version(answers), purpose="build")
     except (WizardError, TypeError, ValueError):
         findings = []
@@ -354,6 +354,24 @@ def runs_remote(answers: Answers) -> bool:
 def gpus_needed(answers: Answers) -> int:
     """TP × PP: the GPUs the engine is built for (and a remote compile's instance must have)."""
     return int(answers["build.tp"] or 1) * int(answers["build.pp"] or 1)
+
+
+def build_gpu(answers: Answers):
+    """``core.build.GpuFacts`` of the GPUs the engine is built on: the SageMaker instance's when the run is
+    remote (its architecture, GPU memory and count), else this machine's (``gpu_facts``)."""
+    if runs_remote(answers) and answers["remote.instance_type"]:
+        from ..build import GpuFacts
+        from ..remote import instances
+
+        try:
+            inst = instances.describe(answers["remote.instance_type"])
+        except WizardError:
+            return None
+        if not inst.arch:
+            return None
+        mem = inst.gpu_memory_gib * (1 << 30) if inst.gpu_memory_gib else None
+        return GpuFacts(inst.gpu or "", int(inst.arch[2:]), mem, inst.gpus)
+    return gpu_facts(answers.ctx)
 
 
 def propose_instance(answers: Answers) -> Optional[str]:

@@ -103,6 +103,9 @@ class FieldRow(Vertical):
             w.set_options(new)
             if any(v == value for _, v in new):
                 w.value = value
+        elif not isinstance(w, Select) and new and not self._uses_select():
+            # suggestions only (strict_choices=False): the text box stays, its suggestions follow
+            w.suggester = SuggestFromList([str(v) for _, v in new], case_sensitive=False)
         elif not isinstance(w, Select) and new:
             # choices became known: swap the text box for a Select
             self._choices = []
