@@ -196,3 +196,19 @@ async def test_ctrl_x_on_the_run_screen_stops_the_training_job(tmp_path, aws):  
         table = app.screen.query_one("#run-steps", DataTable)
         assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["✓", "■", "·"]
         assert app.screen.query_one("#next", Button).disabled
+
+
+def test_plan_verb_accepts_a_recipe_with_remote_sections(tmp_path, capsys):
+    """`lmi-wizard plan` (and `run`, through the same loader and check) reads [remote] and [env] target_arch."""
+    from lmi_wizard.tui.cli import main as cli
+    from tests.test_remote import recipe
+
+    arch = Context().gpu_arch or "sm90"  # this machine's GPU, if any: planning here for it is allowed
+    inst = {"sm80": "ml.p4d.24xlarge", "sm86": "ml.g5.12xlarge", "sm89": "ml.g6e.12xlarge"}.get(arch, "ml.p5.48xlarge")
+    path = recipe(tmp_path, "withremote", arch=arch, instance=inst,
+                  extra=f'role = "{ROLE}"\n\n[run]\nwhere = "sagemaker"\n')
+    assert "[remote]" in path.read_text()
+    rc = cli.main(["plan", str(path)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    assert "lmi-wizard build --example-dir" in cap.out and "unknown section" not in cap.err
