@@ -165,9 +165,18 @@ async def test_review_sagemaker_then_run_shows_job_states_and_log_lines(tmp_path
                                   (f"{job}: InProgress", "lmi-wizard run: checkout", f"{job}: Completed"))
         assert i_prog < i_line < i_done
         assert any("check passed" in ln for ln in lines)
+        assert "config.json" in {e["name"] for e in rep.outputs["listing_entries"]}  # Done lists the destination
         table = app.screen.query_one("#run-steps", DataTable)
         assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["✓", "✓", "✓"]
         assert not app.screen.query_one("#next", Button).disabled
+        # the same answers again (Ctrl+R): the destination still checks, so no job starts
+        before = len(aws.standin.creates)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: not app.screen.running, 30)
+        await pilot.pause(0.2)
+        assert app.screen.report.ok and len(aws.standin.creates) == before
+        assert [table.get_row_at(i)[0] for i in range(table.row_count)] == ["↷", "↷", "✓"]
+        assert any(f"already compiled by {job}" in ln for ln in _log(app))
     sent = (tmp_path / "work" / ".lmi-wizard" / "remote" / "recipe.toml").read_text()
     staged = aws.client.get_object(Bucket="models", Key=f"lmi-wizard-remote/{job}/recipe/recipe.toml")["Body"].read()
     assert staged.decode() == sent and '[run]\nwhere = "sagemaker"' in sent  # `lmi-wizard run` in the job reads it
@@ -212,3 +221,20 @@ def test_plan_verb_accepts_a_recipe_with_remote_sections(tmp_path, capsys):
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "lmi-wizard build --example-dir" in cap.out and "unknown section" not in cap.err
+
+
+def test_remote_run_takes_role_region_and_instance_from_the_recipe(tmp_path, aws, capsys):  # noqa: F811
+    """[remote] role / region / instance_type stand in for --role / --region / --instance-type."""
+    from lmi_wizard.tui.cli import main as cli
+    from tests.test_remote import recipe
+
+    path = recipe(tmp_path, "fromrecipe", instance="ml.p5.48xlarge",
+                  extra=f'role = "{ROLE}"\nregion = "xx-nowhere-1"\n')
+    rc = cli.main(["remote", "run", str(path), "--endpoint-url", aws.endpoint_url])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no registry in xx-nowhere-1" in err  # the recipe's region was used, the role accepted
+    rc = cli.main(["remote", "run", str(recipe(tmp_path, "norole", instance="ml.p5.48xlarge")), "--region",
+                   "us-east-1", "--endpoint-url", aws.endpoint_url])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no IAM role for the job" in err and "[remote] role" in err
+    assert aws.standin.creates == []

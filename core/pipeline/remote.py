@@ -153,6 +153,17 @@ class RemotePipeline:
                 write(ev.message)
             send(Progress(ev.step, self.redact(ev.message), ev.done, ev.total, ev.unit, dict(ev.extra or {})))
 
+        def listing(s3, url: str) -> None:
+            """The destination's listing for Done (what the job published), as a local run's final step gives it."""
+            from .. import s3 as s3mod
+
+            try:
+                entries = s3mod.list_entries(url, endpoint_url=self.endpoint_url, client=s3)
+            except WizardError:
+                return
+            outputs["listing"] = s3mod.render_listing(entries)
+            outputs["listing_entries"] = [e.to_dict() for e in entries]
+
         def report(ok: bool, error: Optional[str] = None, fix: Optional[str] = None) -> RunReport:
             for r in reports:
                 if r.status in ("pending", "running") and not ok:
@@ -184,6 +195,7 @@ class RemotePipeline:
                 step(1, "skipped", f"no job started: {done.verdict}")
                 state["started"] = time.monotonic()
                 step(2, "done", done.verdict)
+                listing(s3, p.destination.url)
                 return report(True)
             folder = self.wheelhouse
             if folder is None:
@@ -220,6 +232,7 @@ class RemotePipeline:
             step(1, "done", f"{p.name}: Completed")
             # 3. the destination, checked from here
             step(2, "running", f"check {p.destination.url}")
+            listing(s3, p.destination.url)
             step(2, "done", o.verdict or "check passed")
             return report(True)
         except Cancelled:

@@ -18,7 +18,8 @@ EPILOG = ("exit codes: 0 submitted (and, when waiting, every job succeeded and i
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--region", metavar="R", help="AWS region (default: your AWS configuration)")
+    p.add_argument("--region", metavar="R", help="AWS region (default: [remote] region of a recipe, else your AWS "
+                   "configuration)")
     p.add_argument("--endpoint-url", metavar="URL", help="one endpoint for SageMaker, CloudWatch Logs, Secrets "
                    "Manager and S3 (tests, VPC endpoints)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -102,6 +103,19 @@ class _Printer:
             self.out.flush()
 
 
+def _recipe_region(paths) -> "str | None":
+    from pathlib import Path
+
+    from lmi_wizard.core.base.fsutil import read_text
+    from lmi_wizard.core.remote.submit import load_recipe_text
+
+    for path in paths:
+        answers = load_recipe_text(read_text(Path(path), what="recipe"), source=path)
+        if answers.is_set("remote.region"):
+            return answers["remote.region"]
+    return None
+
+
 def _run(args) -> int:
     import tempfile
     from pathlib import Path
@@ -112,6 +126,8 @@ def _run(args) -> int:
     from lmi_wizard.core.remote.wheelhouse import build_wheelhouse
 
     out = sys.stderr if args.json else sys.stdout
+    if not args.region:  # [remote] region of the first recipe that names one
+        args.region = _recipe_region(args.recipes)
     region, (sm, logs, s3) = _clients(args, "sagemaker", "logs", "s3")
     opts = R.Options(role_arn=args.role, instance_type=args.instance_type, image=args.image,
                      python_version=args.python_version, region=region, endpoint_url=args.endpoint_url,
