@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 async def shoot(prep: dict, screen: str, size: tuple[int, int], out: Path, theme: str | None) -> Path:
-    from tests.test_tui_support import screen_app, settle_screen
+    from tests.support.tui import screen_app, settle_screen
 
     app = screen_app(prep, screen)
     async with app.run_test(size=size) as pilot:
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     from tests.hubserver import FakeHub, baichuan_repo
-    from tests.test_tui_support import SCREENS, make_remotes, prepare_screens
+    from tests.support.tui import SCREENS, make_remotes, prepare_screens
 
     shutil.rmtree(BASE, ignore_errors=True)
     BASE.mkdir(parents=True)

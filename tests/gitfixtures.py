@@ -29,10 +29,12 @@ import subprocess
 from pathlib import Path
 from typing import Mapping, Union
 
+from tests.support.fixtures import FIXTURES as _FIXTURES
+
 Content = Union[str, bytes]
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("LMI_WIZARD_SHARED", ROOT.parent / "shared")) / "fixtures"
+FIXTURES = _FIXTURES  # lazy: resolves (or skips the test) when used
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

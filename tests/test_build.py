@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import alive as _alive
+
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core.build.run import RECORD_NAME, explain_failure, read_build_record, redact, run_plan, validate_engine_dir
 from lmi_wizard.core.base.errors import Cancelled, WizardError
@@ -215,18 +217,6 @@ def test_failure_cuda_oom(fixtures_dir, tmp_path):
     res = run_plan(plan, env=env, log_path=tmp_path / "l.log", env_facts=FACTS)
     assert not res.ok and res.failed_step.returncode == 1 and res.failed_step.error.id == "cuda_oom"
     assert [s.name for s in res.steps] == ["convert", "trtllm-build"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie waiting for its (new) parent to reap it is gone for our purpose
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.parametrize("ignore_term", ["0", "1"])

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import alive, group_gone, kill_group, restore_sigint, wait_for
+
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import triton as pbtxt
 from lmi_wizard.core.triton import repo
@@ -64,50 +66,6 @@ HANGING = '''
 '''
 BUILD = LEGACY_BUILD.replace("    args = parse_arguments()\n", "    args = parse_arguments()\n" + HANGING, 1)
 assert BUILD != LEGACY_BUILD
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    # members may be zombies waiting to be reaped by init
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return False
-    return True
-
-
-def wait_for(cond, timeout: float = 30.0, what: str = "condition", proc: subprocess.Popen | None = None):
-    """Poll ``cond``; with ``proc``, fail at once (with its output) if that process ends first."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        if proc is not None and proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"the process ended (rc={proc.returncode}) before {what}:\n{out!r}\n{err!r}")
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # ------------------------------------------------------------------------------------------- upload killed
@@ -257,16 +215,18 @@ def test_ctrl_c_of_lmi_wizard_run_cancels_kills_builder_group_and_resume_finishe
     env = dict(os.environ, STANDIN_MODE="hang", STANDIN_PIDS=str(pids), HF_ENDPOINT=hub.endpoint)
     log = tmp_path / "run.out"
     proc = subprocess.Popen(CLI + ["run", str(recipe)], env=env, cwd=ROOT, stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=restore_sigint)
+    pgid = None
     try:
         leader, child, pgid = map(int, wait_for(lambda: pids.exists() and pids.read_text().split(), 90,
-                                                "the builder"))
+                                                "the builder", proc=proc))
         assert pgid != proc.pid  # the builder has its own process group
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal: SIGINT to the foreground group
         rc = proc.wait(60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            kill_group(pgid)  # never leave the builder running when the test fails
     text = log.read_text()
     assert rc != 0, text
     assert "build: cancelled" in text or "cancelled" in text
@@ -318,7 +278,8 @@ def _hanging_build(fixtures_dir: Path, tmp_path: Path, extra=()):
 def test_ctrl_c_of_lmi_wizard_build_leaves_no_orphan(fixtures_dir, tmp_path):
     ex, pids, env, argv = _hanging_build(fixtures_dir, tmp_path)
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=restore_sigint)
+    pgid = None
     try:
         leader, child = map(int, wait_for(lambda: pids.exists() and pids.read_text().split(), 180,
                                           "the builder", proc=proc))
@@ -329,6 +290,7 @@ def test_ctrl_c_of_lmi_wizard_build_leaves_no_orphan(fixtures_dir, tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            kill_group(pgid)  # never leave the builder running when the test fails
     assert proc.returncode == 130, err
     assert b"interrupted" in err and b"Traceback" not in err
     wait_for(lambda: group_gone(pgid), 10, "the builder's process group to go")

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.support.procs import alive as _alive
+
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core.base import fsutil, proc
 from lmi_wizard.core.base.errors import WizardError
@@ -36,19 +38,6 @@ def test_run_streaming_rejects_shell_strings():
 def test_missing_program_is_a_clear_error():
     with pytest.raises(WizardError, match="program not found"):
         proc.run_streaming(["/nonexistent/builder"])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # zombies count as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_cancel_kills_the_whole_process_group(tmp_path):

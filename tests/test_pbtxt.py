@@ -14,9 +14,9 @@ from lmi_wizard.core import triton as pbtxt  # the config.pbtxt API (fill, check
 from lmi_wizard.core.triton import check, scan, semantics, subst
 from lmi_wizard.core.base.errors import WizardError
 
-from conftest import FIXTURES
+from tests.support.fixtures import FIXTURES, fixture_glob, params
 
-TEMPLATES = sorted((FIXTURES / "pbtxt").glob("*/*/config.pbtxt"))
+TEMPLATES = fixture_glob("pbtxt/*/*/config.pbtxt")  # [] when the fixtures are absent
 IDS = [f"{p.parent.parent.name}/{p.parent.name}" for p in TEMPLATES]
 TRTLLM = [p for p in TEMPLATES if p.parent.name == "tensorrt_llm"]
 TRTLLM_IDS = [p.parent.parent.name for p in TRTLLM]
@@ -250,7 +250,7 @@ def test_data_file_matches_the_fixture_templates():
     assert len(data["placeholders"]["tensorrt_llm"]) > len(scanned["tensorrt_llm"])
 
 
-@pytest.mark.parametrize("cfg", TEMPLATES, ids=IDS)
+@pytest.mark.parametrize("cfg", params(TEMPLATES, IDS))
 def test_check_lists_every_placeholder_with_its_line(cfg):
     text = _read(cfg)
     rep = pbtxt.check_text(text, str(cfg))
@@ -276,7 +276,7 @@ def test_check_lists_every_placeholder_with_its_line(cfg):
         assert f"{tag}/{model}" in rep.untouched_template_of
 
 
-@pytest.mark.parametrize("cfg", TEMPLATES, ids=IDS)
+@pytest.mark.parametrize("cfg", params(TEMPLATES, IDS))
 def test_fill_everything_gives_a_valid_model_config(cfg):
     text = _read(cfg)
     names = sorted({n for _, n in _live_occurrences(text)})
@@ -290,7 +290,7 @@ def test_fill_everything_gives_a_valid_model_config(cfg):
     assert rep.ok and not rep.untouched_template_of
 
 
-@pytest.mark.parametrize("cfg", TEMPLATES, ids=IDS)
+@pytest.mark.parametrize("cfg", params(TEMPLATES, IDS))
 def test_delete_every_optional_parameter_block(cfg):
     text = _read(cfg)
     rep = pbtxt.check_text(text, str(cfg))
@@ -317,7 +317,7 @@ def test_delete_every_optional_parameter_block(cfg):
         assert pbtxt.parse_model_config(filled) == (True, None)
 
 
-@pytest.mark.parametrize("cfg", TRTLLM, ids=TRTLLM_IDS)
+@pytest.mark.parametrize("cfg", params(TRTLLM, TRTLLM_IDS))
 def test_decoupled_and_engine_path_on_every_tensorrt_llm_template(cfg):
     text = _read(cfg)
     rep = pbtxt.check_text(text, str(cfg))
@@ -373,6 +373,7 @@ def test_delete_parameter_in_list_form():
     assert '"b"' not in new2 and pbtxt.parse_model_config(new2.replace("${a}", "x")) == (True, None)
 
 
+@pytest.mark.needs_fixtures
 def test_not_a_pbtxt():
     assert not pbtxt.looks_like_pbtxt('{"name": "x"}')
     assert not pbtxt.looks_like_pbtxt("")
@@ -620,6 +621,7 @@ def test_placeholder_names_matches_the_old_implementation(text):
         assert pbtxt.placeholder_names(text, bare=bare) == _old_placeholder_names(text, bare=bare), (text, bare)
 
 
+@pytest.mark.needs_fixtures
 def test_placeholder_names_matches_the_old_implementation_on_templates_and_random_text():
     import random
 
@@ -651,6 +653,7 @@ def test_placeholder_names_is_one_pass_on_hostile_lines():
     assert len(rep.findings) == 30_000 and rep.findings[-1].line == 30_000
 
 
+@pytest.mark.needs_fixtures
 def test_parse_is_cut_short_at_the_first_unquoted_placeholder_with_the_same_answer():
     for p in TEMPLATES:
         text = _read(p)

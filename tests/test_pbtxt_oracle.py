@@ -16,10 +16,11 @@ from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import triton as pbtxt  # the config.pbtxt API (fill, check, edit)
 from lmi_wizard.core.base.errors import WizardError
 
-from conftest import FIXTURES
+from tests.support.fixtures import FIXTURES, fixture_glob, params
 
-TOOLS = sorted((FIXTURES / "fill_template").glob("*.py"))
-TEMPLATES = sorted((FIXTURES / "pbtxt").glob("*/*/config.pbtxt"))
+pytestmark = pytest.mark.needs_fixtures  # every test here runs the upstream tools on the upstream templates
+TOOLS = fixture_glob("fill_template/*.py")  # [] when the fixtures are absent
+TEMPLATES = fixture_glob("pbtxt/*/*/config.pbtxt")
 TUTORIAL = ("enable_trt_overlap:False,batch_scheduler_policy:max_utilization,"
             "kv_cache_free_gpu_mem_fraction:0.95,max_num_sequences:64")
 
@@ -150,7 +151,7 @@ def tool_runs(tmp_path_factory):
     return results
 
 
-@pytest.mark.parametrize("tool,cfg", CASES, ids=[f"{_tag(t)}-{c.parent.parent.name}/{c.parent.name}" for t, c in CASES])
+@pytest.mark.parametrize("tool,cfg", params(CASES, [f"{_tag(t)}-{c.parent.parent.name}/{c.parent.name}" for t, c in CASES], arity=2))
 def test_fill_is_byte_identical_to_the_tags_tool(tool, cfg, tmp_path, capsys, tool_runs):
     text = cfg.read_text()
     for n, subs in enumerate(_strings(text, tool)):
@@ -181,7 +182,7 @@ def test_batch_driver_matches_a_plain_run(tmp_path, capsys):
     assert b.read_bytes() == plain[1][:-1]
 
 
-@pytest.mark.parametrize("tool", TOOLS, ids=_tag)
+@pytest.mark.parametrize("tool", params(TOOLS, [_tag(t) for t in TOOLS]))
 def test_crlf_file_is_written_like_the_tool(tool, tmp_path, capsys):
     src = FIXTURES / "pbtxt" / "v0.13.0" / "tensorrt_llm" / "config.pbtxt"
     crlf = src.read_bytes().replace(b"\n", b"\r\n")
@@ -239,7 +240,7 @@ def test_where_the_tool_crashes_lmi_wizard_writes_the_escaped_value(tmp_path, ca
     assert rc == 0 and b'string_value: "/opt/ml/model/a:b/1"' in after
 
 
-@pytest.mark.parametrize("tool", TOOLS, ids=_tag)
+@pytest.mark.parametrize("tool", params(TOOLS, [_tag(t) for t in TOOLS]))
 def test_unknown_key_the_tool_ignores_is_an_error_here(tool, tmp_path, capsys):
     cfg = FIXTURES / "pbtxt" / "v0.13.0" / "tensorrt_llm" / "config.pbtxt"
     t = run_tool(tool, _copy(cfg, tmp_path / "t" / "config.pbtxt"), "decoupled:True", True)
@@ -254,7 +255,7 @@ ODD_VALUES = {"engine_dir": "/opt/ml/a\\b", "gpu_device_ids": "0,1", "decoupled_
               "max_beam_width": "C:\\x,y:z\\\\"}
 
 
-@pytest.mark.parametrize("tool", TOOLS, ids=[t.stem for t in TOOLS])
+@pytest.mark.parametrize("tool", params(TOOLS, [t.stem for t in TOOLS]))
 def test_values_from_code_land_verbatim(tool, tmp_path):
     """Mapping, format_substitutions() and the tag's own tool fed tool_substitutions(): same exact values."""
     tag = tool.stem

@@ -26,6 +26,7 @@ from lmi_wizard.core.base.progress import CancelToken
 from tests.gitfixtures import BACKEND_GITLINKS, FIXTURES, backend_tree, file_url, make_repo, trtllm_tree
 from tests.hubserver import FakeHub, baichuan_repo, qwen_repo
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
+from tests.support.fixtures import fixture_glob, params
 
 # A stand-in for the legacy examples/baichuan/build.py (≤0.7): the tutorial's flags (so flag discovery and
 # rendering run on it for real), then it prints progress and writes the engines + config.json.
@@ -664,7 +665,7 @@ def test_file_records(tmp_path):
     assert not P.file_still_valid(P.file_record.__defaults__ and rec)
 
 
-@pytest.mark.parametrize("tag", sorted(p.name for p in (FIXTURES / "pbtxt").iterdir()))
+@pytest.mark.parametrize("tag", params(sorted(p.name for p in fixture_glob("pbtxt/*"))))
 def test_config_fill_leaves_nothing_blocking_in_every_upstream_template(tag):
     """The config step over the real tensorrt_llm templates of every tag in the fixtures: it parses as
     Triton's ModelConfig, nothing blocks, and the tutorial's settings are in."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import alive as _alive
+
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import pipeline as P
 from lmi_wizard.core.wizard import recipe as R
@@ -169,18 +171,6 @@ def test_run_failure_exits_1_and_names_the_step(remotes, local_tok, tmp_path, mo
     monkeypatch.delenv("STANDIN_FAIL")
     assert cli.main(["run", str(recipe), "--resume"]) == 0
     assert "[2/9] checkout: skipped (still valid)" in capsys.readouterr().out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie child of ours counts as gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Select
 
 from lmi_wizard.core.wizard import recipe
 from lmi_wizard.tui.app import WizardApp
-from tests.test_tui_support import async_test, environment_report
-
-
-def text_of(app, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
+from tests.support.tui import async_test, environment_report, text_of
 
 
 @async_test

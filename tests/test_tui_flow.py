@@ -11,21 +11,19 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, DataTable, Static
+
+from tests.support.procs import alive as _alive
+from textual.widgets import Button, DataTable
 
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.test_tui_support import async_test, environment_report
+from tests.support.tui import async_test, environment_report, text_of
 
 
 def screen_name(app) -> str:
     return type(app.screen).__name__
-
-
-def text_of(app, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
 
 
 async def wait_for(pilot, cond, timeout: float = 60.0) -> None:
@@ -254,18 +252,6 @@ print("[stand-in] building rank 0 (forever)", flush=True)
 while True:
     time.sleep(0.2)
 '''
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie waiting for its parent counts as gone
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 @async_test

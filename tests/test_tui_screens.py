@@ -8,17 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, OptionList
 
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.gitfixtures import backend_tree, trtllm_tree
 from tests.test_pipeline import LEGACY_BUILD
-from tests.test_tui_support import async_test, environment_report
-
-
-def text_of(app, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
+from tests.support.tui import async_test, environment_report, text_of
 
 
 @pytest.fixture
