@@ -33,19 +33,53 @@ def test_layout_for_trtllm(trt, layout):
     assert T.layout_for_trtllm(trt) == layout
 
 
-def test_release_table_every_release_0_25_to_0_36():
-    # djl-serving serving/docker/tensorrt-llm.Dockerfile per tag/branch (see data/lmi_releases.json "sources")
-    pairs = [(r["lmi"], r["trtllm"], r["layout"], r["published"]) for r in T.releases()]
-    assert pairs == [("0.25.0", "0.5.0", "triton", True), ("0.26.0", "0.7.1", "triton", True),
-                     ("0.27.0", "0.8.0", "triton", True), ("0.28.0", "0.9.0", "triton", True),
-                     ("0.29.0", "0.11.0", "triton", True), ("0.30.0", "0.12.0", "triton", True),
-                     ("0.31.0", "0.12.0", "triton", True), ("0.32.0", "0.12.0", "triton", True),
-                     ("0.33.0", "0.21.0rc1", "flat", True), ("0.34.0", "0.12.0", "triton", False),
-                     ("0.35.0", "1.0.0", "flat", False), ("0.36.0", "1.0.0", "flat", False)]
-    assert T.last_published() == "0.33.0" == T.published_releases()[-1]["lmi"]
-    for r in T.releases():  # the table's layout agrees with the TensorRT-LLM rule
-        assert T.layout_for_lmi(r["lmi"]) == r["layout"] == T.layout_for_trtllm(r["trtllm"])
-    assert [r["lmi"] for r in T.releases() if not r["aot"]] == ["0.35.0", "0.36.0"]
+def _published_pairs() -> dict[str, str]:
+    """LMI minor → TensorRT-LLM version, from sources independent of core/data/lmi_releases.json: the fixtures'
+    trtllm-src/INDEX.md per-release table (pins read from the backend release tags) and, where this checkout
+    sits in the workspace, the verified field notes (../shared/NOTES.md)."""
+    import re
+
+    from tests.support.fixtures import FIXTURES, ROOT
+
+    pairs: dict[str, str] = {}
+    for line in (FIXTURES / "trtllm-src" / "INDEX.md").read_text().splitlines():
+        m = re.match(r"^\|[^|]+\|\s*([\d.]+(?:,\s*[\d.]+)*)\s*\|\s*(\d[\w.]*)\s*\(", line)
+        if m:
+            for lmi in m.group(1).split(","):
+                pairs[lmi.strip()] = m.group(2)
+    notes = ROOT.parent / "shared" / "NOTES.md"
+    if notes.is_file():
+        text = notes.read_text()
+        line = text[text.index("LMI ↔ TensorRT-LLM in the published images"):].split("(tag")[0]
+        for lmis, trt in re.findall(r"([\d./]+)→(\d[\w.]*\d)", line):
+            for lmi in lmis.split("/"):
+                assert pairs.setdefault(lmi, trt) == trt, (lmi, trt, pairs[lmi])  # the two sources agree
+    return pairs
+
+
+@pytest.mark.needs_fixtures
+def test_release_table_agrees_with_independent_sources():
+    """Every row of the release table ships the TensorRT-LLM the sources name for that LMI, its layout is the
+    rule's (flat from TensorRT-LLM 0.21), and every LMI the sources name resolves to a row with that version or,
+    when the table leaves it out, still gets the layout its TensorRT-LLM implies. Releases without a published
+    image (0.34+, from djl-serving's Dockerfiles) have no second source here: only the layout rule is checked."""
+    pairs = _published_pairs()
+    assert len(pairs) >= 8 and pairs["0.33"] == "0.21.0rc1"  # the sources were read
+    published = [r for r in T.releases() if r["published"]]
+    assert {r["lmi"].rsplit(".", 1)[0] for r in published} == set(pairs)  # no published release missing or extra
+    assert T.last_published() == published[-1]["lmi"] == max(pairs, key=lambda v: tuple(map(int, v.split("."))))+".0"
+    for r in published:
+        minor = r["lmi"].rsplit(".", 1)[0]
+        assert pairs[minor] == r["trtllm"], r
+    for r in T.releases():  # published or not, the layout follows the TensorRT-LLM rule
+        assert r["layout"] == T.layout_for_trtllm(r["trtllm"]) == T.layout_for_lmi(r["lmi"]), r
+    for lmi, trt in pairs.items():
+        row = T.release_for_lmi(f"{lmi}.0")
+        assert row is not None and row["trtllm"] == trt, (lmi, row)
+        assert T.layout_for_lmi(f"{lmi}.0") == T.layout_for_trtllm(trt), lmi
+        rows, exact = T.releases_for_trtllm(trt)
+        assert exact and all(r["trtllm"] == trt for r in rows), trt
+    assert [r["lmi"] for r in T.releases() if not r["aot"]] == ["0.35.0", "0.36.0"]  # LMI's own AOT tool gone
 
 
 def test_newer_lmi_without_image_is_refused_unless_the_layout_is_named(no_image):
