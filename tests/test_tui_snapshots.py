@@ -22,8 +22,16 @@ from rich.console import Console
 from rich.segment import Segment
 
 from tests.hubserver import FakeHub, baichuan_repo
-from tests.support.tui import (async_test, environment_report, make_remotes, prepare_screens, screen_app, screen_text,
-                               screen_words, settle_screen)
+from tests.support.tui import (
+    async_test,
+    environment_report,
+    make_remotes,
+    prepare_screens,
+    screen_app,
+    screen_text,
+    screen_words,
+    settle_screen,
+)
 
 pytestmark = [pytest.mark.tui, pytest.mark.slow]
 

@@ -10,8 +10,9 @@ saying how to get them (``HOW``). Module-level parametrization uses ``fixture_gl
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pytest
 
@@ -59,10 +60,10 @@ class LazyFixturePath:
     def path(self) -> Path:
         return fixtures_root().joinpath(*self._parts)
 
-    def __truediv__(self, other: str | os.PathLike) -> "LazyFixturePath":
+    def __truediv__(self, other: str | os.PathLike) -> LazyFixturePath:
         return LazyFixturePath(*self._parts, os.fspath(other))
 
-    def joinpath(self, *other: str) -> "LazyFixturePath":
+    def joinpath(self, *other: str) -> LazyFixturePath:
         return LazyFixturePath(*self._parts, *other)
 
     def __fspath__(self) -> str:
@@ -96,4 +97,4 @@ def params(values: Sequence[Any], ids: Iterable[str] | None = None, arity: int =
     if not available():
         return [pytest.param(*([None] * arity), id="no-fixtures", marks=pytest.mark.skip(reason=HOW))]
     ids = list(ids) if ids is not None else [None] * len(values)
-    return [pytest.param(*(v if arity > 1 else (v,)), id=i) for v, i in zip(values, ids)]
+    return [pytest.param(*(v if arity > 1 else (v,)), id=i) for v, i in zip(values, ids, strict=True)]

@@ -6,7 +6,8 @@ import os
 import signal
 import subprocess
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def alive(pid: int) -> bool:
