@@ -16,7 +16,7 @@ from lmi_wizard.core.facts.environment import EnvironmentReport, gather
 from lmi_wizard.core.base.errors import Cancelled
 from lmi_wizard.core.base.progress import CancelToken
 
-from test_gpu import fake_nvml
+from tests.support.nvml import fake_nvml, h200_record
 from test_versions import make_repo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,9 +24,8 @@ REQUIRED = {"gpus", "driver_version", "tensorrt_llm", "tensorrt", "deploy_instan
 
 
 @pytest.fixture
-def h200_nvml(monkeypatch, fixtures_dir):
-    record = json.loads((fixtures_dir / "nvml" / "h200-nvml.json").read_text())
-    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(record))
+def h200_nvml(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(h200_record()))
 
 
 @pytest.fixture

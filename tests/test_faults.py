@@ -44,28 +44,14 @@ from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_rep
 from tests.hubserver import FakeHub, baichuan_repo, llama_repo
 from tests.s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.stand_ins.layout import install_console_script, install_stand_in, make_checkout
-from tests.test_pipeline import LEGACY_BUILD, tutorial_recipe
-
+from tests.support.pipeline import LEGACY_BUILD, tutorial_recipe
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 CLI = [PY, "-m", "lmi_wizard.tui.main"]
 
-# the legacy build.py stand-in of test_pipeline, plus a hanging mode that spawns a worker (like --parallel_build)
-HANGING = '''
-    if os.environ.get("STANDIN_MODE") == "hang":
-        import subprocess, time
-        child = subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(0.2)"])
-        path = os.environ["STANDIN_PIDS"]
-        with open(path + ".tmp", "w") as fh:
-            fh.write(f"{os.getpid()} {child.pid} {os.getpgid(0)}\\n")
-        os.replace(path + ".tmp", path)
-        print("[stand-in build.py] building rank 0 (forever)", flush=True)
-        while True:
-            time.sleep(0.2)
-'''
-BUILD = LEGACY_BUILD.replace("    args = parse_arguments()\n", "    args = parse_arguments()\n" + HANGING, 1)
-assert BUILD != LEGACY_BUILD
+# the legacy build.py stand-in (tests/stand_ins/baichuan_build.py): HANG_PIDS_FILE makes it hang with a worker child
+BUILD = LEGACY_BUILD
 
 
 # ------------------------------------------------------------------------------------------- upload killed
@@ -181,8 +167,7 @@ def _state(work: Path) -> dict:
 def test_builder_killed_from_outside_state_kept_says_where_and_resumes(remotes, hub, tmp_path, monkeypatch):
     work = tmp_path / "work"
     pids = tmp_path / "pids"
-    monkeypatch.setenv("STANDIN_MODE", "hang")
-    monkeypatch.setenv("STANDIN_PIDS", str(pids))
+    monkeypatch.setenv("HANG_PIDS_FILE", str(pids))
     out = {}
     t = threading.Thread(target=lambda: out.setdefault("rep", P.Pipeline(
         tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()))
@@ -200,7 +185,7 @@ def test_builder_killed_from_outside_state_kept_says_where_and_resumes(remotes, 
     state = _state(work)
     assert state["steps"]["checkout"]["status"] == "done" and state["steps"]["build"]["status"] == "failed"
     assert "[stand-in build.py] building rank 0 (forever)" in Path(rep.log_path).read_text()
-    monkeypatch.delenv("STANDIN_MODE")
+    monkeypatch.delenv("HANG_PIDS_FILE")
     again = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), resume=True, hf_endpoint=hub.endpoint).run()
     assert again.ok, again.error
     status = {s.name: s.status for s in again.steps}
@@ -212,7 +197,7 @@ def test_ctrl_c_of_lmi_wizard_run_cancels_kills_builder_group_and_resume_finishe
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(R.dumps_recipe(tutorial_recipe(remotes, work, "out/b/c/")))
     pids = tmp_path / "pids"
-    env = dict(os.environ, STANDIN_MODE="hang", STANDIN_PIDS=str(pids), HF_ENDPOINT=hub.endpoint)
+    env = dict(os.environ, HANG_PIDS_FILE=str(pids), HF_ENDPOINT=hub.endpoint)
     log = tmp_path / "run.out"
     proc = subprocess.Popen(CLI + ["run", str(recipe)], env=env, cwd=ROOT, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=restore_sigint)
@@ -235,7 +220,7 @@ def test_ctrl_c_of_lmi_wizard_run_cancels_kills_builder_group_and_resume_finishe
     state = _state(work)
     assert state["steps"]["build"]["status"] == "cancelled" and state["steps"]["checkout"]["status"] == "done"
     # resume finishes without rebuilding what was done
-    env.pop("STANDIN_MODE")
+    env.pop("HANG_PIDS_FILE")
     res = subprocess.run(CLI + ["run", str(recipe), "--resume", "--json"], env=env, cwd=ROOT, capture_output=True,
                          text=True, timeout=180)
     assert res.returncode == 0, res.stderr[-3000:]

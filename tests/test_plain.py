@@ -13,7 +13,7 @@ from prompt_toolkit.output import DummyOutput
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.core import wizard as S
 from lmi_wizard.tui import plain
-from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
+from tests.support.pipeline import tutorial_recipe
 
 CLEAR = "\x15"  # Ctrl-U: clear the pre-filled default of a text prompt
 

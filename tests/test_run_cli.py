@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import alive as _alive
+from tests.support.procs import kill_group, restore_sigint
 
 from lmi_wizard.tui.cli import main as cli
 from lmi_wizard.core import pipeline as P
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.core import wizard as S
-from tests.test_pipeline import FAKE_SECRETS, hub, local_tok, remotes, tutorial_text  # noqa: F401  (fixtures)
+from tests.support.pipeline import FAKE_SECRETS, tutorial_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "baichuan-tp2.toml"
@@ -180,9 +181,11 @@ def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, local_tok, 
     completes."""
     recipe, work = _write_recipe(tmp_path, remotes, tokenizer=local_tok)
     pids_file = tmp_path / "pids"
-    env = dict(os.environ, STANDIN_HANG=str(pids_file), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, HANG_PIDS_FILE=str(pids_file), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "lmi_wizard.tui.main", "run", str(recipe)], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=restore_sigint)  # SIGINT may be ignored where pytest runs (background, CI)
+    pgid = None
     try:
         deadline = time.monotonic() + 60
         seen = []
@@ -195,7 +198,7 @@ def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, local_tok, 
             if pids_file.exists() and pids_file.read_text().strip():
                 break
             time.sleep(0.05)
-        builder, child = (int(x) for x in pids_file.read_text().split())
+        builder, child, pgid = (int(x) for x in pids_file.read_text().split())
         assert _alive(builder) and _alive(child)
         proc.send_signal(sig)
         t0 = time.monotonic()
@@ -205,6 +208,7 @@ def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, local_tok, 
     finally:
         if proc.poll() is None:
             proc.kill()
+            kill_group(pgid)  # never leave the builder running when the test fails
     assert proc.returncode == 130, (out, err)
     assert "build: cancelled" in out and "--resume" in err
     for _ in range(50):
@@ -214,7 +218,7 @@ def test_ctrl_c_stops_the_builder_group_and_resume_finishes(remotes, local_tok, 
     assert not _alive(builder) and not _alive(child), "orphan builder process"
     state = json.loads((work / P.RUN_DIR / P.STATE_NAME).read_text())
     assert state["steps"]["build"]["status"] == "cancelled" and state["steps"]["checkout"]["status"] == "done"
-    env.pop("STANDIN_HANG")
+    env.pop("HANG_PIDS_FILE")
     res = subprocess.run([sys.executable, "-m", "lmi_wizard.tui.main", "run", str(recipe), "--resume"], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -22,7 +22,7 @@ import pytest
 from lmi_wizard.core.wizard import recipe as R
 from tests.hubserver import GOOD_TOKEN, FakeHub, baichuan_repo
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.test_pipeline import LEGACY_BUILD, tutorial_recipe
+from tests.support.pipeline import LEGACY_BUILD, tutorial_recipe
 from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
 
 PY = sys.executable

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lmi_wizard.core.wizard import recipe as R
-from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
+from tests.support.pipeline import tutorial_recipe
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")

@@ -17,7 +17,7 @@ from textual.widgets import Button, DataTable
 
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
-from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
+from tests.support.pipeline import LEGACY_BUILD, tutorial_recipe
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.support.tui import async_test, environment_report, text_of
 
@@ -225,33 +225,7 @@ optional_placeholders = "keep"
         assert screen_name(app) == "DestinationScreen"
 
 
-HANGING_BUILD = r'''#!/usr/bin/env python3
-"""Stand-in for examples/baichuan/build.py that never finishes, with a child (like parallel build workers)."""
-import argparse
-import os
-import subprocess
-import sys
-import time
-
-parser = argparse.ArgumentParser()
-parser.add_argument('--model_dir', type=str, default=None)
-parser.add_argument('--dtype', type=str, default='float16', choices=['float32', 'bfloat16', 'float16'])
-parser.add_argument('--world_size', type=int, default=1)
-parser.add_argument('--max_batch_size', type=int, default=8)
-parser.add_argument('--max_input_len', type=int, default=1024)
-parser.add_argument('--max_output_len', type=int, default=1024)
-parser.add_argument('--use_gpt_attention_plugin', nargs='?', const='float16', type=str, default=False)
-parser.add_argument('--use_gemm_plugin', nargs='?', const='float16', type=str, default=False)
-parser.add_argument('--use_inflight_batching', action="store_true", default=False)
-parser.add_argument('--output_dir', type=str, default='out')
-args = parser.parse_args()
-child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.2)"])
-with open(os.environ["HANG_PIDS_FILE"], "w") as fh:
-    fh.write(f"{os.getpid()} {child.pid}\n")
-print("[stand-in] building rank 0 (forever)", flush=True)
-while True:
-    time.sleep(0.2)
-'''
+HANGING_BUILD = LEGACY_BUILD  # tests/stand_ins/baichuan_build.py; hangs (with a worker child) under HANG_PIDS_FILE
 
 
 @async_test

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, OptionList
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.gitfixtures import backend_tree, trtllm_tree
-from tests.test_pipeline import LEGACY_BUILD
+from tests.support.pipeline import LEGACY_BUILD
 from tests.support.tui import async_test, environment_report, text_of
 
 

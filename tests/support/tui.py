@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import types
 from pathlib import Path
 
+from tests.support import nvml as nvml_stand_in
+
 ROOT = Path(__file__).resolve().parents[2]
-NVML_RECORD = ROOT / "tests" / "data" / "fixtures" / "nvml" / "h200-nvml.json"
 
 
 def async_test(fn):
@@ -25,29 +25,10 @@ def async_test(fn):
     return run
 
 
-class _NVMLError(Exception):
-    pass
-
-
 def fake_nvml(gpus: int = 2) -> types.ModuleType:
-    """The few ``pynvml`` calls core/gpu.py makes, answered with a real H200's values."""
-    record = json.loads(NVML_RECORD.read_text())
-    devices = [dict(record["gpus"][0], index=i) for i in range(gpus)]
-    m = types.ModuleType("pynvml")
-    m.NVMLError = _NVMLError
-    m.NVMLError_NotSupported = type("NVMLError_NotSupported", (_NVMLError,), {})
-    m.nvmlInit = lambda: None
-    m.nvmlShutdown = lambda: None
-    m.nvmlSystemGetDriverVersion = lambda: record["driver_version"]
-    m.nvmlSystemGetCudaDriverVersion = lambda: record["cuda_driver_version"]
-    m.nvmlDeviceGetCount = lambda: len(devices)
-    m.nvmlDeviceGetHandleByIndex = lambda i: devices[i]
-    m.nvmlDeviceGetName = lambda h: h["name"]
-    m.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(total=h["memory_total"], free=h["memory_free"],
-                                                                used=h["memory_used"])
-    m.nvmlDeviceGetCudaComputeCapability = lambda h: tuple(h["compute_capability"])
-    m.nvmlDeviceGetMigMode = lambda h: [0, 0]
-    return m
+    """The ``pynvml`` stand-in (tests/support/nvml.py) with ``gpus`` copies of the recorded H200."""
+    record = nvml_stand_in.h200_record()
+    return nvml_stand_in.fake_nvml(record, gpus=[dict(record["gpus"][0], index=i) for i in range(gpus)])
 
 
 def fake_site(root: Path, packages: dict[str, str]) -> Path:
@@ -67,7 +48,7 @@ def environment_report(tmp: Path, *, trtllm: str | None = "0.12.0", gpus: int = 
     pkgs = {"tensorrt_llm": trtllm, "tensorrt": "10.3.0"} if trtllm else {}
     site = fake_site(tmp / "site", pkgs)
     nvml = fake_nvml(gpus) if gpus else types.SimpleNamespace(
-        NVMLError=_NVMLError, nvmlInit=lambda: (_ for _ in ()).throw(_NVMLError("Driver Not Loaded")))
+        NVMLError=nvml_stand_in._NVMLError, nvmlInit=lambda: (_ for _ in ()).throw(nvml_stand_in._NVMLError(9, "Driver Not Loaded")))
     return environment.gather(lookup_tags=False, nvml=nvml, metadata_path=[site], telemetry_file=None,
                               install_root=None)
 
@@ -83,7 +64,7 @@ def make_remotes(base: Path) -> dict:
     """The tutorial's upstream repos (tensorrtllm_backend v0.5.0 + TensorRT-LLM v0.5.0 with the stand-in
     build.py), as bare git repositories with real tags."""
     from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
-    from tests.test_pipeline import LEGACY_BUILD  # the stand-in lives with the pipeline tests (for now)
+    from tests.support.pipeline import LEGACY_BUILD
 
     backend = make_repo(base / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
                         gitlinks=BACKEND_GITLINKS, bare=True)
@@ -101,7 +82,7 @@ def prepare_screens(base: Path, remotes: dict, hub) -> dict:
     from lmi_wizard.core import checkout as core_checkout
     from lmi_wizard.core.pipeline import engine as pipeline
     from lmi_wizard.core import wizard as S
-    from tests.test_pipeline import tutorial_recipe
+    from tests.support.pipeline import tutorial_recipe
 
     work = base / "work"
     answers = tutorial_recipe(remotes, work, "lmi-llm/baichuan-13b-tp2/baichuan-13b-chat/")
