@@ -129,19 +129,13 @@ def _pending_timers(app) -> bool:
     return any(t._repeat == 0 and t._task is not None and not t._task.done() for n in nodes for t in list(n._timers))
 
 
-async def settle_screen(pilot) -> None:
-    """Wait until the screen is quiet: its run (if any) ended, its workers (plans, previews) completed and the
-    app idle with no scheduled animation; then no cursor blink and the same scroll position every time. Waits
-    on those conditions, never a fixed time (the bound on the run wait only stops a hang)."""
-    from textual.widgets import Input
-
-    app = pilot.app
-    for _ in range(2000):
-        if not getattr(app.screen, "running", False):
-            break
-        await pilot.pause(0.01)
+async def settle(pilot) -> None:
+    """Wait until the app is quiet: no worker running (plans, previews, look-ups), no one-shot timer of the
+    screen pending (debounced loads), no scheduled animation, the message queue idle. A condition wait, never a
+    fixed time (the bound only stops a hang)."""
     from textual.worker import WorkerCancelled, WorkerFailed
 
+    app = pilot.app
     for _ in range(1000):  # a timer or a finished worker may start another (debounced load, preview after plan)
         try:
             await app.workers.wait_for_complete()
@@ -150,8 +144,21 @@ async def settle_screen(pilot) -> None:
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
         if not any(w.is_running for w in app.workers) and not _pending_timers(app):
-            break
+            return
         await pilot.pause(0.02)
+
+
+async def settle_screen(pilot) -> None:
+    """Wait until the screen is quiet (its run, if any, ended; then ``settle``); then no cursor blink and the
+    same scroll position every time, for deterministic snapshots."""
+    from textual.widgets import Input
+
+    app = pilot.app
+    for _ in range(2000):
+        if not getattr(app.screen, "running", False):
+            break
+        await pilot.pause(0.01)
+    await settle(pilot)
     for inp in app.screen.query(Input):
         inp.cursor_blink = False
     name = type(app.screen).__name__
