@@ -26,7 +26,7 @@ from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui import plain
 from lmi_wizard.tui.cli import main as cli
 from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo
-from tests.test_pipeline import hub, remotes, tutorial_recipe  # noqa: F401  (pytest fixtures)
+from tests.support.pipeline import tutorial_recipe
 
 BLOCKING = "version_policy: { latest: { num_versions: ${num_versions} } }\n"
 TEMPLATE = "all_models/inflight_batcher_llm/tensorrt_llm/config.pbtxt"
