@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.core import wizard as S
+from lmi_wizard.core.wizard import recipe as R
 
 TESTS = Path(__file__).resolve().parents[1]
 STAND_INS = TESTS / "stand_ins"

@@ -80,8 +80,8 @@ def prepare_screens(base: Path, remotes: dict, hub) -> dict:
     import shutil as _sh
 
     from lmi_wizard.core import checkout as core_checkout
-    from lmi_wizard.core.pipeline import engine as pipeline
     from lmi_wizard.core import wizard as S
+    from lmi_wizard.core.pipeline import engine as pipeline
     from tests.support.pipeline import tutorial_recipe
 
     work = base / "work"
