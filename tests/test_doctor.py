@@ -17,7 +17,7 @@ from lmi_wizard.core.base.errors import Cancelled
 from lmi_wizard.core.base.progress import CancelToken
 
 from tests.support.nvml import fake_nvml, h200_record
-from test_versions import make_repo
+from tests.support.repos import tagged_config_repo as make_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = {"gpus", "driver_version", "tensorrt_llm", "tensorrt", "deploy_instance_families", "lmi", "notes"}

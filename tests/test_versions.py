@@ -11,13 +11,7 @@ import pytest
 
 from lmi_wizard.core.facts import versions as V
 from lmi_wizard.core.base.errors import WizardError
-from tests import gitfixtures
-
-def make_repo(path: Path, tags: list[str], subdir: str, annotated: bool = False) -> Path:
-    """A real git repo (tests/gitfixtures.py) with one commit per tag, each holding
-    ``subdir``/tensorrt_llm/config.pbtxt."""
-    return gitfixtures.make_repo(path, {t: {f"{subdir}/tensorrt_llm/config.pbtxt": f'name: "tensorrt_llm"  # {t}\n'}
-                                        for t in tags}, annotated=annotated)
+from tests.support.repos import tagged_config_repo as make_repo
 
 
 @pytest.fixture(scope="module")
