@@ -32,7 +32,7 @@ FRONT, PIPELINE, WIZARD, DOMAIN, FACTS, BASE = 6, 5, 4, 3, 2, 1
 LAYER_NAMES = {FRONT: "front ends", PIPELINE: "core.pipeline", WIZARD: "core.wizard", DOMAIN: "domain",
                FACTS: "core.facts", BASE: "core.base"}
 DOMAIN_PACKAGES = ("build", "triton", "tokenizer", "s3", "layout", "lmi", "check", "preflight", "checkout", "models",
-                   "tree", "hub", "sizing")
+                   "tree", "hub", "hubnet", "sizing")
 # runs the whole job elsewhere (an AWS instance): beside the pipeline, above the wizard it reads recipes from
 PIPELINE_PACKAGES = ("pipeline", "remote")
 FORBIDDEN_IN_CORE = ("textual", "questionary", "argparse", "lmi_wizard.tui", "tensorrt_llm", "tensorrt")
@@ -49,7 +49,9 @@ DEFERRED: dict[tuple[str, str], str] = {
     ("lmi_wizard.core.facts.gpu", "pynvml"): "NVML is loaded only when GPUs are read (and is absent off-GPU)",
     ("lmi_wizard.core.facts.versions", "packaging"): "parsed on first use: `--version` and verb parsing stay light",
     ("lmi_wizard.core.hub", "huggingface_hub"): "~0.3 s import; only config.json look-ups on the Hub need it",
-    ("lmi_wizard.core.tokenizer", "huggingface_hub"): "~0.3 s import; only Hub downloads need it",
+    ("lmi_wizard.core.hubnet", "huggingface_hub"): "~0.3 s import; only Hub requests need it",
+    ("lmi_wizard.core.hubnet", "httpx2"): "the Hub client's HTTP stack; only Hub requests need it",
+    ("lmi_wizard.core.tokenizer.sources", "huggingface_hub"): "~0.3 s import; only Hub downloads need it",
     ("lmi_wizard.core.s3", "boto3"): "~0.5 s import; only S3 destinations need it",
     ("lmi_wizard.core.s3", "botocore"): "comes with boto3; only S3 destinations need it",
     ("lmi_wizard.core.s3", "s3transfer"): "comes with boto3; only multipart uploads need it",

@@ -24,8 +24,9 @@ import pytest
 
 from lmi_wizard.core.wizard import recipe as R
 from tests.hubserver import FakeHub, SilentServer, baichuan_repo
-from tests.test_faults import CLI, ROOT, _hanging_build, alive, group_gone, remotes, wait_for  # noqa: F401
-from tests.test_pipeline import tutorial_recipe
+from tests.support.pipeline import tutorial_recipe
+from tests.support.procs import alive, group_gone, wait_for
+from tests.test_faults import CLI, ROOT, _hanging_build, remotes  # noqa: F401  (its remotes fixture)
 
 SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"]
 EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
@@ -148,7 +149,7 @@ def _start_run(remotes, hub, tmp_path, *extra) -> tuple[subprocess.Popen, Path, 
     if not recipe.exists():
         recipe.write_text(R.dumps_recipe(tutorial_recipe(remotes, work, "out/b/c/")))
     pids = tmp_path / "pids"
-    env = dict(os.environ, STANDIN_MODE="hang", STANDIN_PIDS=str(pids), HF_ENDPOINT=hub.endpoint)
+    env = dict(os.environ, HANG_PIDS_FILE=str(pids), HF_ENDPOINT=hub.endpoint)
     proc = subprocess.Popen(CLI + ["run", str(recipe), *extra], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     return proc, pids, recipe, env
@@ -201,7 +202,7 @@ def test_new_run_refuses_while_a_killed_runs_builder_lives(remotes, hub, tmp_pat
                 pass
     wait_for(lambda: group_gone(pgid), 5, "the builder to go")
     # once it is gone, the run resumes
-    env.pop("STANDIN_MODE")
+    env.pop("HANG_PIDS_FILE")
     res = subprocess.run(CLI + ["run", str(recipe), "--resume"], env=env, cwd=ROOT, capture_output=True,
                          text=True, timeout=180)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -244,7 +245,7 @@ def test_tui_quits_on_sigterm_and_sighup_killing_the_running_child(sig, tmp_path
     from lmi_wizard.core.base import proc as P
     from lmi_wizard.core.base.progress import CancelToken
     from lmi_wizard.tui.app import WizardApp
-    from tests.test_tui_support import environment_report
+    from tests.support.tui import environment_report
 
     pids = tmp_path / "pids"
     os.environ["HANG_PIDS_FILE"], os.environ["HANG_IGNORE_TERM"] = str(pids), "1"
