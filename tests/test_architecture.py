@@ -4,7 +4,7 @@ package-dir mapping ``lmi_wizard.core`` → ``core/``, ``lmi_wizard.tui`` → ``
 - layers, highest first: front ends (``lmi_wizard.tui``) > ``core.pipeline`` (and ``core.remote``, which runs the
   whole job elsewhere) > ``core.wizard`` > domain (``core.build``, ``core.triton``, ``core.tokenizer``, ``core.s3``,
   ``core.layout``, ``core.lmi``, ``core.preflight``, ``core.checkout``, ``core.models``, ``core.tree``, ``core.hub``,
-  ``core.sizing``) > ``core.facts`` > ``core.base``; a module imports only its own layer or lower ones (``core.data``
+  ``core.sizing``, ``core.serve``) > ``core.facts`` > ``core.base``; a module imports only its own layer or lower ones (``core.data``
   holds data files and may be read by any layer); every core module must be placed;
 - ``core`` never imports textual, questionary, argparse, the front ends, tensorrt_llm or tensorrt;
 - ``tui.screens`` never import ``core.pipeline.steps`` (screens go through the pipeline's public preview API);
@@ -32,7 +32,7 @@ FRONT, PIPELINE, WIZARD, DOMAIN, FACTS, BASE = 6, 5, 4, 3, 2, 1
 LAYER_NAMES = {FRONT: "front ends", PIPELINE: "core.pipeline", WIZARD: "core.wizard", DOMAIN: "domain",
                FACTS: "core.facts", BASE: "core.base"}
 DOMAIN_PACKAGES = ("build", "triton", "tokenizer", "s3", "layout", "lmi", "check", "preflight", "checkout", "models",
-                   "tree", "hub", "hubnet", "sizing")
+                   "tree", "hub", "hubnet", "sizing", "serve")
 # runs the whole job elsewhere (an AWS instance): beside the pipeline, above the wizard it reads recipes from
 PIPELINE_PACKAGES = ("pipeline", "remote")
 FORBIDDEN_IN_CORE = ("textual", "questionary", "argparse", "lmi_wizard.tui", "tensorrt_llm", "tensorrt")
@@ -47,6 +47,7 @@ ALLOWED_VIOLATIONS: dict[tuple[str, str], str] = {
 # (importing module, third-party top package) → why it is imported inside a function, not at module level.
 DEFERRED: dict[tuple[str, str], str] = {
     ("lmi_wizard.core.facts.gpu", "pynvml"): "NVML is loaded only when GPUs are read (and is absent off-GPU)",
+    ("lmi_wizard.core.serve.gpumem", "pynvml"): "NVML only while a load test samples GPU memory",
     ("lmi_wizard.core.facts.versions", "packaging"): "parsed on first use: `--version` and verb parsing stay light",
     ("lmi_wizard.core.hub", "huggingface_hub"): "~0.3 s import; only config.json look-ups on the Hub need it",
     ("lmi_wizard.core.hubnet", "huggingface_hub"): "~0.3 s import; only Hub requests need it",
