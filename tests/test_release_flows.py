@@ -26,11 +26,7 @@ from stand_ins.layout import HERE, RELEASES, release_files
 from tests.gitfixtures import BACKEND_GITLINKS, FIXTURES, _templates, file_url, make_repo
 from tests.hubserver import baichuan_repo, llama_repo
 
-pytestmark = pytest.mark.slow
-
-if not (FIXTURES / "trtllm-src" / "INDEX.md").is_file():
-    pytest.skip(f"upstream builder sources not found under {FIXTURES} (set LMI_WIZARD_SHARED)",
-                allow_module_level=True)
+pytestmark = [pytest.mark.slow, pytest.mark.needs_fixtures]  # every flow builds from the upstream sources
 
 # the backend template stored nearest to each TensorRT-LLM version (fixtures/pbtxt)
 NEAREST_PBTXT = {"0.5.0": "v0.5.0", "0.7.1": "v0.6.1", "0.8.0": "v0.8.0", "0.9.0": "v0.9.0", "0.11.0": "v0.10.0",
