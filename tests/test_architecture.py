@@ -1,10 +1,10 @@
 """Import contracts, checked on the source with ``ast`` (import-linter's grimp cannot follow this project's
 package-dir mapping ``lmi_wizard.core`` → ``core/``, ``lmi_wizard.tui`` → ``tui/``; this is the same contract):
 
-- layers, highest first: front ends (``lmi_wizard.tui``) > ``core.pipeline`` (and ``core.remote``, which runs the
-  whole job elsewhere) > ``core.wizard`` > domain (``core.build``, ``core.triton``, ``core.tokenizer``, ``core.s3``,
+- layers, highest first: front ends (``lmi_wizard.tui``) > ``core.pipeline`` (and ``core.remote.submit``/``inside``, which run
+  the whole job elsewhere) > ``core.wizard`` > domain (``core.build``, ``core.triton``, ``core.tokenizer``, ``core.s3``,
   ``core.layout``, ``core.lmi``, ``core.preflight``, ``core.checkout``, ``core.models``, ``core.tree``, ``core.hub``,
-  ``core.sizing``, ``core.serve``) > ``core.facts`` > ``core.base``; a module imports only its own layer or lower ones (``core.data``
+  ``core.sizing``, ``core.serve``, the rest of ``core.remote``) > ``core.facts`` > ``core.base``; a module imports only its own layer or lower ones (``core.data``
   holds data files and may be read by any layer); every core module must be placed;
 - ``core`` never imports textual, questionary, argparse, the front ends, tensorrt_llm or tensorrt;
 - ``tui.screens`` never import ``core.pipeline.steps`` (screens go through the pipeline's public preview API);
@@ -33,8 +33,10 @@ LAYER_NAMES = {FRONT: "front ends", PIPELINE: "core.pipeline", WIZARD: "core.wiz
                FACTS: "core.facts", BASE: "core.base"}
 DOMAIN_PACKAGES = ("build", "triton", "tokenizer", "s3", "layout", "lmi", "check", "preflight", "checkout", "models",
                    "tree", "hub", "hubnet", "sizing", "serve")
-# runs the whole job elsewhere (an AWS instance): beside the pipeline, above the wizard it reads recipes from
-PIPELINE_PACKAGES = ("pipeline", "remote")
+PIPELINE_PACKAGES = ("pipeline",)
+# core.remote is split: its catalogs (instances, images, job shapes, policy, status, logs) are domain facts the
+# wizard's rules read; the modules that run a whole recipe elsewhere sit beside the pipeline, above the wizard
+REMOTE_PIPELINE_MODULES = ("lmi_wizard.core.remote.submit", "lmi_wizard.core.remote.inside")
 FORBIDDEN_IN_CORE = ("textual", "questionary", "argparse", "lmi_wizard.tui", "tensorrt_llm", "tensorrt")
 
 # (importing module, imported module) → why it is still there. Layer breaks of today's code, being removed.
@@ -58,10 +60,8 @@ DEFERRED: dict[tuple[str, str], str] = {
     ("lmi_wizard.core.remote.aws", "boto3"): "~0.5 s import; only remote runs on AWS need it",
     ("lmi_wizard.core.remote.aws", "botocore"): "comes with boto3; only remote runs on AWS need it",
     ("lmi_wizard.core.remote.instances", "botocore"): "botocore's data only when instance types are looked up",
-    ("lmi_wizard.core.remote.inside", "tomli"): "TOML reading only inside the remote job (tomli: Python 3.10)",
-    ("lmi_wizard.core.remote.inside", "tomli_w"): "TOML writing only inside the remote job",
     ("lmi_wizard.core.remote.wheelhouse", "packaging"): "wheel tags only when a wheelhouse is built",
-    ("lmi_wizard.core.wizard.remote_fields", "tomli_w"): "TOML writing only when a remote recipe is rendered",
+    ("lmi_wizard.core.wizard.rules", "boto3"): "only the remote-run rules that ask AWS need it",
     ("lmi_wizard.core.triton.check", "google"): "protobuf text_format: only the strict parse of a config.pbtxt",
     ("lmi_wizard.core.triton.check", "tritonclient"): "Triton's ModelConfig proto: only the strict parse",
     ("lmi_wizard.tui.plain", "questionary"): "plain mode only; `--version`/verbs never load it",
@@ -86,8 +86,10 @@ def layer_of(name: str) -> int | None:
     if parts[:2] != ["lmi_wizard", "core"] or len(parts) < 3:
         return None
     sub = parts[2]
-    if sub in PIPELINE_PACKAGES:
+    if sub in PIPELINE_PACKAGES or any(name == m or name.startswith(m + ".") for m in REMOTE_PIPELINE_MODULES):
         return PIPELINE
+    if sub == "remote":
+        return DOMAIN
     return {"wizard": WIZARD, "facts": FACTS, "base": BASE}.get(sub, DOMAIN if sub in DOMAIN_PACKAGES else None)
 
 

@@ -18,7 +18,7 @@ from lmi_wizard.tui.app import WizardApp
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_remote import ROLE, _put, _wheelhouse_standin, aws  # noqa: F401  (aws: a pytest fixture)
 from tests.test_tui_flow import wait_for
-from tests.test_tui_support import async_test, environment_report
+from tests.support.tui import async_test, environment_report
 
 import pytest
 
