@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
+import re
 import threading
+import time
 
+import pytest
+from rich.console import Console
 from textual.app import App, ComposeResult
 
 from lmi_wizard.tui.widgets.logpane import LogPane
@@ -25,6 +30,20 @@ class _LogApp(App):
 
     def compose(self) -> ComposeResult:
         yield LogPane(max_lines=self.max_lines, id="pane")
+
+
+def painted(app) -> list[str]:
+    """The rows the terminal shows: the screen composed the way ``export_screenshot`` does, as text."""
+    w, h = app.size
+    console = Console(width=w, height=h, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
+def painted_numbers(app, prefix: str = "line ") -> list[int]:
+    """The numbers of the log lines on screen, top to bottom."""
+    pat = re.compile(re.escape(prefix) + r"(\d+)\b")
+    return [int(m.group(1)) for row in painted(app) for m in [pat.search(row)] if m]
 
 
 async def _drain(pilot, pane: LogPane) -> None:
@@ -104,3 +123,95 @@ async def test_search_jumps_to_matching_lines():
         await pilot.press("N")
         assert pane._match_at == 402
         assert pane.find("no such text") == -1
+
+
+async def _flood_and_watch(lines: int, max_lines: int, batch: int) -> list[tuple[int, int]]:
+    """A thread pushes ``lines`` lines, ``batch`` per flush of the pane (a builder that prints steadily, so
+    that once the buffer is full every flush prunes); while it does and after, the last painted line
+    number is compared with the last line the widget holds. Returns (painted, held) samples."""
+    app = _LogApp(max_lines=max_lines)
+    samples = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(LogPane)
+
+        def flood():
+            for i in range(0, lines, batch):
+                pane.push_many(f"line {j}" for j in range(i, min(i + batch, lines)))
+                while pane._pending:
+                    time.sleep(0.002)
+
+        t = threading.Thread(target=flood)
+        t.start()
+        while t.is_alive():
+            await pilot.pause(0.05)
+            if pane._written > max_lines:  # the buffer is full: every batch now prunes
+                held = pane.log_widget.lines[-1]
+                samples.append((painted_numbers(app)[-1], int(held.split()[1])))
+        t.join()
+        await _drain(pilot, pane)
+        await pilot.pause(0.1)
+        shown = painted_numbers(app)
+        assert shown[-1] == lines - 1, f"painted tail ends at line {shown[-1]}, the last line is {lines - 1}"
+        assert shown == list(range(shown[0], lines))  # consecutive rows, no stale row in between
+        status = "\n".join(painted(app))
+        assert f"{lines:,} lines" in status and "following" in status
+        samples.append((shown[-1], lines - 1))
+    return samples
+
+
+@async_test
+async def test_painted_tail_is_the_real_tail_after_30k_lines_with_20k_kept():
+    # issue 13 §6b: after 30k lines the screen showed line 20,296 while the status said "following"
+    samples = await _flood_and_watch(30_000, 20_000, 1000)
+    assert all(p == h for p, h in samples), samples
+
+
+@pytest.mark.slow
+@async_test
+async def test_painted_tail_is_the_real_tail_after_a_million_lines():
+    samples = await _flood_and_watch(1_000_000, 20_000, 10_000)
+    assert len(samples) > 1
+    assert all(p == h for p, h in samples), [s for s in samples if s[0] != s[1]][:5]
+
+
+@async_test
+async def test_a_paused_view_keeps_its_lines_while_the_top_is_pruned():
+    app = _LogApp(max_lines=1000)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(LogPane)
+        pane.push_many(f"line {i}" for i in range(1000))
+        await _drain(pilot, pane)
+        log = pane.log_widget
+        log.scroll_to(y=600, animate=False, immediate=True)
+        await pilot.pause()
+        before = painted_numbers(app)
+        assert before[0] == 600
+        pane.push_many(f"line {i}" for i in range(1000, 1300))  # prunes 300 from the top
+        await _drain(pilot, pane)
+        assert painted_numbers(app) == before
+        assert not pane.following
+        pane.push_many(f"line {i}" for i in range(1300, 2100))  # the lines read are pruned: the top stays
+        await _drain(pilot, pane)
+        assert painted_numbers(app)[0] == 1100 and log.scroll_offset.y == 0
+
+
+@async_test
+async def test_long_lines_scroll_horizontally_with_the_keys():
+    app = _LogApp(max_lines=100)
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.query_one(LogPane)
+        long = "line 0 " + " ".join(f"w{i:03d}" for i in range(20)) + " END"
+        pane.push_many([long, "line 1 short"])
+        await _drain(pilot, pane)
+        await pilot.pause(0.2)  # Log measures widths in a worker
+        log = pane.log_widget
+        assert log.max_scroll_x > 0
+        assert not any("END" in row for row in painted(app))
+        log.focus()
+        for _ in range(log.max_scroll_x):
+            await pilot.press("right")
+        await pilot.pause()
+        assert any(row.rstrip().endswith("END") or " END " in row for row in painted(app))
+        await pilot.press("home")
+        await pilot.pause()
+        assert log.scroll_offset.x == 0

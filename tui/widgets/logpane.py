@@ -7,6 +7,11 @@
   keeps ``max_lines``; the full output is in the log file core writes, not in the widget.
 * Auto-scroll follows the end until the user scrolls up (``Log.write_lines`` only scrolls when
   the view is at the end); ``End`` / ``f`` follows again.
+* Once the buffer is full every batch prunes as many lines as it adds: the line count and the scroll
+  offset stay the same while the content moves, so Textual's ``Log`` (which only refreshes the rows it
+  appended, now past the end) kept painting an old tail. ``TailLog`` repaints the view when lines were
+  pruned, and keeps a paused view on the same lines (its offset moves up with the pruning).
+* Long lines scroll horizontally (←/→, Home; the horizontal scrollbar); the log file keeps them whole.
 * ``/`` opens a search box; Enter / ``n`` / ``N`` jump between matching lines.
 """
 
@@ -24,6 +29,38 @@ from textual.widgets import Input, Log, Static
 
 DEFAULT_MAX_LINES = 20_000
 FLUSH_INTERVAL = 1 / 20
+
+
+class TailLog(Log):
+    """``Log`` whose painted rows are the real tail once ``max_lines`` prunes, with scroll keys."""
+
+    BINDINGS = [
+        Binding("up", "scroll_up", "Scroll up", show=False),
+        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("left", "scroll_left", "Scroll left", show=False),
+        Binding("right", "scroll_right", "Scroll right", show=False),
+        Binding("home", "scroll_home", "Top", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> "TailLog":
+        lines = list(lines)
+        following = self.is_vertical_scroll_end
+        before = len(self._lines)
+        y = self.scroll_offset.y
+        super().write_lines(lines, scroll_end)
+        added = sum(len(line.splitlines()) for line in lines)
+        pruned = before + added - len(self._lines)
+        if pruned > 0:
+            self._render_line_cache.clear()  # its keys are row numbers, all of which moved
+            if not following:  # the user reads these lines: keep them in view as the top is cut
+                self.scroll_to(y=max(0, y - pruned), animate=False, immediate=True)
+            self.refresh()  # every visible row changed although no size or offset did
+        return self
+
+    def action_scroll_home(self) -> None:
+        self.scroll_to(x=0, y=0, animate=False)
 
 
 class LogPane(Vertical):
@@ -67,7 +104,7 @@ class LogPane(Vertical):
 
     # ---- UI side -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Log(max_lines=self.max_lines, auto_scroll=True, id="log")
+        yield TailLog(max_lines=self.max_lines, auto_scroll=True, id="log")
         with Horizontal(classes="log-status-row"):
             yield Input(placeholder="search the log (Enter: next, Esc: close)", id="log-search", compact=True)
             yield Static("", id="log-status")
@@ -78,8 +115,8 @@ class LogPane(Vertical):
         self._update_status()
 
     @property
-    def log_widget(self) -> Log:
-        return self.query_one("#log", Log)
+    def log_widget(self) -> TailLog:
+        return self.query_one("#log", TailLog)
 
     def flush(self) -> int:
         """Write what is pending in one batch. Returns the number of lines written."""
