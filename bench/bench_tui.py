@@ -2,7 +2,8 @@
 """TUI benchmarks (figures printed, nothing asserted):
 
 1. start-up: time from launching ``lmi-wizard`` in a pseudo-terminal until the first screen's text is on
-   the terminal, against ``python -c pass`` (median of N runs);
+   the terminal, as a ratio to a minimal Textual app (one Static + Footer) launched the same way in the
+   same round (paired rounds; the median of the per-round ratios; target <= 1.5x);
 2. log pane: lines per second the LogPane renders when a thread pushes 1,000,000 lines as fast as it
    can, the memory it holds afterwards (bounded by ``max_lines``), and whether it keeps up with a builder
    printing 10,000 lines per second (the backlog never grows).
@@ -45,12 +46,15 @@ MINIMAL_APP = ("from textual.app import App\nfrom textual.widgets import Static,
                "        yield Footer()\nA().run()\n")
 
 
-def time_first_screen(runs: int, marker: bytes = b"Step 1/", argv: list[str] | None = None) -> float:
+def time_first_screen(runs: int, marker: bytes = b"Step 1/", argv: list[str] | None = None,
+                      pythonpath: str | None = None) -> float:
     out = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="32", HOME=tmp,
                        XDG_CONFIG_HOME=tmp)
+            if pythonpath:
+                env["PYTHONPATH"] = pythonpath
             master, slave = pty.openpty()
             t = time.perf_counter()
             cmd = argv or WIZARD_CMD + ["--state", os.path.join(tmp, "state.toml")]
@@ -192,18 +196,46 @@ def main(argv=None) -> int:
     p.add_argument("--lines", type=int, default=1_000_000)
     p.add_argument("--max-lines", type=int, default=20_000)
     p.add_argument("--no-log", action="store_true", help="start-up figures only")
+    p.add_argument("--before", metavar="DIR",
+                   help="also time another copy of the code in the same rounds: DIR on PYTHONPATH holds an "
+                        "lmi_wizard package (e.g. `git archive` of an older commit, core/ and tui/ linked into it)")
+    p.add_argument("--no-tmux", action="store_true", help="skip the start-up rounds inside tmux")
     args = p.parse_args(argv)
-    base = time_python_pass(args.runs)
-    floor = time_first_screen(args.runs, argv=[sys.executable, "-c", MINIMAL_APP])
-    first = time_first_screen(args.runs)
-    print(f"start-up: python -c pass {base * 1000:.0f} ms; a minimal Textual app (one Static + Footer) "
-          f"{floor * 1000:.0f} ms; lmi-wizard first screen {first * 1000:.0f} ms "
-          f"(ratio {first / base:.1f}x python, {first / floor:.1f}x minimal Textual app; target < 500 ms)")
-    tfloor = time_first_screen_tmux(args.runs, argv=[sys.executable, "-c", MINIMAL_APP])
-    tfirst = time_first_screen_tmux(args.runs)
-    if tfirst is not None:
-        print(f"start-up in tmux (answers terminal queries): minimal Textual app {tfloor * 1000:.0f} ms; "
-              f"lmi-wizard first screen {tfirst * 1000:.0f} ms")
+    # paired rounds: python -c pass, the minimal Textual app and the wizard one after another in each round,
+    # the ratio taken within a round (the machine's load moves between rounds), then the median of rounds
+    rounds = []
+    minimal_argv = [sys.executable, "-c", MINIMAL_APP]
+    for _ in range(args.runs):
+        base = time_python_pass(1)
+        floor = time_first_screen(1, argv=minimal_argv)
+        first = time_first_screen(1)
+        before = time_first_screen(1, pythonpath=args.before) if args.before else None
+        rounds.append((base, floor, first, before))
+    base = statistics.median(r[0] for r in rounds)
+    floor = statistics.median(r[1] for r in rounds)
+    first = statistics.median(r[2] for r in rounds)
+    ratios = sorted(r[2] / r[1] for r in rounds)
+    print(f"start-up ({args.runs} paired rounds): python -c pass {base * 1000:.0f} ms; a minimal Textual app "
+          f"(one Static + Footer) {floor * 1000:.0f} ms; lmi-wizard first screen {first * 1000:.0f} ms; "
+          f"ratio to the minimal app: median {statistics.median(ratios):.2f}x "
+          f"(rounds {', '.join(f'{x:.2f}' for x in ratios)}; target <= 1.5x)")
+    if args.before:
+        bratios = sorted(r[3] / r[1] for r in rounds)
+        print(f"  the same rounds, the code in {args.before} (before): first screen "
+              f"{statistics.median(r[3] for r in rounds) * 1000:.0f} ms; ratio median {statistics.median(bratios):.2f}x "
+              f"(rounds {', '.join(f'{x:.2f}' for x in bratios)})")
+    if not args.no_tmux:
+        tround = []
+        for _ in range(max(1, args.runs // 2)):
+            tfloor = time_first_screen_tmux(1, argv=minimal_argv)
+            tfirst = time_first_screen_tmux(1)
+            if tfloor and tfirst:
+                tround.append((tfloor, tfirst))
+        if tround:
+            print(f"start-up in tmux (answers terminal queries): minimal Textual app "
+                  f"{statistics.median(t[0] for t in tround) * 1000:.0f} ms; lmi-wizard first screen "
+                  f"{statistics.median(t[1] for t in tround) * 1000:.0f} ms; ratio median "
+                  f"{statistics.median(t[1] / t[0] for t in tround):.2f}x")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.no_log:
         return 0

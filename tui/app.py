@@ -125,10 +125,12 @@ class WizardApp(App):
         if self.session.load_problem:
             self.notify(self.session.load_problem, title="Saved answers not loaded", severity="warning",
                         timeout=15)
-        if self.session.environment is None:
-            self.detect_environment()
         self._quit_on_signals()
         self.goto(start)
+        if self.session.environment is None:
+            # off the first paint: NVML and the metadata scan run once the first screen is on the terminal
+            # (a thread started earlier competes with the first paint for the interpreter)
+            self.screen.call_after_refresh(self.detect_environment)
 
     def _quit_on_signals(self) -> None:
         """SIGTERM / SIGHUP (an SSH session closing) quit like the quit key: a run or clone in progress is

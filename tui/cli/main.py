@@ -115,7 +115,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--plain", action="store_true", help="ask the wizard's questions as plain prompts (no full-screen app)")
     parser.add_argument("--state", metavar="FILE", help="where the wizard keeps its answers (default: ~/.config/lmi-wizard/state.toml)")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
-    for mod in _command_modules(_verb_in(argv) if argv is not None else None):
+    verb = _verb_in(argv) if argv is not None else None
+    if argv is not None and verb is None and not any(a in ("-h", "--help") for a in argv):
+        return parser  # no verb: the front end starts; it needs no verb module (start-up, bench_tui.py)
+    for mod in _command_modules(verb):
         p = sub.add_parser(mod.NAME, help=getattr(mod, "HELP", None), description=getattr(mod, "HELP", None))
         if hasattr(mod, "register"):
             mod.register(p)
