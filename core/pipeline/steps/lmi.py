@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -12,11 +13,31 @@ from ..state import file_record
 from .base import PipelineStep, StepResult, q
 
 
+def trust_lines(la, tokenizer_dir: Path, out: Path) -> list[str]:
+    """The plan's LMI step when the tokenizer is fetched by the run (a Hub repo): whether it ships its own code is
+    known only then, and the run then writes option.trust_remote_code=true. The script does what the run does:
+    ``lmi-wizard lmi-config --tokenizer-dir`` (the same core.lmi rule) rewrites the three files from the fetched
+    folder — with trust_remote_code when the tokenizer needs it, else the same files as above."""
+    argv = ["lmi-wizard", "lmi-config", "--model-id", la.model_id, "--layout", la.layout, "--tp", str(la.tp),
+            "--pp", str(la.pp)]
+    if la.max_rolling_batch_size:
+        argv += ["--max-rolling-batch-size", str(la.max_rolling_batch_size)]
+    if la.dtype:
+        argv += ["--dtype", str(la.dtype)]
+    if la.lmi_version:
+        argv += ["--lmi-version", str(la.lmi_version)]
+    argv += ["--tokenizer-dir", str(tokenizer_dir), "--style", "all", "--write", str(out), "--force"]
+    return ["# trust_remote_code: the tokenizer is fetched above; when it ships its own code (auto_map AutoTokenizer)",
+            "# the run writes option.trust_remote_code=true — and so does this (the same check, rewriting the files):",
+            shlex.join(argv)]
+
+
 class LmiStep(PipelineStep):
     name, title = "lmi", "LMI configurations"
     reads = frozenset({"build.dtype", "build.engine_dir", "build.max_batch_size", "build.method", "build.output_dir",
                        "build.pp", "build.tp", "checkout.work_dir", "destination", "env.lmi_layout",
-                       "env.lmi_version", "env.trtllm_version", "lmi", "model.source", "tokenizer.source"})
+                       "env.lmi_version", "env.trtllm_version", "lmi", "model.name", "model.source", "tokenizer.source",
+                       "triton.repo_dir"})
     uses = ("publish", "tokenizer")
 
     def _answers(self, a, ctx):
@@ -55,7 +76,7 @@ class LmiStep(PipelineStep):
                            ("extracted/serving.properties", lmi.extracted_properties(la))):
             lines += [f"cat > {q(out / name)} <<'EOF'", *text.splitlines(), "EOF"]
         if not known:
-            lines.append("# (option.trust_remote_code=true is added when the tokenizer ships its own code)")
+            lines += trust_lines(la, ctx.paths.model_dir, out)
         return lines
 
     def run(self, a, ctx, progress, cancel):
