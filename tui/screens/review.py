@@ -10,12 +10,12 @@ from pathlib import Path
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.highlight import highlight
 from textual.widgets import Static, TabbedContent, TabPane
 
 from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.base.errors import WizardError
 
+from ..widgets.codeview import CodeView
 from .base import StepScreen
 
 
@@ -34,9 +34,9 @@ class ReviewScreen(StepScreen):
         yield Static("", id="review-problems")
         with TabbedContent(id="review-tabs"):
             with TabPane("Shell script", id="tab-script"):
-                yield Static("", id="script", classes="preview")
+                yield CodeView(language="bash", id="script", classes="preview")
             with TabPane("Recipe", id="tab-recipe"):
-                yield Static("", id="recipe", classes="preview")
+                yield CodeView(language="toml", id="recipe", classes="preview")
 
     def update_previews(self) -> None:
         from lmi_wizard.core import pipeline
@@ -49,8 +49,8 @@ class ReviewScreen(StepScreen):
         except WizardError as exc:
             self.script = f"# cannot plan: {exc}\n"
         self.recipe_text = recipe.dumps_recipe(a)
-        self.query_one("#script", Static).update(highlight(self.script, language="bash"))
-        self.query_one("#recipe", Static).update(highlight(self.recipe_text, language="toml"))
+        self.query_one("#script", CodeView).set_text(self.script)
+        self.query_one("#recipe", CodeView).set_text(self.recipe_text)
         box = self.query_one("#review-problems", Static)
         box.update("\n".join(("[$error]✗[/] " if p.blocking else "[$warning]![/] ") + escape(str(p))
                              for p in self.problems))

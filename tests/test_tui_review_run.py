@@ -1,0 +1,79 @@
+"""Review, Run and Done screens (issue 13 §6, §7): what is painted, read back from the screen."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from textual.app import App, ComposeResult
+
+from lmi_wizard.tui.widgets.codeview import MARKER, CodeView
+from tests.test_tui_screens import app_at, workdir  # noqa: F401  (pytest fixture)
+from tests.test_tui_support import async_test
+
+
+def painted(app) -> list[str]:
+    """The rows the terminal shows (the screen composed as ``export_screenshot`` does), as text."""
+    w, h = app.size
+    console = Console(width=w, height=h, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
+def unfold(rows: list[str]) -> list[str]:
+    """Rows back to lines: a row starting with the continuation marker continues the line above."""
+    out: list[str] = []
+    for row in rows:
+        if row.startswith(MARKER) and out:
+            out[-1] += row[len(MARKER):]
+        else:
+            out.append(row)
+    return out
+
+
+SCRIPT = ("#!/usr/bin/env bash\n"
+          "python3 build.py --model_dir baichuan-inc/Baichuan-13B-Chat --dtype float16 --use_gemm_plugin float16 "
+          "--world_size 2 --output_dir /work/engines/baichuan-13b-chat-float16-tp2\n"
+          "cd /work\n"
+          "lmi-wizard lmi-config --model-id s3://bucket/prefix/ --layout triton --tp 2 --tokenizer-dir /w/t\n")
+
+
+class _CodeApp(App):
+    CSS = "CodeView { width: 40; height: auto; padding: 0; }"
+
+    def compose(self) -> ComposeResult:
+        yield CodeView(SCRIPT, language="bash")
+
+
+@async_test
+async def test_long_lines_fold_with_a_continuation_marker_and_unfold_to_the_script():
+    app = _CodeApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        rows = [r[:40].rstrip() for r in painted(app)]
+        rows = rows[:rows.index("")] if "" in rows else rows
+        assert all(len(r) <= 40 for r in rows)
+        # every row that does not start a line of the script carries the marker: rows unfold to the script
+        assert unfold(rows) == SCRIPT.splitlines() and sum(r.startswith(MARKER) for r in rows) >= 5
+        await pilot.resize_terminal(100, 20)
+        app.query_one(CodeView).styles.width = 90
+        await pilot.pause()
+        rows = [r[:90].rstrip() for r in painted(app)]
+        rows = rows[:rows.index("")] if "" in rows else rows
+        assert unfold(rows) == SCRIPT.splitlines() and sum(r.startswith(MARKER) for r in rows) == 2
+
+
+@async_test
+async def test_review_shows_and_saves_the_hub_tokenizers_trust_remote_code_step(tmp_path, workdir):  # noqa: F811
+    app = app_at(tmp_path, workdir, "review", **{"model.source": "baichuan-inc/Baichuan-13B-Chat",
+                                                  "model.example": "baichuan",
+                                                  "destination.uri": "s3://bkt/x/tensorrt_llm/"})
+    async with app.run_test(size=(80, 40)) as pilot:
+        await pilot.pause(0.3)
+        script = app.screen.script
+        assert "lmi-wizard lmi-config" in script and "trust_remote_code" in script
+        view = app.screen.query_one("#script", CodeView)
+        assert view.text == script
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+    assert (workdir / "lmi-wizard-plan.sh").read_text() == script
