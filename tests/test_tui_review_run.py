@@ -58,6 +58,7 @@ async def test_long_lines_fold_with_a_continuation_marker_and_unfold_to_the_scri
         await pilot.resize_terminal(100, 20)
         app.query_one(CodeView).styles.width = 90
         await pilot.pause()
+        await pilot.pause()  # the refold runs after the resize's refresh
         rows = [r[:90].rstrip() for r in painted(app)]
         rows = rows[:rows.index("")] if "" in rows else rows
         assert unfold(rows) == SCRIPT.splitlines() and sum(r.startswith(MARKER) for r in rows) == 2
