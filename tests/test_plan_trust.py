@@ -84,3 +84,27 @@ def test_a_local_tokenizer_decides_it_in_the_plan_itself(tmp_path):
     lmi_part = script[script.index("LMI configurations"):]
     assert "option.trust_remote_code=true" in lmi_part
     assert "lmi-wizard lmi-config" not in lmi_part  # known now: the files are written as they will be
+
+
+def test_the_tokenizer_preview_names_the_folder_the_run_fills_never_a_scratch_path(hub, tmp_path):
+    """Issue 13 §6: the Destination screen's tokenizer preview said '/tmp/lmi-wizard-tok-…/config.json with
+    build_config not found yet'."""
+    import tempfile
+
+    from lmi_wizard.core.pipeline import previews
+
+    work = tmp_path / "work"
+    a = R.loads_recipe(f'''
+[env]
+trtllm_version = "0.21.0rc1"
+[checkout]
+work_dir = "{work}"
+[model]
+source = "Qwen/Qwen-7B-Chat"
+example = "qwen"
+''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+    plan = previews.tokenizer_plan(a, hf_endpoint=hub.endpoint)
+    said = "\n".join(plan.warnings)
+    assert plan.warnings and str(work / "engines") in said
+    assert tempfile.gettempdir() + "/lmi-wizard-tok-" not in said
+    assert not (work / "engines").exists()  # planning wrote nothing

@@ -88,8 +88,19 @@ def tokenizer_plan(answers: Answers, *, hf_endpoint: str | None = None):
     Raises WizardError (no such repo, offline …)."""
     from .. import tokenizer
 
-    with tempfile.TemporaryDirectory(prefix="lmi-wizard-tok-") as dest:
+    def plan(dest):
         return tokenizer.plan_tokenizer(tokenizer_source(answers), dest, layout=answers.layout,
                                         revision=answers["model.revision"],
                                         token=answers.secret("tokenizer.hf_token"), endpoint=hf_endpoint,
                                         extra_patterns=list(answers["tokenizer.extra_patterns"] or []))
+
+    # planned into the folder the run fills (planning writes nothing there): what it says names that folder,
+    # never a scratch path (issue 13 §6)
+    try:
+        dest = paths(answers).model_dir
+    except (WizardError, TypeError):  # not decidable yet (no build output folder)
+        dest = None
+    if dest is not None:
+        return plan(dest)
+    with tempfile.TemporaryDirectory(prefix="lmi-wizard-tok-") as scratch:
+        return plan(scratch)
