@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import alive as _alive
-from textual.widgets import Button, DataTable
+from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.support.pipeline import LEGACY_BUILD, tutorial_recipe
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.support.tui import async_test, environment_report, text_of
+from tests.test_tui_review_run import painted
 
 
 def screen_name(app) -> str:
@@ -263,9 +264,20 @@ uri = "out/baichuan/tensorrt_llm/"
         assert all(_alive(p) for p in pids)
         pane = app.screen.query_one("#run-log")
         await wait_for(pilot, lambda: any("building rank 0" in line for line in pane.log_widget.lines), 20)
+        # while running (issue 13 §6): the footer offers Cancel, never a Back that does nothing
+        footer = painted(app)[-1]
+        assert "Cancel run" in footer and "Back" not in footer and "Run again" not in footer
+        assert app.screen.query_one("#back", Button).disabled
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: not app.screen.running, 20)
         await pilot.pause(0.3)
+        # after the stop: the bar is still (a determinate bar), Cancel is gone, Back and Run again are offered
+        bar = app.screen.query_one("#bar", ProgressBar)
+        assert bar.total is not None and "stopped" in str(app.screen.query_one("#bar-label", Label).render())
+        assert not app.screen.query_one("#cancel", Button).display
+        rows = painted(app)
+        assert "Cancel run" not in rows[-1] and "Back" in rows[-1] and "Run again" in rows[-1]
+        assert not any(" Cancel " in r for r in rows[:-1])
         assert not any(_alive(p) for p in pids), "the builder's process group survived the cancel"
         table = app.screen.query_one("#run-steps", DataTable)
         rows = {table.get_row_at(i)[1]: table.get_row_at(i)[0] for i in range(table.row_count)}

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 
 from lmi_wizard.tui.widgets.codeview import MARKER, CodeView
 from tests.test_tui_screens import app_at, workdir  # noqa: F401  (pytest fixture)
-from tests.test_tui_support import async_test
+from tests.support.tui import async_test
 
 
 def painted(app) -> list[str]:

@@ -303,7 +303,8 @@ _REMOTE_HELP = " Only for a compile on SageMaker (`lmi-wizard remote run`)."
 
 REVIEW = Step(
     "review", "Review",
-    "The whole run as a shell script and the recipe it came from. Nothing has run yet.",
+    "The whole run as a shell script and the recipe it came from. Run ▶ starts it (steps a run of this "
+    "work folder already finished are skipped).",
     fields=(
         Field("run.where", "Where to run", Kind.CHOICE,
               "Here (this machine's GPU must be the deployment's architecture), or on SageMaker: the recipe runs "

@@ -46,6 +46,11 @@ class DoneScreen(StepScreen):
             with TabPane("/opt/ml/model", id="tab-extracted"):
                 yield Static(escape(lmi.get("extracted", "")), id="lmi-extracted", classes="preview")
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "back":  # Done has no Back (the run is over): the footer does not offer it
+            return False
+        return True
+
     def on_mount(self) -> None:
         rep = self.wizard.session.run_result
         if rep is not None:

@@ -1,6 +1,6 @@
 """Step 7 — Review: the whole run as a shell script (``core.pipeline.plan_script``) and the recipe it
 came from (``core.recipe.dumps_recipe``). Ctrl+S saves both next to the state; Ctrl+Y copies the script
-to the clipboard (OSC 52 terminals). Nothing has run yet; Next starts the run.
+to the clipboard (OSC 52 terminals). Next starts the run; a line says what an earlier run of the work folder did.
 """
 
 from __future__ import annotations
@@ -17,6 +17,19 @@ from lmi_wizard.core.base.errors import WizardError
 
 from ..widgets.codeview import CodeView
 from .base import StepScreen
+
+
+def last_run_line(steps) -> str:
+    """What an earlier run of this work folder did (its state file), in one line; "" when none ran."""
+    done = [s for s in steps if s.status in ("done", "skipped")]
+    stopped = next((s for s in steps if s.status in ("failed", "cancelled")), None)
+    if stopped is not None:
+        return f"an earlier run stopped at {stopped.title} ({stopped.status}); Run ▶ resumes there"
+    if done and len(done) == len(steps):
+        return "an earlier run finished every step; Run ▶ redoes only what the answers changed"
+    if done:
+        return f"an earlier run finished {len(done)} of {len(steps)} steps; Run ▶ resumes after them"
+    return ""
 
 
 class ReviewScreen(StepScreen):
@@ -44,17 +57,20 @@ class ReviewScreen(StepScreen):
 
         a = self.answers
         self.problems = [p for p in core_wizard.validate_all(a)]
+        last = ""
         try:
-            self.script = self.wizard.session.pipeline(a).plan_script()
+            pipe = self.wizard.session.pipeline(a)
+            self.script = pipe.plan_script()
+            last = last_run_line(pipe.status())
         except WizardError as exc:
             self.script = f"# cannot plan: {exc}\n"
         self.recipe_text = recipe.dumps_recipe(a)
         self.query_one("#script", CodeView).set_text(self.script)
         self.query_one("#recipe", CodeView).set_text(self.recipe_text)
         box = self.query_one("#review-problems", Static)
-        box.update("\n".join(("[$error]✗[/] " if p.blocking else "[$warning]![/] ") + escape(str(p))
-                             for p in self.problems))
-        box.display = bool(self.problems)
+        box.update("\n".join([("[$error]✗[/] " if p.blocking else "[$warning]![/] ") + escape(str(p))
+                              for p in self.problems] + ([f"[dim]{escape(last)}[/dim]"] if last else [])))
+        box.display = bool(self.problems) or bool(last)
 
     def next_blocker(self) -> str | None:
         for p in self.problems:

@@ -35,8 +35,8 @@ class RunScreen(StepScreen):
     SCROLL_BODY = False
     NEXT_LABEL = "Done ▶"
     BINDINGS = [Binding("ctrl+x", "cancel_run", "Cancel run", priority=True),
-                Binding("ctrl+r", "start", "Run again", show=False),
-                Binding("ctrl+f", "start_force", "Run, replacing outputs", show=False)]
+                Binding("ctrl+r", "start", "Run again"),
+                Binding("ctrl+f", "start_force", "Run, replacing outputs")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,10 +65,25 @@ class RunScreen(StepScreen):
         t.add_column("step", key="title", width=26)
         t.add_column("time", key="time", width=6)
         self.set_interval(0.1, self._tick)
-        self.action_start()
+        self.call_after_refresh(self.action_start)  # after StepScreen.on_mount set the buttons
 
     def focus_first(self) -> None:
         self.query_one("#run-log #log").focus()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The footer shows only the keys that do something now: Cancel while running; Back, Run again and
+        Run-replacing when stopped (a key that does nothing is not offered)."""
+        if action == "cancel_run":
+            return self.running
+        if action in ("back", "start", "start_force"):
+            return not self.running and (action != "back" or self.wizard.previous_step(self.STEP) is not None)
+        return True
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.query_one("#cancel", Button).display = running
+        self.query_one("#back", Button).disabled = running or self.wizard.previous_step(self.STEP) is None
+        self.refresh_bindings()
 
     # ---- the run ----------------------------------------------------------------------------------
     def action_start_force(self) -> None:
@@ -96,9 +111,9 @@ class RunScreen(StepScreen):
             t.add_row(ICONS["pending"], s["title"], "", key=s["name"])
         self.report = None
         self._error = None
-        self.running = True
         self.cancel_token = CancelToken()
-        self.query_one("#cancel", Button).disabled = False
+        self._set_running(True)
+        self.query_one("#run-status", Static).update("")
         self.query_one("#run-log", LogPane).push(f"── run in {pipe.work_dir} (log: {pipe.run_dir / pipeline.LOG_NAME})")
         self._pipe = pipe
         self.refresh_next()
@@ -157,11 +172,13 @@ class RunScreen(StepScreen):
             el = s["elapsed"] if s["elapsed"] is not None else (now - s["started"] if s["started"] is not None else None)
             t.update_cell(s["name"], "icon", ICONS.get(s["status"], "?"))
             t.update_cell(s["name"], "time", f"{el:5.1f}s" if el is not None else "")
+        if not self.running:
+            return  # the bar and its label keep what _finished said (a stopped run does not animate)
         pb = self.query_one("#bar", ProgressBar)
         if bar["total"]:
             pb.update(total=bar["total"], progress=bar["done"] or 0)
             self.query_one("#bar-label", Label).update(escape(f"{bar['step']}: {bar['message']}"[:44]))
-        elif self.running:
+        else:
             pb.update(total=None)
             running = next((s["title"] for s in steps if s["status"] == "running"), "")
             state = f": {bar['message']}" if bar["message"] and running else ""  # a remote job's state
@@ -169,9 +186,8 @@ class RunScreen(StepScreen):
 
     def _finished(self, report, error: str | None) -> None:
         self._tick()
-        self.running = False
+        self._set_running(False)
         self.report = report
-        self.query_one("#cancel", Button).disabled = True
         status = self.query_one("#run-status", Static)
         pane = self.query_one("#run-log", LogPane)
         if report is not None and report.ok:
@@ -186,8 +202,13 @@ class RunScreen(StepScreen):
             fix = (report.fix if report else None) or ""
             where = f" at {report.stopped_at}" if report is not None and report.stopped_at else ""
             status.update(f"[$error]✗ stopped{escape(where)}[/]")
+            # the bar stops where the run stopped: a transfer keeps its count, a step without one shows empty
+            with self._lock:
+                total, done = self._bar["total"], self._bar["done"]
+            self.query_one("#bar", ProgressBar).update(total=total or 1, progress=(done or 0) if total else 0)
+            self.query_one("#bar-label", Label).update(escape(f"stopped{where}"))
             pane.push(f"── stopped{where}: {self._error}" + (f" — fix: {fix}" if fix else ""))
-            keys = "Ctrl+R runs again" + (", Ctrl+F runs replacing the outputs (--force)"
+            keys = "Ctrl+R runs again" + (", Ctrl+F runs replacing the outputs"
                                           if "--force" in f"{self._error} {fix}" else "")
             self._error = f"✗ {self._error}" + (f" — fix: {fix}" if fix else "") + f"  ({keys})"
         self.refresh_next()
