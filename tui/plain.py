@@ -70,18 +70,34 @@ class PlainWizard:
             if not value:
                 return
         else:
-            def validate(raw: str) -> Any:
-                try:
-                    parsed = f.parse(raw)
-                except WizardError as exc:
-                    return getattr(exc, "message", str(exc))
-                found = f.check(parsed, a)
-                return True if found is None else found.text()
-
-            value = questionary.text(label, default=f.format(current), validate=validate, **self.io).unsafe_ask()
+            # checked after Enter, not in the prompt's one-line toolbar: a problem is printed whole (problem and
+            # fix, wrapped by the terminal), then the field is asked again with what was typed
+            default = f.format(current)
+            while True:
+                value = questionary.text(label, default=default, **self.io).unsafe_ask()
+                problem = self.check_text(f, value)
+                if problem is None:
+                    break
+                self.say(f"✗ {f.label}: {problem}")
+                default = value
             if value == f.format(current) and not a.is_set(f.key):
                 return  # the default: leave it dynamic
         a[f.key] = value
+
+    def check_text(self, f: core_wizard.Field, raw: str) -> str | None:
+        """The whole text of what blocks ``raw`` in field ``f`` (problem — fix), or None; a warning is said and
+        the value kept."""
+        try:
+            parsed = f.parse(raw)
+        except WizardError as exc:
+            return str(exc)
+        found = f.check(parsed, self.answers)
+        if found is None:
+            return None
+        if not found.blocking:
+            self.say(f"! {f.label}: {found.text()}")
+            return None
+        return found.text()
 
     # ---- one step -----------------------------------------------------------------------------
     def ask_step(self, step: core_wizard.Step) -> None:
@@ -90,8 +106,9 @@ class PlainWizard:
             self.say(step.help)
         if step.key == "environment":
             self.show_environment()
-        for f in step.visible_fields(self.answers, advanced=self.advanced):
+        for f in step.visible_fields(self.answers, advanced=False):
             self.ask_field(f)
+        self.ask_advanced(step)
         while True:
             problems = core_wizard.validate_step(step, self.answers, advanced=self.advanced)
             for p in problems:
@@ -109,6 +126,23 @@ class PlainWizard:
                 self.save(step.key)
                 raise Blocked(blocking[0])
         self.save(step.key)
+
+    def ask_advanced(self, step: core_wizard.Step) -> None:
+        """The step's advanced settings (mirror URLs, builder flags, S3 endpoint/profile …): what the full-screen
+        app shows with its advanced toggle. Asked after one yes/no (``advanced=True``: asked without it)."""
+        import questionary
+
+        extra = [f for f in step.visible_fields(self.answers, advanced=True) if f.advanced]
+        if not extra:
+            return
+        if not self.advanced:
+            names = ", ".join(f.label for f in extra)
+            if not questionary.confirm(f"Change advanced settings? ({names})", default=False,
+                                       **self.io).unsafe_ask():
+                return
+        for f in extra:
+            if f.is_visible(self.answers):  # an answer above may hide the next one
+                self.ask_field(f)
 
     def show_environment(self) -> None:
         from lmi_wizard.core.facts import environment
@@ -178,21 +212,36 @@ class PlainWizard:
         self.say(out.get("tree", ""))
         self.say(out.get("listing", ""))
         self.say(f"LMI model_id: {report.model_id}\nlog: {report.log_path}\nrecipe: {report.recipe_path}")
+        for title, text in lmi_configs(out):
+            self.say(f"\n-- {title} --\n{text.rstrip()}")
         return 0
 
     def pipeline(self):
         return self.session.pipeline(resume=True)
 
 
-def main(args, *, input=None, output=None, out=None, pipeline_options: dict | None = None) -> int:
+def lmi_configs(outputs: dict) -> list[tuple[str, str]]:
+    """The three LMI configurations of a run's outputs (the Done screen's tabs), as (title, text)."""
+    lmi = outputs.get("lmi") or {}
+    env = lmi.get("env", "")
+    if isinstance(env, dict):
+        env = "\n".join(f"{k}={v}" for k, v in env.items())
+    return [(title, text) for title, text in (("environment variables (lmi.env)", env),
+                                              ("serving.properties (S3 model_id)", lmi.get("serving_properties", "")),
+                                              ("/opt/ml/model/serving.properties (extracted)",
+                                               lmi.get("extracted", ""))) if text]
+
+
+def main(args, *, input=None, output=None, out=None, pipeline_options: dict | None = None,
+         advanced: bool = False) -> int:
     state = getattr(args, "state", None)
     wiz = PlainWizard(Path(state) if state else None, input=input, output=output, out=out,
-                      pipeline_options=pipeline_options)
+                      pipeline_options=pipeline_options, advanced=advanced)
     try:
         return wiz.run()
     except Blocked as exc:
         p = exc.args[0]
-        wiz.say(f"✗ stopped: {p.key}: {p.problem}" + (f" — fix: {p.fix}" if p.fix else "")
+        wiz.say(f"✗ stopped: {p.key}: {p.text()}"
                 + f"\nanswers saved to {wiz.state.path}; `lmi-wizard --plain` resumes at this step")
         return 2
     except KeyboardInterrupt:
