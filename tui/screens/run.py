@@ -36,7 +36,7 @@ class RunScreen(StepScreen):
     NEXT_LABEL = "Done ▶"
     BINDINGS = [Binding("ctrl+x", "cancel_run", "Cancel run", priority=True),
                 Binding("ctrl+r", "start", "Run again"),
-                Binding("ctrl+f", "start_force", "Run, replacing outputs")]
+                Binding("ctrl+f", "start_force", "Replace outputs")]
 
     def __init__(self) -> None:
         super().__init__()
