@@ -266,7 +266,7 @@ uri = "out/baichuan/tensorrt_llm/"
         await wait_for(pilot, lambda: any("building rank 0" in line for line in pane.log_widget.lines), 20)
         # while running (issue 13 §6): the footer offers Cancel, never a Back that does nothing
         footer = painted(app)[-1]
-        assert "Cancel run" in footer and "Back" not in footer and "Run again" not in footer
+        assert "Cancel run" in footer and "Back" not in footer and "Run again" not in footer and "Next" not in footer
         assert app.screen.query_one("#back", Button).disabled
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: not app.screen.running, 20)
@@ -277,6 +277,7 @@ uri = "out/baichuan/tensorrt_llm/"
         assert not app.screen.query_one("#cancel", Button).display
         rows = painted(app)
         assert "Cancel run" not in rows[-1] and "Back" in rows[-1] and "Run again" in rows[-1]
+        assert "Next" not in rows[-1]  # Done is not reachable after a stop: the footer does not offer it
         assert not any(" Cancel " in r for r in rows[:-1])
         assert not any(_alive(p) for p in pids), "the builder's process group survived the cancel"
         table = app.screen.query_one("#run-steps", DataTable)

@@ -207,6 +207,8 @@ async def test_long_lines_scroll_horizontally_with_the_keys():
         log = pane.log_widget
         assert log.max_scroll_x > 0
         assert not any("END" in row for row in painted(app))
+        await pilot.pause(0.1)
+        assert "←/→ long lines" in str(app.query_one("#log-status").render())  # the pane says they go on
         log.focus()
         for _ in range(log.max_scroll_x):
             await pilot.press("right")

@@ -75,6 +75,8 @@ class RunScreen(StepScreen):
         Run-replacing when stopped (a key that does nothing is not offered)."""
         if action == "cancel_run":
             return self.running
+        if action == "next":
+            return self.next_blocker() is None
         if action in ("back", "start", "start_force"):
             return not self.running and (action != "back" or self.wizard.previous_step(self.STEP) is not None)
         return True
@@ -212,6 +214,7 @@ class RunScreen(StepScreen):
                                           if "--force" in f"{self._error} {fix}" else "")
             self._error = f"✗ {self._error}" + (f" — fix: {fix}" if fix else "") + f"  ({keys})"
         self.refresh_next()
+        self.refresh_bindings()
 
     def action_cancel_run(self) -> None:
         if self.running and self.cancel_token is not None:

@@ -85,6 +85,7 @@ class LogPane(Vertical):
         self._written = 0
         self._query = ""
         self._match_at = -1
+        self._widest = 0
 
     # ---- producer side (any thread) -------------------------------------------------------
     def push(self, line: str) -> None:
@@ -124,10 +125,12 @@ class LogPane(Vertical):
             batch = list(self._pending)
             self._pending.clear()
         if not batch:
-            if self.following != getattr(self, "_was_following", True):  # the user scrolled: say so
+            if self.following != getattr(self, "_was_following", True) or \
+                    self._wide() != getattr(self, "_was_wide", False):  # the user scrolled / a long line came
                 self._update_status()
             return 0
         self.log_widget.write_lines(batch)
+        self._widest = max(self._widest, max(map(len, batch)))  # characters: a cheap bound for the cells
         self._written += len(batch)
         self._update_status()
         return len(batch)
@@ -136,6 +139,7 @@ class LogPane(Vertical):
         with self._lock:
             self._pending.clear()
         self.log_widget.clear()
+        self._widest = 0
         self._update_status()
 
     @property
@@ -155,9 +159,20 @@ class LogPane(Vertical):
             parts.append(f"last {shown:,} shown (full log in the log file)")
         self._was_following = self.following
         parts.append("following" if self._was_following else "paused — End to follow")
+        self._was_wide = self._wide()
+        if self._was_wide:
+            parts.append("←/→ long lines")
         if self._query:
             parts.append(f"/{self._query}: {self._match_text()}")
         status.update(" · ".join(parts))
+
+    def _wide(self) -> bool:
+        """A line written is wider than the view (measured here at write time: Log's own width comes later,
+        from a worker)."""
+        try:
+            return self._widest > self.log_widget.scrollable_content_region.width
+        except Exception:
+            return False
 
     def _match_text(self) -> str:
         if self._match_at < 0:
