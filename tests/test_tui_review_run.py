@@ -78,3 +78,30 @@ async def test_review_shows_and_saves_the_hub_tokenizers_trust_remote_code_step(
         await pilot.press("ctrl+s")
         await pilot.pause(0.2)
     assert (workdir / "lmi-wizard-plan.sh").read_text() == script
+
+
+def test_the_model_card_says_what_config_json_lacks_as_a_question_mark_never_none(tmp_path):
+    """Issue 13 §6: 'heads None'."""
+    import json
+
+    from lmi_wizard.core import models
+    from lmi_wizard.core.wizard import recipe as R
+    from lmi_wizard.tui.screens.model import model_card
+
+    cfg = models.parse_config(json.dumps({"architectures": ["BaichuanForCausalLM"], "model_type": "baichuan",
+                                          "hidden_size": 5120, "num_hidden_layers": 40, "vocab_size": 64000}),
+                              source="b/c", kind="hf", path=tmp_path / "config.json")
+    card = model_card(cfg, R.loads_recipe('[env]\ntrtllm_version = "0.12.0"\n', require=False), None, None)
+    assert "None" not in card and "heads ?" in card and "hidden 5120" in card and "layers 40" in card
+
+
+def test_the_tokenizer_plan_names_every_skipped_file_or_says_how_many_more():
+    """Issue 13 §6: 'skipped 7:' listing 6 names."""
+    from lmi_wizard.core.tokenizer.common import SkippedFile, TokenizerPlan
+    from lmi_wizard.tui.screens.destination import DestinationScreen
+
+    plan = TokenizerPlan("o/m", "hub", "/w/m", "triton", None, None)
+    plan.skipped = [SkippedFile(f"model-{i}.safetensors", "weights") for i in range(7)]
+    text = DestinationScreen._plan_text(plan)
+    line = next(line for line in text.splitlines() if "skipped" in line)
+    assert "skipped 7: " in line and line.count(".safetensors") == 6 and "and 1 more" in line

@@ -98,6 +98,8 @@ class DestinationScreen(StepScreen):
             lines.append(f"[$warning]![/] trust_remote_code will be set: {escape(plan.trust_reason)}")
         lines += [f"[$warning]![/] {escape(w)}" for w in plan.warnings]
         if plan.skipped:
+            more = len(plan.skipped) - 6
             lines.append(f"[dim]skipped {len(plan.skipped)}: "
-                         + ", ".join(escape(s.path) for s in plan.skipped[:6]) + "[/dim]")
+                         + ", ".join(escape(s.path) for s in plan.skipped[:6])
+                         + (f" and {more} more" if more > 0 else "") + "[/dim]")
         return "\n".join(lines)

@@ -29,8 +29,10 @@ def model_card(cfg, answers, jit, suggested: str | None) -> str:
     tp = answers["build.tp"] or 1
     wb = cfg.weight_bytes(dtype) if s["parameters_estimate"] else None
     lines = [f"[b]{escape(arch)}[/b] · {fmt.human_params(s['parameters_estimate'])} parameters (estimate)",
-             f"  hidden {s['hidden_size']} · layers {s['num_hidden_layers']} · heads {s['num_attention_heads']}"
-             f" · vocab {s['vocab_size']} · {escape(str(s['torch_dtype'] or '?'))}"]
+             "  " + " · ".join(f"{name} {'?' if s[key] is None else s[key]}"  # a value config.json lacks: ?
+                               for name, key in (("hidden", "hidden_size"), ("layers", "num_hidden_layers"),
+                                                 ("heads", "num_attention_heads"), ("vocab", "vocab_size")))
+             + f" · {escape(str(s['torch_dtype'] or '?'))}"]
     if wb:
         per = f", {fmt.human_bytes(wb / tp)} per GPU at TP {tp}" if tp > 1 else ""
         lines.append(f"  weights ≈ {fmt.human_bytes(wb)} in {dtype}{per}")
