@@ -275,3 +275,20 @@ def test_a_url_setting_is_never_a_git_option(tmp_path):
     marker = tmp_path / "pwned"
     listing = V.list_remote_tags(f"--upload-pack=touch {marker}", timeout=20)
     assert listing.tags is None and "cannot list tags" in listing.note and not marker.exists()
+
+
+def test_an_absent_package_is_known_without_importlib_metadata_and_a_present_one_is_still_found(tmp_path):
+    """Issue 12 §7: the first screen's detection is a folder listing when tensorrt-llm is not there (the
+    metadata import and scan cost ~10 ms); installed under either spelling it is found as before."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom lmi_wizard.core.facts import versions as V\nr = V.detect_tensorrt_llm()\n"
+             "print(r.installed, r.version, 'importlib.metadata' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "None", "False"]
+    _dist(tmp_path, "tensorrt-llm", "0.21.0rc1")  # a dist-info folder spelled tensorrt_llm-0.21.0rc1.dist-info
+    env = dict(__import__("os").environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env=env).stdout.split()
+    assert out == ["True", "0.21.0rc1", "True"]

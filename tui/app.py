@@ -99,9 +99,12 @@ class WizardApp(App):
         i = steps.index(step)
         return steps[i + 1] if i + 1 < len(steps) else None
 
-    def goto(self, step: str) -> None:
+    def goto(self, step: str, *, save: bool = True) -> None:
         self.session.current = step
-        self.save_now()
+        if save:
+            self.save_now()
+        else:  # the first screen: its paint does not wait for a write (and an fsync) of what was just read
+            self.answers_changed()
         screen = registry.screen_for(step)
         if len(self.screen_stack) > 1:
             self.switch_screen(screen)
@@ -126,7 +129,7 @@ class WizardApp(App):
             self.notify(self.session.load_problem, title="Saved answers not loaded", severity="warning",
                         timeout=15)
         self._quit_on_signals()
-        self.goto(start)
+        self.goto(start, save=False)
         if self.session.environment is None:
             # off the first paint: NVML and the metadata scan run once the first screen is on the terminal
             # (a thread started earlier competes with the first paint for the interpreter)
