@@ -48,7 +48,7 @@ MUST_SAY = {
     "triton": ["1 blocking, 1 optional", "${num_versions} (line 209) blocks", "+ decoupled: True",
                "lowered to the engine's 64", "+max_batch_size: 64"],
     "destination": ["LMI model_id", "two-folder rule"],
-    "review": ["Nothing has run", "layout: triton", "set -euo pipefail"],
+    "review": ["Where to run", "an earlier run finished every step", "layout: triton", "set -euo pipefail"],
     "run": ["Build engines", "finished: LMI model_id"],
     "done": ["✓ LMI model_id", "config.pbtxt", "tokenizer_config.json"],
 }
