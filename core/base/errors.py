@@ -25,6 +25,11 @@ class WizardError(Exception):
         return self.problem
 
 
+class Refused(WizardError):
+    """A step refused before changing anything, for a reason in the user's hands (an S3 folder owned by another
+    model): like bad input, ``lmi-wizard run`` exits 2, not 1 (a step that failed doing its work)."""
+
+
 class Cancelled(WizardError):
     """The user cancelled a long step."""
 

@@ -135,15 +135,17 @@ def read_text(path: str | os.PathLike, *, what: str = "file", max_bytes: int | N
                           f"pass the right {what}") from None
 
 
-def walk_files(root: str | os.PathLike, *, what: str = "folder"):
+def walk_files(root: str | os.PathLike, *, what: str = "folder", skip_dir=None):
     """Every path of a non-folder entry under ``root``, following linked folders like ``aws s3 sync``
     does. A linked folder that leads back to one it is in (a loop) is refused, naming ``what`` (e.g.
     "engine folder") in the fix. Sorted per folder; the caller stats each path and decides what a link
-    to nothing, a pipe or a device means for it."""
+    to nothing, a pipe or a device means for it. ``skip_dir(path) -> bool``: folders not to enter."""
     root = os.fspath(root)
     chain_of: dict[str, tuple[str, ...]] = {root: (os.path.realpath(root),)}  # real folders above each one
     for top, dirs, files in os.walk(root, followlinks=True):
         dirs.sort()
+        if skip_dir is not None:
+            dirs[:] = [d for d in dirs if not skip_dir(Path(top, d))]
         chain = chain_of.pop(top, (os.path.realpath(top),))
         for d in dirs:
             real = os.path.realpath(os.path.join(top, d))

@@ -191,7 +191,7 @@ class Pipeline:
         fix = run.fix if run.ok or run.fix is not None else "fix the cause and run again with --resume"
         return RunReport(run.ok, run.reports, dict(ctx.outputs), str(self.work_dir), str(log.path),
                          str(self.state_path), recipe_path, ctx.redact(run.error) if run.error else None, fix,
-                         run.stopped)
+                         run.stopped, run.exit_code)
 
     def blocking_problems(self) -> list:
         """The answers' blocking problems (``core.wizard.validate_all``); an unset example folder is not one

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..base.errors import Cancelled, WizardError
+from ..base.errors import Cancelled, Refused, WizardError
 from ..base.events import StepEvent
 from ..base.findings import raise_first
 from ..base.progress import CancelToken, Progress, ProgressFn
@@ -42,6 +42,7 @@ class StepRunner:
         self.reports = [StepReport(s.name, s.title, "pending") for s in pipe.steps]
         self.total = len(pipe.steps)
         self.ok, self.error, self.fix, self.stopped = True, None, None, None
+        self.exit_code = None  # 2 when a step refused before changing anything (errors.Refused)
 
     def event(self, i: int, step: PipelineStep, status: str, message: str, **kw) -> None:
         self.send(StepEvent(step.name, status, i, self.total, title=step.title, message=message, **kw))
@@ -98,6 +99,7 @@ class StepRunner:
             if isinstance(exc, WizardError):
                 msg, fix = ctx.redact(str(exc.problem)), ctx.redact(exc.fix or "")
                 self.error = msg
+                self.exit_code = 2 if isinstance(exc, Refused) else None
                 self.log.write(step.name, f"FAILED: {msg}" + (f" — fix: {fix}" if fix else ""))
             else:  # a bug: keep the state, say where, never lose the log
                 import traceback

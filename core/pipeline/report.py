@@ -32,6 +32,7 @@ class RunReport:
     error: Optional[str] = None
     fix: Optional[str] = None
     stopped_at: Optional[str] = None
+    exit_code: Optional[int] = None  # 2: a step refused before changing anything (else 1 when not ok)
 
     @property
     def model_id(self) -> Optional[str]:

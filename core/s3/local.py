@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..base.errors import Cancelled, WizardError
-from ..base.fsutil import walk_files
+from ..base.fsutil import is_our_temp, walk_files
 from ..base.progress import CancelToken
 from ..layout import Destination, parse_destination
 from .client import RESUME_HINT
@@ -32,17 +32,30 @@ class LocalFile:
     mtime_ns: int = 0
 
 
-def scan_local(source: "str | os.PathLike") -> list[LocalFile]:
+def scan_local(source: "str | os.PathLike", *, left_out: Optional[list] = None) -> list[LocalFile]:
     """Every file under ``source``, sorted by relative path. Links are followed like ``aws s3 sync`` does
     (a linked ``1/`` folder of engines is uploaded, not silently left out); a link back to a folder
-    above it (a loop) is refused."""
+    above it (a loop) is refused. Temp files and staging folders of lmi-wizard (``fsutil.is_our_temp``: what
+    a killed download or write leaves) are never taken: their relative paths (a folder's with a trailing
+    ``/``) are appended to ``left_out``."""
     src = Path(source)
+    skipped: list[str] = left_out if left_out is not None else []
+
+    def skip_dir(p: Path) -> bool:
+        if is_our_temp(p.name):
+            skipped.append(p.relative_to(src).as_posix() + "/")
+            return True
+        return False
+
     if not src.is_dir():
         if src.exists():
             raise WizardError(f"{src} is a file, not a folder", "pass the folder that holds the compiled model")
         raise WizardError(f"model folder not found: {src}", "pass the folder that holds the compiled model")
     out = []
-    for p in walk_files(src, what="model folder"):
+    for p in walk_files(src, what="model folder", skip_dir=skip_dir):
+        if is_our_temp(p.name):
+            skipped.append(p.relative_to(src).as_posix())
+            continue
         try:
             st = p.stat()
         except FileNotFoundError:
@@ -60,7 +73,15 @@ def scan_local(source: "str | os.PathLike") -> list[LocalFile]:
                               "rename the file") from None
         out.append(LocalFile(rel, p, st.st_size, st.st_mtime, st.st_mtime_ns))
     out.sort(key=lambda f: f.rel)
+    skipped.sort()
     return out
+
+
+def describe_left_out(left_out: list[str]) -> str:
+    """One line naming the temp files / staging folders of lmi-wizard that a publish saw and did not send."""
+    shown = ", ".join(left_out[:5]) + (" …" if len(left_out) > 5 else "")
+    return (f"left out {len(left_out)} unfinished temp file(s)/staging folder(s) of lmi-wizard (a killed download "
+            f"or write left them; never uploaded): {shown}")
 
 
 def hashes(path: Path) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from ..base.errors import WizardError
+from ..base.errors import Refused
 
 MARKER_NAME = ".lmi-wizard-model.json"
 MAX_MARKER = 64 * 1024
@@ -98,7 +98,7 @@ def describe(marker: dict) -> str:
 def ownership(where: str, owner: Owner, marker: Optional[dict], marker_present: bool, others: list[str], *,
               force: bool) -> str:
     """What a publish may do at ``where``: ``"new"`` (empty), ``"same"`` (our model), ``"forced"``.
-    Raises WizardError for a folder owned by another model or holding files not written by lmi-wizard."""
+    Raises :class:`~core.base.errors.Refused` (a WizardError) for a folder owned by another model or holding files not written by lmi-wizard."""
     if marker is not None and owner.same_model(marker):
         return "same"
     if marker is None and not others and not marker_present:
@@ -106,9 +106,9 @@ def ownership(where: str, owner: Owner, marker: Optional[dict], marker_present: 
     if force:
         return "forced"
     if marker is not None:
-        raise WizardError(f"{where} holds another model: {describe(marker)}",
+        raise Refused(f"{where} holds another model: {describe(marker)}",
                           "publish to another folder, or replace that model with --force")
     shown = ", ".join(sorted(others)[:3]) + (" …" if len(others) > 3 else "")
     what = f"{len(others)} file(s) not written by lmi-wizard ({shown})" if others else \
         f"an unreadable {MARKER_NAME}"
-    raise WizardError(f"{where} holds {what}", "publish to an empty folder, or publish over them with --force")
+    raise Refused(f"{where} holds {what}", "publish to an empty folder, or publish over them with --force")

@@ -57,6 +57,7 @@ class SyncResult:
     aborted: list[str] = field(default_factory=list)  # pending multipart uploads that could not be continued
     resumed: dict[str, int] = field(default_factory=dict)  # rel → parts kept from an interrupted run
     reused_bytes: int = 0  # bytes of those parts (not sent again)
+    left_out: list[str] = field(default_factory=list)  # our temp files / staging folders seen, never sent
     owner: str = ""  # "new" | "same" | "forced" ("" without an owner)
     marker: Optional[dict] = None  # the ownership marker found at the destination
     dry_run: bool = False
@@ -65,7 +66,7 @@ class SyncResult:
     def to_dict(self) -> dict:
         return {"dest": self.dest, "uploaded": self.uploaded, "skipped": self.skipped, "reasons": self.reasons,
                 "bytes": self.bytes, "total_bytes": self.total_bytes, "extra": self.extra, "aborted": self.aborted,
-                "resumed": self.resumed, "reused_bytes": self.reused_bytes, "owner": self.owner,
+                "resumed": self.resumed, "reused_bytes": self.reused_bytes, "left_out": self.left_out, "owner": self.owner,
                 "marker": self.marker, "dry_run": self.dry_run, "elapsed": round(self.elapsed, 3)}
 
 
@@ -159,7 +160,8 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
     dest = parse_destination(dest)
     t0 = time.monotonic()
     cancel = cancel or CancelToken()
-    files = scan_local(source)
+    left_out: list[str] = []
+    files = scan_local(source, left_out=left_out)
     check_local_destination(source, dest)
     if dest.is_s3 and client is None:
         client = make_client(endpoint_url, max_pool_connections=concurrency + 4)
@@ -169,7 +171,7 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
         raise explain(exc, dest, endpoint_url, client=client) from None
     marker_obj = remote.pop(MARKER_NAME, None) if dest.is_s3 else None
 
-    result = SyncResult(dest.url, dry_run=dry_run, total_bytes=sum(f.size for f in files))
+    result = SyncResult(dest.url, dry_run=dry_run, total_bytes=sum(f.size for f in files), left_out=left_out)
     marker = None
     if owner is not None and dest.is_s3:
         marker = read_marker(client, dest, endpoint_url) if marker_obj is not None else None

@@ -9,6 +9,8 @@ from ...base.fmt import human_bytes as _human
 from ...wizard import Answers, destination_text, lmi_model_id, resolve_layout
 from .base import PipelineStep, RunContext, StepResult, q
 
+UPLOADS_DIR = "uploads"  # <work>/.lmi-wizard/uploads: the resume records of interrupted uploads (by part)
+
 
 def s3_client(a: Answers, ctx: RunContext):
     """The boto3 client for an ``s3://`` destination (None for a local one), with the recipe's profile for this
@@ -69,24 +71,40 @@ class PublishStep(PipelineStep):
             raise WizardError(f"refusing to publish {src}: {errs[0].problem}", errs[0].fix)
         client = self._client(a, ctx)
         endpoint = self._endpoint(a, ctx)
-        existing = s3.list_keys(dest, endpoint_url=endpoint, client=client)
-        # what the sync sends, enumerated the way it does (linked folders followed, like `aws s3 sync`), so the
-        # record and its resume check cover everything uploaded
-        ours = {f.rel for f in s3.scan_local(src)}
-        if existing and not ctx.may_replace:
-            raise WizardError(f"{dest} already holds {len(existing)} file(s) "
-                              f"({', '.join(sorted(existing)[:3])}{' …' if len(existing) > 3 else ''})",
-                              "choose another destination, continue the earlier run with --resume, "
-                              "or publish over it with --force")
-        res = s3.sync(src, dest, endpoint_url=endpoint, client=client, progress=progress, cancel=cancel)
+        # what the sync sends, enumerated the way it does (linked folders followed, like `aws s3 sync`; our temp
+        # and staging files left out), so the record and its resume check cover everything uploaded
+        files = s3.scan_local(src)
+        ours = {f.rel for f in files}
+        if client is not None:  # S3: the folder's ownership marker decides (one model per folder, issue 12 §4)
+            owner = s3.owner_for(src, files, layout=layout, name=a["model.source"] or None)
+            res = s3.sync(src, dest, endpoint_url=endpoint, client=client, progress=progress, cancel=cancel,
+                          owner=owner, force=ctx.force, state_dir=ctx.run_dir / UPLOADS_DIR)
+        else:
+            existing = s3.list_keys(dest, endpoint_url=endpoint, client=client)
+            if existing and not ctx.may_replace:
+                raise WizardError(f"{dest} already holds {len(existing)} file(s) "
+                                  f"({', '.join(sorted(existing)[:3])}{' …' if len(existing) > 3 else ''})",
+                                  "choose another destination, continue the earlier run with --resume, "
+                                  "or publish over it with --force")
+            res = s3.sync(src, dest, endpoint_url=endpoint, client=client, progress=progress, cancel=cancel)
         keys = s3.list_keys(dest, endpoint_url=endpoint, client=client)
         record = [{"key": k, "size": v.size} for k, v in sorted(keys.items()) if k in ours]
         notes = [f"warning: {f.problem}" for f in findings if f.level != "error"]
+        if res.left_out:
+            notes.append(s3.describe_left_out(res.left_out))
+        if res.owner == "forced" and res.marker:
+            notes.append(f"took over {dest} (--force) from {s3.describe_owner(res.marker)}")
+        elif res.owner == "forced":
+            notes.append(f"published over files not written by lmi-wizard at {dest} (--force)")
+        if res.resumed:
+            notes.append(f"resumed {len(res.resumed)} interrupted upload(s): {_human(res.reused_bytes)} already "
+                         f"stored, not sent again")
         if res.extra:
             notes.append(f"{len(res.extra)} file(s) at the destination that this model does not have: "
                          + ", ".join(res.extra[:5]))
         return StepResult({"destination": dest, "model_id": model_id, "published": record,
-                           "uploaded": res.uploaded, "skipped": len(res.skipped), "bytes_sent": res.bytes},
+                           "uploaded": res.uploaded, "skipped": len(res.skipped), "bytes_sent": res.bytes,
+                           "left_out": res.left_out},
                           [], f"{len(res.uploaded)} file(s) sent ({_human(res.bytes)}), {len(res.skipped)} "
                               f"unchanged → {dest}; LMI model_id {model_id}", notes)
 

@@ -113,6 +113,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
         "aborted": result.aborted,
         "resumed": result.resumed,
         "reused_bytes": result.reused_bytes,
+        "left_out": result.left_out,
         "owner": ({"claim": result.owner, "previous": result.marker, "model": owner.name, "source": owner.source,
                    "engine_digest": owner.digest} if owner is not None else None),
         "warnings": [f.to_json() | {"level": f.severity} for f in findings],
@@ -201,6 +202,10 @@ def run(args) -> int:
     if report["aborted"]:
         print(f"aborted {len(report['aborted'])} unfinished multipart upload(s) that could not match the files now "
               f"({', '.join(report['aborted'][:5])})")
+    if report["left_out"]:
+        from lmi_wizard.core.s3 import describe_left_out
+
+        print(describe_left_out(report["left_out"]))
     own = report.get("owner")
     if own:
         how = {"new": "claimed for", "same": "owned by", "forced": "taken over (--force) for"}.get(own["claim"], "")

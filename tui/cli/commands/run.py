@@ -85,4 +85,4 @@ def run(args) -> int:
         return 130
     print(f"lmi-wizard: error: stopped at {report.stopped_at}: {report.error}"
           + (f" — fix: {report.fix}" if report.fix else ""), file=sys.stderr)
-    return 1
+    return report.exit_code or 1
