@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .base.errors import Cancelled, WizardError
+from .base import net
 from .base.net import DEFAULT_SILENCE, SETTING, silence_timeout
 from .base.proc import run_capture, run_streaming
 from .base.progress import CancelToken, ProgressFn, emit
@@ -516,7 +517,10 @@ def _clone(step: PlanStep, url: str, *, depth: Optional[int], git: str, progress
     err_lines: list[str] = []
     last = {"key": None}
 
+    wait = net.begin(redact_url(url))  # a silent remote shows in the progress (core.base.net)
+
     def on_line(stream: str, line: str) -> None:
+        net.heard(wait)
         if stream == "err":
             err_lines.append(line)
             del err_lines[:-200]
@@ -550,6 +554,7 @@ def _clone(step: PlanStep, url: str, *, depth: Optional[int], git: str, progress
         os.replace(tmp, final)
         ok = True
     finally:
+        net.end(wait)
         if not ok:
             shutil.rmtree(tmp, ignore_errors=True)
 

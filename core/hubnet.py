@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from .base.net import NetworkSilence, silence_timeout
+from .base.net import NetworkSilence, silence_timeout, waiting
 
 _lock = threading.Lock()
 _installed_for: float | None = None
@@ -58,11 +58,12 @@ def install() -> None:
                     if t.get(part) is None:
                         t[part] = seconds
                 request.extensions["timeout"] = t
+                where = f"{request.url.scheme}://{request.url.netloc.decode()}"
                 try:
-                    return super().send(request, *args, **kwargs)
+                    with waiting(where):  # a silent wait shows in the run's progress (core.base.net)
+                        return super().send(request, *args, **kwargs)
                 except httpx2.TimeoutException as exc:
                     waited = (request.extensions.get("timeout") or {}).get("read") or seconds
-                    where = f"{request.url.scheme}://{request.url.netloc.decode()}"
                     raise NetworkSilence(where, float(waited), RETRIES.count) from exc
 
         def factory() -> httpx2.Client:

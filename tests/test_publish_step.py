@@ -21,6 +21,7 @@ from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.cli import main as cli
 from tests.s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_pipeline import _prebuilt_flat
+from tests.test_tui_support import async_test, environment_report
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET, PREFIX = "lmi-llm", "trtllm/chat/"
@@ -165,3 +166,39 @@ def test_our_temp_and_staging_files_are_never_published_and_are_named(tmp_path, 
                      "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["left_out"] == [".config.json.lmi-wizard-tmp-k3j2.tmp", ".lmi-wizard-staging-4242/"]
+
+
+@async_test
+async def test_tui_ctrl_f_publishes_over_another_models_folder(tmp_path, s3):
+    """The Run screen stops at publish with the owner named and offers Ctrl+F; Ctrl+F (the TUI's --force)
+    reaches the publish step and takes the folder over."""
+    from textual.widgets import Button
+
+    from lmi_wizard.tui.app import WizardApp
+    from tests.test_tui_flow import text_of, wait_for
+
+    s3.make_bucket(BUCKET)
+    theirs = {"tool": "lmi-wizard", "version": 1, "model": "Qwen/Qwen-7B-Chat", "source": "elsewhere:/models/qwen",
+              "engine_digest": "sha256:" + "0" * 64, "layout": "flat", "status": "complete",
+              "claimed": "2026-12-01T00:00:00+00:00", "updated": "2026-12-01T00:00:00+00:00"}
+    s3.client.put_object(Bucket=BUCKET, Key=PREFIX + s3mod.MARKER_NAME, Body=json.dumps(theirs).encode())
+    s3.client.put_object(Bucket=BUCKET, Key=PREFIX + "rank0.engine", Body=b"Q" * 100)
+    a = _prebuilt_flat(tmp_path, DEST, f'endpoint_url = "{s3.endpoint_url}"')
+    a["model.source"] = "baichuan-inc/Baichuan-13B-Chat"
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "run", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="1.0.0"), start_at="run",
+                    pipeline_options={"s3_endpoint": s3.endpoint_url})
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
+        rep = app.screen.report
+        assert not rep.ok and rep.stopped_at == "publish" and "'Qwen/Qwen-7B-Chat'" in rep.error, rep.error
+        assert "Ctrl+F" in text_of(app, "#message")
+        assert app.screen.query_one("#next", Button).disabled
+        assert s3.client.get_object(Bucket=BUCKET, Key=PREFIX + "rank0.engine")["Body"].read() == b"Q" * 100
+        await pilot.press("ctrl+f")
+        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
+        assert app.screen.report.ok, (app.screen.report.error, app.screen.report.fix)
+    assert s3.client.get_object(Bucket=BUCKET, Key=PREFIX + "rank0.engine")["Body"].read() == b"E" * 100
+    assert _marker(s3)["model"] == "baichuan-inc/Baichuan-13B-Chat"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from ..base import net
 from ..base.errors import Cancelled, Refused, WizardError
 from ..base.events import StepEvent
 from ..base.findings import raise_first
@@ -89,8 +90,10 @@ class StepRunner:
             cancel.raise_if_cancelled(step.title)
             if step.name == "build":  # the schema's gates that needed the checkout, before hours of build
                 raise_first(config_findings(self.pipe.answers))
-            return step.run(self.pipe.answers, ctx, self._sub_progress(step), cancel), \
-                time.monotonic() - t0
+            sub = self._sub_progress(step)
+            with net.reporting(sub, step.name):  # a silent Hub/git/S3 wait shows as a progress line
+                result = step.run(self.pipe.answers, ctx, sub, cancel)
+            return result, time.monotonic() - t0
         except Cancelled as exc:
             rep.status, rep.elapsed, rep.error = "cancelled", time.monotonic() - t0, str(exc)
             self.state["steps"][step.name].update(status="cancelled", elapsed=rep.elapsed, error=str(exc))

@@ -179,6 +179,34 @@ class _Attempts:
             self.count += 1
 
 
+class _Waits:
+    """Marks every attempt of a client as a network wait (core.base.net), so a silent S3 endpoint shows in the
+    run's progress ("waiting for <endpoint>: 12 s … (retry 1 of 2 …)"). Requests sending a large body (parts,
+    big files) are not marked: their time is the upload's, shown by its own bar."""
+
+    def __init__(self) -> None:
+        self.endpoint = "S3"
+        self._local = threading.local()
+
+    def start(self, request=None, **kwargs) -> None:
+        self.stop()
+        try:
+            size = int((request.headers or {}).get("Content-Length") or 0)
+        except (AttributeError, TypeError, ValueError):
+            size = 0
+        if size > 1024 * 1024:
+            return None
+        retries = (getattr(request, "context", None) or {}).get("retries") or {}
+        self._local.token = _net.begin(redact(self.endpoint), int(retries.get("attempt") or 1),
+                                       int(retries.get("max") or 1))
+        return None  # never a response: botocore sends the request
+
+    def stop(self, **kwargs) -> None:
+        _net.end(getattr(self._local, "token", None))
+        self._local.token = None
+        return None  # never a retry decision
+
+
 def attempts(client) -> int:
     """HTTP attempts made by a client of :func:`make_client` (0 for another client)."""
     counter = getattr(client, "_lmi_attempts", None)
@@ -236,4 +264,8 @@ def make_client(endpoint_url: Optional[str] = None, *, region: Optional[str] = N
     client.meta.events.register("before-send.s3", counter)
     client._lmi_attempts = counter
     client._lmi_endpoint = endpoint_url or client.meta.endpoint_url
+    waits = _Waits()
+    waits.endpoint = client._lmi_endpoint
+    client.meta.events.register("before-send.s3", waits.start)
+    client.meta.events.register_first("needs-retry.s3", waits.stop)
     return client
