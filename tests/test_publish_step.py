@@ -202,3 +202,50 @@ async def test_tui_ctrl_f_publishes_over_another_models_folder(tmp_path, s3):
         assert app.screen.report.ok, (app.screen.report.error, app.screen.report.fix)
     assert s3.client.get_object(Bucket=BUCKET, Key=PREFIX + "rank0.engine")["Body"].read() == b"E" * 100
     assert _marker(s3)["model"] == "baichuan-inc/Baichuan-13B-Chat"
+
+
+def test_a_local_destination_folder_holds_one_model_too(tmp_path, capsys):
+    """The same marker, as a file in the local destination folder: another model is refused until --force,
+    the same model's rebuilt engine replaces its own, and `check` does not take the marker for a temp file."""
+    dest = tmp_path / "published" / "chat"
+
+    def recipe(base: Path, source: str, engine: bytes) -> Path:
+        a = _prebuilt_flat(base, str(dest))
+        a["model.source"] = source
+        (base / "engines" / "rank0.engine").write_bytes(engine)
+        path = base / "recipe.toml"
+        path.write_text(R.dumps_recipe(a))
+        return path
+
+    qwen = recipe(tmp_path / "qwen", "Qwen/Qwen-7B-Chat", b"Q" * 100)
+    assert cli.main(["run", str(qwen)]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    marker = json.loads((dest / s3mod.MARKER_NAME).read_text())
+    assert marker["model"] == "Qwen/Qwen-7B-Chat" and marker["status"] == "complete"
+    assert s3mod.read_owner(str(dest))["model"] == "Qwen/Qwen-7B-Chat"
+
+    baichuan = recipe(tmp_path / "baichuan", "baichuan-inc/Baichuan-13B-Chat", b"B" * 100)
+    assert cli.main(["run", str(baichuan)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds another model" in err and "'Qwen/Qwen-7B-Chat'" in err and "--force" in err
+    assert (dest / "rank0.engine").read_bytes() == b"Q" * 100
+    assert cli.main(["run", str(baichuan), "--force"]) == 0
+    capsys.readouterr()
+    assert (dest / "rank0.engine").read_bytes() == b"B" * 100
+    assert json.loads((dest / s3mod.MARKER_NAME).read_text())["model"] == "baichuan-inc/Baichuan-13B-Chat"
+
+    # files not written by lmi-wizard in a local folder: refused too
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("by hand")
+    assert cli.main(["publish", str(tmp_path / "qwen" / "engines"), str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert "1 file(s) not written by lmi-wizard (notes.txt)" in err and "--force" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+    # the marker is neither a temp file nor a model file for check
+    capsys.readouterr()
+    cli.main(["check", str(dest)])
+    out = capsys.readouterr().out
+    assert "temp file or staging folder" not in out and "lmi-wizard-model" not in out.replace(
+        "published by lmi-wizard", "")

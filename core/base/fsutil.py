@@ -16,6 +16,9 @@ from .errors import WizardError
 # folder); temp clones end in ``.cloning-<pid>``. Publish and check call :func:`is_our_temp` /
 # :func:`in_our_temp` and never take such a file (a killed download leaves a partial file there).
 TEMP_MARKER = ".lmi-wizard-"
+# the one name with that marker that is finished, not temp: the folder ownership marker that publish keeps
+# (core.s3.marker) — never a temp file, never a model file
+MODEL_MARKER = ".lmi-wizard-model.json"
 _CLONING = re.compile(r"^\..+\.cloning-\d+$")
 
 
@@ -23,7 +26,7 @@ def is_our_temp(name: str) -> bool:
     """True for a file or folder name that lmi-wizard uses for something not finished (a temp file, a
     staging folder, a temp clone): never published, never checked as part of the model."""
     name = os.path.basename(str(name).rstrip("/"))
-    return name.startswith(".") and (TEMP_MARKER in name or bool(_CLONING.match(name)))
+    return name.startswith(".") and name != MODEL_MARKER and (TEMP_MARKER in name or bool(_CLONING.match(name)))
 
 
 def in_our_temp(rel: str | os.PathLike) -> bool:

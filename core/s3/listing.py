@@ -175,10 +175,10 @@ def read_objects(client, dest: Destination, rels: Iterable[str], *, endpoint_url
 
 
 def read_owner(dest: "str | Destination", *, endpoint_url: Optional[str] = None, client=None) -> Optional[dict]:
-    """The ownership marker of an S3 folder (None when there is none, or for a local folder)."""
+    """The ownership marker of an S3 folder or a local destination folder (None when there is none)."""
     dest = parse_destination(dest)
     if not dest.is_s3:
-        return None
+        return read_marker(None, dest)
     if client is None:
         client = make_client(endpoint_url)
     return read_marker(client, dest, endpoint_url)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..base.errors import Cancelled, WizardError
-from ..base.fsutil import is_our_temp, walk_files
+from ..base.fsutil import MODEL_MARKER, is_our_temp, walk_files
 from ..base.progress import CancelToken
 from ..layout import Destination, parse_destination
 from .client import RESUME_HINT
@@ -55,6 +55,8 @@ def scan_local(source: "str | os.PathLike", *, left_out: Optional[list] = None) 
     for p in walk_files(src, what="model folder", skip_dir=skip_dir):
         if is_our_temp(p.name):
             skipped.append(p.relative_to(src).as_posix())
+            continue
+        if p.name == MODEL_MARKER:  # a folder ownership marker (this folder was a destination): not the model's
             continue
         try:
             st = p.stat()

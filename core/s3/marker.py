@@ -1,4 +1,5 @@
-"""An S3 folder holds one model: the ownership marker ``.lmi-wizard-model.json`` that ``publish`` keeps there.
+"""An S3 folder (or a local destination folder) holds one model: the ownership marker ``.lmi-wizard-model.json``
+that ``publish`` keeps there.
 
 It records the model (its name and the source it was published from), the engine digest, the layout and
 the times. It is written before the first file (``status: publishing`` — a claim) and completed after the
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..base.errors import Refused
+from ..base.fsutil import MODEL_MARKER
 
-MARKER_NAME = ".lmi-wizard-model.json"
+MARKER_NAME = MODEL_MARKER  # ".lmi-wizard-model.json"
 MAX_MARKER = 64 * 1024
 
 

@@ -8,8 +8,8 @@
   nothing changed sends no PUT at all.
 * Files from ``threshold`` (8 MiB) up go in parts of 8 MiB (grown only to stay under 10,000 parts), with
   ``concurrency`` parts in flight, and resume by part (:mod:`.parts`, :mod:`.transfer`).
-* With an ``owner``, the folder is claimed by the ownership marker (:mod:`.marker`) before the first file
-  and the marker completed after the last.
+* With an ``owner``, the folder (S3, or a local folder: a file in it) is claimed by the ownership marker
+  (:mod:`.marker`) before the first file and the marker completed after the last.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ..base.errors import WizardError
 from ..base.progress import CancelToken, ProgressFn
 from ..layout import Destination, parse_destination
 from .client import CONCURRENCY, explain, make_client
+from ..base.fsutil import atomic_write_bytes
 from .local import PARTIAL_SUFFIX, LocalFile, check_local_destination, copy_local, hashes, scan_local
 from .marker import MARKER_NAME, MAX_MARKER, Owner, ownership, parse_marker
 from .parts import BASE_PART, StateStore, default_state_dir, multipart_etag, part_size_for
@@ -89,6 +90,7 @@ def list_remote(client, dest: Destination, *, keep_marker: bool = False) -> dict
 
 
 def list_local_dest(dest: Destination) -> dict[str, RemoteFile]:
+    """The files of a local destination folder (its ownership marker kept under ``MARKER_NAME``)."""
     out: dict[str, RemoteFile] = {}
     if dest.path is None or not dest.path.is_dir():
         return out
@@ -96,11 +98,25 @@ def list_local_dest(dest: Destination) -> dict[str, RemoteFile]:
         if f.path.name.startswith(".") and f.path.name.endswith(PARTIAL_SUFFIX):
             continue
         out[f.rel] = RemoteFile(f.rel, f.size, f.mtime)
+    try:
+        st = (dest.path / MARKER_NAME).stat()
+        out[MARKER_NAME] = RemoteFile(MARKER_NAME, st.st_size, st.st_mtime)
+    except OSError:
+        pass
     return out
 
 
 def read_marker(client, dest: Destination, endpoint_url: Optional[str] = None) -> Optional[dict]:
-    """The ownership marker at ``dest`` (None when absent or not ours)."""
+    """The ownership marker at ``dest`` (None when absent or not ours); a local folder's is a file in it."""
+    if not dest.is_s3:
+        try:
+            with open(dest.path / MARKER_NAME, "rb") as fh:
+                return parse_marker(fh.read(MAX_MARKER + 1))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise WizardError(f"cannot read {dest.path / MARKER_NAME}: {exc.strerror or exc}",
+                              "check the destination folder's permissions") from None
     try:
         body = client.get_object(Bucket=dest.bucket, Key=dest.prefix + MARKER_NAME)["Body"].read(MAX_MARKER + 1)
     except Exception as exc:  # noqa: BLE001
@@ -111,6 +127,14 @@ def read_marker(client, dest: Destination, endpoint_url: Optional[str] = None) -
 
 
 def _write_marker(client, dest: Destination, doc: dict, endpoint_url: Optional[str]) -> None:
+    if not dest.is_s3:
+        try:
+            dest.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WizardError(f"cannot create {dest.path}: {exc.strerror or exc}",
+                              "choose a writable destination folder") from None
+        atomic_write_bytes(dest.path / MARKER_NAME, json.dumps(doc, indent=1).encode())
+        return
     try:
         client.put_object(Bucket=dest.bucket, Key=dest.prefix + MARKER_NAME, ContentType="application/json",
                           Body=json.dumps(doc, indent=1).encode())
@@ -169,11 +193,11 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
         remote = list_remote(client, dest, keep_marker=True) if dest.is_s3 else list_local_dest(dest)
     except Exception as exc:
         raise explain(exc, dest, endpoint_url, client=client) from None
-    marker_obj = remote.pop(MARKER_NAME, None) if dest.is_s3 else None
+    marker_obj = remote.pop(MARKER_NAME, None)
 
     result = SyncResult(dest.url, dry_run=dry_run, total_bytes=sum(f.size for f in files), left_out=left_out)
     marker = None
-    if owner is not None and dest.is_s3:
+    if owner is not None:
         marker = read_marker(client, dest, endpoint_url) if marker_obj is not None else None
         result.marker = marker
         result.owner = ownership(dest.url, owner, marker, marker_obj is not None, list(remote), force=force)
@@ -207,7 +231,7 @@ def sync(source: "str | os.PathLike", dest: "str | Destination", *, endpoint_url
             todo.append(f)
     source_rels = {f.rel for f in files}
     result.extra = sorted(r for r in remote if r not in source_rels)
-    marker_due = owner is not None and dest.is_s3 and (
+    marker_due = owner is not None and (
         bool(todo) or marker is None or marker.get("status") != "complete"
         or marker.get("engine_digest") != owner.digest or result.owner == "forced")
     if dry_run or (not todo and not marker_due):

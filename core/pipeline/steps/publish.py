@@ -75,18 +75,11 @@ class PublishStep(PipelineStep):
         # and staging files left out), so the record and its resume check cover everything uploaded
         files = s3.scan_local(src)
         ours = {f.rel for f in files}
-        if client is not None:  # S3: the folder's ownership marker decides (one model per folder, issue 12 §4)
-            owner = s3.owner_for(src, files, layout=layout, name=a["model.source"] or None)
-            res = s3.sync(src, dest, endpoint_url=endpoint, client=client, progress=progress, cancel=cancel,
-                          owner=owner, force=ctx.force, state_dir=ctx.run_dir / UPLOADS_DIR)
-        else:
-            existing = s3.list_keys(dest, endpoint_url=endpoint, client=client)
-            if existing and not ctx.may_replace:
-                raise WizardError(f"{dest} already holds {len(existing)} file(s) "
-                                  f"({', '.join(sorted(existing)[:3])}{' …' if len(existing) > 3 else ''})",
-                                  "choose another destination, continue the earlier run with --resume, "
-                                  "or publish over it with --force")
-            res = s3.sync(src, dest, endpoint_url=endpoint, client=client, progress=progress, cancel=cancel)
+        # the folder's ownership marker decides (one model per folder, issue 12 §4; a local folder keeps it too):
+        # another model's folder, or files not written by lmi-wizard, only with --force (the TUI's Ctrl+F)
+        owner = s3.owner_for(src, files, layout=layout, name=a["model.source"] or None)
+        res = s3.sync(src, dest, endpoint_url=endpoint, client=client, progress=progress, cancel=cancel,
+                      owner=owner, force=ctx.force, state_dir=ctx.run_dir / UPLOADS_DIR)
         keys = s3.list_keys(dest, endpoint_url=endpoint, client=client)
         record = [{"key": k, "size": v.size} for k, v in sorted(keys.items()) if k in ours]
         notes = [f"warning: {f.problem}" for f in findings if f.level != "error"]

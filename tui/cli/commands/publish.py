@@ -17,8 +17,8 @@ EPILOG = ("exit codes: 0 done; 2 bad input or a destination LMI cannot load (not
           "(credentials, access, bucket, region, a folder holding another model); 3 network or server trouble; "
           "130 cancelled (Ctrl-C). After 3 or 130 run the same command again: it sends only what is missing — "
           "an interrupted large file continues from the parts already stored. An S3 folder holds one model: "
-          "publish keeps a marker (.lmi-wizard-model.json) there and refuses a folder holding another model's "
-          "files, or files it did not write, until --force. S3 waits are bounded: LMI_WIZARD_NET_TIMEOUT seconds "
+          "publish keeps a marker (.lmi-wizard-model.json) there (a local destination folder too) and refuses a "
+          "folder holding another model's files, or files it did not write, until --force. S3 waits are bounded: LMI_WIZARD_NET_TIMEOUT seconds "
           "of silence (default 60).")
 
 
@@ -38,7 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--dry-run", action="store_true", help="check and show what would be sent; send nothing")
     parser.add_argument("--force", action="store_true",
-                        help="publish into an S3 folder that holds another model's files or files not written by "
+                        help="publish into a folder (S3 or local) that holds another model's files or files not written by "
                              "lmi-wizard (they are overwritten where names match; the folder's owner becomes "
                              "this model)")
 
@@ -67,7 +67,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
     if dest.is_s3 and client is None:
         client = s3.make_client(endpoint_url, profile=profile)
     files = s3.scan_local(src)
-    owner = s3.owner_for(src, files, layout=layout) if dest.is_s3 else None
+    owner = s3.owner_for(src, files, layout=layout)  # S3 or a local folder: one model per folder
     result = s3.sync(src, dest, endpoint_url=endpoint_url, client=client, progress=progress, cancel=cancel,
                      dry_run=dry_run, owner=owner, force=force)
 
