@@ -15,6 +15,7 @@ from lmi_wizard.tui.cli import main as cli
 from tests.hubserver import SilentServer
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_publish_step import _recipe
+from tests.test_tui_support import async_test, environment_report
 
 
 class Collect:
@@ -79,3 +80,31 @@ def test_an_answering_endpoint_says_nothing_about_waits(tmp_path, s3, monkeypatc
     assert cli.main(["run", str(recipe)]) == 0
     assert "waiting for" not in capsys.readouterr().out
     assert not net._waits  # every wait ended
+
+
+@async_test
+async def test_the_run_screen_shows_the_wait(tmp_path, monkeypatch):
+    from lmi_wizard.core.wizard import recipe as R
+    from lmi_wizard.tui.app import WizardApp
+    from tests.test_pipeline import _prebuilt_flat
+    from tests.test_tui_flow import wait_for
+
+    monkeypatch.setenv("LMI_WIZARD_NET_TIMEOUT", "6")
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    with SilentServer() as silent:
+        a = _prebuilt_flat(tmp_path, "s3://lmi-llm/trtllm/chat/", f'endpoint_url = "{silent.url}"')
+        state = tmp_path / "state.toml"
+        R.save_state(R.WizardState(a, "run", None, state))
+        app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="1.0.0"),
+                        start_at="run")
+        async with app.run_test(size=(100, 32)) as pilot:
+            await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
+            await pilot.pause(0.3)
+            rep = app.screen.report
+            assert not rep.ok and rep.stopped_at == "publish" and f"no answer from {silent.url}" in rep.error
+            pane = app.screen.query_one("#run-log")
+            pane.flush()
+            lines = [str(line) for line in pane.log_widget.lines]
+    assert any(line.startswith(f"waiting for {silent.url}: ") for line in lines), lines

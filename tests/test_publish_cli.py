@@ -129,8 +129,9 @@ def test_local_destination_without_aws(tmp_path, capsys, monkeypatch):
     doc = json.loads(out)
     assert doc["model_id"] == str(dest.parent)
     assert len(doc["uploaded"]) == sum(1 for p in trt.rglob("*") if p.is_file())
+    # the model's files, and the folder's ownership marker (one model per folder, a local one too)
     assert {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()} == \
-        {p.relative_to(trt).as_posix() for p in trt.rglob("*") if p.is_file()}
+        {p.relative_to(trt).as_posix() for p in trt.rglob("*") if p.is_file()} | {".lmi-wizard-model.json"}
     rc, out, err = run_cli(capsys, trt, dest, "--json")
     assert json.loads(out)["uploaded"] == []
 
