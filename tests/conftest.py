@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SLOW_MODULES = {"test_tutorial_e2e", "test_tui_e2e_tmux", "test_faults", "test_pbtxt_oracle", "test_tui_flow",
                 "test_tui_snapshots", "test_run_cli", "test_pipeline", "test_publish_cli", "test_hostile",
                 "test_tui_app", "test_tui_screens", "test_plain", "test_wizard_gates", "test_remote", "test_orphans",
-                "test_serve", "test_remote_wizard"}
+                "test_serve", "test_remote_wizard", "test_publish_step", "test_net_waits"}
 TUI_MODULES = {"test_tui_app", "test_tui_flow", "test_tui_logpane", "test_tui_screens", "test_tui_snapshots",
                "test_tui_e2e_tmux", "test_plain"}
 E2E_MODULES = {"test_tutorial_e2e", "test_tui_e2e_tmux"}

@@ -15,7 +15,7 @@ from lmi_wizard.tui.cli import main as cli
 from tests.hubserver import SilentServer
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_publish_step import _recipe
-from tests.test_tui_support import async_test, environment_report
+from tests.support.tui import async_test, environment_report
 
 
 class Collect:

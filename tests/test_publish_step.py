@@ -21,7 +21,7 @@ from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.cli import main as cli
 from tests.s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_pipeline import _prebuilt_flat
-from tests.test_tui_support import async_test, environment_report
+from tests.support.tui import async_test, environment_report, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET, PREFIX = "lmi-llm", "trtllm/chat/"
@@ -175,7 +175,7 @@ async def test_tui_ctrl_f_publishes_over_another_models_folder(tmp_path, s3):
     from textual.widgets import Button
 
     from lmi_wizard.tui.app import WizardApp
-    from tests.test_tui_flow import text_of, wait_for
+    from tests.test_tui_flow import wait_for
 
     s3.make_bucket(BUCKET)
     theirs = {"tool": "lmi-wizard", "version": 1, "model": "Qwen/Qwen-7B-Chat", "source": "elsewhere:/models/qwen",
