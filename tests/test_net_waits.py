@@ -108,3 +108,22 @@ async def test_the_run_screen_shows_the_wait(tmp_path, monkeypatch):
             pane.flush()
             lines = [str(line) for line in pane.log_widget.lines]
     assert any(line.startswith(f"waiting for {silent.url}: ") for line in lines), lines
+
+
+def test_the_publish_verb_shows_the_wait(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LMI_WIZARD_NET_TIMEOUT", "6")
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    src = tmp_path / "m"
+    src.mkdir()
+    (src / "rank0.engine").write_bytes(b"E" * 100)
+    (src / "config.json").write_text('{"build_config": {}}')
+    (src / "tokenizer_config.json").write_text("{}")
+    with SilentServer() as silent:
+        rc = cli.main(["publish", str(src), "s3://lmi-llm/chat/", "--layout", "flat", "--endpoint-url", silent.url])
+    err = capsys.readouterr().err
+    assert rc == 3, err
+    assert any(line.startswith(f"  waiting for {silent.url}: ") for line in err.splitlines()), err
+    last = [line for line in err.splitlines() if line.strip() and not line.startswith("  ")]
+    assert len(last) == 1 and f"no answer from {silent.url} for 6 s" in last[0], err

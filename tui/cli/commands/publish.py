@@ -153,7 +153,9 @@ def run(args) -> int:
         if args.json:
             return
         extra = ev.extra or {}
-        if extra.get("finished"):
+        if extra.get("waiting"):  # a silent S3 request (core.base.net): say what it waits for
+            print(("\n" if is_tty and state["last_pct"] >= 0 else "") + f"  {ev.message}", file=sys.stderr)
+        elif extra.get("finished"):
             print(f"  sent {extra['file']} ({_human(extra.get('file_total') or 0)}) "
                   f"[{extra.get('files_done')}/{extra.get('files_total')} files]", file=sys.stderr)
         elif is_tty and ev.total:
@@ -179,10 +181,13 @@ def run(args) -> int:
             old[sig] = signal.signal(sig, on_signal)
         except ValueError:  # not the main thread
             pass
+    from lmi_wizard.core.base import net
+
     try:
-        report = publish(args.repo_dir, args.dest, layout=args.layout, endpoint_url=args.endpoint_url,
-                         dry_run=args.dry_run, progress=progress, cancel=cancel, profile=args.profile,
-                         force=args.force)
+        with net.reporting(progress, "publish"):
+            report = publish(args.repo_dir, args.dest, layout=args.layout, endpoint_url=args.endpoint_url,
+                             dry_run=args.dry_run, progress=progress, cancel=cancel, profile=args.profile,
+                             force=args.force)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
