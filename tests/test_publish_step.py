@@ -166,6 +166,12 @@ def test_our_temp_and_staging_files_are_never_published_and_are_named(tmp_path, 
                      "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["left_out"] == [".config.json.lmi-wizard-tmp-k3j2.tmp", ".lmi-wizard-staging-4242/"]
+    # check names them too, and does not take them for part of the model
+    cli.main(["check", str(src), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    temps = [f for f in doc["findings"] if f["code"] == "our-temp"]
+    assert len(temps) == 2 and all("never uploaded" in f["problem"] for f in temps), doc["findings"]
+    assert {Path(f["path"]).name for f in temps} == {".config.json.lmi-wizard-tmp-k3j2.tmp", ".lmi-wizard-staging-4242"}
 
 
 @async_test
