@@ -72,7 +72,7 @@ def test_wizard_in_tmux_from_first_screen_to_done(remotes, hub, tmp_path):  # no
         term.wait_for("lmi-wizard plan", 30)  # the script is shown
         term.keys("C-n")  # Run
         term.wait_for("Step 8/9", 30)
-        term.wait_for("finished", 120)
+        term.wait_for("✓ finished", 120)  # the Run screen's own status (Review also says "finished")
         term.keys("C-n")
         term.wait_for("Step 9/9  Done", 30)
         assert "LMI model_id" in term.screen()
