@@ -84,20 +84,36 @@ def weight_bytes(cfg, dtype: Optional[str] = None) -> Optional[int]:
     return int(n * BYTES_PER_DTYPE[d])
 
 
+def tp_fits(heads: Optional[int], kv_heads: Optional[int], tp: int) -> bool:
+    """Whether TensorRT-LLM can split the attention over ``tp`` ranks — the builders' own asserts: ``tp`` divides
+    the attention heads, and with grouped KV heads ``kv_heads % tp == 0 or tp % kv_heads == 0`` (examples/llama's
+    build.py / convert_checkpoint.py). No power-of-two rule: TensorRT-LLM has none for tensor parallelism."""
+    if tp < 1:
+        return False
+    if heads and heads % tp:
+        return False
+    if heads and kv_heads and kv_heads < heads and kv_heads % tp and tp % kv_heads:
+        return False
+    return True
+
+
+def tp_choices(heads: Optional[int], kv_heads: Optional[int], limit: int = 64) -> list[int]:
+    """Every TP (up to ``limit``) :func:`tp_fits` accepts: the "possible" list the advice shows."""
+    top = min(heads or limit, limit)
+    return [d for d in range(1, top + 1) if tp_fits(heads, kv_heads, d)]
+
+
 def tp_split_problem(heads: Optional[int], kv_heads: Optional[int], tp: int,
                      what: str = "the model") -> Optional[tuple[str, str, str]]:
     """(code, problem, fix) when tensor parallelism ``tp`` cannot split the attention, else None.
 
-    TensorRT-LLM splits attention heads across ranks: ``tp`` must divide the number of attention heads;
-    with fewer key/value heads than heads, each rank needs whole KV heads or replicates them, so ``tp`` must
-    divide the KV heads or be a multiple of them. One rule for the model step and the build validation."""
-    if tp < 1:
+    One rule (:func:`tp_fits`) for the model step, the build validation and the "possible" list it shows:
+    every TP listed there is accepted."""
+    if tp < 1 or tp_fits(heads, kv_heads, tp):
         return None
+    ok = ", ".join(map(str, tp_choices(heads, kv_heads)))
     if heads and heads % tp:
-        ok = [d for d in range(1, heads + 1) if heads % d == 0 and d <= 64]
         return ("tp_heads", f"TP {tp} does not divide the {heads} attention heads of {what}; "
-                f"possible: {', '.join(map(str, ok))}", f"choose a TP that divides {heads}")
-    if heads and kv_heads and kv_heads < heads and kv_heads % tp and tp % kv_heads:
-        return ("tp_kv_heads", f"TP {tp} does not fit the {kv_heads} key/value heads of {what} "
-                f"(need a divisor or a multiple of {kv_heads})", f"choose a TP that divides {kv_heads} or a multiple of it")
-    return None
+                f"possible: {ok}", f"choose one of {ok}")
+    return ("tp_kv_heads", f"TP {tp} does not fit the {kv_heads} key/value heads of {what} "
+                f"(need a divisor or a multiple of {kv_heads}); possible: {ok}", f"choose one of {ok}")

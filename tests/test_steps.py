@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pathlib import Path
 
 from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError
@@ -15,6 +16,36 @@ def tutorial_answers(**extra) -> S.Answers:
               "destination.uri": "s3://lmi-llm/trtllm/0.12.0/baichuan-13b-tp2/baichuan-13b-chat/"}
     values.update(extra)
     return S.Answers(values, ctx=ctx)
+
+
+def _baichuan_config(heads: int = 40, kv_heads: int | None = None):
+    from lmi_wizard.core.models import ModelConfig
+
+    raw = {"architectures": ["BaichuanForCausalLM"], "model_type": "baichuan", "hidden_size": 5120,
+           "num_hidden_layers": 40, "num_attention_heads": heads, "vocab_size": 64000}
+    if kv_heads:
+        raw["num_key_value_heads"] = kv_heads
+    return ModelConfig("baichuan-inc/Baichuan-13B-Chat", "hub", Path("config.json"), raw)
+
+
+@pytest.mark.parametrize("heads,kv_heads", [(40, None), (64, 8), (32, 32), (48, 6)])
+def test_tp_advice_and_validator_are_one_rule(heads, kv_heads):
+    """Issue 13 item 8: every TP the "possible" list names is accepted by the field's validator, and every TP it
+    leaves out is refused (TensorRT-LLM's rule: heads divisible by TP, KV heads divisible or a multiple; no
+    power-of-two rule)."""
+    import re as _re
+
+    a = tutorial_answers()
+    a.ctx.set_model_config(S.model_ref(a), _baichuan_config(heads, kv_heads))
+    refused = S.check_field("build.tp", 16 if heads % 16 else 7, a)
+    assert refused is not None and refused.blocking
+    listed = [int(x) for x in _re.search(r"possible: ([\d, ]+)", refused.message).group(1).split(", ")]
+    for tp in range(1, 65):
+        ok = S.check_field("build.tp", tp, a) is None
+        assert ok == (tp in listed), (tp, listed)
+    assert listed and all(heads % tp == 0 for tp in listed)
+    if heads == 40:
+        assert listed == [1, 2, 4, 5, 8, 10, 20, 40]  # 5 is listed, and accepted
 
 
 def test_steps_are_the_nine_screens_in_order():
@@ -98,8 +129,10 @@ def test_unknown_key_suggests():
 
 def test_step_validation_errors_and_warnings(tmp_path):
     a = tutorial_answers(**{"build.tp": 3})
+    a.ctx.set_model_config(S.model_ref(a), _baichuan_config())
     probs = S.validate_step("build", a)
-    assert any(p.key == "build.tp" and "power of two" in p.message and p.blocking for p in probs)
+    assert any(p.key == "build.tp" and "does not divide the 40 attention heads" in p.message and p.blocking
+               for p in probs)
     a["build.tp"] = 4
     probs = S.validate_step("build", a)
     assert [p for p in probs if p.key == "build.tp" and p.severity == "warning" and "2 visible GPU" in p.message]
@@ -263,11 +296,16 @@ def test_lmi_version_accepts_djl_nightly_spelling():
 
 
 def test_installed_version_comparison_uses_release_numbers():
-    ctx = S.Context(installed_trtllm="0.12.0rc1", gpus=[], gpu_count=2, gpu_arch="sm80")
+    # the rule the run's environment step stops on (rules.installed_mismatch): numbers and pre-release — a dev
+    # build or a local suffix is the same release, an rc is not the final release
+    ctx = S.Context(installed_trtllm="0.12.0.dev2024080600+local", gpus=[], gpu_count=2, gpu_arch="sm80")
     a = S.Answers({"env.trtllm_version": "0.12.0"}, ctx=ctx)
     assert not [p for p in S.validate_step("environment", a) if "is installed" in p.message]
+    ctx = S.Context(installed_trtllm="0.12.0rc1", gpus=[], gpu_count=2, gpu_arch="sm80")
+    a = S.Answers({"env.trtllm_version": "0.12.0"}, ctx=ctx)
+    assert [p for p in S.validate_step("environment", a) if "but 0.12.0rc1 is installed" in p.message and p.blocking]
     a["env.trtllm_version"] = "0.13.0"
-    assert [p for p in S.validate_step("environment", a) if "but 0.12.0rc1 is installed" in p.message]
+    assert [p for p in S.validate_step("environment", a) if "but 0.12.0rc1 is installed" in p.message and p.blocking]
     # a hand-set tag decides where the templates live, also one with a suffix (its base release's numbers)
     a["env.tag"] = "v0.21.0"
     assert not S.uses_backend_repo(a)

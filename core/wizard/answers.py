@@ -24,7 +24,7 @@ __all__ = [
     "Answers", "suggest_key", "suggest_fix", "trtllm_version", "resolve_tag", "tag_for_version", "resolve_layout",
     "uses_backend_repo", "work_path", "local_source", "model_ref", "destination_text", "lmi_model_id",
     "build_method", "builds_here", "not_prebuilt", "needs_checkout", "checkout_args", "is_triton", "checkout_dir", "examples_for", "gpu_facts",
-    "build_intent",
+    "build_intent", "lmi_target",
 ]
 
 
@@ -241,6 +241,22 @@ def resolve_layout(answers: Answers) -> str:
         except (WizardError, ValueError):
             pass
     return "triton"
+
+
+def lmi_target(answers: Answers):
+    """The LMI target (``core.facts.target.LmiTarget``) for the CURRENT answers: the LMI version when given (else
+    the image this runs in, else the release that ships the TensorRT-LLM version), the layout chosen or derived.
+    What screen 1's card shows and what the environment rules check; recomputed on every call (None for a
+    version that cannot be read)."""
+    from ..facts import target
+
+    chosen = answers["env.lmi_layout"] or "auto"
+    try:
+        return target.determine_target(trtllm_version=trtllm_version(answers),
+                                       lmi_override=answers["env.lmi_version"] or None,
+                                       layout_override=None if chosen == "auto" else chosen)
+    except (WizardError, ValueError):
+        return None
 
 
 def uses_backend_repo(answers: Answers) -> bool:

@@ -99,7 +99,7 @@ ENVIRONMENT = Step(
         Field("env.tag", "Git tag", Kind.TEXT,
               "Tag of TensorRT-LLM (and tensorrtllm_backend up to 0.19) to check out; derived from the version.",
               default=lambda a: tag_for_version(trtllm_version(a)), validator=R.validate_tag,
-              advanced=True, placeholder="v0.12.0"),
+              advanced=True, placeholder="v0.12.0", flag="--tag"),
         Field("env.lmi_layout", "LMI artifact layout", Kind.CHOICE,
               "Which layout the LMI container loads: the Triton layout (LMI 0.25–0.32: tensorrt_llm/ with "
               "config.pbtxt and 1/) or the flat engine folder (LMI 0.33+: config.json with build_config). "
@@ -109,7 +109,7 @@ ENVIRONMENT = Step(
                        Choice("flat", "flat engine folder (LMI ≥ 0.33)"))),
         Field("env.lmi_version", "LMI (DJL Serving) version", Kind.TEXT,
               "The LMI release that will serve the model, when known (e.g. 0.30.0); informational.",
-              validator=R.validate_lmi_version, advanced=True, placeholder="0.30.0"),
+              validator=R.validate_lmi_version, advanced=True, placeholder="0.30.0", flag="--lmi-version"),
         Field("env.target_arch", "Deployment GPU architecture", Kind.CHOICE,
               "The GPU architecture of the instances that will serve the engine (sm80 p4d, sm86 g5, sm89 g6/g6e, "
               "sm90 p5). An engine runs only on the architecture it was built on: building here on another one is "
@@ -130,13 +130,15 @@ CHECKOUT = Step(
         Field("checkout.dir", "Checkout folder", Kind.PATH,
               "The checkout, relative to the work folder.",
               default=lambda a: "tensorrtllm_backend" if uses_backend_repo(a) else "TensorRT-LLM",
-              required=True, validator=R.validate_out_folder),
+              required=True, validator=R.validate_out_folder, flag="--dest"),
         Field("checkout.backend_url", "tensorrtllm_backend URL", Kind.TEXT,
               "Remote of the Triton backend (a mirror works).",
               default="https://github.com/triton-inference-server/tensorrtllm_backend",
-              validator=R.validate_url, advanced=True, visible_if=uses_backend_repo),
+              validator=R.validate_url, advanced=True, visible_if=uses_backend_repo, flag="--backend-url",
+              required=True),
         Field("checkout.trtllm_url", "TensorRT-LLM URL", Kind.TEXT, "Remote of TensorRT-LLM (a mirror works).",
-              default="https://github.com/NVIDIA/TensorRT-LLM", validator=R.validate_url, advanced=True),
+              default="https://github.com/NVIDIA/TensorRT-LLM", validator=R.validate_url, advanced=True,
+              flag="--trtllm-url", required=True),
         Field("checkout.shallow", "Shallow clone", Kind.BOOL,
               "Clone only the tag (no history): much faster.", default=True, advanced=True),
     ),

@@ -67,8 +67,8 @@ def validate_model_source(value: str, answers: Answers) -> Optional[Finding]:
 def validate_tp(value: int, answers: Answers) -> Optional[Finding]:
     if value < 1:
         return invalid("must be at least 1")
-    if value & (value - 1):
-        return invalid(f"{value} is not a power of two; TensorRT-LLM shards over 1, 2, 4, 8 … GPUs")
+    # the one TP rule (core.sizing.tp_fits, through ModelConfig.tp_problem): heads divisible by TP; TensorRT-LLM
+    # has no power-of-two rule
     cfg = answers.ctx.model_config(model_ref(answers)) if answers["model.source"] else None
     fn = getattr(cfg, "tp_problem", None)
     if callable(fn):
@@ -203,6 +203,83 @@ def validate_extra_flags(value: Mapping[str, Any], answers: Answers) -> Optional
 # cross-field checks
 
 
+def same_release(a: str, b: str) -> bool:
+    """Whether two TensorRT-LLM versions are the same release for an engine: numbers and pre-release
+    (``0.12.0.dev2024`` / ``0.12.0+local`` / ``v0.12.0`` are 0.12.0; ``1.2.0rc6`` is not ``1.2.0``)."""
+    va, vb = try_parse_version(str(a)), try_parse_version(str(b))
+    if va is None or vb is None:
+        return str(a).strip() == str(b).strip()
+
+    def key(v):
+        return tuple(v.release) + (0,) * (3 - len(v.release)), v.pre
+
+    return key(va) == key(vb)
+
+
+def installed_mismatch(answers: Answers, installed: Optional[str] = None) -> Optional[Finding]:
+    """Building here for another TensorRT-LLM than the installed one: the run's environment step stops on it, so
+    it blocks Next on the Environment screen with the same words (one rule, two callers)."""
+    version = trtllm_version(answers)
+    installed = installed if installed is not None else answers.ctx.installed_trtllm
+    if not (installed and version and builds_here(answers)) or runs_remote(answers) or \
+            same_release(version, installed):
+        return None  # (a SageMaker compile runs in the LMI image of the version, not on this machine)
+    return error("trtllm-version-differs", f"building for TensorRT-LLM {version}, but {installed} is installed here: "
+                 "the engines would only load on the installed version",
+                 f"set trtllm_version under [env] to {installed}, or run in the LMI container that has "
+                 f"tensorrt-llm {version}", key="env.trtllm_version")
+
+
+def lmi_combination(answers: Answers) -> Iterable[Finding]:
+    """A combination no LMI image has (``core/data/lmi_releases.json``): the chosen LMI release ships another
+    TensorRT-LLM than the version built for, or the chosen layout is not the one the LMI image for this version
+    loads. Blocking: the engine would not load anywhere."""
+    from ..facts import target
+
+    version = trtllm_version(answers)
+    lmi = answers["env.lmi_version"]
+    chosen = answers["env.lmi_layout"] or "auto"
+    ver_ok = bool(version) and try_parse_version(str(version)) is not None
+    row = None
+    if lmi:
+        try:
+            row = target.release_for_lmi(str(lmi))
+        except WizardError:
+            row = None
+    shipping: list = []
+    if ver_ok:
+        try:
+            shipping, _ = target.releases_for_trtllm(str(version))
+        except WizardError:
+            shipping = []
+    if row is not None and ver_ok and not same_release(row["trtllm"], version):
+        alt = " or ".join(r["lmi"] for r in shipping)
+        fix = (f"set lmi_version under [env] to {alt} (they ship {version}), or trtllm_version under [env] to "
+               f"{row['trtllm']}" if alt else f"set trtllm_version under [env] to {row['trtllm']}, or leave "
+               "lmi_version under [env] empty")
+        yield error("lmi-trtllm-mismatch", f"LMI {row['lmi']} ships TensorRT-LLM {row['trtllm']}, not {version}: an "
+                    f"engine built for {version} will not load in it", fix, key="env.lmi_version")
+        return
+    if chosen == "auto":
+        return
+    natural, who = None, None
+    if lmi:
+        try:
+            natural, who = target.layout_for_lmi(str(lmi)), f"LMI {lmi}"
+        except WizardError:
+            natural = None
+    elif shipping:
+        layouts = {r["layout"] for r in shipping}
+        if len(layouts) == 1:
+            natural = layouts.pop()
+            who = "LMI " + " / ".join(r["lmi"] for r in shipping)
+    if natural and chosen != natural:
+        name = {"triton": "Triton", "flat": "flat"}
+        yield error("layout-no-image", f"no LMI image loads the {name.get(chosen, chosen)} layout with TensorRT-LLM "
+                    f"{version}: {who} {'load' if ' / ' in who else 'loads'} the {name.get(natural, natural)} "
+                    "layout", f"set lmi_layout under [env] to auto (or {natural})", key="env.lmi_layout")
+
+
 def check_environment(answers: Answers) -> Iterable[Finding]:
     version = trtllm_version(answers)
     installed = answers.ctx.installed_trtllm
@@ -210,13 +287,14 @@ def check_environment(answers: Answers) -> Iterable[Finding]:
         yield error("no-trtllm-version", "tensorrt-llm is not installed here and no version is given; set the "
                     "TensorRT-LLM version the engine is for (it picks the git tag and the LMI layout)",
                     key="env.trtllm_version")
-    elif installed and release_tuple(version) is not None and release_tuple(installed) != release_tuple(version):
-        yield warning("trtllm-version-differs", f"the recipe is for TensorRT-LLM {version} but {installed} is "
-                      "installed; an engine built here will only load on the installed version",
-                      key="env.trtllm_version")
-    elif not installed and builds_here(answers) and not runs_remote(answers):
-        yield warning("trtllm-not-installed", "tensorrt-llm is not installed here: the build step cannot run "
-                      "on this machine (plan and review still work)", key="env.trtllm_version")
+    else:
+        mismatch = installed_mismatch(answers, installed)
+        if mismatch is not None:
+            yield mismatch
+        elif not installed and builds_here(answers) and not runs_remote(answers):
+            yield warning("trtllm-not-installed", "tensorrt-llm is not installed here: the build step cannot run "
+                          "on this machine (plan and review still work)", key="env.trtllm_version")
+    yield from lmi_combination(answers)
     if answers.ctx.gpu_count == 0 and builds_here(answers) and not runs_remote(answers):
         yield warning("no-gpu", "no NVIDIA GPU visible: engines can only be built on a GPU of the deployment's "
                       "architecture", key="env")
@@ -257,7 +335,12 @@ def check_build(answers: Answers) -> Iterable[Finding]:
         yield Finding(f.level if f.level in SEVERITIES else "info", f.code, f.message, f.fix,
                       key=_FINDING_KEYS.get(f.code, "build"))
     if method == "checkout":
-        yield from check_extra_flags(answers)
+        flag_findings = list(check_extra_flags(answers))
+        yield from flag_findings
+        if not any(f.blocking for f in flag_findings):  # a flag no builder has is said once, by that rule
+            found = render_problem(answers)
+            if found is not None:
+                yield found
 
 
 def check_extra_flags(answers: Answers) -> Iterable[Finding]:
@@ -277,6 +360,41 @@ def check_extra_flags(answers: Answers) -> Iterable[Finding]:
         yield from extra_flag_findings(ex.path, convert, build)
     except (WizardError, OSError):
         return  # no such example / no builder: other rules say so
+
+
+def render_problem(answers: Answers) -> Optional[Finding]:
+    """The build command(s) cannot be rendered for this checkout's builder (``core.build.render_plan`` refuses: a
+    flag the builder does not have, a value it would refuse): blocking, since the build step stops on it. Nothing
+    to say while the checkout or the example folder is not there. Cached per example folder and answers."""
+    from .answers import checkout_dir
+
+    root, name = checkout_dir(answers), answers["model.example"]
+    if root is None or not name or not root.is_dir():
+        return None
+    from .. import models
+    from ..build import render_plan
+
+    try:
+        ex = models.find_example(root, name)
+    except (WizardError, OSError):
+        return None  # the example field's own check says so
+    out = work_path(answers, answers["build.output_dir"]) or Path("engines")
+    intent = build_intent(answers, model_dir=model_ref(answers) or "MODEL", output_dir=str(out))
+    cache_key = f"render-problem:{ex.path}:{intent!r}:{trtllm_version(answers)}"
+
+    def compute():
+        try:
+            render_plan(ex.path, intent, trtllm_version=trtllm_version(answers), gpu=gpu_facts(answers.ctx))
+        except WizardError as exc:
+            return (exc.problem, exc.fix)
+        return ()
+
+    hit = answers.ctx.fact(cache_key, compute)
+    if not hit:
+        return None
+    key = ("build.build_flags" if answers["build.build_flags"] else
+           "build.convert_flags" if answers["build.convert_flags"] else "model.example")
+    return error("build-cannot-render", f"the build command cannot be written: {hit[0]}", hit[1], key=key)
 
 
 def check_destination(answers: Answers) -> Iterable[Finding]:

@@ -157,12 +157,13 @@ class StepScreen(Screen):
         reason = self.next_blocker()
         try:
             self.query_one("#next", Button).disabled = reason is not None
-            self.query_one("#message", Static).update(reason or self.preview_error or "")
+            self.query_one("#message", Static).update(core_wizard.for_tui(reason or self.preview_error or ""))
         except Exception:
             pass
 
     def say(self, text: str) -> None:
-        self.query_one("#message", Static).update(text)
+        """The message line, in the TUI's words (``core.wizard.for_tui``: fixes name the field or the key)."""
+        self.query_one("#message", Static).update(core_wizard.for_tui(text) or "")
 
     def changed(self) -> None:
         """Call after an answer changed: saves (debounced) and re-checks the Next gate."""

@@ -51,6 +51,8 @@ def describe_environment(report, answers) -> tuple[str, str, str]:
     if version:
         tl.append(f"[b]Building for[/b] TensorRT-LLM {escape(str(version))} → tag {escape(tag or 'unknown')}")
     res = report.tag
+    if res is not None and version and str(res.version) != str(version):
+        res = None  # looked up for another version: stale
     if res is not None:
         how = "exact" if res.exact else ("confirm it" if res.needs_confirmation else "nearest")
         src = res.template_repo
@@ -64,18 +66,24 @@ def describe_environment(report, answers) -> tuple[str, str, str]:
             tl.append(f"[b]Templates[/b] {escape(src.github)}, {escape(src.subdir)}/")
         except Exception:
             pass
-    layout = answers.layout
-    lmi = report.lmi
-    tl.append(f"[b]LMI target[/b] {escape('LMI ' + lmi.version if lmi.version else 'LMI (unknown)')} → "
-              f"[b]{'Triton layout' if layout == 'triton' else 'flat engine folder'}[/b]"
-              + (" [dim](your choice)[/dim]" if (answers['env.lmi_layout'] or 'auto') != 'auto' else ""))
-    tl.append(f"[dim]{escape(lmi.explanation)}[/dim]")
+    # recomputed from the current answers every time (core.wizard.lmi_target): never the detection's stale guess
+    lmi = core_wizard.lmi_target(answers) if version else None
+    if lmi is None:
+        tl.append("[b]LMI target[/b] [dim]set the TensorRT-LLM version: it picks the LMI release and its "
+                  "layout[/dim]")
+    else:
+        layout = lmi.layout
+        tl.append(f"[b]LMI target[/b] {escape('LMI ' + lmi.version if lmi.version else 'LMI (none known)')} → "
+                  f"[b]{'Triton layout' if layout == 'triton' else 'flat engine folder'}[/b]"
+                  + (" [dim](your choice)[/dim]" if (answers['env.lmi_layout'] or 'auto') != 'auto' else ""))
+        tl.append(f"[dim]{escape(core_wizard.for_tui(lmi.explanation))}[/dim]")
     target = "\n".join(tl)
 
     warn = [f"[$warning]![/] {escape(s)}" for s in report.cannot_do()]
     if res is not None:
         warn += [f"[$warning]![/] {escape(n)}" for n in res.notes if "offline" not in n]
-    warn += [f"[$warning]![/] {escape(n)}" for n in report.notes]
+    # the detection's own LMI guess (made before any answer) is replaced by the card above
+    warn += [f"[$warning]![/] {escape(n)}" for n in report.notes if n not in report.lmi.notes]
     return machine, target, "\n".join(warn)
 
 

@@ -24,6 +24,11 @@ from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.wizard import Answers, Field, Kind
 
 
+def _tui(text: str) -> str:
+    """A core message in the TUI's words (a recipe setting → the field's label, --resume → Ctrl+R)."""
+    return core_wizard.for_tui(text) or ""
+
+
 def widget_id(key: str) -> str:
     return "f-" + key.replace(".", "--")
 
@@ -262,12 +267,12 @@ class StepForm(Vertical):
                 row.set_message("✗ " + self.parse_errors[f.key], "error")
             elif f.key in by_key:
                 p = by_key[f.key]
-                row.set_message(("✗ " if p.blocking else "! ") + p.text(), p.severity)
+                row.set_message(("✗ " if p.blocking else "! ") + _tui(p.text()), p.severity)
             else:
                 row.set_message("")
         rest = [p for p in self.problems if p.key not in shown_keys]
         box = self.query_one("#step-problems", Static)
-        box.update("\n".join(("✗ " if p.blocking else "! ") + p.text() for p in rest))
+        box.update("\n".join(("✗ " if p.blocking else "! ") + _tui(p.text()) for p in rest))
         box.set_class(any(p.blocking for p in rest), "error")
         box.set_class(bool(rest) and not any(p.blocking for p in rest), "warn")
         box.display = bool(rest)
@@ -276,14 +281,14 @@ class StepForm(Vertical):
         """Why this form blocks Next (first problem), or None."""
         if self.parse_errors:
             key, msg = next(iter(self.parse_errors.items()))
-            return f"{self.answers.field(key).label}: {msg}"
+            return f"{self.answers.field(key).label}: {_tui(msg)}"
         for p in self.problems:
             if p.blocking:
                 try:
                     label = self.answers.field(p.key).label
                 except WizardError:
                     label = self.step.title
-                return f"{label}: {p.text()}"
+                return f"{label}: {_tui(p.text())}"
         return None
 
     def warnings(self) -> list[core_wizard.Finding]:

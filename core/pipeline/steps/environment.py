@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ...base.errors import WizardError
-from ...wizard import build_method, resolve_layout, resolve_tag, validate_all
+from ...wizard import resolve_layout, resolve_tag, validate_all
+from ...wizard.rules import installed_mismatch
 from .base import PipelineStep, StepResult, q
+
 
 class EnvironmentStep(PipelineStep):
     name, title = "environment", "Environment check"
@@ -27,12 +29,9 @@ class EnvironmentStep(PipelineStep):
                                     layout_override=None if layout_choice in (None, "auto") else layout_choice)
         notes = list(report.cannot_do())
         installed, wanted = report.tensorrt_llm.version, a["env.trtllm_version"]
-        if installed and wanted and build_method(a) == "checkout" and \
-                _release(installed) != _release(wanted):
-            raise WizardError(f"the recipe builds for TensorRT-LLM {wanted}, but {installed} is installed here: "
-                              "the engines would only load on the installed version",
-                              f"run it in the LMI container that has tensorrt-llm {wanted}, or set "
-                              f"trtllm_version = \"{installed}\" under [env]")
+        mismatch = installed_mismatch(a, installed) if wanted else None  # the rule the Environment screen blocks on
+        if mismatch is not None:
+            raise WizardError(mismatch.problem, mismatch.fix)
         # blocking problems were refused before the run started (Pipeline.refusal); the warnings are notes
         # (those about the machine are already in the report's own notes)
         notes += [f"{p.severity}: {p}" for p in validate_all(a)
@@ -54,11 +53,3 @@ class EnvironmentStep(PipelineStep):
                    f"{report.gpu.summary()}; {layout} layout")
         return StepResult(out, [], summary, notes)
 
-
-def _release(version: str):
-    """``0.12.0.dev2024080600`` / ``0.12.0+local`` / ``v0.12.0`` → the release an engine is tied to (numbers and
-    pre-release: ``1.2.0rc6`` is not ``1.2.0``)."""
-    from ...facts.versions import try_parse_version
-
-    v = try_parse_version(version)
-    return (v.release + (0,) * (3 - len(v.release)), v.pre) if v is not None else str(version)
