@@ -165,3 +165,49 @@ async def test_review_saves_script_and_recipe_without_secrets(tmp_path, workdir,
     assert 'source = "baichuan-inc/Baichuan-13B-Chat"' in recipe
     assert "hf_SECRET" not in script and "hf_SECRET" not in recipe
     assert R.loads_recipe(recipe)["build.tp"] == 1
+
+
+@async_test
+async def test_changing_the_model_re_derives_the_example_unless_picked_by_hand(tmp_path, workdir):
+    """Issue 13 item 2 (and 10: llama's example for a Baichuan model warns): the example folder derived from the
+    model follows it; one picked by hand stays, and the screen names the mismatch."""
+    bc = tmp_path / "models" / "Baichuan-13B"
+    bc.mkdir(parents=True)
+    (bc / "config.json").write_text(json.dumps({
+        "architectures": ["BaichuanForCausalLM"], "model_type": "baichuan", "hidden_size": 5120,
+        "num_hidden_layers": 40, "num_attention_heads": 40, "vocab_size": 64000, "intermediate_size": 13696}))
+    app = app_at(tmp_path, workdir, "model", **{"model.source": str(tmp_path / "models" / "Llama-2-7b")})
+
+    async def settle():
+        for _ in range(3):
+            await pilot.pause(0.3)
+            await app.workers.wait_for_complete()
+
+    def picked_row() -> str:
+        ol = app.screen.query_one("#examples", OptionList)
+        rows = [str(ol.get_option_at_index(i).prompt) for i in range(ol.option_count)]
+        return next(r for r in rows if r.lstrip().startswith(("●", "○")))
+
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle()
+        assert app.answers["model.example"] == "llama" and picked_row().split()[:2] == ["○", "llama"]
+        app.screen.query_one("#f-model--source", Input).value = str(bc)
+        await settle()
+        assert app.answers["model.example"] == "baichuan"  # followed the model
+        assert picked_row().split()[:2] == ["○", "baichuan"]
+        assert "example folder for this architecture: baichuan" in text_of(app, "#model-info")
+        # pick llama by hand for the Baichuan model: kept, and a warning names the mismatch
+        flt = app.screen.query_one("#example-filter", Input)
+        flt.focus()
+        await pilot.press(*"llama", "enter")
+        await settle()
+        assert app.answers["model.example"] == "llama" and picked_row().split()[:2] == ["●", "llama"]
+        problems = text_of(app, "#step-problems")
+        assert "Example folder llama was set by hand" in problems and "it would be baichuan" in problems
+        assert not app.screen.query_one("#next", Button).disabled  # a warning, not a blocker
+        # picking the derived folder again makes it follow the model once more
+        flt.value = ""
+        await pilot.press(*"baichuan", "enter")
+        await settle()
+        assert not app.answers.is_set("model.example") and app.answers.is_derived("model.example")
+        assert "set by hand" not in text_of(app, "#step-problems")

@@ -41,6 +41,7 @@ class WizardApp(App):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+t", "toggle_dark", "Light/dark", show=False),
+        Binding("ctrl+o", "new_model", "New model"),
     ]
 
     def __init__(self, *, state_path: str | os.PathLike | None = None, environment: Any = None,
@@ -182,6 +183,18 @@ class WizardApp(App):
                 signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
             except (RuntimeError, ValueError, TypeError):
                 pass
+
+    def action_new_model(self) -> None:
+        """Start over for another model: the model-specific answers (``core.wizard.MODEL_SECTIONS``: model, build,
+        Triton values, tokenizer, destination, LMI) are cleared, environment and checkout kept; on to Model."""
+        if any(w.group in ("pipeline", "checkout-clone") and w.is_running for w in self.workers):
+            self.notify("a run or clone is in progress: cancel it first (Ctrl+X)", severity="warning")
+            return
+        cleared = core_wizard.start_new_model(self.answers)
+        self.session.run_result = None
+        self.goto("model")
+        self.notify(f"New model: {len(cleared)} model answer(s) cleared; environment and checkout kept",
+                    title="New model")
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -23,7 +23,7 @@ from .answers import (Answers, build_intent, build_method, builds_here, checkout
                       needs_checkout, not_prebuilt, resolve_layout, resolve_tag, suggest_fix, suggest_key,
                       tag_for_version, trtllm_version, uses_backend_repo, work_path)
 from .context import Context
-from .definition import (BUILD_FLAG_KEYS, FIELDS, STEPS, check_field, cli_argv, field, step, steps_for, validate_all, validate_field,
+from .definition import (BUILD_FLAG_KEYS, FIELDS, MODEL_SECTIONS, STEPS, start_new_model, check_field, cli_argv, field, step, steps_for, validate_all, validate_field,
                          validate_step)
 from .speak import field_name, for_tui
 from .schema import PARSERS, Choice, Field, FieldError, Kind, Step, format_mapping, parse_mapping
@@ -34,5 +34,5 @@ __all__ = [
     "resolve_layout", "uses_backend_repo", "work_path", "local_source", "model_ref", "destination_text",
     "lmi_model_id", "build_method", "builds_here", "not_prebuilt", "needs_checkout", "checkout_args", "is_triton",
     "checkout_dir", "examples_for", "gpu_facts", "build_intent", "lmi_target", "STEPS", "FIELDS", "BUILD_FLAG_KEYS", "cli_argv", "step", "field", "steps_for",
-    "check_field", "validate_field", "validate_step", "validate_all", "for_tui", "field_name",
+    "check_field", "validate_field", "validate_step", "validate_all", "for_tui", "field_name", "MODEL_SECTIONS", "start_new_model",
 ]

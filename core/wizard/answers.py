@@ -103,6 +103,49 @@ class Answers(MutableMapping):
         self.field(key)
         return key in self._values or key in self._secrets
 
+    # -- derived answers: a value whose default follows other answers until the user sets it ----------------
+    def is_derived(self, key: str) -> bool:
+        """The value follows the answers its field is derived from (``Field.derived_from``): not set by hand."""
+        return bool(self.field(key).derived_from) and not self.is_set(key)
+
+    def derived_value(self, key: str) -> Any:
+        """What the field's default derives from the current answers (None when it cannot tell)."""
+        f = self.field(key)
+        try:
+            return f.default_for(self)
+        except WizardError:
+            return None
+
+    def choose(self, key: str, value: Any) -> None:
+        """The user picked ``value``: the derived value itself keeps the field following its sources (so a later
+        change of the model re-derives it); any other value is set by hand."""
+        f = self.field(key)
+        if f.derived_from and value is not None and f.parse(value) == self.derived_value(key):
+            self._values.pop(key, None)
+        else:
+            self[key] = value
+
+    def derived_mismatch(self, key: str):
+        """``(value, derived)`` when a hand-set value of a derived field differs from what its sources give now."""
+        f = self.field(key)
+        if not f.derived_from or not self.is_set(key):
+            return None
+        derived = self.derived_value(key)
+        value = self._values.get(key)
+        if derived is None or value is None or value == derived:
+            return None
+        return value, derived
+
+    def clear_sections(self, sections: Iterable[str]) -> list[str]:
+        """Forget every answer of these sections (back to their defaults); the keys cleared."""
+        wanted = set(sections)
+        gone = [k for k in list(self._values) if self._fields[k].section in wanted]
+        gone += [k for k in list(self._secrets) if self._fields[k].section in wanted]
+        for k in gone:
+            self._values.pop(k, None)
+            self._secrets.pop(k, None)
+        return gone
+
     def set_default(self, key: str, value: Any) -> None:
         """Set only when the user has not answered yet."""
         if not self.is_set(key):

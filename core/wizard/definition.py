@@ -27,7 +27,7 @@ from .answers import (Answers, build_method, builds_here, checkout_dir, examples
                       not_prebuilt, suggest_fix, tag_for_version, trtllm_version, uses_backend_repo, work_path)
 from .schema import Choice, Field, FieldError, Kind, Step
 
-__all__ = ["STEPS", "FIELDS", "BUILD_FLAG_KEYS", "cli_argv", "step", "field", "steps_for", "check_field", "validate_field", "validate_step",
+__all__ = ["STEPS", "FIELDS", "MODEL_SECTIONS", "start_new_model", "derived_findings", "BUILD_FLAG_KEYS", "cli_argv", "step", "field", "steps_for", "check_field", "validate_field", "validate_step",
            "validate_all"]
 
 
@@ -99,7 +99,7 @@ ENVIRONMENT = Step(
         Field("env.tag", "Git tag", Kind.TEXT,
               "Tag of TensorRT-LLM (and tensorrtllm_backend up to 0.19) to check out; derived from the version.",
               default=lambda a: tag_for_version(trtllm_version(a)), validator=R.validate_tag,
-              advanced=True, placeholder="v0.12.0", flag="--tag"),
+              advanced=True, placeholder="v0.12.0", flag="--tag", derived_from=("env.trtllm_version",)),
         Field("env.lmi_layout", "LMI artifact layout", Kind.CHOICE,
               "Which layout the LMI container loads: the Triton layout (LMI 0.25–0.32: tensorrt_llm/ with "
               "config.pbtxt and 1/) or the flat engine folder (LMI 0.33+: config.json with build_config). "
@@ -130,7 +130,8 @@ CHECKOUT = Step(
         Field("checkout.dir", "Checkout folder", Kind.PATH,
               "The checkout, relative to the work folder.",
               default=lambda a: "tensorrtllm_backend" if uses_backend_repo(a) else "TensorRT-LLM",
-              required=True, validator=R.validate_out_folder, flag="--dest"),
+              required=True, validator=R.validate_out_folder, flag="--dest",
+              derived_from=("env.trtllm_version", "env.tag")),
         Field("checkout.backend_url", "tensorrtllm_backend URL", Kind.TEXT,
               "Remote of the Triton backend (a mirror works).",
               default="https://github.com/triton-inference-server/tensorrtllm_backend",
@@ -158,10 +159,10 @@ MODEL = Step(
         Field("model.example", "Example folder", Kind.CHOICE,
               "examples/<name> in the checkout (examples/models/core|contrib/<name> in newer trees).",
               default=_default_example, choices=examples_for, visible_if=not_prebuilt,
-              placeholder="baichuan"),
+              placeholder="baichuan", derived_from=("model.source",), warn_if_not_derived=True),
         Field("model.name", "Short name", Kind.TEXT,
               "Names the engine folder and the destination's last folder.", default=_default_model_name,
-              validator=R.validate_short_name),
+              validator=R.validate_short_name, derived_from=("model.source",)),
     ),
 )
 
@@ -214,7 +215,8 @@ BUILD = Step(
               "Where the builder writes the engines, relative to the work folder.",
               default=lambda a: f"engines/{a['model.name'] or 'model'}-{a['build.dtype'] or 'float16'}-"
                                 f"tp{a['build.tp'] or 1}" + (f"-pp{a['build.pp']}" if (a['build.pp'] or 1) > 1 else ""),
-              advanced=True, visible_if=not_prebuilt, validator=R.validate_out_folder),
+              advanced=True, visible_if=not_prebuilt, validator=R.validate_out_folder,
+              derived_from=("model.name", "build.dtype", "build.tp", "build.pp")),
         Field("build.convert_flags", "Converter flags", Kind.MAPPING,
               "Other flags of convert_checkpoint.py (0.8+), e.g. --model_version:v1_13b for Baichuan. A flag "
               "without a value is written as --flag:true. A flag only the build step defines is moved there "
@@ -270,7 +272,7 @@ DESTINATION = Step(
     fields=(
         Field("tokenizer.source", "Tokenizer source", Kind.TEXT,
               "Hugging Face repo id or local folder; defaults to the model.", default=lambda a: a["model.source"],
-              validator=R.validate_tokenizer_source),
+              validator=R.validate_tokenizer_source, derived_from=("model.source",)),
         Field("tokenizer.extra_patterns", "Extra file patterns", Kind.LIST,
               "More glob patterns to fetch with the tokenizer (never weights).", default=lambda a: [], advanced=True,
               validator=R.validate_file_patterns),
@@ -281,7 +283,8 @@ DESTINATION = Step(
               "s3://bucket/folder1/folder2/ or a local folder. Triton layout: LMI's model_id is folder1 "
               "(the two-folder rule); flat layout: the folder itself.",
               default=lambda a: f"lmi-model/{a['model.name'] or 'model'}/", required=True,
-              validator=R.validate_destination, placeholder="s3://my-bucket/trtllm/baichuan-13b-tp2/baichuan-13b-chat/"),
+              validator=R.validate_destination, placeholder="s3://my-bucket/trtllm/baichuan-13b-tp2/baichuan-13b-chat/",
+              derived_from=("model.name",)),
         Field("destination.endpoint_url", "S3 endpoint URL", Kind.TEXT,
               "Another S3-compatible endpoint (AWS_ENDPOINT_URL works too).",
               validator=R.validate_endpoint, advanced=True,
@@ -293,7 +296,7 @@ DESTINATION = Step(
               visible_if=lambda a: str(a["destination.uri"] or "").startswith("s3://")),
         Field("lmi.max_rolling_batch_size", "LMI max rolling batch size", Kind.INT,
               "option.max_rolling_batch_size; at most the engine's max batch size.",
-              default=lambda a: _default_rolling_batch(a), minimum=1),
+              default=lambda a: _default_rolling_batch(a), minimum=1, derived_from=("build.max_batch_size",)),
         Field("lmi.output_dir", "LMI configs folder", Kind.PATH,
               "Where serving.properties and the environment file are written, relative to the work folder.",
               default="lmi-configs", advanced=True, validator=R.validate_out_folder),
@@ -346,6 +349,34 @@ DONE = Step("done", "Done", "The final tree, the destination listing, the three 
 
 STEPS: tuple[Step, ...] = (ENVIRONMENT, CHECKOUT, MODEL, BUILD, TRITON, DESTINATION, REVIEW, RUN, DONE)
 FIELDS: dict[str, Field] = {f.key: f for s in STEPS for f in s.fields}
+
+#: the sections that describe one model (cleared by "New model"); env and checkout describe the machine and stay
+MODEL_SECTIONS: tuple[str, ...] = ("model", "build", "triton", "tokenizer", "destination", "lmi")
+
+
+def start_new_model(answers: Answers) -> list[str]:
+    """Start over for another model: clear every answer of :data:`MODEL_SECTIONS` (environment and checkout
+    answers stay); the keys cleared."""
+    return answers.clear_sections(MODEL_SECTIONS)
+
+
+def derived_findings(s: Step, answers: Answers) -> list[Finding]:
+    """A hand-set value of a field that warns when it is not the derived one (``Field.warn_if_not_derived``):
+    one warning naming the value, the source and what it would derive (e.g. llama's example for a Baichuan model)."""
+    out = []
+    for f in s.visible_fields(answers):
+        if not f.warn_if_not_derived:
+            continue
+        hit = answers.derived_mismatch(f.key)
+        if hit is None:
+            continue
+        value, derived = hit
+        src = " and ".join(answers.field(k).label.split(" (")[0].lower() for k in f.derived_from)
+        what = answers[f.derived_from[0]] if len(f.derived_from) == 1 else None
+        out.append(Finding("warning", "not-derived", f"{f.label} {value} was set by hand; for this {src}"
+                           + (f" ({what})" if what else "") + f" it would be {derived}",
+                           f"pick {derived}, or keep {value} if it fits this {src}", key=f.key))
+    return out
 _STEPS_BY_KEY = {s.key: s for s in STEPS}
 
 
@@ -403,6 +434,7 @@ def validate_step(s: Step | str, answers: Answers, *, advanced: bool = True) -> 
         found = f.check(answers[f.key], answers)
         if found is not None:
             problems.append(found)
+    problems += derived_findings(s, answers)
     if s.checks is not None:
         seen = {(p.key, p.problem) for p in problems}
         for p in s.checks(answers):

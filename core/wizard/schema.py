@@ -244,6 +244,11 @@ class Field:
     strict_choices: bool = True  # False: the choices are suggestions, any text goes
     pin: bool = False  # a recipe always writes this value, defaulted or not (it describes the machine)
     flag: Optional[str] = None  # its command-line spelling in the field-backed verbs, e.g. "--tp"
+    #: the answers its default is derived from: while not set by hand it follows them (``Answers.is_derived``)
+    derived_from: tuple[str, ...] = ()
+    #: a value set by hand that differs from the derived one is a warning naming both (e.g. llama's example folder
+    #: for a Baichuan model); off for fields where an own value is normal (a short name)
+    warn_if_not_derived: bool = False
 
     # -- naming ------------------------------------------------------------------------------
     @property

@@ -76,7 +76,8 @@ class ModelScreen(StepScreen):
         yield StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced, exclude=exclude)
         yield Static("", id="model-info", classes="card")
         if self._examples:
-            yield Static("Example folder (type to filter, Enter to pick)", classes="section-title")
+            yield Static("Example folder (type to filter, Enter to pick; ○ follows the model, ● picked)",
+                         classes="section-title")
             yield Input(placeholder="filter, e.g. llama", id="example-filter", compact=True)
             yield OptionList(id="examples")
         else:
@@ -99,7 +100,7 @@ class ModelScreen(StepScreen):
                 continue
             builder = {"convert_checkpoint": "convert_checkpoint.py + trtllm-build",
                        "build.py": "build.py (legacy)"}.get(e.builder or "", "no builder")
-            mark = "●" if e.name == current else " "
+            mark = ("●" if self.answers.is_set("model.example") else "○") if e.name == current else " "
             label = f"{mark} {e.name:<18} {e.group:<8} {builder}"
             ol.add_option(Option(label, id=e.name, disabled=not e.buildable))
             if e.name == current:
@@ -128,7 +129,8 @@ class ModelScreen(StepScreen):
     def _pick(self, name: str | None) -> None:
         if not name:
             return
-        self.answers["model.example"] = name
+        # the derived folder keeps following the model; another one is set by hand (then a warning names the mismatch)
+        self.answers.choose("model.example", name)
         self._fill_examples(self.query_one("#example-filter", Input).value)
         self.form.revalidate()
         self.safe_previews()
@@ -142,10 +144,12 @@ class ModelScreen(StepScreen):
                 "[dim]Give a Hugging Face repo id (org/name) or a local folder with config.json.[/dim]")
             return
         if src == self._loaded_for:
-            self._render_info()
+            self._render_info(refill=False)
             return
         if self._load_timer is not None:
             self._load_timer.stop()
+        if self._examples:  # the derived example follows the model at once (by name until its config is read)
+            self._fill_examples(self.query_one("#example-filter", Input).value)
         self.query_one("#model-info", Static).update(f"[dim]reading config.json of {escape(src)}…[/dim]")
         self._load_timer = self.set_timer(0.4, lambda: self.load_model(src))
 
@@ -175,7 +179,7 @@ class ModelScreen(StepScreen):
             self.wizard.session.ctx.set_model_config(core_wizard.model_ref(self.answers), cfg)
         self._render_info()
 
-    def _render_info(self) -> None:
+    def _render_info(self, refill: bool = True) -> None:
         from lmi_wizard.core import models
 
         box = self.query_one("#model-info", Static)
@@ -191,10 +195,13 @@ class ModelScreen(StepScreen):
             except WizardError as exc:
                 suggested = None
                 self.model_error = str(exc)
-            if suggested and not self.answers.is_set("model.example"):
-                self.answers["model.example"] = suggested
+            # never stored: while not set by hand, the example is derived from the model (core.wizard's default)
+            if refill:
                 self._fill_examples(self.query_one("#example-filter", Input).value)
-                if self.form is not None:
-                    self.form.revalidate()
+        if refill and self.form is not None:
+            self.form.revalidate()
         box.update(model_card(cfg, self.answers, models.jit_support(cfg), suggested))
-        self.refresh_next()
+        if refill:
+            self.changed()
+        else:
+            self.refresh_next()

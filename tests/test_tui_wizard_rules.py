@@ -1,0 +1,175 @@
+"""Issue 13 as Pilot tests: every card recomputed from the current answers, a combination no LMI image has blocks
+on the screen where it is fixed, what the run would refuse blocks Next with the same words, fixes name the field or
+the key, one TP rule, "New model" keeps the machine's answers."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Button, Input, Select, Static
+
+from lmi_wizard.core import wizard as core_wizard
+from lmi_wizard.core.wizard import recipe as R
+from lmi_wizard.tui.app import WizardApp
+from tests.test_tui_screens import app_at, workdir  # noqa: F401  (pytest fixture)
+from tests.test_tui_support import async_test, environment_report
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def settle(app, pilot, n: int = 3) -> None:
+    for _ in range(n):
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+
+
+@async_test
+async def test_screen_one_cards_follow_the_answers_and_impossible_combinations_block(tmp_path):
+    """Item 1: no GPU, nothing installed. The LMI card, its text and the templates line follow the version typed;
+    LMI 0.33 with TensorRT-LLM 0.12, or the flat layout forced on 0.12, block Next with the fix."""
+    app = WizardApp(state_path=tmp_path / "state.toml", environment=environment_report(tmp_path, trtllm=None, gpus=0))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        version = app.screen.query_one("#f-env--trtllm_version", Input)
+        version.focus()
+        await pilot.press(*"0.12.0")
+        await settle(app, pilot)
+        target = text_of(app, "#env-target")
+        assert "LMI 0.32.0 → Triton layout" in target and "loads the Triton layout" in target
+        assert "tensorrtllm_backend" in target and "flat layout" not in target.split("\n")[-1][:40]
+        assert not app.screen.query_one("#next", Button).disabled
+        version.value = ""
+        await pilot.press(*"0.21.0rc1")
+        await settle(app, pilot)
+        target = text_of(app, "#env-target")
+        assert "LMI 0.33.0 → flat engine folder" in target and "it loads the flat layout" in target
+        assert "tensorrtllm_backend" not in target and "TensorRT-LLM" in target  # the templates line followed
+        # back to 0.12 and force the flat layout: no LMI image has that
+        version.value = "0.12.0"
+        app.screen.query_one("#f-env--lmi_layout", Select).value = "flat"
+        await settle(app, pilot)
+        assert app.screen.query_one("#next", Button).disabled
+        msg = text_of(app, "#message")
+        assert "no LMI image loads the flat layout with TensorRT-LLM 0.12.0" in msg
+        assert "“LMI artifact layout” (Environment) to auto" in msg  # the fix names the field, not [env]
+        app.screen.query_one("#f-env--lmi_layout", Select).value = "auto"
+        app.screen.query_one("#advanced-toggle").toggle()
+        await settle(app, pilot)
+        lmi = app.screen.query_one("#f-env--lmi_version", Input)
+        lmi.focus()
+        await pilot.press(*"0.33.0")
+        await settle(app, pilot)
+        assert app.screen.query_one("#next", Button).disabled
+        assert "LMI 0.33.0 ships TensorRT-LLM 0.21.0rc1, not 0.12.0" in text_of(app, "#message")
+        assert "LMI 0.33.0 → flat engine folder" in text_of(app, "#env-target")  # the card agrees with the rule
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "EnvironmentScreen"
+
+
+@async_test
+async def test_a_version_other_than_the_installed_one_blocks_next_with_the_runs_words(tmp_path):
+    """Item 4: the run's environment step refuses a version other than the installed one; the screen blocks Next
+    with the same words (one rule: core.wizard.rules.installed_mismatch)."""
+    app = WizardApp(state_path=tmp_path / "state.toml", environment=environment_report(tmp_path))  # 0.12.0
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        version = app.screen.query_one("#f-env--trtllm_version", Input)
+        version.value = "0.11.0"
+        await settle(app, pilot)
+        assert app.screen.query_one("#next", Button).disabled
+        found = core_wizard.rules.installed_mismatch(app.answers)
+        assert found is not None and found.problem in text_of(app, "#message")
+        assert "“TensorRT-LLM version” (Environment) to 0.12.0" in text_of(app, "#row-env--trtllm_version .field-msg")
+        version.value = "0.12.0"
+        await settle(app, pilot)
+        assert not app.screen.query_one("#next", Button).disabled
+
+
+@async_test
+async def test_empty_backend_url_blocks_next_on_checkout(tmp_path):
+    """Item 4: an empty repository URL would stop the clone: Next waits on the Checkout screen, the field shown
+    even with the advanced settings hidden."""
+    app = app_at(tmp_path, tmp_path / "fresh", "checkout")  # nothing there yet: the clone plan itself is fine
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        assert not app.screen.query_one("#next", Button).disabled
+        app.answers["checkout.backend_url"] = ""
+        app.screen.form.revalidate()
+        app.screen.refresh_next()
+        await pilot.pause()
+        assert app.screen.query_one("#row-checkout--backend_url").display
+        assert app.screen.query_one("#next", Button).disabled
+        assert "tensorrtllm_backend URL: required" in text_of(app, "#message")
+
+
+@async_test
+async def test_a_build_flag_that_cannot_render_blocks_next(tmp_path, workdir):  # noqa: F811
+    """Item 4: a builder flag whose value the builder would refuse cannot render: Next waits, with the renderer's
+    words; the run refuses the same answers (validate_all)."""
+    app = app_at(tmp_path, workdir, "build", **{"model.source": "baichuan-inc/Baichuan-13B-Chat",
+                                                 "model.example": "baichuan"})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        assert not app.screen.query_one("#next", Button).disabled
+        app.screen.query_one("#advanced-toggle").toggle()
+        await settle(app, pilot)
+        app.screen.query_one("#f-build--build_flags", Input).value = "--max_batch_size:lots"
+        await settle(app, pilot)
+        assert app.screen.query_one("#next", Button).disabled
+        msg = text_of(app, "#message")
+        assert "the build command cannot be written" in msg and "--max_batch_size expects an integer" in msg
+        refused = [p for p in core_wizard.validate_all(app.answers) if p.blocking]
+        assert [p for p in refused if p.code == "build-cannot-render"]
+
+
+@async_test
+async def test_tp_possible_list_and_validator_agree_on_the_build_screen(tmp_path, workdir):  # noqa: F811
+    """Item 8: TP 16 on a 40-head model lists 1, 2, 4, 5, 8, 10, 20, 40 — and TP 5 is then accepted."""
+    bc = tmp_path / "models" / "Baichuan-13B"
+    bc.mkdir(parents=True)
+    (bc / "config.json").write_text(json.dumps({
+        "architectures": ["BaichuanForCausalLM"], "model_type": "baichuan", "hidden_size": 5120,
+        "num_hidden_layers": 40, "num_attention_heads": 40, "vocab_size": 64000, "intermediate_size": 13696}))
+    app = app_at(tmp_path, workdir, "build", **{"model.source": str(bc), "model.example": "baichuan"})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        tp = app.screen.query_one("#f-build--tp", Input)
+        tp.value = "16"
+        await settle(app, pilot)
+        msg = text_of(app, "#row-build--tp .field-msg")
+        assert "possible: 1, 2, 4, 5, 8, 10, 20, 40" in msg
+        assert app.screen.query_one("#next", Button).disabled
+        tp.value = "5"
+        await settle(app, pilot)
+        assert "power of two" not in text_of(app, "#row-build--tp .field-msg")
+        assert "does not divide" not in text_of(app, "#row-build--tp .field-msg")
+
+
+@async_test
+async def test_new_model_keeps_environment_and_checkout_and_clears_the_model(tmp_path, workdir):  # noqa: F811
+    """Item 11: Ctrl+O (in the footer) clears the model-specific answers (the schema's MODEL_SECTIONS) and opens
+    the Model step; environment and checkout answers stay."""
+    app = app_at(tmp_path, workdir, "destination", **{
+        "model.source": "baichuan-inc/Baichuan-13B-Chat", "model.example": "baichuan", "build.tp": 2,
+        "triton.decoupled": False, "destination.uri": "s3://bucket/a/b/", "env.lmi_layout": "triton",
+        "checkout.shallow": False})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        footer = " ".join(str(b.render()) for b in app.screen.query("FooterKey"))
+        assert "New model" in footer
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ModelScreen"
+        a = app.answers
+        assert not any(a.is_set(k) for k in ("model.source", "model.example", "build.tp", "triton.decoupled",
+                                              "destination.uri"))
+        assert a["env.trtllm_version"] == "0.5.0" and a["env.lmi_layout"] == "triton"
+        assert a["checkout.work_dir"] == str(workdir) and a["checkout.shallow"] is False
+        assert app.screen.query_one("#f-model--source", Input).value == ""
+        assert app.screen.query_one("#next", Button).disabled  # a model is required again
+    saved = R.load_state(tmp_path / "state.toml").answers
+    assert not saved.is_set("destination.uri") and saved["checkout.shallow"] is False
+    assert set(core_wizard.MODEL_SECTIONS) == {"model", "build", "triton", "tokenizer", "destination", "lmi"}
