@@ -77,7 +77,7 @@ async def test_answers_are_saved_as_the_user_goes_and_reopening_resumes(tmp_path
         await pilot.press("escape")
         await pilot.pause()
         assert app2.screen.query_one("#f-env--lmi_layout", Select).value == "triton"
-        assert "flat engine folder" in text_of(app2, "#env-target")
+        assert "Triton layout (your choice)" in text_of(app2, "#env-target")
 
 
 @async_test
