@@ -204,6 +204,9 @@ class WizardApp(App):
         killed by core), so nothing keeps building after the wizard is gone."""
         import asyncio
 
+        settle = getattr(self.screen, "settle_input", None)
+        if settle is not None:  # no lost keystroke: what was typed before Ctrl+Q is in the answers
+            await settle()
         self.save_now()
         busy = [w for w in self.workers if w.group in ("pipeline", "checkout-clone") and w.is_running]
         if busy:

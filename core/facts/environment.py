@@ -35,15 +35,17 @@ class EnvironmentReport:
         return (self.gpu.available and self.tensorrt_llm.installed
                 and not target_mod.engine_backend_removed(self.tensorrt_llm.version))
 
-    def cannot_do(self) -> list[str]:
-        """Plain sentences: what this machine cannot do, and what still works."""
+    def cannot_do(self, lmi: "target_mod.LmiTarget | None" = None) -> list[str]:
+        """Plain sentences: what this machine cannot do, and what still works (``lmi``: the target of the current
+        answers, when a front end has one; else the detected one)."""
         out: list[str] = []
         if not self.gpu.available:
             out.append("no NVIDIA GPU visible: engines cannot be built or tested here "
                        "(configs, uploads and recipes still work)")
         if not self.tensorrt_llm.installed:
-            want = self.lmi.trtllm_version
-            hint = f" (LMI {self.lmi.version} needs tensorrt-llm {want})" if want else ""
+            lmi = lmi or self.lmi
+            want = lmi.trtllm_version
+            hint = f" (LMI {lmi.version} needs tensorrt-llm {want})" if want else ""
             out.append(f"tensorrt-llm is not installed: checkpoint conversion and trtllm-build cannot run here{hint}")
         elif target_mod.engine_backend_removed(self.tensorrt_llm.version):
             out.append(target_mod.engine_backend_text(self.tensorrt_llm.version))

@@ -7,9 +7,10 @@ A screen says whether Next is allowed (``next_blocker``) and the frame disables 
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -80,6 +81,8 @@ class StepScreen(Screen):
                 # the very first screen: paint the frame and cards first, mount the fields right after
                 self.wizard.lazy_first_form = False
                 self._lazy_form = True
+                self._early_keys = []  # typed before the fields are there: replayed into the first field
+                self.AUTO_FOCUS = ""  # nothing focused meanwhile (a focused Next button would take a space)
                 yield Vertical(id="form-slot")
             else:
                 yield StepForm(self.STEP, self.answers, advanced=self.wizard.show_advanced,
@@ -104,6 +107,8 @@ class StepScreen(Screen):
             self.say(self.preview_error)
         else:
             self.preview_error = None
+        if self.focused is not None:  # cards above a field grow and shrink as one types: keep the field in view
+            self.call_after_refresh(self._show_focused)
 
     def on_worker_state_changed(self, event) -> None:
         from textual.worker import WorkerState
@@ -118,6 +123,79 @@ class StepScreen(Screen):
         self.changed()
 
     _lazy_form = False
+    #: keys typed before a lazily mounted form exists (None: no form pending); replayed once it is focused
+    _early_keys: list | None = None
+    _input_ready: asyncio.Event | None = None
+    _first_field = None
+
+    #: editing keys an Input takes (besides printable characters): buffered while the form is not mounted yet
+    EDIT_KEYS = frozenset({"backspace", "delete", "ctrl+u", "ctrl+w", "ctrl+k", "ctrl+a", "ctrl+e", "left", "right",
+                           "home", "end", "ctrl+left", "ctrl+right"})
+
+    def on_key(self, event: events.Key) -> None:
+        """No lost keystroke: what is typed before the fields are mounted is kept and replayed into the first one."""
+        if self._early_keys is not None and (event.is_printable or event.key in self.EDIT_KEYS):
+            self._early_keys.append((event.key, event.character))
+            event.stop()
+            event.prevent_default()
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self._early_keys is not None:
+            self._early_keys.append(("paste", event.text))
+            event.stop()
+            event.prevent_default()
+
+    async def _replay_early_keys(self) -> None:
+        """Type the buffered keys into the focused field, in order, at once (directly: a posted key would skip the
+        field's bindings such as Ctrl+U, and would race the keys typed after)."""
+        from textual.widgets import Input
+
+        target = self.focused or self._first_field
+        if target is not None and self.focused is not target:
+            self.set_focus(target, scroll_visible=False)  # now, not later: keys typed from here on go to it
+        keys, self._early_keys = self._early_keys or [], None
+        if isinstance(target, Input):
+            for key, char in keys:
+                if key == "paste":
+                    target.insert_text_at_cursor(char)
+                    continue
+                bindings = target._bindings.get_bindings_for_key(key) if key in self.EDIT_KEYS else []
+                if bindings:
+                    await target.run_action(bindings[0].action)
+                elif char:
+                    target.insert_text_at_cursor(char)
+        self._set_input_ready()
+
+    def _set_input_ready(self) -> None:
+        self.input_ready.set()
+
+    @property
+    def input_ready(self) -> asyncio.Event:
+        """Set once the keys typed so far are in the fields (always, unless a lazily mounted form is pending)."""
+        if self._input_ready is None:
+            self._input_ready = asyncio.Event()
+            if self._early_keys is None:
+                self._input_ready.set()
+        return self._input_ready
+
+    async def settle_input(self, timeout: float = 5.0) -> None:
+        """Before quitting: wait until every key already typed has reached its field, then put every field's text
+        into the answers (the widget is the truth; the debounced save may not have seen the last keys)."""
+        try:
+            await asyncio.wait_for(self.input_ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        focused = self.focused
+        if focused is not None:
+            done = asyncio.Event()
+            focused.call_later(done.set)  # runs after the keys already queued for the focused field
+            try:
+                await asyncio.wait_for(done.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        form = self.form
+        if form is not None:
+            form.commit_widgets()
 
     def on_mount(self) -> None:
         self.query_one("#back", Button).disabled = self.wizard.previous_step(self.STEP) is None
@@ -134,6 +212,7 @@ class StepScreen(Screen):
         self.safe_previews()
         self.refresh_next()
         self.focus_first()
+        await self._replay_early_keys()
 
     def focus_first(self) -> None:
         """Keyboard first: the cursor starts in the first field of the step."""
@@ -141,9 +220,22 @@ class StepScreen(Screen):
 
         for w in self.query("#body Input, #body Select, #body Checkbox, #body DataTable, #body TextArea"):
             if w.display and w.focusable and not w.disabled and w.parent is not None and w.parent.display:
-                w.focus(scroll_visible=False)  # the screen opens at its top (what it found, then the fields)
+                self._first_field = w
+                w.focus(scroll_visible=False)
+                # the focused field is always visible (at 80x24 screen 1's cards push it below the fold): typing
+                # into a field one cannot see is how a version silently became 0.12.09
+                self.call_after_refresh(self._show_focused)
                 return
         self.query_one("#next", Button).focus()
+
+    def _show_focused(self) -> None:
+        w = self.focused or self._first_field
+        if w is not None and w.is_mounted:
+            w.scroll_visible(animate=False, immediate=True)
+
+    def on_descendant_focus(self, event) -> None:
+        """Whatever gets the focus (Tab, a click, a resume) is scrolled into view, once laid out."""
+        self.call_after_refresh(self._show_focused)
 
     # ---- Next gate ------------------------------------------------------------------------
     def next_blocker(self) -> str | None:

@@ -79,7 +79,7 @@ def describe_environment(report, answers) -> tuple[str, str, str]:
         tl.append(f"[dim]{escape(core_wizard.for_tui(lmi.explanation))}[/dim]")
     target = "\n".join(tl)
 
-    warn = [f"[$warning]![/] {escape(s)}" for s in report.cannot_do()]
+    warn = [f"[$warning]![/] {escape(s)}" for s in report.cannot_do(lmi)]
     if res is not None:
         warn += [f"[$warning]![/] {escape(n)}" for n in res.notes if "offline" not in n]
     # the detection's own LMI guess (made before any answer) is replaced by the card above
@@ -162,7 +162,9 @@ class EnvironmentScreen(StepScreen):
             box = self.query_one(f"#{widget_id(f.key)}", Input)
         except Exception:
             return
-        if not self.answers.is_set(f.key) and not box.value:
+        # never while the user is in the field (their keys may still be on the way): the app never writes a field
+        # the user is typing in
+        if not self.answers.is_set(f.key) and not box.value and not box.has_focus:
             with box.prevent(Input.Changed):
                 box.value = f.format(self.answers[f.key])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -37,6 +37,27 @@ def key_of(widget_id_: str | None) -> str | None:
     if not widget_id_ or not widget_id_.startswith("f-"):
         return None
     return widget_id_[2:].replace("--", ".")
+
+
+class FieldInput(Input):
+    """An ``Input`` that applies its own editing keys (Ctrl+U, Backspace, arrows …) in the order they were typed.
+
+    Textual runs a widget's (non-priority) key bindings only once the key has bubbled up to the App, while
+    printable keys are inserted by the field itself: typed fast, ``Ctrl+U`` then a paste ran the Ctrl+U *after*
+    the paste (the paste vanished), a Backspace hit the wrong character (``00.21.0``). Here the field's own
+    bindings run in its own queue, in order with the characters."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            bindings = self._bindings.get_bindings_for_key(event.key) if event.key in self._bindings.key_to_bindings \
+                else []
+            if bindings:
+                event.stop()
+                event.prevent_default()
+                self._restart_blink()
+                await self.run_action(bindings[0].action)
+                return
+        await super()._on_key(event)
 
 
 class FieldRow(Vertical):
@@ -82,7 +103,7 @@ class FieldRow(Vertical):
             opts = [str(c.value) for c in f.options(a)]
             if opts:
                 suggest = SuggestFromList(opts, case_sensitive=False)
-            w = Input(f.format(value), id=wid, placeholder=f.placeholder or "", password=f.kind is Kind.SECRET,
+            w = FieldInput(f.format(value), id=wid, placeholder=f.placeholder or "", password=f.kind is Kind.SECRET,
                       suggester=suggest, compact=True, select_on_focus=False)
             if f.kind is Kind.SECRET:
                 w.value = ""
@@ -239,6 +260,20 @@ class StepForm(Vertical):
             if self.answers[key] == event.value and self.answers.is_set(key):
                 return
             self._store(key, event.value)
+
+    def commit_widgets(self) -> None:
+        """Every text field's current text into the answers (before quitting: the widget holds what was typed even
+        when its Changed message is still on its way)."""
+        for row in self.query(FieldRow):
+            f = row.field
+            if f.kind is Kind.SECRET:
+                continue
+            try:
+                w = row.query_one(f"#{widget_id(f.key)}")
+            except Exception:
+                continue
+            if isinstance(w, Input) and (f.key in self.parse_errors or f.format(self.answers[f.key]) != w.value):
+                self._store(f.key, w.value)
 
     # ---- checks ------------------------------------------------------------------------------
     def revalidate(self) -> None:
