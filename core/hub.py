@@ -10,6 +10,10 @@ from typing import Optional
 from .base.errors import WizardError
 
 
+
+class RepoNotFound(WizardError):
+    """The Hub answered that the repo does not exist (404): a fact about the id, not about the network."""
+
 def _reachable(url: str, timeout: float) -> bool:
     """A quick TCP connect to the endpoint (skipped behind a proxy, which the client handles itself)."""
     if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
@@ -61,7 +65,7 @@ def download_config(repo_id: str, *, endpoint: Optional[str] = None, token: Opti
                           f"accept the model's license on {page} and set HF_TOKEN to a token of that account") from None
     except hf_errors.RepositoryNotFoundError:
         hint = "" if token or os.environ.get("HF_TOKEN") else " (or is private and no HF_TOKEN is set)"
-        raise WizardError(f"HF id {repo_id} does not exist{hint}",
+        raise RepoNotFound(f"HF id {repo_id} does not exist{hint}",
                           f"check the spelling on {page}; for a private repo set HF_TOKEN") from None
     except hf_errors.RevisionNotFoundError:
         raise WizardError(f"revision {revision!r} not found in {repo_id}", "check the branch, tag or commit") from None

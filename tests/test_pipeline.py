@@ -377,8 +377,8 @@ def test_validation_refuses_before_anything_runs(remotes, tmp_path, monkeypatch)
                         lambda path=None: versions.InstalledPackage("tensorrt_llm", True, "0.16.0", "tensorrt-llm"))
     rep = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/")).run()
     assert not rep.ok and rep.stopped_at == "environment"
-    assert "builds for TensorRT-LLM 0.5.0, but 0.16.0 is installed" in rep.error
-    assert 'trtllm_version = "0.16.0"' in rep.fix
+    assert "building for TensorRT-LLM 0.5.0, but 0.16.0 is installed" in rep.error  # the Environment screen's words
+    assert "trtllm_version under [env] to 0.16.0" in rep.fix
     assert not (work / "tensorrtllm_backend").exists()
 
 

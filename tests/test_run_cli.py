@@ -262,7 +262,7 @@ BASE = '[env]\ntrtllm_version = "0.12.0"\n[model]\nsource = "a/b"\n'
 
 
 @pytest.mark.parametrize("text,problem,fix", [
-    (BASE + "[build]\ntp = 3\n", "[build] tp: 3 is not a power of two", "change [build] tp"),
+    (BASE + "[build]\ntp = 0\n", "[build] tp: 0 is below the minimum 1", "use a value of at least 1"),
     (BASE + '[destination]\nuri = "s3://bucket/"\n', "[destination] uri: s3://bucket/ cannot work with the Triton",
      "upload into two folders"),
     (BASE + 'revision = "hf_abcdefghijklmnopqrstuvwxyz0123456789"\n', "[model] revision: a token or access key",

@@ -103,9 +103,9 @@ async def test_build_preview_follows_every_edit(tmp_path, workdir):
             await pilot.pause(0.1)
             await app.workers.wait_for_complete()
         assert "--world_size 4" in text_of(app, "#build-preview")
-        await pilot.press("backspace", "3")  # not a power of two: said beside the field, Next waits
+        await pilot.press("backspace", "0")  # below the field's minimum: said beside the field, Next waits
         await pilot.pause(0.2)
-        assert "power of two" in text_of(app, "#row-build--tp .field-msg")
+        assert "below the minimum 1" in text_of(app, "#row-build--tp .field-msg")
         assert app.screen.query_one("#next", Button).disabled
         app.screen.query_one("#f-build--inflight_batching").toggle()
         await pilot.press("backspace", "2")

@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Select, Static
 from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
+from tests.test_pipeline import hub  # noqa: F401  (pytest fixture)
 from tests.test_tui_screens import app_at, workdir  # noqa: F401  (pytest fixture)
 from tests.test_tui_support import async_test, environment_report
 
@@ -173,3 +174,21 @@ async def test_new_model_keeps_environment_and_checkout_and_clears_the_model(tmp
     saved = R.load_state(tmp_path / "state.toml").answers
     assert not saved.is_set("destination.uri") and saved["checkout.shallow"] is False
     assert set(core_wizard.MODEL_SECTIONS) == {"model", "build", "triton", "tokenizer", "destination", "lmi"}
+
+
+@async_test
+async def test_an_hf_id_the_hub_says_does_not_exist_blocks_next(tmp_path, workdir, hub):  # noqa: F811
+    """Item 10: the Hub answered 404 for the id: a blocking problem beside the field (offline stays a warning)."""
+    a = R.loads_recipe(f'[env]\ntrtllm_version = "0.5.0"\n[checkout]\nwork_dir = "{workdir}"\n', require=False)
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "model", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at="model",
+                    pipeline_options={"hf_endpoint": hub.endpoint})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        app.screen.query_one("#f-model--source", Input).value = "nobody-here/no-such-model"
+        await pilot.pause(0.6)
+        await settle(app, pilot, 5)
+        assert "does not exist" in text_of(app, "#row-model--source .field-msg")
+        assert text_of(app, "#row-model--source .field-msg").startswith("✗")
+        assert app.screen.query_one("#next", Button).disabled

@@ -124,6 +124,17 @@ class Context:
         return self.fact(key, lambda: models.load_model_config(str(source), endpoint=endpoint, token=token),
                          cache_empty=False)
 
+    def set_model_missing(self, source: str | None, problem: str | None, fix: str | None = None) -> None:
+        """The Hub answered that ``source`` does not exist (``core.hub.RepoNotFound``); None clears it."""
+        if source:
+            self.set("model-missing:" + self._model_key(str(source)), (problem, fix) if problem else None)
+
+    def model_missing(self, source: str | None):
+        """``(problem, fix)`` when the Hub said this id does not exist, else None (unknown, or offline)."""
+        if not source:
+            return None
+        return self._facts.get("model-missing:" + self._model_key(str(source)))
+
     # --- the checkout (core/checkout.py, core/models.py, core/flags.py) -------------------------
     def examples(self, checkout_dir: str | os.PathLike | None) -> list[str]:
         """Model example folder names of the checkout (empty when there is none yet)."""

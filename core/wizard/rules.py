@@ -61,6 +61,9 @@ def validate_model_source(value: str, answers: Answers) -> Optional[Finding]:
     if not is_hf_id(value):
         return invalid(f"{value!r} is neither a Hugging Face repo id (owner/name, e.g. baichuan-inc/Baichuan-13B-Chat) "
                        "nor an existing local folder", HF_ID_FIX, code="not-a-source")
+    missing = answers.ctx.model_missing(value)  # the Hub answered 404 (offline says nothing here: a warning there)
+    if missing:
+        return invalid(missing[0], missing[1], code="hf-not-found")
     return None
 
 

@@ -164,6 +164,10 @@ class ModelScreen(StepScreen):
                                            endpoint=self.wizard.session.pipeline_options.get("hf_endpoint"),
                                            token=self.answers.secret("tokenizer.hf_token"))
         except WizardError as exc:
+            from lmi_wizard.core.hub import RepoNotFound
+
+            if isinstance(exc, RepoNotFound):  # the Hub said 404: blocking (offline stays a warning)
+                self.answers.ctx.set_model_missing(src, exc.problem, exc.fix)
             self.app.call_from_thread(self._model_loaded, src, None, str(exc))
             return
         self.app.call_from_thread(self._model_loaded, src, cfg, None)
@@ -174,6 +178,9 @@ class ModelScreen(StepScreen):
         self._loaded_for = src
         self._cfg = cfg
         self.model_error = error
+        if self.form is not None:
+            self.form.revalidate()  # a 404 from the Hub is now a blocking problem of the field
+            self.refresh_next()
         if cfg is not None:
             # what Context.model_config() then answers: validation and the default example see it
             self.wizard.session.ctx.set_model_config(core_wizard.model_ref(self.answers), cfg)
