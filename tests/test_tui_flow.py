@@ -162,6 +162,12 @@ optional_placeholders = "keep"
         assert rows["${num_versions}"][2] == "version_policy.latest.num_versions"
         optional = [k for k, r in rows.items() if "optional" in str(r[3])]
         assert optional  # e.g. ${max_tokens_in_paged_kv_cache}
+        # full parameter names (issue 13 item 10): every column is as wide as its longest cell
+        from rich.text import Text
+
+        for idx, col in enumerate(table.ordered_columns):
+            longest = max(Text.from_markup(str(r[idx])).cell_len for r in rows.values())
+            assert col.auto_width and col.content_width >= longest, (col.label, col.content_width, longest)
         assert app.screen.query_one("#next", Button).disabled
         assert "does not parse" in text_of(app, "#pbtxt-status")
         # fill the blocking row

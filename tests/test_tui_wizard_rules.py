@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Select, Static
 from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
+from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.test_pipeline import hub  # noqa: F401  (pytest fixture)
 from tests.test_tui_screens import app_at, workdir  # noqa: F401  (pytest fixture)
 from tests.test_tui_support import async_test, environment_report
@@ -192,3 +193,46 @@ async def test_an_hf_id_the_hub_says_does_not_exist_blocks_next(tmp_path, workdi
         assert "does not exist" in text_of(app, "#row-model--source .field-msg")
         assert text_of(app, "#row-model--source .field-msg").startswith("✗")
         assert app.screen.query_one("#next", Button).disabled
+
+
+@async_test
+async def test_a_missing_bucket_blocks_the_destination_step(tmp_path, workdir, s3):  # noqa: F811
+    """Item 10: one HeadBucket (credentials exist: moto on 127.0.0.1) finds a missing bucket on screen 6, not at
+    Publish; a bucket that exists passes."""
+    bucket = s3.make_bucket("models")
+    a = R.loads_recipe(f'[env]\ntrtllm_version = "0.5.0"\n[checkout]\nwork_dir = "{workdir}"\n[model]\n'
+                       'source = "baichuan-inc/Baichuan-13B-Chat"\nexample = "baichuan"\n', require=False)
+    a["destination.uri"] = "s3://no-such-bucket-here/trtllm/baichuan/"
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "destination", None, state))
+    app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at="destination",
+                    pipeline_options={"s3_endpoint": s3.endpoint_url})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(0.8)
+        await settle(app, pilot, 5)
+        assert app.screen.query_one("#next", Button).disabled
+        assert "bucket 'no-such-bucket-here' does not exist" in text_of(app, "#message")
+        app.screen.query_one("#f-destination--uri", Input).value = f"s3://{bucket}/trtllm/baichuan/"
+        await pilot.pause(0.8)
+        await settle(app, pilot, 5)
+        assert "does not exist" not in text_of(app, "#message")
+        assert not app.screen.query_one("#next", Button).disabled, text_of(app, "#message")
+
+
+@async_test
+async def test_field_checkboxes_are_never_clipped(tmp_path):
+    """Item 10: a field's checkbox shows its whole toggle (no "▐X…") at 80, 100 and 140 columns."""
+    from textual.widgets import Checkbox
+
+    a = R.loads_recipe('[env]\ntrtllm_version = "0.12.0"\n[model]\nsource = "a/b"\n', require=False)
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "build", None, state))
+    for width in (80, 100, 140):
+        app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.12.0"), start_at="build")
+        async with app.run_test(size=(width, 50)) as pilot:
+            await settle(app, pilot)
+            boxes = [cb for cb in app.screen.query(Checkbox) if cb.display and cb.id != "advanced-toggle"]
+            assert boxes
+            for cb in boxes:
+                if cb.size.width:
+                    assert cb.size.width >= len(str(cb.render()).rstrip()) + 1, (width, cb.id, cb.size)

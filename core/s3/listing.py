@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Optional
 
-from ..base.errors import Cancelled
+from ..base.errors import Cancelled, WizardError
 from ..base.progress import CancelToken
 from ..layout import Destination, parse_destination
 from .client import CONCURRENCY, explain, make_client
@@ -182,3 +182,24 @@ def read_owner(dest: "str | Destination", *, endpoint_url: Optional[str] = None,
     if client is None:
         client = make_client(endpoint_url)
     return read_marker(client, dest, endpoint_url)
+
+
+def bucket_problem(bucket: str, *, endpoint_url: Optional[str] = None, region: Optional[str] = None,
+                   profile: Optional[str] = None) -> Optional[WizardError]:
+    """One ``HeadBucket``: the error when S3 says the bucket does not exist; None when it exists, when there are
+    no credentials here (nothing can be asked: the publish step says so), or for any other answer (publish
+    explains those with the context it has)."""
+    try:
+        client = make_client(endpoint_url, region=region, profile=profile, max_pool_connections=2, read_timeout=10)
+    except WizardError:
+        return None
+    try:
+        client.head_bucket(Bucket=bucket)
+    except Exception as exc:  # noqa: BLE001 - only "no such bucket" is a finding here
+        resp = getattr(exc, "response", None) or {}
+        code = str((resp.get("Error") or {}).get("Code", ""))
+        status = (resp.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        if code in ("NoSuchBucket", "404", "NotFound") or status == 404:
+            return WizardError(f"bucket {bucket!r} does not exist (or is not visible to these credentials)",
+                               f"create it (`aws s3 mb s3://{bucket}`) or correct the bucket name")
+    return None

@@ -135,6 +135,14 @@ class Context:
             return None
         return self._facts.get("model-missing:" + self._model_key(str(source)))
 
+    def set_bucket_missing(self, bucket: str, problem: str | None, fix: str | None = None) -> None:
+        """S3 answered HeadBucket with "no such bucket" (``core.s3.bucket_problem``); None: it exists."""
+        self.set("bucket-missing:" + bucket, (problem, fix) if problem else None)
+
+    def bucket_missing(self, bucket: str | None):
+        """``(problem, fix)`` when S3 said the bucket does not exist, else None (exists, or not asked)."""
+        return self._facts.get("bucket-missing:" + bucket) if bucket else None
+
     # --- the checkout (core/checkout.py, core/models.py, core/flags.py) -------------------------
     def examples(self, checkout_dir: str | os.PathLike | None) -> list[str]:
         """Model example folder names of the checkout (empty when there is none yet)."""

@@ -401,6 +401,16 @@ def render_problem(answers: Answers) -> Optional[Finding]:
 
 
 def check_destination(answers: Answers) -> Iterable[Finding]:
+    dest = str(answers["destination.uri"] or "")
+    if dest.lower().startswith("s3://"):
+        bucket = dest[5:].split("/", 1)[0]
+        missing = answers.ctx.bucket_missing(bucket)  # one HeadBucket by a front end (credentials here)
+        if missing:
+            yield error("no-such-bucket", missing[0], missing[1], key="destination.uri")
+    yield from _check_rolling_batch(answers)
+
+
+def _check_rolling_batch(answers: Answers) -> Iterable[Finding]:
     mbs = answers["lmi.max_rolling_batch_size"]
     bmax = answers["build.max_batch_size"]
     if mbs and bmax and mbs > bmax and not_prebuilt(answers):

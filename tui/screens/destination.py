@@ -59,6 +59,7 @@ class DestinationScreen(StepScreen):
                 lines += [("[$error]✗[/] " if f.level == "error" else "[$warning]![/] ") + escape(f.problem)
                           + (f" — fix: {escape(f.fix)}" if f.fix else "") for f in findings]
                 box.update("\n".join(lines))
+        self._maybe_check_bucket()
         key = (a["tokenizer.source"], a["model.revision"], layout, tuple(a["tokenizer.extra_patterns"] or ()))
         if key != self._tok_for:
             self._tok_for = key
@@ -66,6 +67,37 @@ class DestinationScreen(StepScreen):
                 self._tok_timer.stop()
             self.query_one("#tokenizer-plan", Static).update("[dim]looking at the tokenizer files…[/dim]")
             self._tok_timer = self.set_timer(0.4, lambda: self.plan_tokenizer(a.copy()))
+
+    # ---- the bucket: one HeadBucket per bucket name (when credentials exist), its answer a rule of the step ----
+    _bucket_timer: Timer | None = None
+    _bucket_for: tuple | None = None
+
+    def _maybe_check_bucket(self) -> None:
+        a = self.answers
+        dest = str(a["destination.uri"] or "")
+        if not dest.lower().startswith("s3://") or not dest[5:].split("/", 1)[0]:
+            return
+        endpoint = a["destination.endpoint_url"] or self.wizard.session.pipeline_options.get("s3_endpoint")
+        key = (dest[5:].split("/", 1)[0], endpoint, a["destination.region"], a["destination.profile"])
+        if key == self._bucket_for:
+            return
+        self._bucket_for = key
+        if self._bucket_timer is not None:
+            self._bucket_timer.stop()
+        self._bucket_timer = self.set_timer(0.6, lambda: self.check_bucket(*key))
+
+    @work(thread=True, exclusive=True, group="bucket-check", exit_on_error=False)
+    def check_bucket(self, bucket: str, endpoint, region, profile) -> None:
+        from lmi_wizard.core import s3
+
+        found = s3.bucket_problem(bucket, endpoint_url=endpoint, region=region, profile=profile)
+        self.answers.ctx.set_bucket_missing(bucket, found.problem if found else None, found.fix if found else None)
+        self.app.call_from_thread(self._bucket_checked)
+
+    def _bucket_checked(self) -> None:
+        if self.form is not None:
+            self.form.revalidate()
+        self.refresh_next()
 
     @work(thread=True, exclusive=True, group="tokenizer-plan", exit_on_error=False)
     def plan_tokenizer(self, a) -> None:

@@ -57,10 +57,11 @@ class TritonScreen(StepScreen):
 
     def on_mount(self) -> None:
         t = self.query_one("#placeholders", DataTable)
-        t.add_column("line", width=4)
-        t.add_column("placeholder", width=24)
-        t.add_column("field", width=28)
-        t.add_column("kind", width=8)
+        # widths follow the content: parameter names are never cut (max_tokens_in_paged_kv_cache, …)
+        t.add_column("line")
+        t.add_column("placeholder")
+        t.add_column("field")
+        t.add_column("kind")
         self.query_one("#fill-row").display = False
 
     def update_previews(self) -> None:
