@@ -158,9 +158,9 @@ optional_placeholders = "keep"
         assert screen_name(app) == "TritonScreen"
         table = app.screen.query_one("#placeholders", DataTable)
         rows = {table.get_row_at(i)[1]: table.get_row_at(i) for i in range(table.row_count)}
-        assert "${num_versions}" in rows and "blocking" in str(rows["${num_versions}"][3])
-        assert rows["${num_versions}"][2] == "version_policy.latest.num_versions"
-        optional = [k for k, r in rows.items() if "optional" in str(r[3])]
+        assert "${num_versions}" in rows and "blocking" in str(rows["${num_versions}"][2])
+        assert rows["${num_versions}"][3] == "version_policy.latest.num_versions"
+        optional = [k for k, r in rows.items() if "optional" in str(r[2])]
         assert optional  # e.g. ${max_tokens_in_paged_kv_cache}
         # full parameter names (issue 13 item 10): every column is as wide as its longest cell
         from rich.text import Text

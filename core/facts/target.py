@@ -240,10 +240,11 @@ def _explain(version: str | None, layout: str, trtllm: str | None, how: str) -> 
 
 
 def determine_target(*, trtllm_version: str | None = None, lmi_override: str | None = None,
-                     layout_override: str | None = None,
+                     layout_override: str | None = None, trtllm_installed: bool = True,
                      telemetry_file: str | os.PathLike | None = TELEMETRY_FILE,
                      install_root: str | os.PathLike | None = DJL_INSTALL_ROOT) -> LmiTarget:
-    """Which LMI release/layout to produce for. Raises WizardError only for a bad override."""
+    """Which LMI release/layout to produce for. Raises WizardError only for a bad override. ``trtllm_installed``
+    False: ``trtllm_version`` is the version being built for (an answer), not the one installed here."""
     notes: list[str] = []
     if layout_override is not None and layout_override not in LAYOUTS:
         raise WizardError(f"unknown layout {layout_override!r}", "use one of: triton, flat")
@@ -280,7 +281,7 @@ def determine_target(*, trtllm_version: str | None = None, lmi_override: str | N
             row = rows[-1]
             version, source = row["lmi"], "tensorrt-llm"
             also = f" (also {', '.join(r['lmi'] for r in rows[:-1])})" if len(rows) > 1 else ""
-            how = f"ships the installed tensorrt-llm {trtllm_version}{also}"
+            how = f"ships {'the installed ' if trtllm_installed else ''}tensorrt-llm {trtllm_version}{also}"
             if not exact:
                 notes.append(f"LMI {row['lmi']} ships TensorRT-LLM {row['trtllm']}, not {trtllm_version}: "
                              "an engine loads only with the TensorRT-LLM it was built with")

@@ -295,9 +295,11 @@ def lmi_target(answers: Answers):
 
     chosen = answers["env.lmi_layout"] or "auto"
     try:
-        return target.determine_target(trtllm_version=trtllm_version(answers),
-                                       lmi_override=answers["env.lmi_version"] or None,
-                                       layout_override=None if chosen == "auto" else chosen)
+        version = trtllm_version(answers)
+        installed = answers.ctx.installed_trtllm
+        return target.determine_target(trtllm_version=version, lmi_override=answers["env.lmi_version"] or None,
+                                       layout_override=None if chosen == "auto" else chosen,
+                                       trtllm_installed=bool(installed) and str(installed) == str(version))
     except (WizardError, ValueError):
         return None
 

@@ -58,10 +58,11 @@ class TritonScreen(StepScreen):
     def on_mount(self) -> None:
         t = self.query_one("#placeholders", DataTable)
         # widths follow the content: parameter names are never cut (max_tokens_in_paged_kv_cache, …)
+        # and the kind comes before the (long) field path, so it is on screen at 80 columns
         t.add_column("line")
         t.add_column("placeholder")
-        t.add_column("field")
         t.add_column("kind")
+        t.add_column("field")
         self.query_one("#fill-row").display = False
 
     def update_previews(self) -> None:
@@ -89,7 +90,7 @@ class TritonScreen(StepScreen):
         self.report, self.problem = report, None
         for f in report.findings:
             kind = "[b $error]blocking[/]" if f.kind == "blocking" else "optional"
-            table.add_row(str(f.line), "${" + f.name + "}", f.field, kind, key=f"{f.name}@{f.line}")
+            table.add_row(str(f.line), "${" + f.name + "}", kind, f.field, key=f"{f.name}@{f.line}")
         parts = [f"{len(report.blocking)} blocking, {len(report.optional)} optional"]
         if report.parses is False:
             parts.append(f"[$error]does not parse: {escape(report.parse_error or '')}[/]")
