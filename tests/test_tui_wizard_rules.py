@@ -236,3 +236,43 @@ async def test_field_checkboxes_are_never_clipped(tmp_path):
             for cb in boxes:
                 if cb.size.width:
                     assert cb.size.width >= len(str(cb.render()).rstrip()) + 1, (width, cb.id, cb.size)
+
+
+def test_fixes_speak_the_tui_inside_the_tui():
+    """Item 5: one mapping (the schema's Field.flag / label, the run keys): CLI words become the field or the key."""
+    from lmi_wizard.core import checkout
+
+    say = core_wizard.for_tui
+    assert say("continue the earlier run with --resume, or replace it with --force") == \
+        "continue the earlier run with Ctrl+R, or replace it with Ctrl+F"
+    assert say("pass --force to replace them") == "press Ctrl+F to replace them"
+    assert say("set --backend-url/--trtllm-url or leave the defaults") == (
+        "set “tensorrtllm_backend URL” (Checkout, advanced)/“TensorRT-LLM URL” (Checkout, advanced) or leave the "
+        "defaults")
+    assert say("set trtllm_version under [env] to 0.12.0") == "set “TensorRT-LLM version” (Environment) to 0.12.0"
+    assert say("change [build] tp (`lmi-wizard init` documents every setting)") == \
+        "change “Tensor parallel (GPUs)” (Build flags)"
+    assert say("choose another --dest") == "choose another “Checkout folder” (Checkout)"
+    # every flag the schema knows is spelled as its field; nothing with a flag is left in CLI words
+    for f in core_wizard.FIELDS.values():
+        if f.flag:
+            assert f.flag not in say(f"use {f.flag} here"), f.key
+    # core's own fixes, through the screen: the checkout's offline-clone fix names the URL fields
+    fixes = " ".join(fix for _, _, fix in checkout._ERRORS)
+    assert "--backend-url" in fixes and "--backend-url" not in say(fixes) and "“tensorrtllm_backend URL”" in say(fixes)
+
+
+@async_test
+async def test_the_reason_next_waits_is_never_cut(tmp_path):
+    """Item 5: the message line wraps; at 100 and 140 columns the whole reason and its fix are painted."""
+    for width in (100, 140):
+        app = WizardApp(state_path=tmp_path / f"s{width}.toml", environment=environment_report(tmp_path))
+        async with app.run_test(size=(width, 40)) as pilot:
+            await settle(app, pilot)
+            app.screen.query_one("#f-env--trtllm_version", Input).value = "0.11.0"
+            await settle(app, pilot)
+            msg = app.screen.query_one("#message", Static)
+            text = str(msg.render())
+            assert "or run in the LMI container that has tensorrt-llm 0.11.0" in text
+            painted = msg.size.width * msg.size.height
+            assert msg.size.height >= 2 and len(text) <= painted, (width, msg.size, len(text))
