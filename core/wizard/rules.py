@@ -338,12 +338,7 @@ def check_build(answers: Answers) -> Iterable[Finding]:
         yield Finding(f.level if f.level in SEVERITIES else "info", f.code, f.message, f.fix,
                       key=_FINDING_KEYS.get(f.code, "build"))
     if method == "checkout":
-        flag_findings = list(check_extra_flags(answers))
-        yield from flag_findings
-        if not any(f.blocking for f in flag_findings):  # a flag no builder has is said once, by that rule
-            found = render_problem(answers)
-            if found is not None:
-                yield found
+        yield from check_extra_flags(answers)
 
 
 def check_extra_flags(answers: Answers) -> Iterable[Finding]:
@@ -363,41 +358,6 @@ def check_extra_flags(answers: Answers) -> Iterable[Finding]:
         yield from extra_flag_findings(ex.path, convert, build)
     except (WizardError, OSError):
         return  # no such example / no builder: other rules say so
-
-
-def render_problem(answers: Answers) -> Optional[Finding]:
-    """The build command(s) cannot be rendered for this checkout's builder (``core.build.render_plan`` refuses: a
-    flag the builder does not have, a value it would refuse): blocking, since the build step stops on it. Nothing
-    to say while the checkout or the example folder is not there. Cached per example folder and answers."""
-    from .answers import checkout_dir
-
-    root, name = checkout_dir(answers), answers["model.example"]
-    if root is None or not name or not root.is_dir():
-        return None
-    from .. import models
-    from ..build import render_plan
-
-    try:
-        ex = models.find_example(root, name)
-    except (WizardError, OSError):
-        return None  # the example field's own check says so
-    out = work_path(answers, answers["build.output_dir"]) or Path("engines")
-    intent = build_intent(answers, model_dir=model_ref(answers) or "MODEL", output_dir=str(out))
-    cache_key = f"render-problem:{ex.path}:{intent!r}:{trtllm_version(answers)}"
-
-    def compute():
-        try:
-            render_plan(ex.path, intent, trtllm_version=trtllm_version(answers), gpu=gpu_facts(answers.ctx))
-        except WizardError as exc:
-            return (exc.problem, exc.fix)
-        return ()
-
-    hit = answers.ctx.fact(cache_key, compute)
-    if not hit:
-        return None
-    key = ("build.build_flags" if answers["build.build_flags"] else
-           "build.convert_flags" if answers["build.convert_flags"] else "model.example")
-    return error("build-cannot-render", f"the build command cannot be written: {hit[0]}", hit[1], key=key)
 
 
 def check_destination(answers: Answers) -> Iterable[Finding]:
