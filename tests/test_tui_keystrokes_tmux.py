@@ -112,7 +112,11 @@ def test_paste_after_ctrl_u_is_never_dropped(tmp_path):
             term.keys("C-u")
             term.paste(last)  # right after Ctrl+U, no delay
             term.wait_field("Work folder*", last)
+        # Tab to the next field and type at once: every key lands in the field Tab moved to
+        term.keys("Tab", "C-u", "my-checkout")
+        term.wait_field("Checkout folder*", "my-checkout")
         quit_and_wait(term, rc)
     finally:
         term.tmux("kill-server")
-    assert R.load_state(state).answers["checkout.work_dir"] == last
+    saved = R.load_state(state).answers
+    assert saved["checkout.work_dir"] == last and saved["checkout.dir"] == "my-checkout"

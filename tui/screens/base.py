@@ -199,6 +199,8 @@ class StepScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#back", Button).disabled = self.wizard.previous_step(self.STEP) is None
+        if self.SCROLL_BODY:  # cards above the fields grow and shrink as one types: the focused field stays in view
+            self.watch(self.query_one("#body"), "virtual_size", self._body_resized, init=False)
         self.safe_previews()
         self.refresh_next()
         if self._lazy_form:
@@ -227,6 +229,10 @@ class StepScreen(Screen):
                 self.call_after_refresh(self._show_focused)
                 return
         self.query_one("#next", Button).focus()
+
+    def _body_resized(self, _old=None, _new=None) -> None:
+        if self.focused is not None:
+            self.call_after_refresh(self._show_focused)
 
     def _show_focused(self) -> None:
         w = self.focused or self._first_field

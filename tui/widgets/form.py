@@ -48,6 +48,22 @@ class FieldInput(Input):
     bindings run in its own queue, in order with the characters."""
 
     async def _on_key(self, event: events.Key) -> None:
+        target = self.screen.focused if self.is_attached else None
+        if target is not None and target is not self:
+            # typed after a Tab that moved the focus on, but sent here before it moved: the field that has the
+            # focus now gets it (in order, like the user meant; has_focus itself follows a message later)
+            event.stop()
+            event.prevent_default()
+            if isinstance(target, Input):
+                target.post_message(events.Key(event.key, event.character))
+            else:
+                self.app.simulate_key(event.key)
+            return
+        if event.key in ("tab", "shift+tab"):  # in typing order too (as a binding it ran after the next keys)
+            event.stop()
+            event.prevent_default()
+            self.screen.focus_next() if event.key == "tab" else self.screen.focus_previous()
+            return
         if not event.is_printable:
             bindings = self._bindings.get_bindings_for_key(event.key) if event.key in self._bindings.key_to_bindings \
                 else []
@@ -166,7 +182,10 @@ class FieldRow(Vertical):
                     w.value = value
 
     def set_message(self, text: str, severity: str = "") -> None:
-        msg = self.query_one(".field-msg", Static)
+        try:
+            msg = self.query_one(".field-msg", Static)
+        except Exception:  # not composed yet (a check that lands while the form mounts): its on_mount revalidates
+            return
         msg.update(text)
         msg.set_class(severity == "error", "error")
         msg.set_class(severity == "warning", "warn")
@@ -306,7 +325,10 @@ class StepForm(Vertical):
             else:
                 row.set_message("")
         rest = [p for p in self.problems if p.key not in shown_keys]
-        box = self.query_one("#step-problems", Static)
+        try:
+            box = self.query_one("#step-problems", Static)
+        except Exception:  # still mounting: on_mount revalidates
+            return
         box.update("\n".join(("✗ " if p.blocking else "! ") + _tui(p.text()) for p in rest))
         box.set_class(any(p.blocking for p in rest), "error")
         box.set_class(bool(rest) and not any(p.blocking for p in rest), "warn")
