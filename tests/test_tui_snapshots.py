@@ -104,13 +104,7 @@ def test_screen(snap_compare, prep, screen):
     assert not missing, f"the {screen} screen does not say {missing}:\n{said['text']}"
 
 
-@pytest.mark.parametrize("screen", [
-    "environment",
-    pytest.param("environment-no-gpu", marks=pytest.mark.xfail(strict=True, reason=(
-        "product bug: with no LMI image/tensorrt-llm found the header says 'LMI 0.33.0 → Triton layout' above "
-        "text saying 0.33 loads the flat layout (its committed snapshot shows it); when fixed, drop this mark "
-        "and regenerate + read that snapshot"))),
-])
+@pytest.mark.parametrize("screen", ["environment", "environment-no-gpu"])  # (issue 13 item 1: the card follows the answers)
 def test_environment_layout_line_agrees_with_its_explanation(prep, screen):
     """The 'LMI target … → X layout' line and the sentence under it ('it loads the Y layout') name one layout."""
     import re
