@@ -48,7 +48,7 @@ def list_entries(dest: "str | Destination", *, endpoint_url: Optional[str] = Non
         for p in sorted(dest.path.iterdir(), key=lambda p: p.name):
             if p.is_dir():
                 pres.append(Entry(p.name + "/", is_prefix=True))
-            elif p.is_file() and not p.name.endswith(PARTIAL_SUFFIX):
+            elif p.is_file() and not p.name.endswith(PARTIAL_SUFFIX) and p.name != MARKER_NAME:  # as on S3
                 st = p.stat()
                 objs.append(Entry(p.name, st.st_size, datetime.fromtimestamp(st.st_mtime, timezone.utc)))
         return pres + objs
