@@ -800,9 +800,19 @@ def test_each_step_declares_every_answer_it_reads(remotes, hub, tmp_path, monkey
             monkeypatch.setattr(cls, meth, attributed(cls, meth))
 
     work = tmp_path / "work"
-    a = tutorial_recipe(remotes, work, "lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/baichuan-13b-chat/")
-    assert P.Pipeline(a, hf_endpoint=hub.endpoint).run().ok
-    assert P.Pipeline(a, hf_endpoint=hub.endpoint, resume=True).run().ok  # still_valid of every step
+    # the load test too: the djl-serving stand-in on PATH (tests/test_serve_step.py), staged in a temporary root
+    from tests.stand_ins.layout import install_console_script
+    from tests.test_serve_step import SERVE
+
+    install_console_script(tmp_path / "bin", "djl-serving", "djl_serving_standin.py", sys.executable)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_RECORD", str(tmp_path / "standin.json"))
+    serve = dict(SERVE, container_root=str(tmp_path / "opt-ml-model"))
+    a = tutorial_recipe(remotes, work, "lmi-llm/trtllm/0.5.0/baichuan-13b-tp2/baichuan-13b-chat/",
+                        **{"serve_test.enabled": True})
+    first = P.Pipeline(a, hf_endpoint=hub.endpoint, serve_options=serve).run()
+    assert first.ok and first.outputs["serve_test"]["ok"], (first.error, first.fix)
+    assert P.Pipeline(a, hf_endpoint=hub.endpoint, resume=True, serve_options=serve).run().ok  # still_valid
     P.plan_script(a)
     P.plan_script(_prebuilt_flat(tmp_path / "flat", "s3://lmi-llm/qwen/"))
     P.plan_script(S.Answers({"env.trtllm_version": "0.12.0", "model.source": "meta-llama/Llama-2-7b-hf",
@@ -810,6 +820,7 @@ def test_each_step_declares_every_answer_it_reads(remotes, hub, tmp_path, monkey
                              "destination.uri": "s3://lmi-llm/llama/tensorrt_llm/"},
                             ctx=S.Context(installed_trtllm=None, gpus=[])))
     assert {"build.tp", "build.output_dir", "model.example"} <= seen["build"]  # the recorder sees real reads
+    assert {"serve_test.prompt", "serve_test.timeout", "build.dtype"} <= seen["serve_test"]
 
     secret = {k for k, f in S.FIELDS.items() if f.kind is S.Kind.SECRET}
     undeclared = {}

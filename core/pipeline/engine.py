@@ -5,7 +5,8 @@ Order (steps that do not apply to the answers are left out; one module each unde
     environment → checkout → build (or LMI's AOT partition, or a prebuilt engine folder)
       → assemble (Triton layout: triton_model_repo/tensorrt_llm/ with the engines in 1/)
       → config (Triton layout: config.pbtxt filled like fill_template.py, decoupled, engine path, review)
-      → tokenizer → publish (S3 or a local folder) → lmi (the three LMI configurations) → final (tree, listing)
+      → tokenizer → serve_test (when enabled: LMI's own server loads what will be uploaded, one prompt)
+      → publish (S3 or a local folder) → lmi (the three LMI configurations) → final (tree, listing)
 
 Each step is a :class:`~.steps.PipelineStep` with ``plan(answers, ctx) -> list[str]`` (shell lines for
 ``lmi-wizard plan``), ``run(answers, ctx, progress, cancel) -> StepResult`` and
@@ -62,7 +63,7 @@ class Pipeline:
     def __init__(self, answers: Answers, *, work_dir: str | os.PathLike | None = None, force: bool = False,
                  resume: bool = False, python: str = "python3", trtllm_build: Iterable[str] = ("trtllm-build",),
                  hf_endpoint: str | None = None, s3_endpoint: str | None = None,
-                 recipe_source: str | None = None) -> None:
+                 recipe_source: str | None = None, serve_options: dict | None = None) -> None:
         self.answers = answers
         if work_dir is not None:
             answers["checkout.work_dir"] = str(Path(os.path.expanduser(os.fspath(work_dir))).absolute())
@@ -77,7 +78,7 @@ class Pipeline:
                               trtllm_build=tuple(trtllm_build),
                               redact=Redactor(answers.secret_values()),
                               hf_endpoint=hf_endpoint or os.environ.get("HF_ENDPOINT") or None,
-                              s3_endpoint=s3_endpoint)
+                              s3_endpoint=s3_endpoint, serve_options=dict(serve_options or {}))
         self.steps: list[PipelineStep] = [cls() for cls in STEP_CLASSES if cls().applies(answers)]
 
     # ---- plan --------------------------------------------------------------------------------------

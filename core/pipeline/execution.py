@@ -120,18 +120,19 @@ class StepRunner:
     def _record(self, i: int, step: PipelineStep, inputs: str, result: StepResult, seconds: float) -> None:
         ctx, rep = self.ctx, self.reports[i]
         rep.elapsed = seconds
-        rep.status, rep.summary, rep.notes = "done", ctx.redact(result.summary), [ctx.redact(n) for n in result.notes]
+        status = "skipped" if result.skipped else "done"  # skipped: nothing done, the summary says why
+        rep.status, rep.summary, rep.notes = status, ctx.redact(result.summary), [ctx.redact(n) for n in result.notes]
         ctx.outputs.update(result.outputs)
         ctx.digests[step.name] = result.digest
-        self.state["steps"][step.name] = {"status": "done", "started": self.state["steps"][step.name]["started"],
+        self.state["steps"][step.name] = {"status": status, "started": self.state["steps"][step.name]["started"],
                                           "finished": now(), "elapsed": round(rep.elapsed, 3), "inputs": inputs,
                                           "digest": result.digest, "outputs": result.outputs,
                                           "files": result.files, "summary": rep.summary, "notes": rep.notes}
         self.pipe._save_state(self.state)
-        self.log.write(step.name, f"done in {rep.elapsed:.1f} s: {rep.summary}")
+        self.log.write(step.name, f"{status} in {rep.elapsed:.1f} s: {rep.summary}")
         for n in rep.notes:
             self.log.write(step.name, f"note: {n}")
-        self.event(i, step, "done", f"{step.title}: {rep.summary}", seconds=rep.elapsed, summary=rep.summary,
+        self.event(i, step, status, f"{step.title}: {rep.summary}", seconds=rep.elapsed, summary=rep.summary,
                    notes=rep.notes)
 
     def cancelled(self, exc: Cancelled) -> None:

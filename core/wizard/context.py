@@ -23,6 +23,9 @@ class Context:
     Front ends and tests may set facts up front (``Context(installed_trtllm="0.12.0", gpu_count=2)``);
     otherwise the core detection modules are asked on first use. Every lookup tolerates a missing module or
     a failed detection (the answer is then ``None`` and the fields fall back to plain defaults).
+
+    ``Context(wizard=True)`` is the interactive wizard's (``core.wizard.session.Session``): some defaults follow
+    the machine there and not in a recipe (the load test: :meth:`serve_test_default`).
     """
 
     def __init__(self, **facts: Any) -> None:
@@ -104,6 +107,22 @@ class Context:
             if mem:
                 return int(mem)
         return None
+
+    # --- the load test (core/serve) ------------------------------------------------------------------
+    @property
+    def djl_serving(self) -> Optional[str]:
+        """The djl-serving executable (``core.serve.find_djl_serving``: the LMI image's server), or None."""
+        return self.fact("djl_serving", _detect_djl_serving)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether this is the interactive wizard's context (``Context(wizard=True)``), not a recipe's."""
+        return bool(self._facts.get("wizard"))
+
+    def serve_test_default(self) -> bool:
+        """The load test's default: on in the wizard when djl-serving is found and GPUs are visible; off in
+        recipes (a recipe runs the load test only when it says so)."""
+        return self.interactive and (self.gpu_count or 0) > 0 and self.djl_serving is not None
 
     # --- the model (core/models.py) --------------------------------------------------------------
     def model_config(self, source: str | None, *, fetch: bool = False, endpoint: str | None = None,
@@ -228,6 +247,12 @@ def _detect_gpus() -> Optional[list]:
 
     state = gpu.detect_gpus()
     return list(state.gpus) if state.available else []
+
+
+def _detect_djl_serving() -> Optional[str]:
+    from ..serve.server import find_djl_serving
+
+    return find_djl_serving()
 
 
 def _list_examples(checkout: Path) -> list[str]:

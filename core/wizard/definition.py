@@ -26,6 +26,7 @@ from . import rules as R
 from .answers import (Answers, build_method, builds_here, checkout_dir, examples_for, is_triton, model_ref,
                       not_prebuilt, suggest_fix, tag_for_version, trtllm_version, uses_backend_repo, work_path)
 from .schema import Choice, Field, FieldError, Kind, Step
+from ..serve.loadtest import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, DEFAULT_TIMEOUT
 
 __all__ = ["STEPS", "FIELDS", "MODEL_SECTIONS", "start_new_model", "derived_findings", "BUILD_FLAG_KEYS", "cli_argv", "step", "field", "steps_for", "check_field", "validate_field", "validate_step",
            "validate_all"]
@@ -265,6 +266,28 @@ TRITON = Step(
     visible_if=is_triton,
 )
 
+def _serve_test_on(answers: Answers) -> bool:
+    return bool(answers["serve_test.enabled"])
+
+
+#: the load test before publish (core.serve; the pipeline's serve_test step), shown with the destination
+SERVE_TEST_FIELDS = (
+    Field("serve_test.enabled", "Load test before publish", Kind.BOOL,
+          "Start LMI's own server (djl-serving, in the LMI image) on what was built, exactly as it will be "
+          "uploaded, send one prompt and stop it, before the upload: a model LMI would not load stops the run "
+          "with the reason. On by default in the wizard when djl-serving is found and GPUs are visible; off by "
+          "default in recipes. Where djl-serving is absent the step is skipped with one line.",
+          default=lambda a: a.ctx.serve_test_default(), advanced=True, pin=bool),
+    Field("serve_test.prompt", "Load test prompt", Kind.TEXT, "The one prompt sent to the loaded model.",
+          default=DEFAULT_PROMPT, required=True, advanced=True, visible_if=_serve_test_on,
+          placeholder=DEFAULT_PROMPT),
+    Field("serve_test.max_new_tokens", "Load test new tokens", Kind.INT, "Tokens the prompt asks for.",
+          default=DEFAULT_MAX_NEW_TOKENS, minimum=1, maximum=4096, advanced=True, visible_if=_serve_test_on),
+    Field("serve_test.timeout", "Load test timeout (s)", Kind.FLOAT,
+          "Seconds to wait for the model to load (the LMI image's own MODEL_LOADING_TIMEOUT is 1200).",
+          default=DEFAULT_TIMEOUT, minimum=1, advanced=True, visible_if=_serve_test_on),
+)
+
 DESTINATION = Step(
     "destination", "Tokenizer & destination",
     "The tokenizer files from the hub (the tutorial's *.json, *.txt, *.model, widened to custom code and "
@@ -300,6 +323,7 @@ DESTINATION = Step(
         Field("lmi.output_dir", "LMI configs folder", Kind.PATH,
               "Where serving.properties and the environment file are written, relative to the work folder.",
               default="lmi-configs", advanced=True, validator=R.validate_out_folder),
+        *SERVE_TEST_FIELDS,
     ),
     checks=R.check_destination,
 )

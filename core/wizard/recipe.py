@@ -368,7 +368,7 @@ def dumps_recipe(answers: Answers, *, include_defaults: bool = True, comments: b
                 if not include_defaults:
                     continue
                 v, commented = explicit[f.key], True
-            elif f.key in explicit or (pin and f.pin and f.key in resolved):
+            elif f.key in explicit or (pin and f.key in resolved and f.pins(resolved[f.key])):
                 v, commented = (explicit[f.key] if f.key in explicit else resolved[f.key]), False
             elif include_defaults and f.key in resolved:
                 v, commented = resolved[f.key], True

@@ -242,7 +242,8 @@ class Field:
     minimum: Optional[float] = None
     maximum: Optional[float] = None
     strict_choices: bool = True  # False: the choices are suggestions, any text goes
-    pin: bool = False  # a recipe always writes this value, defaulted or not (it describes the machine)
+    pin: Any = False  # a recipe always writes this value, defaulted or not (it describes the machine); or a
+    # callable(value) -> bool: written when it says so (the load test: only when on, since recipes default to off)
     flag: Optional[str] = None  # its command-line spelling in the field-backed verbs, e.g. "--tp"
     #: the answers its default is derived from: while not set by hand it follows them (``Answers.is_derived``)
     derived_from: tuple[str, ...] = ()
@@ -265,6 +266,10 @@ class Field:
         return self.kind is not Kind.SECRET
 
     # -- dynamic parts -----------------------------------------------------------------------
+    def pins(self, value: Any) -> bool:
+        """Whether a recipe writes ``value`` even when it is the default (:attr:`pin`)."""
+        return bool(self.pin(value)) if callable(self.pin) else bool(self.pin)
+
     def default_for(self, answers: "Answers") -> Any:
         if self.kind is Kind.SECRET:
             return os.environ.get(self.env) if self.env else None

@@ -35,7 +35,7 @@ class Session:
     def __init__(self, *, state_path: str | os.PathLike | None = None, environment: Any = None,
                  pipeline_options: dict | None = None,
                  pipeline_factory: Optional[Callable[..., Any]] = None) -> None:
-        self.ctx = Context()
+        self.ctx = Context(wizard=True)  # the wizard's defaults (the load test follows the machine)
         self.environment = None
         self.pipeline_options = dict(pipeline_options or {})  # python, trtllm_build, endpoints (tests)
         self.pipeline_factory = pipeline_factory

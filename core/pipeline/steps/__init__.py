@@ -12,11 +12,12 @@ from .environment import EnvironmentStep
 from .final import FinalStep
 from .lmi import LmiStep
 from .publish import PublishStep, s3_client
+from .serve_test import ServeTestStep
 from .tokenizer import TokenizerStep
 
-STEP_CLASSES = (EnvironmentStep, CheckoutStep, BuildStep, AssembleStep, ConfigStep, TokenizerStep, PublishStep,
-                LmiStep, FinalStep)
+STEP_CLASSES = (EnvironmentStep, CheckoutStep, BuildStep, AssembleStep, ConfigStep, TokenizerStep, ServeTestStep,
+                PublishStep, LmiStep, FinalStep)
 
 __all__ = ["STEP_CLASSES", "PipelineStep", "RunContext", "StepResult", "EnvironmentStep", "CheckoutStep", "BuildStep",
-           "AssembleStep", "ConfigStep", "TokenizerStep", "PublishStep", "LmiStep", "FinalStep", "s3_client", "q",
+           "AssembleStep", "ConfigStep", "TokenizerStep", "ServeTestStep", "PublishStep", "LmiStep", "FinalStep", "s3_client", "q",
            "LMI_PYTHON"]

@@ -34,6 +34,7 @@ class StepResult:
     files: list[dict] = field(default_factory=list)
     summary: str = ""
     notes: list[str] = field(default_factory=list)
+    skipped: bool = False  # nothing was done (the summary says why, in one line): reported as skipped, redone next run
 
     @property
     def digest(self) -> str:
@@ -60,6 +61,7 @@ class RunContext:
     hf_endpoint: Optional[str] = None
     s3_endpoint: Optional[str] = None
     owned: bool = False  # set per step: an earlier run of this work folder made this step's outputs
+    serve_options: dict = field(default_factory=dict)  # core.serve.ServeOptions fields for the load test (tests)
 
     def path(self, value: str | os.PathLike | None) -> Optional[Path]:
         return work_path(self.answers, value)

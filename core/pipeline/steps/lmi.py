@@ -32,26 +32,37 @@ def trust_lines(la, tokenizer_dir: Path, out: Path) -> list[str]:
             shlex.join(argv)]
 
 
+#: the answers :func:`lmi_answers` reads (the LMI step's and the load test's resume inputs)
+LMI_ANSWER_READS = frozenset({"build.dtype", "build.engine_dir", "build.max_batch_size", "build.method",
+                              "build.output_dir", "build.pp", "build.tp", "checkout.work_dir", "destination",
+                              "env.lmi_layout", "env.lmi_version", "env.trtllm_version", "lmi", "model.source",
+                              "tokenizer.source"})
+
+
+def lmi_answers(a, ctx):
+    """The LMI answers of this run (``core.lmi.LmiAnswers``): what the LMI step writes for publish and what the
+    load test (serve_test step) gives djl-serving — one derivation. Before publish the model_id is the one the
+    destination predicts (the load test drops it: djl-serving loads the local folder)."""
+    from ... import lmi
+
+    engine_dir = Path(ctx.outputs.get("engine_copy") or ctx.outputs.get("engine_dir") or
+                      ctx.paths.build_output_dir)
+    model_id = ctx.outputs.get("model_id") or lmi_model_id(a) or "s3://bucket/prefix/"
+    kw = {"lmi_version": a["env.lmi_version"]}
+    if build_method(a) != "prebuilt":
+        kw["dtype"] = a["build.dtype"]
+    return lmi.answers_from_engine(model_id, engine_dir, layout=resolve_layout(a),
+                                   tokenizer_dir=ctx.outputs.get("tokenizer_dir"),
+                                   max_rolling_batch_size=a["lmi.max_rolling_batch_size"], **kw)
+
+
 class LmiStep(PipelineStep):
     name, title = "lmi", "LMI configurations"
-    reads = frozenset({"build.dtype", "build.engine_dir", "build.max_batch_size", "build.method", "build.output_dir",
-                       "build.pp", "build.tp", "checkout.work_dir", "destination", "env.lmi_layout",
-                       "env.lmi_version", "env.trtllm_version", "lmi", "model.name", "model.source", "tokenizer.source",
-                       "triton.repo_dir"})
+    reads = LMI_ANSWER_READS | {"model.name", "triton.repo_dir"}  # (+ the plan's model folder)
     uses = ("publish", "tokenizer")
 
     def _answers(self, a, ctx):
-        from ... import lmi
-
-        engine_dir = Path(ctx.outputs.get("engine_copy") or ctx.outputs.get("engine_dir") or
-                          ctx.paths.build_output_dir)
-        model_id = ctx.outputs.get("model_id") or lmi_model_id(a) or "s3://bucket/prefix/"
-        kw = {"lmi_version": a["env.lmi_version"]}
-        if build_method(a) != "prebuilt":
-            kw["dtype"] = a["build.dtype"]
-        return lmi.answers_from_engine(model_id, engine_dir, layout=resolve_layout(a),
-                                       tokenizer_dir=ctx.outputs.get("tokenizer_dir"),
-                                       max_rolling_batch_size=a["lmi.max_rolling_batch_size"], **kw)
+        return lmi_answers(a, ctx)
 
     def plan(self, a, ctx):
         from ... import lmi
