@@ -242,3 +242,93 @@ def test_fields_come_from_the_schema_for_every_front_end():
     assert "# timeout = 1200.0" in tmpl
     # the wizard's session context is the one whose default follows the machine
     assert Session(state_path="/nonexistent/state.toml").ctx.interactive
+
+
+# ------------------------------------------------------------------------------------------- the Textual front end
+def test_wizard_runs_it_by_default_here_and_done_shows_the_answer(tmp_path, djl):
+    """The wizard on a machine with GPUs (stand-in NVML) and djl-serving (the stand-in on PATH): the load test is
+    on without being asked, the Run screen lists it with djl-serving's log as its own section, and Done shows
+    the ready time, latency, tokens/s and the answer."""
+    from textual.widgets import DataTable, Static
+
+    from lmi_wizard.tui.app import WizardApp
+    from tests.test_tui_support import async_test, environment_report
+
+    a = prebuilt_flat(tmp_path, "published/qwen", serve="")  # nothing said about the load test
+    assert not a.is_set("serve_test.enabled")
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "run", None, state))
+
+    @async_test
+    async def body():
+        import asyncio
+        import time
+
+        app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.21.0rc1"),
+                        start_at="run", pipeline_options={"serve_options": SERVE})
+        async with app.run_test(size=(100, 32)) as pilot:
+            end = time.monotonic() + 60
+            while app.screen.running or app.screen.report is None:
+                assert time.monotonic() < end, "the run did not finish"
+                await pilot.pause(0.05)
+            rep = app.screen.report
+            assert rep.ok, (rep.error, rep.fix)
+            table = app.screen.query_one("#run-steps", DataTable)
+            rows = [tuple(table.get_row_at(i)[:2]) for i in range(table.row_count)]
+            titles = [t for _, t in rows]
+            assert ("✓", "Load test (djl-serving)") in rows
+            assert titles.index("Load test (djl-serving)") == titles.index("Publish") - 1
+            await pilot.pause(0.3)
+            lines = list(app.screen.query_one("#run-log").log_widget.lines)
+            head = lines.index("── djl-serving log ──")
+            assert any("API bind to" in ln for ln in lines[head:])
+            await pilot.press("ctrl+n")
+            await asyncio.sleep(0)
+            await pilot.pause(0.3)
+            assert type(app.screen).__name__ == "DoneScreen"
+            text = str(app.screen.query_one("#done-summary", Static).render())
+            assert "load test: LMI loaded the model, ready in" in text and "tokens/s" in text
+            assert "answer: w0 w1" in text
+    body()
+
+
+def test_destination_screen_renders_the_fields_from_the_schema(tmp_path, djl):
+    """The Tokenizer & destination screen's advanced settings: the load test switch (on here: GPUs and
+    djl-serving), its prompt/tokens/timeout shown only while it is on."""
+    from lmi_wizard.tui.app import WizardApp
+    from tests.test_tui_support import async_test, environment_report
+
+    a = prebuilt_flat(tmp_path, "published/qwen", serve="")
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, "destination", None, state))
+
+    @async_test
+    async def body():
+        app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.21.0rc1"),
+                        start_at="destination")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.pause(0.3)
+            q = app.screen.query_one
+            assert not q("#row-serve_test--enabled").display  # advanced: hidden until asked for
+            q("#advanced-toggle").toggle()
+            await pilot.pause(0.3)
+            assert q("#row-serve_test--enabled").display and q("#f-serve_test--enabled").value is True
+            assert q("#row-serve_test--prompt").display and q("#row-serve_test--timeout").display
+            q("#f-serve_test--enabled").toggle()
+            await pilot.pause(0.3)
+            assert not q("#row-serve_test--prompt").display
+            assert app.answers["serve_test.enabled"] is False and app.answers.is_set("serve_test.enabled")
+    body()
+
+
+def test_done_lines_from_the_report_outputs():
+    from lmi_wizard.core.serve import done_lines
+
+    assert done_lines(None) == [] and done_lines({}) == []
+    assert done_lines({"ok": False, "status": "skipped"}) == ["load test: skipped (djl-serving not found here)"]
+    ok = {"ok": True, "status": "ok", "ready_s": 61.234, "latency_s": 1.5, "tokens_per_s": 21.33,
+          "text": " Deep learning\nis a", "model_dir": "/m"}
+    assert done_lines(ok) == ["load test: LMI loaded the model, ready in 61.2 s, answered in 1.50 s, 21.33 tokens/s",
+                              "answer: Deep learning is a"]
+    del ok["tokens_per_s"]  # the answer did not say how many tokens
+    assert done_lines(ok)[0].endswith("answered in 1.50 s")

@@ -212,6 +212,10 @@ class PlainWizard:
         self.say(out.get("tree", ""))
         self.say(out.get("listing", ""))
         self.say(f"LMI model_id: {report.model_id}\nlog: {report.log_path}\nrecipe: {report.recipe_path}")
+        from lmi_wizard.core.serve import done_lines
+
+        for line in done_lines(out.get("serve_test")):
+            self.say(line)
         for title, text in lmi_configs(out):
             self.say(f"\n-- {title} --\n{text.rstrip()}")
         return 0

@@ -6,8 +6,8 @@ the GPU memory through NVML, ``loadtest.serve_test`` runs it all, ``report`` ren
 """
 
 from .loadtest import DEFAULT_GRACE, DEFAULT_TIMEOUT, ServeOptions, ServeResult, resolve_model, serve_test
-from .report import render_human, summary_line
+from .report import done_lines, render_human, summary_line
 from .server import WHERE_IT_RUNS, find_djl_serving
 
-__all__ = ["serve_test", "ServeOptions", "ServeResult", "resolve_model", "render_human", "summary_line",
+__all__ = ["serve_test", "ServeOptions", "ServeResult", "resolve_model", "render_human", "summary_line", "done_lines",
            "find_djl_serving", "WHERE_IT_RUNS", "DEFAULT_TIMEOUT", "DEFAULT_GRACE"]

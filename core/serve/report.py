@@ -36,3 +36,22 @@ def render_human(res: ServeResult) -> str:
     for n in res.notes:
         lines.append(f"  note: {n}")
     return "\n".join(lines)
+
+
+def done_lines(doc: dict | None) -> list[str]:
+    """What Done shows of the load test, from the run report's ``outputs["serve_test"]`` (:meth:`ServeResult.to_json`
+    plus ``model_dir``): ready time, latency, tokens/s when known and the generated text. ``[]`` when it did not
+    run."""
+    if not doc:
+        return []
+    if doc.get("status") == "skipped":
+        return ["load test: skipped (djl-serving not found here)"]
+    if not doc.get("ok"):
+        return [f"load test: failed — {doc.get('error')}"]
+    parts = [f"ready in {doc['ready_s']:.1f} s" if doc.get("ready_s") is not None else None,
+             f"answered in {doc['latency_s']:.2f} s" if doc.get("latency_s") is not None else None,
+             f"{doc['tokens_per_s']:g} tokens/s" if doc.get("tokens_per_s") is not None else None]
+    lines = ["load test: LMI loaded the model, " + ", ".join(p for p in parts if p)]
+    if doc.get("text") is not None:
+        lines.append("answer: " + " ".join(str(doc["text"]).split()))
+    return lines

@@ -1,5 +1,6 @@
 """Step 9 — Done: the final tree, the destination listing (S3 or local) in a table, the three LMI
-configurations, and where the log and the recipe were saved — all from ``core.pipeline``'s RunReport."""
+configurations, where the log and the recipe were saved, and the load test's result when it ran (ready time,
+latency, tokens/s, the answer) — all from ``core.pipeline``'s RunReport."""
 
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ class DoneScreen(StepScreen):
                          id="done-summary")
             return
         out = rep.outputs
+        from lmi_wizard.core.serve import done_lines  # the load test: ready time, latency, tokens/s, the text
+
+        serve = "".join(f"\n{escape(ln)}" for ln in done_lines(out.get("serve_test")))
         yield Static(f"[$success]✓[/] LMI model_id [b]{escape(str(rep.model_id))}[/b]\n"
-                     f"log     {escape(rep.log_path)}\nrecipe  {escape(str(rep.recipe_path))}",
+                     f"log     {escape(rep.log_path)}\nrecipe  {escape(str(rep.recipe_path))}{serve}",
                      id="done-summary", classes="card")
         with TabbedContent(id="done-tabs"):
             with TabPane("Listing", id="tab-listing"):

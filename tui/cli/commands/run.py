@@ -69,6 +69,10 @@ def run(args) -> int:
         if report.ok:
             print("", file=out)
             print(f"LMI model_id: {report.model_id}", file=out)
+            from lmi_wizard.core.serve import done_lines
+
+            for line in done_lines(report.outputs.get("serve_test")):
+                print(line, file=out)
             if report.outputs.get("tree"):
                 print(report.outputs["tree"], file=out)
             if report.outputs.get("listing"):
