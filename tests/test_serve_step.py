@@ -49,6 +49,11 @@ def djl(tmp_path, monkeypatch):
 
 def prebuilt_flat(tmp_path: Path, uri: str, serve: str = "enabled = true", extra: str = "") -> S.Answers:
     """A prebuilt flat engine folder (trtllm-build output, TP 1) + a local tokenizer folder, to ``uri``."""
+    return R.loads_recipe(flat_text(tmp_path, uri, serve, extra), ctx=S.Context(installed_trtllm=None, gpus=[]))
+
+
+def flat_text(tmp_path: Path, uri: str, serve: str = "enabled = true", extra: str = "") -> str:
+    """The recipe of :func:`prebuilt_flat` (its engine and tokenizer folders made under ``tmp_path``)."""
     edir = tmp_path / "engines"
     edir.mkdir(parents=True, exist_ok=True)
     (edir / "rank0.engine").write_bytes(b"E" * 100)
@@ -62,7 +67,7 @@ def prebuilt_flat(tmp_path: Path, uri: str, serve: str = "enabled = true", extra
         for name, data in qwen_repo().files.items():
             (tok / name).parent.mkdir(parents=True, exist_ok=True)
             (tok / name).write_bytes(data)
-    return R.loads_recipe(f'''
+    return f'''
 [env]
 trtllm_version = "0.21.0rc1"
 [checkout]
@@ -79,7 +84,7 @@ uri = "{uri}"
 {extra}
 [serve_test]
 {serve}
-''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+'''
 
 
 def s3_recipe(tmp_path, s3, serve="enabled = true\nprompt = \"Hello there\"\nmax_new_tokens = 4") -> S.Answers:
@@ -165,8 +170,23 @@ def test_absent_djl_serving_is_one_skipped_line_then_publish(tmp_path, monkeypat
     lines = [e for e in events if getattr(e, "step", None) == "serve_test"]
     assert [(e.status, "\n" in e.message) for e in lines if isinstance(e, StepEvent)] == [("running", False),
                                                                                          ("skipped", False)]
+    assert lines[-1].message.startswith("Load test (djl-serving): skipped — djl-serving not found")
     assert not [e for e in lines if not isinstance(e, StepEvent)]  # nothing else was said or run
     assert (tmp_path / "work" / "published" / "qwen" / "rank0.engine").is_file()  # published all the same
+
+
+def test_run_verb_says_the_skip_in_one_line(tmp_path, monkeypatch, capsys):
+    from lmi_wizard.tui.cli import main as cli
+
+    if any(os.access(c, os.X_OK) for c in DEFAULT_COMMANDS if c.startswith("/")):
+        pytest.skip("this machine has djl-serving")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(flat_text(tmp_path, "published/qwen"))
+    assert cli.main(["run", str(recipe)]) == 0
+    out = capsys.readouterr().out
+    line, = [ln for ln in out.splitlines() if "serve_test:" in ln and "skipped" in ln]
+    assert "skipped — djl-serving not found" in line and "still valid" not in line
 
 
 def test_resume_skips_it_until_the_model_folder_changes(tmp_path, djl):
@@ -174,11 +194,22 @@ def test_resume_skips_it_until_the_model_folder_changes(tmp_path, djl):
     assert P.Pipeline(a, serve_options=SERVE).run().ok
     again = P.Pipeline(a, serve_options=SERVE, resume=True).run()
     assert {s.name: s.status for s in again.steps}["serve_test"] == "skipped"
+    # another destination is published again, but loads the same folder: no second load test
+    a["destination.uri"] = "published/qwen-2"
+    moved = P.Pipeline(a, serve_options=SERVE, resume=True).run()
+    assert {s.name: s.status for s in moved.steps}["serve_test"] == "skipped" and moved.ok
+    assert {s.name: s.status for s in moved.steps}["publish"] == "done"
     # a file added to the model folder (it would be uploaded): the load test is redone
     (tmp_path / "engines" / "generation_config.json").write_text("{}")
     djl.rec.unlink()
     third = P.Pipeline(a, serve_options=SERVE, resume=True).run()
     assert third.ok and {s.name: s.status for s in third.steps}["serve_test"] == "done" and djl.rec.exists()
+    # its own answers are its inputs: another prompt is another load test
+    djl.rec.unlink()
+    a["serve_test.prompt"] = "Another one"
+    fourth = P.Pipeline(a, serve_options=SERVE, resume=True).run()
+    assert {s.name: s.status for s in fourth.steps}["serve_test"] == "done"
+    assert djl.read()["request"]["inputs"] == "Another one"
 
 
 def test_disabled_is_not_in_the_run(tmp_path):

@@ -132,8 +132,8 @@ class StepRunner:
         self.log.write(step.name, f"{status} in {rep.elapsed:.1f} s: {rep.summary}")
         for n in rep.notes:
             self.log.write(step.name, f"note: {n}")
-        self.event(i, step, status, f"{step.title}: {rep.summary}", seconds=rep.elapsed, summary=rep.summary,
-                   notes=rep.notes)
+        self.event(i, step, status, f"{step.title}: {'skipped — ' if result.skipped else ''}{rep.summary}",
+                   seconds=rep.elapsed, summary=rep.summary, notes=rep.notes)
 
     def cancelled(self, exc: Cancelled) -> None:
         names = [r.name for r in self.reports]

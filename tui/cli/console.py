@@ -74,7 +74,9 @@ class ConsoleProgress:
             for n in ev.notes:
                 self._line(f"      note: {n}")
         elif ev.status == "skipped":
-            self._line(f"{pos} {ev.step}: skipped (still valid) — {ev.summary}")
+            # a resumed run's still-valid step, or a step with nothing to do here (its summary says why)
+            why = " (still valid)" if ev.message.endswith("still valid, skipped") else ""
+            self._line(f"{pos} {ev.step}: skipped{why} — {ev.summary}")
         elif ev.status == "failed":
             fix = f" — fix: {ev.fix}" if ev.fix else ""
             self._line(f"{pos} {ev.step}: FAILED: {ev.error or ev.message}{fix}")

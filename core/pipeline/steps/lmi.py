@@ -39,15 +39,15 @@ LMI_ANSWER_READS = frozenset({"build.dtype", "build.engine_dir", "build.max_batc
                               "tokenizer.source"})
 
 
-def lmi_answers(a, ctx):
+def lmi_answers(a, ctx, model_id: str | None = None):
     """The LMI answers of this run (``core.lmi.LmiAnswers``): what the LMI step writes for publish and what the
-    load test (serve_test step) gives djl-serving — one derivation. Before publish the model_id is the one the
-    destination predicts (the load test drops it: djl-serving loads the local folder)."""
+    load test (serve_test step) gives djl-serving — one derivation. ``model_id``: the published one by default
+    (the load test gives the local model folder: djl-serving loads it, and the destination is no input of it)."""
     from ... import lmi
 
     engine_dir = Path(ctx.outputs.get("engine_copy") or ctx.outputs.get("engine_dir") or
                       ctx.paths.build_output_dir)
-    model_id = ctx.outputs.get("model_id") or lmi_model_id(a) or "s3://bucket/prefix/"
+    model_id = model_id or ctx.outputs.get("model_id") or lmi_model_id(a) or "s3://bucket/prefix/"
     kw = {"lmi_version": a["env.lmi_version"]}
     if build_method(a) != "prebuilt":
         kw["dtype"] = a["build.dtype"]

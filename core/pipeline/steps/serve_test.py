@@ -23,6 +23,9 @@ from ..state import file_record
 from .base import PipelineStep, StepResult, q
 from .lmi import LMI_ANSWER_READS, lmi_answers
 
+#: the one line of a run where djl-serving is absent (the step is then skipped)
+NOT_HERE = ("djl-serving not found: it is part of the LMI container image (/usr/bin/djl-serving) — run the wizard "
+            "inside the LMI image you deploy to for the load test before publish")
 LOG_SECTION = "djl-serving"  # the log section of djl-serving's own lines (run.log: [serve_test:djl-serving])
 
 
@@ -43,7 +46,7 @@ def _model_files(folder: Path) -> list[Path]:
 
 class ServeTestStep(PipelineStep):
     name, title = "serve_test", "Load test (djl-serving)"
-    reads = LMI_ANSWER_READS | {"serve_test", "model.name", "triton.repo_dir"}
+    reads = (LMI_ANSWER_READS - {"destination"}) | {"serve_test", "model.name", "triton.repo_dir"}
     uses = ("build", "assemble", "config", "tokenizer")
 
     def applies(self, a) -> bool:
@@ -59,14 +62,14 @@ class ServeTestStep(PipelineStep):
                                   max_new_tokens=int(a["serve_test.max_new_tokens"] or 1), **kw)
 
     def plan(self, a, ctx):
-        from ...serve.server import DEFAULT_COMMANDS, WHERE_IT_RUNS
+        from ...serve.server import DEFAULT_COMMANDS
 
         o = self._options(a, ctx)
         argv = ["lmi-wizard", "serve-test", str(ctx.paths.model_dir)]
         if a["env.lmi_version"]:
             argv += ["--lmi-version", a["env.lmi_version"]]
         argv += ["--timeout", f"{o.timeout:g}", "--prompt", o.prompt, "--max-new-tokens", str(o.max_new_tokens)]
-        skipped = f"load test skipped: djl-serving not found — {WHERE_IT_RUNS}"
+        skipped = f"load test skipped: {NOT_HERE}"
         return ["# LMI's own server loads the folder exactly as it will be uploaded, answers one prompt and is "
                 "stopped; a model that does not load stops here, before the upload",
                 f"if command -v {' '.join(q(c) for c in DEFAULT_COMMANDS)} >/dev/null 2>&1; then",
@@ -81,9 +84,7 @@ class ServeTestStep(PipelineStep):
         opts = self._options(a, ctx)
         model = ctx.paths.model_dir
         if serve.find_djl_serving(opts.djl_serving) is None:  # one line, nothing else runs
-            what = f"{opts.djl_serving} not found" if opts.djl_serving else "djl-serving not found"
-            return StepResult({"serve_test": {"ok": False, "status": "skipped"}}, [],
-                              f"load test skipped: {what} — {serve.WHERE_IT_RUNS}", skipped=True)
+            return StepResult({"serve_test": {"ok": False, "status": "skipped"}}, [], NOT_HERE, skipped=True)
         lines = {"n": 0}
 
         def sub(ev: Progress) -> None:
@@ -97,16 +98,17 @@ class ServeTestStep(PipelineStep):
                               {**(ev.extra or {}), "step": LOG_SECTION})
             progress(ev)
 
+        answers = lmi_answers(a, ctx, str(model))  # the LMI step's options, the local folder as model_id
         try:
             res = serve.serve_test(model, layout=resolve_layout(a), lmi_version=a["env.lmi_version"],
-                                   answers=lmi_answers(a, ctx), options=opts, progress=sub, cancel=cancel)
+                                   answers=answers, options=opts, progress=sub, cancel=cancel)
         finally:
             if lines["n"] and progress is not None:
                 progress(Progress(self.name, f"── end of {LOG_SECTION} log ({lines['n']} lines; run.log keeps "
                                              f"them under [{self.name}:{LOG_SECTION}])"))
         doc = dict(res.to_json(), model_dir=str(model))
         if res.status == "skipped":  # (found above, gone since)
-            return StepResult({"serve_test": doc}, [], serve.summary_line(res) + f" — {res.fix}", skipped=True)
+            return StepResult({"serve_test": doc}, [], NOT_HERE, skipped=True)
         if not res.ok:
             raise WizardError(f"{serve.summary_line(res)} (nothing was uploaded)",
                               res.fix or "read djl-serving's log above")
