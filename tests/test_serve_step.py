@@ -283,7 +283,7 @@ def test_wizard_runs_it_by_default_here_and_done_shows_the_answer(tmp_path, djl)
     from textual.widgets import DataTable, Static
 
     from lmi_wizard.tui.app import WizardApp
-    from tests.test_tui_support import async_test, environment_report
+    from tests.support.tui import async_test, environment_report
 
     a = prebuilt_flat(tmp_path, "published/qwen", serve="")  # nothing said about the load test
     assert not a.is_set("serve_test.enabled")
@@ -327,7 +327,7 @@ def test_destination_screen_renders_the_fields_from_the_schema(tmp_path, djl):
     """The Tokenizer & destination screen's advanced settings: the load test switch (on here: GPUs and
     djl-serving), its prompt/tokens/timeout shown only while it is on."""
     from lmi_wizard.tui.app import WizardApp
-    from tests.test_tui_support import async_test, environment_report
+    from tests.support.tui import async_test, environment_report
 
     a = prebuilt_flat(tmp_path, "published/qwen", serve="")
     state = tmp_path / "state.toml"
