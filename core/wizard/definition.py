@@ -266,6 +266,7 @@ TRITON = Step(
     visible_if=is_triton,
 )
 
+
 def _serve_test_on(answers: Answers) -> bool:
     return bool(answers["serve_test.enabled"])
 
