@@ -97,61 +97,63 @@ def _name_max(dest: Path) -> int:
     return 255
 
 
-def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revision, endpoint,
-          progress, cancel, extra_patterns: Sequence[str] = ()) -> TokenizerPlan:
-    plan = TokenizerPlan(source=source, kind=kind, dest_dir=str(dest), layout=layout,
-                         revision=revision if kind == "hub" else None, commit=src.commit,
-                         endpoint=endpoint if kind == "hub" else None)
-    plan.patterns = [{"pattern": p, "reason": "the tutorial's build_tokenizer.py"} for p in BASE_PATTERNS]
-    plan.patterns += [{"pattern": p, "reason": why} for p, why in WIDENED_PATTERNS.items()]
-    plan.patterns += [{"pattern": p, "reason": EXTRA_REASON} for p in extra_patterns]
-    listing = src.listing()
+def _skipped(name: str, extra: dict, name_max: int, dest: Path) -> Optional[SkippedFile]:
+    """Why a listed entry cannot be a tokenizer file, or None when it can."""
+    if not safe_name(name):
+        return SkippedFile(name, "unsafe file name (outside the folder): refused")
+    if extra.get("dir"):
+        return SkippedFile(name + "/", "sub-folder: the tokenizer reads only the folder root")
+    if extra.get("dangling"):
+        return SkippedFile(name, "broken symlink")
+    if extra.get("special"):
+        return SkippedFile(name, "not a regular file (pipe, device or socket)")
+    length = len(name.encode("utf-8", "surrogateescape"))
+    if length > name_max:
+        return SkippedFile(name, f"file name is {length} bytes; the file system of {dest} holds names up to {name_max}")
+    return None
+
+
+def _usable_names(plan: TokenizerPlan, listing, dest: Path) -> dict[str, tuple]:
+    """The listing's files that can be fetched (name -> (size, extra)); the others go to ``plan.skipped``."""
     name_max = _name_max(dest)
     names = {}
     for name, size, extra in listing:
-        if not safe_name(name):
-            plan.skipped.append(SkippedFile(name, "unsafe file name (outside the folder): refused"))
-            continue
-        if extra.get("dir"):
-            plan.skipped.append(SkippedFile(name + "/", "sub-folder: the tokenizer reads only the folder root"))
-            continue
-        if extra.get("dangling"):
-            plan.skipped.append(SkippedFile(name, "broken symlink"))
-            continue
-        if extra.get("special"):
-            plan.skipped.append(SkippedFile(name, "not a regular file (pipe, device or socket)"))
-            continue
-        if len(name.encode("utf-8", "surrogateescape")) > name_max:
-            plan.skipped.append(SkippedFile(name, f"file name is {len(name.encode('utf-8', 'surrogateescape'))} "
-                                                  f"bytes; the file system of {dest} holds names up to {name_max}"))
-            continue
-        names[name] = (size, extra)
+        skipped = _skipped(name, extra, name_max, dest)
+        if skipped is None:
+            names[name] = (size, extra)
+        else:
+            plan.skipped.append(skipped)
+    return names
 
-    def read(name: str) -> Optional[bytes]:
-        if name not in names:
+
+class _Reader:
+    """Reads the small files that decide the plan once each, keeping them in ``plan._contents``."""
+
+    def __init__(self, plan: TokenizerPlan, src: _Source, names: dict, cancel: CancelToken | None) -> None:
+        self.plan, self.src, self.names, self.cancel = plan, src, names, cancel
+
+    def __call__(self, name: str) -> Optional[bytes]:
+        if name not in self.names:
             return None
-        size = names[name][0]
+        size = self.names[name][0]
         if size is not None and size > MAX_META_BYTES:
-            plan.warnings.append(f"{name} is {size} bytes; too large to inspect")
+            self.plan.warnings.append(f"{name} is {size} bytes; too large to inspect")
             return None
-        if cancel is not None:
-            cancel.raise_if_cancelled("tokenizer plan")
-        if name not in plan._contents:
-            plan._contents[name] = src.read(name)
-        return plan._contents[name]
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled("tokenizer plan")
+        if name not in self.plan._contents:
+            self.plan._contents[name] = self.src.read(name)
+        return self.plan._contents[name]
 
-    tok_cfg = _load_json(read("tokenizer_config.json"), "tokenizer_config.json", plan.warnings)
-    hf_cfg = _load_json(read("config.json"), "config.json", plan.warnings)
-    if "tokenizer_config.json" not in names:
-        plan.warnings.append("no tokenizer_config.json in the source: LMI will not take the folder as a "
-                             "prebuilt TensorRT-LLM model (it looks for it beside config.pbtxt / the engines)")
 
-    # custom code named by auto_map
-    code: dict[str, str] = {}  # file -> reason
+def _auto_map(cfg: dict) -> dict:
+    return cfg.get("auto_map") if isinstance(cfg.get("auto_map"), dict) else {}
+
+
+def _auto_map_code(tok_map: dict, cfg_map: dict, names: dict, warnings: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The custom-code files auto_map names (file -> reason), and its references into other repositories."""
+    code: dict[str, str] = {}
     remote_refs: list[str] = []
-    trust_reasons: list[str] = []
-    tok_map = tok_cfg.get("auto_map") if isinstance(tok_cfg.get("auto_map"), dict) else {}
-    cfg_map = hf_cfg.get("auto_map") if isinstance(hf_cfg.get("auto_map"), dict) else {}
     wanted = [("tokenizer_config.json", k, v) for k, v in tok_map.items() if k in ("AutoTokenizer", "AutoConfig")]
     wanted += [("config.json", k, v) for k, v in cfg_map.items() if k in ("AutoTokenizer", "AutoConfig")]
     for origin, key, value in wanted:
@@ -159,13 +161,16 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
             if "--" in ref:
                 remote_refs.append(f"{origin} auto_map {key} → {ref}")
                 continue
-            module = ref.rsplit(".", 1)[0]
-            fname = module.replace(".", "/") + ".py"
+            fname = ref.rsplit(".", 1)[0].replace(".", "/") + ".py"
             if fname not in names:
-                plan.warnings.append(f"{origin} auto_map {key} names {ref}, but {fname} is not in the source")
+                warnings.append(f"{origin} auto_map {key} names {ref}, but {fname} is not in the source")
                 continue
             code.setdefault(fname, f"auto_map {key} in {origin} ({ref})")
-    # relative imports of those modules, transitively
+    return code, remote_refs
+
+
+def _add_relative_imports(code: dict[str, str], names: dict, read: _Reader) -> None:
+    """Adds to ``code`` the modules its files import relatively, transitively."""
     todo = list(code)
     while todo:
         fname = todo.pop()
@@ -177,14 +182,27 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
             if dep in names and dep not in code:
                 code[dep] = f"imported by {fname}"
                 todo.append(dep)
+
+
+def _trust_reasons(tok_cfg: dict, tok_map: dict, cfg_map: dict, layout: str) -> list[str]:
+    """Why LMI needs option.trust_remote_code=true to load this tokenizer (empty: it does not)."""
     tokenizer_code = tok_map.get("AutoTokenizer") or cfg_map.get("AutoTokenizer")
     if tokenizer_code:
         src_name = "tokenizer_config.json" if tok_map.get("AutoTokenizer") else "config.json"
-        trust_reasons.append(f"the tokenizer is custom code ({src_name} auto_map AutoTokenizer → "
-                             f"{', '.join(_auto_map_refs(tokenizer_code))})")
-    elif not tok_cfg.get("tokenizer_class") and cfg_map.get("AutoConfig") and layout == "triton":
-        trust_reasons.append("tokenizer_config.json names no tokenizer_class, so AutoTokenizer loads the "
-                             f"custom config class {cfg_map['AutoConfig']}")
+        return [f"the tokenizer is custom code ({src_name} auto_map AutoTokenizer → "
+                f"{', '.join(_auto_map_refs(tokenizer_code))})"]
+    if not tok_cfg.get("tokenizer_class") and cfg_map.get("AutoConfig") and layout == "triton":
+        return ["tokenizer_config.json names no tokenizer_class, so AutoTokenizer loads the "
+                f"custom config class {cfg_map['AutoConfig']}"]
+    return []
+
+
+def _plan_custom_code(plan: TokenizerPlan, tok_cfg: dict, hf_cfg: dict, names: dict, read: _Reader) -> dict[str, str]:
+    """Custom code named by auto_map and what it imports (file -> reason); sets trust_remote_code when needed."""
+    tok_map, cfg_map = _auto_map(tok_cfg), _auto_map(hf_cfg)
+    code, remote_refs = _auto_map_code(tok_map, cfg_map, names, plan.warnings)
+    _add_relative_imports(code, names, read)
+    trust_reasons = _trust_reasons(tok_cfg, tok_map, cfg_map, plan.layout)
     if remote_refs:
         plan.warnings.append("auto_map points at code in another repository (" + "; ".join(remote_refs) + "); "
                              "LMI would download it at load time — copy that code into this folder or make "
@@ -197,9 +215,12 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
                                         "option.trust_remote_code=true"})
     elif code:
         plan.patterns.append({"pattern": ", ".join(sorted(code)), "reason": "custom code named by auto_map"})
+    return code
 
-    # choose files
-    engine_cfg_here = has_build_config(dest / "config.json")
+
+def _choose_files(plan: TokenizerPlan, names: dict, code: dict[str, str], extra_patterns: Sequence[str],
+                  dest: Path, engine_cfg_here: bool) -> None:
+    """Each usable file is either planned (with its destination name and reason) or skipped with why."""
     for name in sorted(names):
         size, extra = names[name]
         if is_weight(name):
@@ -210,72 +231,104 @@ def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revisio
             plan.skipped.append(SkippedFile(name, "not part of the tokenizer"))
             continue
         dest_name = name
-        if name == "config.json" and (layout == "flat" or engine_cfg_here):
+        if name == "config.json" and (plan.layout == "flat" or engine_cfg_here):
             why = ("flat layout: config.json is the engine's (its build_config is how LMI 0.33 "
-                   "recognises a prebuilt model)" if layout == "flat" else
+                   "recognises a prebuilt model)" if plan.layout == "flat" else
                    f"{dest / 'config.json'} is an engine config (build_config); it is never replaced")
             dest_name = "hf_config.json"
             reason = f"HF config kept for reference as hf_config.json — {why}"
         plan.files.append(PlannedFile(name, dest_name, size, reason, symlink=bool(extra.get("symlink"))))
 
-    # flat layout: AutoTokenizer must not need config.json
-    if layout == "flat" and "tokenizer_config.json" in names and not tok_cfg.get("tokenizer_class"):
-        cls = hf_cfg.get("tokenizer_class")
-        if cls or cfg_map.get("AutoTokenizer"):
-            parts = []
-            if cls:
-                parts.append(f'"tokenizer_class": "{cls}"')
-            if cfg_map.get("AutoTokenizer"):
-                parts.append('"auto_map": {"AutoTokenizer": …} from config.json')
-            plan.patches.append("tokenizer_config.json: add " + " and ".join(parts) + " (AutoTokenizer would "
-                                "otherwise read the engine's config.json, which has no model_type)")
-        else:
-            plan.warnings.append("tokenizer_config.json names no tokenizer_class; in the flat layout "
-                                 "AutoTokenizer would read the engine's config.json (no model_type) and fail — "
-                                 "fix: add \"tokenizer_class\" (e.g. \"LlamaTokenizerFast\") to "
-                                 "tokenizer_config.json")
-    if layout == "triton" and engine_cfg_here:
+
+def _plan_flat_patch(plan: TokenizerPlan, tok_cfg: dict, hf_cfg: dict) -> None:
+    """Flat layout: AutoTokenizer must not need config.json (the engine's): patch tokenizer_config.json or warn."""
+    cls = hf_cfg.get("tokenizer_class")
+    cfg_auto = _auto_map(hf_cfg).get("AutoTokenizer")
+    if cls or cfg_auto:
+        parts = []
+        if cls:
+            parts.append(f'"tokenizer_class": "{cls}"')
+        if cfg_auto:
+            parts.append('"auto_map": {"AutoTokenizer": …} from config.json')
+        plan.patches.append("tokenizer_config.json: add " + " and ".join(parts) + " (AutoTokenizer would "
+                            "otherwise read the engine's config.json, which has no model_type)")
+    else:
+        plan.warnings.append("tokenizer_config.json names no tokenizer_class; in the flat layout "
+                             "AutoTokenizer would read the engine's config.json (no model_type) and fail — "
+                             "fix: add \"tokenizer_class\" (e.g. \"LlamaTokenizerFast\") to "
+                             "tokenizer_config.json")
+
+
+def _layout_warnings(plan: TokenizerPlan, dest: Path, engine_cfg_here: bool) -> None:
+    if plan.layout == "triton" and engine_cfg_here:
         plan.warnings.append(f"{dest} holds an engine config.json: with the triton layout the tokenizer goes in "
                              "tensorrt_llm/ and the engines in tensorrt_llm/1/")
-    if layout == "flat" and not engine_cfg_here:
+    if plan.layout == "flat" and not engine_cfg_here:
         plan.warnings.append(f"{dest / 'config.json'} with build_config not found yet: the flat layout needs the "
                              "engines (and their config.json) in this folder before upload")
 
-    # compare with what is there already
-    for f in plan.files:
-        target = dest / f.dest
-        if not target.is_file() or target.is_symlink():
-            f.status = "new" if not target.exists() else "changed"
-            continue
-        size, extra = names[f.path]
-        patched = f.dest == "tokenizer_config.json" and bool(plan.patches)
+
+def _same_content(plan: TokenizerPlan, f: PlannedFile, data: bytes, extra: dict, patched: bool,
+                  src: _Source, hf_cfg: dict) -> bool:
+    """Whether ``data`` (the file at the destination) is what fetching ``f`` would write."""
+    if patched and f.path in plan._contents:
         try:
-            if size is not None and not patched and target.stat().st_size != size:
-                f.status = "changed"
-                continue
-            data = target.read_bytes()
-        except OSError:
-            f.status = "changed"
-            continue
-        if patched and f.path in plan._contents:
-            try:
-                same = _patched_tokenizer_config(plan._contents[f.path], hf_cfg) == data
-            except (UnicodeDecodeError, ValueError):
-                same = False
-        elif f.path in plan._contents:
-            same = plan._contents[f.path] == data
-        elif extra.get("sha256"):
-            same = hashlib.sha256(data).hexdigest() == extra["sha256"]
-        elif extra.get("blob_id"):
-            same = _git_blob_sha1(data) == extra["blob_id"]
-        elif kind == "local":
-            try:
-                same = src.read(f.path) == data
-            except WizardError:
-                same = False
-        else:
-            same = False
-        f.status = "unchanged" if same else "changed"
+            return _patched_tokenizer_config(plan._contents[f.path], hf_cfg) == data
+        except (UnicodeDecodeError, ValueError):
+            return False
+    if f.path in plan._contents:
+        return plan._contents[f.path] == data
+    if extra.get("sha256"):
+        return hashlib.sha256(data).hexdigest() == extra["sha256"]
+    if extra.get("blob_id"):
+        return _git_blob_sha1(data) == extra["blob_id"]
+    if plan.kind == "local":
+        try:
+            return src.read(f.path) == data
+        except WizardError:
+            return False
+    return False
+
+
+def _file_status(plan: TokenizerPlan, f: PlannedFile, names: dict, dest: Path, src: _Source, hf_cfg: dict) -> str:
+    """new / changed / unchanged: the planned file against what the destination holds already."""
+    target = dest / f.dest
+    if not target.is_file() or target.is_symlink():
+        return "new" if not target.exists() else "changed"
+    size, extra = names[f.path]
+    patched = f.dest == "tokenizer_config.json" and bool(plan.patches)
+    try:
+        if size is not None and not patched and target.stat().st_size != size:
+            return "changed"
+        data = target.read_bytes()
+    except OSError:
+        return "changed"
+    return "unchanged" if _same_content(plan, f, data, extra, patched, src, hf_cfg) else "changed"
+
+
+def _plan(src: _Source, kind: str, source: str, dest: Path, layout: str, revision, endpoint,
+          progress, cancel, extra_patterns: Sequence[str] = ()) -> TokenizerPlan:
+    plan = TokenizerPlan(source=source, kind=kind, dest_dir=str(dest), layout=layout,
+                         revision=revision if kind == "hub" else None, commit=src.commit,
+                         endpoint=endpoint if kind == "hub" else None)
+    plan.patterns = [{"pattern": p, "reason": "the tutorial's build_tokenizer.py"} for p in BASE_PATTERNS]
+    plan.patterns += [{"pattern": p, "reason": why} for p, why in WIDENED_PATTERNS.items()]
+    plan.patterns += [{"pattern": p, "reason": EXTRA_REASON} for p in extra_patterns]
+    names = _usable_names(plan, src.listing(), dest)
+    read = _Reader(plan, src, names, cancel)
+    tok_cfg = _load_json(read("tokenizer_config.json"), "tokenizer_config.json", plan.warnings)
+    hf_cfg = _load_json(read("config.json"), "config.json", plan.warnings)
+    if "tokenizer_config.json" not in names:
+        plan.warnings.append("no tokenizer_config.json in the source: LMI will not take the folder as a "
+                             "prebuilt TensorRT-LLM model (it looks for it beside config.pbtxt / the engines)")
+    code = _plan_custom_code(plan, tok_cfg, hf_cfg, names, read)
+    engine_cfg_here = has_build_config(dest / "config.json")
+    _choose_files(plan, names, code, extra_patterns, dest, engine_cfg_here)
+    if layout == "flat" and "tokenizer_config.json" in names and not tok_cfg.get("tokenizer_class"):
+        _plan_flat_patch(plan, tok_cfg, hf_cfg)
+    _layout_warnings(plan, dest, engine_cfg_here)
+    for f in plan.files:
+        f.status = _file_status(plan, f, names, dest, src, hf_cfg)
     emit(progress, STEP, f"plan: {len(plan.files)} files, {len(plan.skipped)} skipped",
          done=0, total=len(plan.files), unit="files")
     return plan
