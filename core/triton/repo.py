@@ -190,6 +190,159 @@ def _engine_files(engine_dir: Path) -> list[tuple[str, Path, Path]]:
     return out
 
 
+def _wanted_models(template_dir: Path, models: Iterable[str]) -> list[str]:
+    """``tensorrt_llm`` plus the chosen models, each with a template in ``template_dir``."""
+    have = available_models(template_dir)
+    wanted = list(dict.fromkeys(["tensorrt_llm", *models]))
+    missing = [m for m in wanted if m not in have]
+    if missing:
+        raise WizardError(f"model template(s) {', '.join(missing)} not in {template_dir}",
+                          f"choose from: {', '.join(have)}")
+    return wanted
+
+
+def _check_repo_dir(repo_dir: Path, force: bool) -> bool:
+    """Refuses a repository path that cannot be made or may not be replaced; True when it replaces one."""
+    for parent in repo_dir.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise WizardError(f"{parent} is a file, so {repo_dir} cannot be created",
+                                  "choose a repository path that does not go through a file")
+            break
+    if not (repo_dir.exists() or repo_dir.is_symlink()):
+        return False
+    if not repo_dir.is_dir():
+        raise WizardError(f"{repo_dir} exists and is not a folder", "choose another repository path")
+    if not any(repo_dir.iterdir()):
+        return False
+    if not force:
+        raise WizardError(f"{repo_dir} already exists and is not empty",
+                          "choose another folder, or confirm replacing it (force)")
+    return True
+
+
+def _checked_engines(edir: Path, repo_dir: Path) -> list[tuple[str, Path, Path]]:
+    """The engine folder's files (see :func:`_engine_files`); the folder and the repository not inside each other."""
+    if not edir.is_dir():
+        raise WizardError(f"engine folder not found: {edir}", "pass the --output_dir of the engine build")
+    engines = _engine_files(edir)
+    if not engines:
+        raise WizardError(f"engine folder {edir} is empty", "pass the folder that holds the *.engine files")
+    try:
+        e_real, r_real = edir.resolve(), repo_dir.resolve()
+    except OSError:
+        return engines
+    if e_real == r_real or r_real in e_real.parents:
+        raise WizardError(f"engine folder {edir} is inside {repo_dir}", "build the engines elsewhere")
+    if e_real in r_real.parents:
+        raise WizardError(f"repository folder {repo_dir} is inside the engine folder {edir}",
+                          "put the repository next to the engine folder, not in it")
+    return engines
+
+
+def _link_or_rename(src: Path, real: Path, dst: Path, engine_mode: str, linked: bool,
+                    moved: list[tuple[Path, Path]]) -> str:
+    """Places one engine file without copying where the mode allows: ``hardlink``, ``rename`` or ``copy``
+    (the caller copies). A linked file is hard-linked even with ``move``: the file it points to stays."""
+    if engine_mode == "link" or (linked and engine_mode == "move"):
+        try:
+            os.link(real, dst)
+            return "hardlink"
+        except OSError:
+            return "copy"
+    if engine_mode == "move":
+        try:
+            os.rename(src, dst)
+            moved.append((src, dst))
+            return "rename"
+        except OSError:
+            return "copy"
+    return "copy"
+
+
+def _place_engines(edir: Path, engines: list[tuple[str, Path, Path]], tmp: Path, engine_mode: str,
+                   result: AssembleResult, moved: list[tuple[Path, Path]], progress: ProgressFn | None,
+                   cancel: CancelToken | None) -> list[str]:
+    """Puts every engine file into ``tmp/tensorrt_llm/1/``, counting the methods in ``result``; returns the
+    files that were links in the engine folder (placed as the file they point to)."""
+    total = sum(real.stat().st_size for _, _, real in engines)
+    result.bytes = total
+    dest_root = tmp / "tensorrt_llm" / "1"
+    try:
+        result.same_filesystem = edir.stat().st_dev == tmp.stat().st_dev
+    except OSError:
+        result.same_filesystem = None
+    done = [0]
+    edir_real = Path(os.path.realpath(edir))
+    linked_files: list[str] = []
+    for rel, src, real in engines:
+        if cancel is not None:
+            cancel.raise_if_cancelled("repository assembly")
+        dst = dest_root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.exists() or dst.is_symlink():
+            dst.unlink()  # the engine folder wins over a template's placeholder file
+        linked = real != edir_real / rel  # a link, or inside a linked folder
+        if linked:
+            linked_files.append(rel)
+        how = _link_or_rename(src, real, dst, engine_mode, linked, moved)
+        if how == "copy":
+            _copy_file(real, dst, done, total, progress, cancel)
+        else:
+            done[0] += dst.stat().st_size
+            emit(progress, "repo", f"{how} {rel}", done=done[0], total=total, unit="B")
+        result.methods[how] = result.methods.get(how, 0) + 1
+        result.engine_files.append(rel)
+    kinds = list(result.methods)
+    result.method = kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "none")
+    return linked_files
+
+
+def _engine_notes(result: AssembleResult, edir: Path, engine_mode: str, linked_files: list[str]) -> None:
+    """What the user should know about how the engines were placed."""
+    if linked_files:
+        result.notes.append(f"{len(linked_files)} engine file(s) in {edir} are links ("
+                            + ", ".join(linked_files[:3]) + ("…" if len(linked_files) > 3 else "")
+                            + "): the files they point to were placed in 1/"
+                            + (" (linked, not moved: they stay where they are)" if engine_mode == "move" else ""))
+    if engine_mode in ("link", "move") and "copy" in result.methods:
+        result.notes.append(f"engines copied ({result.methods['copy']} file(s)): "
+                            + ("not on the same file system as the repository"
+                               if result.same_filesystem is False else "a hard link/rename was refused"))
+    if engine_mode == "move" and "copy" in result.methods:
+        result.notes.append(f"the copied engine files are still in {edir}")
+    if not any(f.endswith(".engine") for f in result.engine_files):
+        result.notes.append(f"no *.engine file in {edir}: is it the engine build's output folder?")
+
+
+def _into_place(tmp: Path, repo_dir: Path, replaced: bool) -> None:
+    """Renames the assembled ``tmp`` to ``repo_dir``; a replaced repository is restored if that fails."""
+    if not replaced:
+        if repo_dir.exists():
+            repo_dir.rmdir()  # empty folder
+        os.rename(tmp, repo_dir)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".{repo_dir.name}.old-", dir=repo_dir.parent))
+    os.rmdir(backup)
+    os.rename(repo_dir, backup)
+    try:
+        os.rename(tmp, repo_dir)
+    except OSError:
+        os.rename(backup, repo_dir)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _roll_back(moved: list[tuple[Path, Path]], tmp: Path) -> None:
+    """Puts moved engines back where they were and removes the half-assembled folder."""
+    for src, dst in reversed(moved):
+        try:
+            os.rename(dst, src)
+        except OSError:
+            pass
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLike, *,
                   engine_dir: str | os.PathLike | None = None, models: Iterable[str] = ("tensorrt_llm",),
                   engine_mode: str = "link", force: bool = False, progress: ProgressFn | None = None,
@@ -200,57 +353,20 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
     if engine_mode not in ("link", "move", "copy"):
         raise WizardError(f"unknown engine_mode `{engine_mode}`", "use link, move or copy")
     template_dir = find_template_dir(template_source)
-    have = available_models(template_dir)
-    wanted = list(dict.fromkeys(["tensorrt_llm", *models]))
-    missing = [m for m in wanted if m not in have]
-    if missing:
-        raise WizardError(f"model template(s) {', '.join(missing)} not in {template_dir}",
-                          f"choose from: {', '.join(have)}")
+    wanted = _wanted_models(template_dir, models)
     if not str(repo_dir or "").strip():
         raise WizardError("no repository folder given", "give the folder to build, e.g. triton_model_repo")
     repo_dir = Path(repo_dir).expanduser()
-    for parent in repo_dir.parents:
-        if parent.exists() or parent.is_symlink():
-            if not parent.is_dir():
-                raise WizardError(f"{parent} is a file, so {repo_dir} cannot be created",
-                                  "choose a repository path that does not go through a file")
-            break
-    replaced = False
-    if repo_dir.exists() or repo_dir.is_symlink():
-        if not repo_dir.is_dir():
-            raise WizardError(f"{repo_dir} exists and is not a folder", "choose another repository path")
-        if any(repo_dir.iterdir()):
-            if not force:
-                raise WizardError(f"{repo_dir} already exists and is not empty",
-                                  "choose another folder, or confirm replacing it (force)")
-            replaced = True
-    engines: list[tuple[str, Path, Path]] = []
-    edir: Path | None = None
-    if engine_dir is not None:
-        edir = Path(engine_dir).expanduser()
-        if not edir.is_dir():
-            raise WizardError(f"engine folder not found: {edir}", "pass the --output_dir of the engine build")
-        engines = _engine_files(edir)
-        if not engines:
-            raise WizardError(f"engine folder {edir} is empty", "pass the folder that holds the *.engine files")
-        try:
-            e_real, r_real = edir.resolve(), repo_dir.resolve()
-        except OSError:
-            e_real = r_real = None
-        if e_real is not None and (e_real == r_real or r_real in e_real.parents):
-            raise WizardError(f"engine folder {edir} is inside {repo_dir}", "build the engines elsewhere")
-        if e_real is not None and e_real in r_real.parents:
-            raise WizardError(f"repository folder {repo_dir} is inside the engine folder {edir}",
-                              "put the repository next to the engine folder, not in it")
-    parent = repo_dir.parent
+    replaced = _check_repo_dir(repo_dir, force)
+    edir = Path(engine_dir).expanduser() if engine_dir is not None else None
+    engines = _checked_engines(edir, repo_dir) if edir is not None else []
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{repo_dir.name}.tmp-", dir=parent))
+        repo_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{repo_dir.name}.tmp-", dir=repo_dir.parent))
     except OSError as exc:
         raise _explain(exc, f"create {repo_dir}") from None
     result = AssembleResult(repo_dir=repo_dir, template_dir=template_dir, models=wanted, replaced_existing=replaced)
     moved: list[tuple[Path, Path]] = []  # (engine source, where it went) for rollback
-    linked_files: list[str] = []
     try:
         for m in wanted:
             if cancel is not None:
@@ -259,88 +375,15 @@ def assemble_repo(template_source: str | os.PathLike, repo_dir: str | os.PathLik
             emit(progress, "repo", f"copied template {m}/")
         (tmp / "tensorrt_llm" / "1").mkdir(exist_ok=True)
         if edir is not None:
-            total = sum(real.stat().st_size for _, _, real in engines)
-            result.bytes = total
-            dest_root = tmp / "tensorrt_llm" / "1"
-            try:
-                result.same_filesystem = edir.stat().st_dev == tmp.stat().st_dev
-            except OSError:
-                result.same_filesystem = None
-            done = [0]
-            edir_real = Path(os.path.realpath(edir))
-            for rel, src, real in engines:
-                if cancel is not None:
-                    cancel.raise_if_cancelled("repository assembly")
-                dst = dest_root / rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                if dst.exists() or dst.is_symlink():
-                    dst.unlink()  # the engine folder wins over a template's placeholder file
-                how = "copy"
-                linked = real != edir_real / rel  # a link, or inside a linked folder
-                if linked:  # placed as the file it points to; that file stays where it is, even with move
-                    linked_files.append(rel)
-                if engine_mode == "link" or (linked and engine_mode == "move"):
-                    try:
-                        os.link(real, dst)
-                        how = "hardlink"
-                    except OSError:
-                        how = "copy"
-                elif engine_mode == "move":
-                    try:
-                        os.rename(src, dst)
-                        moved.append((src, dst))
-                        how = "rename"
-                    except OSError:
-                        how = "copy"
-                if how == "copy":
-                    _copy_file(real, dst, done, total, progress, cancel)
-                else:
-                    done[0] += dst.stat().st_size
-                    emit(progress, "repo", f"{how} {rel}", done=done[0], total=total, unit="B")
-                result.methods[how] = result.methods.get(how, 0) + 1
-                result.engine_files.append(rel)
-            kinds = list(result.methods)
-            result.method = kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "none")
-            if linked_files:
-                result.notes.append(f"{len(linked_files)} engine file(s) in {edir} are links ("
-                                    + ", ".join(linked_files[:3]) + ("…" if len(linked_files) > 3 else "")
-                                    + "): the files they point to were placed in 1/"
-                                    + (" (linked, not moved: they stay where they are)" if engine_mode == "move"
-                                       else ""))
-            if engine_mode in ("link", "move") and "copy" in result.methods:
-                result.notes.append(f"engines copied ({result.methods['copy']} file(s)): "
-                                    + ("not on the same file system as the repository"
-                                       if result.same_filesystem is False else "a hard link/rename was refused"))
-            if engine_mode == "move" and "copy" in result.methods:
-                result.notes.append(f"the copied engine files are still in {edir}")
-            if not any(f.endswith(".engine") for f in result.engine_files):
-                result.notes.append(f"no *.engine file in {edir}: is it the engine build's output folder?")
+            linked_files = _place_engines(edir, engines, tmp, engine_mode, result, moved, progress, cancel)
+            _engine_notes(result, edir, engine_mode, linked_files)
         if cancel is not None:
             cancel.raise_if_cancelled("repository assembly")
-        # into place
-        if replaced:
-            backup = Path(tempfile.mkdtemp(prefix=f".{repo_dir.name}.old-", dir=parent))
-            os.rmdir(backup)
-            os.rename(repo_dir, backup)
-            try:
-                os.rename(tmp, repo_dir)
-            except OSError:
-                os.rename(backup, repo_dir)
-                raise
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            if repo_dir.exists():
-                repo_dir.rmdir()  # empty folder
-            os.rename(tmp, repo_dir)
+        _into_place(tmp, repo_dir, replaced)
         emit(progress, "repo", f"assembled {repo_dir}")
         return result
     except BaseException as exc:
-        for src, dst in reversed(moved):  # put moved engines back where they were
-            try:
-                os.rename(dst, src)
-            except OSError:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
+        _roll_back(moved, tmp)
         if isinstance(exc, OSError):
             raise _explain(exc, f"assemble {repo_dir}") from None
         raise  # WizardError, Cancelled (and anything unexpected) unchanged
