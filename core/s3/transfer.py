@@ -18,7 +18,6 @@ from typing import Callable, Optional
 
 from ..base.errors import Cancelled
 from ..base.progress import CancelToken, Progress, ProgressFn
-from .client import explain
 from .local import LocalFile, hashes, md5_range, read_range
 from .parts import StateStore, UploadState, part_ranges, part_size_for, pending_uploads, plan_resume
 
@@ -83,57 +82,63 @@ class _File:
 CHECKSUM = {"ChecksumAlgorithm": "CRC32"}  # computed by botocore (cheaper than MD5: the CPU goes to sending)
 
 
-def upload(client, bucket: str, prefix: str, todo: list[LocalFile], meter: Meter, cancel: CancelToken, *,
-           part_size: int, threshold: int, compare_threshold: int, concurrency: int, store: StateStore,
-           on_error: Callable[[BaseException], BaseException]) -> Outcome:
-    """Send ``todo`` (key = prefix + rel). Raises Cancelled, or ``on_error(first failure)``."""
-    out = Outcome()
-    endpoint = str(getattr(client.meta, "endpoint_url", ""))
-    large = [f for f in todo if f.size >= threshold]
-    pending = pending_uploads(client, bucket, prefix) if large else {}
-    tasks: "queue.Queue" = queue.Queue()
-    files: dict[str, _File] = {}
-    lock = threading.Lock()
-    failure: list[BaseException] = []
-    stop = threading.Event()
-    unregister = cancel.on_cancel(stop.set)
+class _Uploader:
+    """One :func:`upload`: the task queue, the workers' shared counters and the stop flag."""
 
-    def meta(f: LocalFile) -> dict:
-        return {"Metadata": {SHA256_META: hashes(f.path)[1]}} if f.size < compare_threshold else {}
+    def __init__(self, client, bucket: str, prefix: str, meter: Meter, store: StateStore, *,
+                 part_size: int, threshold: int, compare_threshold: int) -> None:
+        self.client, self.bucket, self.prefix = client, bucket, prefix
+        self.meter, self.store = meter, store
+        self.part_size, self.threshold, self.compare_threshold = part_size, threshold, compare_threshold
+        self.endpoint = str(getattr(client.meta, "endpoint_url", ""))
+        self.out = Outcome()
+        self.tasks: "queue.Queue" = queue.Queue()
+        self.files: dict[str, _File] = {}
+        self.lock = threading.Lock()
+        self.failure: list[BaseException] = []
+        self.stop = threading.Event()
 
-    try:
-        for f in todo:  # small files first: quick, and the model's configuration lands early
-            if f.size < threshold:
-                tasks.put(("put", f, prefix + f.rel))
+    # ------------------------------------------------------------------ queueing
+    def queue_all(self, todo: list[LocalFile], on_error: Callable[[BaseException], BaseException]) -> None:
+        """Small files first (quick, and the model's configuration lands early), then each large file's parts."""
+        large = [f for f in todo if f.size >= self.threshold]
+        pending = pending_uploads(self.client, self.bucket, self.prefix) if large else {}
+        for f in todo:
+            if f.size < self.threshold:
+                self.tasks.put(("put", f, self.prefix + f.rel))
         for f in large:
-            if stop.is_set():
+            if self.stop.is_set():
                 break
-            key = prefix + f.rel
-            ps = part_size_for(f.size, part_size)
-            record = store.load(endpoint, bucket, key)
-            res = plan_resume(client, bucket, key, f.size, f.mtime_ns, ps, pending.get(key, []), record)
-            if res.aborted:
-                out.aborted.append(f.rel)
-            if res.upload_id is None:
-                try:
-                    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **meta(f),
-                                                               **CHECKSUM)["UploadId"]
-                except Exception as exc:  # noqa: BLE001
-                    raise on_error(exc) from None
-                known: dict = {}
-                crcs: dict = {}
-            else:
-                upload_id, known, crcs = res.upload_id, res.known, res.crc32
-            state = UploadState(endpoint, bucket, key, upload_id, ps, f.size, f.mtime_ns, dict(known), dict(crcs))
-            store.save(state)
-            mf = files[f.rel] = _File(f, key, state, res.stored, known, crcs)
+            mf = self.files[f.rel] = self._multipart(f, pending, on_error)
             for rng in mf.ranges:
-                tasks.put(("part", mf, rng))
-    except BaseException:
-        unregister()
-        raise
+                self.tasks.put(("part", mf, rng))
 
-    def finish_part(mf: _File, n: int, etag: str, crc: str, length: int, reused: bool) -> None:
+    def _multipart(self, f: LocalFile, pending: dict, on_error: Callable[[BaseException], BaseException]) -> _File:
+        """The multipart upload of ``f``: the pending one it resumes, else a new one; its record saved."""
+        key = self.prefix + f.rel
+        ps = part_size_for(f.size, self.part_size)
+        record = self.store.load(self.endpoint, self.bucket, key)
+        res = plan_resume(self.client, self.bucket, key, f.size, f.mtime_ns, ps, pending.get(key, []), record)
+        if res.aborted:
+            self.out.aborted.append(f.rel)
+        if res.upload_id is None:
+            meta = {"Metadata": {SHA256_META: hashes(f.path)[1]}} if f.size < self.compare_threshold else {}
+            try:
+                upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **meta,
+                                                                **CHECKSUM)["UploadId"]
+            except Exception as exc:  # noqa: BLE001
+                raise on_error(exc) from None
+            known: dict = {}
+            crcs: dict = {}
+        else:
+            upload_id, known, crcs = res.upload_id, res.known, res.crc32
+        state = UploadState(self.endpoint, self.bucket, key, upload_id, ps, f.size, f.mtime_ns, dict(known),
+                            dict(crcs))
+        self.store.save(state)
+        return _File(f, key, state, res.stored, known, crcs)
+
+    # ------------------------------------------------------------------ work (in the worker threads)
+    def _finish_part(self, mf: _File, n: int, etag: str, crc: str, length: int, reused: bool) -> None:
         with mf.lock:
             mf.etags[n] = etag
             mf.state.parts[n] = etag
@@ -146,89 +151,110 @@ def upload(client, bucket: str, prefix: str, todo: list[LocalFile], meter: Meter
             if not last and now - mf.last_save >= SAVE_EVERY:
                 mf.last_save = now
                 snapshot = mf.state.to_json()  # taken under the lock: other parts of this file finish meanwhile
-        with lock:
+        with self.lock:
             if reused:
-                out.reused += length
-                out.resumed[mf.f.rel] = out.resumed.get(mf.f.rel, 0) + 1
+                self.out.reused += length
+                self.out.resumed[mf.f.rel] = self.out.resumed.get(mf.f.rel, 0) + 1
             else:
-                out.sent += length
-        meter.add(mf.f.rel, mf.f.size, length, reused=reused)
+                self.out.sent += length
+        self.meter.add(mf.f.rel, mf.f.size, length, reused=reused)
         if snapshot is not None:
-            store.save(mf.state, snapshot)
+            self.store.save(mf.state, snapshot)
         if last:
-            parts = [dict({"PartNumber": k, "ETag": f'"{v}"'},
-                          **({"ChecksumCRC32": mf.state.crc32[k]} if mf.state.crc32.get(k) else {}))
-                     for k, v in sorted(mf.etags.items())]
-            client.complete_multipart_upload(Bucket=bucket, Key=mf.key, UploadId=mf.state.upload_id,
-                                             MultipartUpload={"Parts": parts})
-            store.drop(endpoint, bucket, mf.key)
-            with lock:
-                out.done.add(mf.f.rel)
-            meter.add(mf.f.rel, mf.f.size, 0, finished=True)
+            self._complete(mf)
 
-    def do_part(mf: _File, rng: tuple[int, int, int]) -> None:
+    def _complete(self, mf: _File) -> None:
+        parts = [dict({"PartNumber": k, "ETag": f'"{v}"'},
+                      **({"ChecksumCRC32": mf.state.crc32[k]} if mf.state.crc32.get(k) else {}))
+                 for k, v in sorted(mf.etags.items())]
+        self.client.complete_multipart_upload(Bucket=self.bucket, Key=mf.key, UploadId=mf.state.upload_id,
+                                              MultipartUpload={"Parts": parts})
+        self.store.drop(self.endpoint, self.bucket, mf.key)
+        with self.lock:
+            self.out.done.add(mf.f.rel)
+        self.meter.add(mf.f.rel, mf.f.size, 0, finished=True)
+
+    def _do_part(self, mf: _File, rng: tuple[int, int, int]) -> None:
         n, off, length = rng
         have = mf.stored.get(n)
         if have is not None and have[0] == length:
             if mf.known.get(n) == have[1] or md5_range(mf.f.path, off, length) == have[1]:
-                finish_part(mf, n, have[1], have[2] or mf.crc32.get(n, ""), length, True)
+                self._finish_part(mf, n, have[1], have[2] or mf.crc32.get(n, ""), length, True)
                 return
         data = read_range(mf.f.path, off, length)
-        resp = client.upload_part(Bucket=bucket, Key=mf.key, UploadId=mf.state.upload_id, PartNumber=n,
-                                  Body=data, **CHECKSUM)
-        finish_part(mf, n, str(resp.get("ETag", "")).strip('"'), str(resp.get("ChecksumCRC32") or ""), length,
-                    False)
+        resp = self.client.upload_part(Bucket=self.bucket, Key=mf.key, UploadId=mf.state.upload_id, PartNumber=n,
+                                       Body=data, **CHECKSUM)
+        self._finish_part(mf, n, str(resp.get("ETag", "")).strip('"'), str(resp.get("ChecksumCRC32") or ""),
+                          length, False)
 
-    def do_put(f: LocalFile, key: str) -> None:
+    def _do_put(self, f: LocalFile, key: str) -> None:
         data = read_range(f.path, 0, f.size)
-        extra = {"Metadata": {SHA256_META: hashlib.sha256(data).hexdigest()}} if f.size < compare_threshold else {}
-        client.put_object(Bucket=bucket, Key=key, Body=data, **CHECKSUM, **extra)
-        with lock:
-            out.sent += f.size
-            out.done.add(f.rel)
-        meter.add(f.rel, f.size, f.size)
-        meter.add(f.rel, f.size, 0, finished=True)
+        extra = {"Metadata": {SHA256_META: hashlib.sha256(data).hexdigest()}} if f.size < self.compare_threshold else {}
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **CHECKSUM, **extra)
+        with self.lock:
+            self.out.sent += f.size
+            self.out.done.add(f.rel)
+        self.meter.add(f.rel, f.size, f.size)
+        self.meter.add(f.rel, f.size, 0, finished=True)
 
-    def worker() -> None:
-        while not stop.is_set():
+    def _worker(self) -> None:
+        while not self.stop.is_set():
             try:
-                item = tasks.get_nowait()
+                item = self.tasks.get_nowait()
             except queue.Empty:
                 return
             try:
                 if item[0] == "put":
-                    do_put(item[1], item[2])
+                    self._do_put(item[1], item[2])
                 else:
-                    do_part(item[1], item[2])
+                    self._do_part(item[1], item[2])
             except BaseException as exc:  # noqa: BLE001 — the first failure stops the others
-                with lock:
-                    failure.append(exc)
-                stop.set()
+                with self.lock:
+                    self.failure.append(exc)
+                self.stop.set()
                 return
 
-    threads = [threading.Thread(target=worker, name=f"lmi-s3-{i}", daemon=True)
-               for i in range(max(1, min(concurrency, tasks.qsize())))]
+    # ------------------------------------------------------------------ running
+    def run_workers(self, concurrency: int, cancel: CancelToken) -> None:
+        """Runs the queue on up to ``concurrency`` threads; Ctrl-C cancels and saves every resume record."""
+        threads = [threading.Thread(target=self._worker, name=f"lmi-s3-{i}", daemon=True)
+                   for i in range(max(1, min(concurrency, self.tasks.qsize())))]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)  # a short wait: the main thread stays responsive to signals
+        except KeyboardInterrupt:
+            self.stop.set()
+            cancel.cancel()
+            for mf in self.files.values():
+                with mf.lock:  # workers may still be finishing a part
+                    snapshot = mf.state.to_json()
+                self.store.save(mf.state, snapshot)
+            raise
+
+    def save_unfinished(self) -> None:
+        for mf in self.files.values():
+            if mf.f.rel not in self.out.done:
+                self.store.save(mf.state)  # what the next run continues from
+
+
+def upload(client, bucket: str, prefix: str, todo: list[LocalFile], meter: Meter, cancel: CancelToken, *,
+           part_size: int, threshold: int, compare_threshold: int, concurrency: int, store: StateStore,
+           on_error: Callable[[BaseException], BaseException]) -> Outcome:
+    """Send ``todo`` (key = prefix + rel). Raises Cancelled, or ``on_error(first failure)``."""
+    up = _Uploader(client, bucket, prefix, meter, store, part_size=part_size, threshold=threshold,
+                   compare_threshold=compare_threshold)
+    unregister = cancel.on_cancel(up.stop.set)
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)  # a short wait: the main thread stays responsive to signals
-    except KeyboardInterrupt:
-        stop.set()
-        cancel.cancel()
-        for mf in files.values():
-            with mf.lock:  # workers may still be finishing a part
-                snapshot = mf.state.to_json()
-            store.save(mf.state, snapshot)
-        raise
+        up.queue_all(todo, on_error)
+        up.run_workers(concurrency, cancel)
     finally:
         unregister()
-    for mf in files.values():
-        if mf.f.rel not in out.done:
-            store.save(mf.state)  # what the next run continues from
+    up.save_unfinished()
     if cancel.cancelled:
         raise Cancelled("upload")
-    if failure:
-        raise on_error(failure[0])
-    return out
+    if up.failure:
+        raise on_error(up.failure[0])
+    return up.out
