@@ -184,57 +184,130 @@ def _scan(text: str) -> _Scan:
         return _scan_text(text)
 
 
+def _param_block(sc: _Scan, m: re.Match) -> int:
+    """A whole top-level ``parameters { key value { string_value } }`` block matched by ``_FAST`` (groups 1-3)
+    into ``sc``; returns the offset after it."""
+    key_tok, val_tok = m.group(2, 3)
+    key = key_tok[1:-1] if "\\" not in key_tok else _unquote(key_tok)
+    vs = m.start(3)
+    ve = vs + len(val_tok)
+    end = m.end()
+    sc.params.append(ParamBlock(key, m.start(1), end, val_tok[1:-1] if "\\" not in val_tok else _unquote(val_tok),
+                                (vs, ve)))
+    if "${" in val_tok:
+        sc.values.append(_Value(_PARAM_VALUE_PATH, "string_value", "str", vs, ve, val_tok, f'parameters["{key}"]', key))
+    return end
+
+
+def _recorded_values(text: str, rec: list[int], ri: int, pos: int, ts: int, stack: list[_Frame],
+                     values: list[_Value]) -> int:
+    """Identifier/number values of the recorded fields (``rec[ri:]``) in the skipped gap ``[pos, ts)``;
+    returns the index of the first recorded position at or after ``ts``."""
+    while rec[ri] < ts:
+        p = rec[ri]
+        ri += 1
+        if p < pos or (stack and (len(stack) > 1 or stack[-1].kind == "list")):
+            continue
+        if text.find("#", max(pos, text.rfind("\n", 0, p) + 1), p) >= 0:  # inside a comment
+            continue
+        b = p - 1
+        while b >= pos and text[b] in " \t\r\n":
+            b -= 1
+        if b >= pos and text[b] == ":":  # the word is a value, not a field name
+            continue
+        v = _RECORDED_VALUE.match(text, p, ts)
+        if v is not None:
+            tok = v.group(2)
+            values.append(_Value(list(stack), v.group(1), "num" if tok[0] in "+-.0123456789" else "ident",
+                                 v.start(2), v.end(2), tok))
+    return ri
+
+
+def _close(sc: _Scan, stack: list[_Frame], tok: str, pos: int, ts: int) -> None:
+    """A closing bracket: ends the message or list on top (a stray one is ignored)."""
+    if tok == "]":
+        if stack and stack[-1].kind == "list":
+            stack.pop()
+        return
+    if stack and stack[-1].kind == "msg":
+        fr = stack.pop()
+        if fr.param_idx is not None:
+            sc.params[fr.param_idx].end = pos
+        if fr.name == "model_transaction_policy" and not stack:
+            sc.mtp = (fr.open_at, ts)
+
+
+def _list_item(sc: _Scan, stack: list[_Frame], top: _Frame, gi: int, tok: str, ts: int, pos: int) -> None:
+    """A token inside ``name: [ … ]``: items are named after the list."""
+    if gi == 3:
+        if tok == "[":
+            stack.append(_Frame("?", "list", ts, ts))
+            return
+        fr = _Frame(top.name, "msg", ts, ts, index=top.index)
+        top.index += 1
+        if len(stack) == 1 and top.name == "parameters":
+            fr.param_idx = len(sc.params)
+            sc.params.append(ParamBlock(None, ts, -1, in_list=True))
+        stack.append(fr)
+    elif gi == 2 or "${" in tok:
+        sc.values.append(_Value(list(stack), "", "ph" if gi == 2 else "str", ts, pos, tok))
+
+
+def _open(sc: _Scan, stack: list[_Frame], tok: str, name: str, name_at: int, ts: int) -> None:
+    """``name {``, ``name <`` or ``name [``: a message or a list begins."""
+    if tok == "[":
+        stack.append(_Frame(name, "list", name_at, ts))
+        return
+    fr = _Frame(name, "msg", name_at, ts)
+    if name == "parameters" and not stack:
+        fr.param_idx = len(sc.params)
+        sc.params.append(ParamBlock(None, name_at, -1))
+    stack.append(fr)
+
+
+_ATTRIBUTES = frozenset({"name", "key", "string_value"})
+
+
+def _attribute(sc: _Scan, stack: list[_Frame], top: _Frame, name: str, tok: str, ts: int, pos: int) -> None:
+    """A quoted ``name``/``key``/``string_value`` labels the message it sits in (and its parameters block)."""
+    if name == "name" and top.label is None:
+        top.label = _unquote(tok)
+    elif name == "key" and top.key is None:
+        top.key = _unquote(tok)
+        if top.param_idx is not None:
+            sc.params[top.param_idx].key = top.key
+    elif name == "string_value" and top.name == "value" and len(stack) >= 2 and stack[-2].param_idx is not None:
+        pb = sc.params[stack[-2].param_idx]
+        if pb.value_span is None:
+            pb.value = _unquote(tok)
+            pb.value_span = (ts, pos)
+
+
 def _scan_text(text: str) -> _Scan:
+    """One pass over ``text``: ``_FAST`` at the top level, ``_GEN`` inside messages; the helpers above handle
+    what a match found (kept out of this loop only where they run far less often than once per token)."""
     sc = _Scan()
     stack: list[_Frame] = []
     values = sc.values
-    params = sc.params
     rec = _recorded_positions(text)
     ri = 0
     pos = 0
     fast_match, gen_match = _FAST.match, _GEN.match
     while True:
-        off = 0  # _FAST has 3 groups before _GEN's
         if stack:
             m = gen_match(text, pos)
             gi = m.lastindex
+            off = 0
         else:
             m = fast_match(text, pos)
-            gi = m.lastindex
-            if gi <= 3:  # a whole top-level parameters { key value { string_value } } block
-                key_tok, val_tok = m.group(2, 3)
-                key = key_tok[1:-1] if "\\" not in key_tok else _unquote(key_tok)
-                vs = m.start(3)
-                ve = vs + len(val_tok)
-                end = m.end()
-                params.append(ParamBlock(key, m.start(1), end,
-                                         val_tok[1:-1] if "\\" not in val_tok else _unquote(val_tok), (vs, ve)))
-                if "${" in val_tok:
-                    values.append(_Value(_PARAM_VALUE_PATH, "string_value", "str", vs, ve, val_tok,
-                                         f'parameters["{key}"]', key))
-                pos = end
+            if m.lastindex <= 3:
+                pos = _param_block(sc, m)
                 continue
-            gi -= 3
+            gi = m.lastindex - 3  # _FAST has 3 groups before _GEN's
             off = 3
         ts = m.start(gi + off)
-        # identifier/number values of the recorded fields in the skipped gap [pos, ts)
-        while rec[ri] < ts:
-            p = rec[ri]
-            ri += 1
-            if p < pos or (stack and (len(stack) > 1 or stack[-1].kind == "list")):
-                continue
-            if text.find("#", max(pos, text.rfind("\n", 0, p) + 1), p) >= 0:  # inside a comment
-                continue
-            b = p - 1
-            while b >= pos and text[b] in " \t\r\n":
-                b -= 1
-            if b >= pos and text[b] == ":":  # the word is a value, not a field name
-                continue
-            v = _RECORDED_VALUE.match(text, p, ts)
-            if v is not None:
-                tok = v.group(2)
-                values.append(_Value(list(stack), v.group(1), "num" if tok[0] in "+-.0123456789" else "ident",
-                                     v.start(2), v.end(2), tok))
+        if rec[ri] < ts:
+            ri = _recorded_values(text, rec, ri, pos, ts, stack, values)
         if gi == 5:  # end of text
             break
         gs, pos = pos, m.end()
@@ -243,62 +316,23 @@ def _scan_text(text: str) -> _Scan:
                 sc.bad = ts
             continue
         tok = m.group(gi + off)
-        if gi == 3:
-            if tok == "}" or tok == ">":
-                if stack and stack[-1].kind == "msg":
-                    fr = stack.pop()
-                    if fr.param_idx is not None:
-                        params[fr.param_idx].end = pos
-                    if fr.name == "model_transaction_policy" and not stack:
-                        sc.mtp = (fr.open_at, ts)
-                continue
-            if tok == "]":
-                if stack and stack[-1].kind == "list":
-                    stack.pop()
-                continue
+        if gi == 3 and tok in "}>]":
+            _close(sc, stack, tok, pos, ts)
+            continue
         top = stack[-1] if stack else None
-        if top is not None and top.kind == "list":  # list items: named after the list
-            if gi == 3:
-                if tok == "[":
-                    stack.append(_Frame("?", "list", ts, ts))
-                    continue
-                fr = _Frame(top.name, "msg", ts, ts, index=top.index)
-                top.index += 1
-                if len(stack) == 1 and top.name == "parameters":
-                    fr.param_idx = len(params)
-                    params.append(ParamBlock(None, ts, -1, in_list=True))
-                stack.append(fr)
-            elif gi == 2 or "${" in tok:
-                values.append(_Value(list(stack), "", "ph" if gi == 2 else "str", ts, pos, tok))
+        if top is not None and top.kind == "list":
+            _list_item(sc, stack, top, gi, tok, ts, pos)
             continue
         got = _gap_name(text, gs, ts)
         name, name_at = got if got is not None else ("?", ts)
         if gi == 3:  # { < [
-            if tok == "[":
-                stack.append(_Frame(name, "list", name_at, ts))
-                continue
-            fr = _Frame(name, "msg", name_at, ts)
-            if name == "parameters" and not stack:
-                fr.param_idx = len(params)
-                params.append(ParamBlock(None, name_at, -1))
-            stack.append(fr)
+            _open(sc, stack, tok, name, name_at, ts)
             continue
         # a string (1) or an unquoted placeholder (2), as the value of field `name`
         if gi == 2 or "${" in tok or (len(stack) <= 1 and name in _RECORDED_FIELDS):
             values.append(_Value(list(stack), name, "ph" if gi == 2 else "str", ts, pos, tok))
-        if top is not None and gi == 1:
-            if name == "name" and top.label is None:
-                top.label = _unquote(tok)
-            elif name == "key" and top.key is None:
-                top.key = _unquote(tok)
-                if top.param_idx is not None:
-                    params[top.param_idx].key = top.key
-            elif name == "string_value" and top.name == "value" and len(stack) >= 2 \
-                    and stack[-2].param_idx is not None:
-                pb = params[stack[-2].param_idx]
-                if pb.value_span is None:
-                    pb.value = _unquote(tok)
-                    pb.value_span = (ts, pos)
+        if gi == 1 and top is not None and name in _ATTRIBUTES:
+            _attribute(sc, stack, top, name, tok, ts, pos)
     return sc
 
 
