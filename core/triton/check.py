@@ -171,25 +171,40 @@ def check_text(text: str, path: str | os.PathLike = "config.pbtxt", *,
     return rep
 
 
-def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str | None, parse: bool) -> CheckReport:
-    file = str(path)
-    sc = _scan(text)
-    lines = _Lines(text)
-    backend_v = _top_value(sc, "backend")
-    backend = _unquote(backend_v.raw) if backend_v is not None and backend_v.kind == "str" else None
-    is_python = backend == "python"
+def _names_in(v: _Value) -> list[str]:
+    """The closed ``${name}``s of a scanned value (none for a value without one)."""
+    raw = v.raw
+    if v.kind == "ph":
+        return [raw[2:-1]]
+    if v.kind != "str" or "${" not in raw:
+        return []
+    if raw.startswith('"${') and raw.find("}") == len(raw) - 2 and raw.count("$") == 1:
+        return [raw[3:-2]]  # the usual "${name}"
+    return [n for n, closed in _BRACED_SCAN.findall(raw) if closed]
+
+
+def _classify(v: _Value, name: str, param: str | None, is_python: bool) -> tuple[str, str, str]:
+    """(kind, reason, fix) of placeholder ``name`` in ``v``: blocking or optional, and why."""
+    if v.kind == "ph":
+        return "blocking", "unquoted: Triton cannot parse the file until it is filled", f"fill `{name}`"
+    if param is not None and not is_python and param in LOAD_FATAL_PARAMS:
+        return "blocking", LOAD_FATAL_PARAMS[param], f"fill `{name}`"
+    if param is not None and is_python and param in LOAD_FATAL_PYTHON_PARAMS:
+        return "blocking", LOAD_FATAL_PYTHON_PARAMS[param], f"fill `{name}`"
+    if param is not None:
+        return ("optional", "string_value parameter: the backend falls back to its default when it cannot read it",
+                f'fill `{name}` or delete the whole parameters {{ key: "{param}" … }} block')
+    if not v.path and v.field in ("backend", "platform"):
+        return ("blocking", f"Triton looks for a backend literally named `{_unquote(v.raw)}` and fails to load",
+                f"fill `{name}` (tensorrt_llm: `tensorrtllm`)")
+    return "blocking", "Triton uses this string literally", f"fill `{name}`"
+
+
+def _findings(sc: _Scan, lines: _Lines, file: str, is_python: bool) -> list[Placeholder]:
+    """Every unresolved ``${name}`` outside comments, with its line, field and kind."""
     findings: list[Placeholder] = []
     for v in sc.values:
-        raw = v.raw
-        if v.kind == "ph":
-            names = [raw[2:-1]]
-        elif v.kind == "str" and "${" in raw:
-            if raw.startswith('"${') and raw.find("}") == len(raw) - 2 and raw.count("$") == 1:
-                names = [raw[3:-2]]  # the usual "${name}"
-            else:
-                names = [n for n, closed in _BRACED_SCAN.findall(raw) if closed]
-        else:
-            continue
+        names = _names_in(v)
         if not names:
             continue
         line = lines.at(v.start)
@@ -199,25 +214,12 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
             fld = _field_label(v.path, v.field)
             param = next((f.key for f in v.path if f.name == "parameters" and f.key is not None), None)
         for name in names:
-            if v.kind == "ph":
-                kind, reason = "blocking", "unquoted: Triton cannot parse the file until it is filled"
-                fix = f"fill `{name}`"
-            elif param is not None and not is_python and param in LOAD_FATAL_PARAMS:
-                kind, reason, fix = "blocking", LOAD_FATAL_PARAMS[param], f"fill `{name}`"
-            elif param is not None and is_python and param in LOAD_FATAL_PYTHON_PARAMS:
-                kind, reason, fix = "blocking", LOAD_FATAL_PYTHON_PARAMS[param], f"fill `{name}`"
-            elif param is not None:
-                kind = "optional"
-                reason = "string_value parameter: the backend falls back to its default when it cannot read it"
-                fix = f'fill `{name}` or delete the whole parameters {{ key: "{param}" … }} block'
-            elif not v.path and v.field in ("backend", "platform"):
-                kind, reason = "blocking", f"Triton looks for a backend literally named `{_unquote(v.raw)}` and fails to load"
-                fix = f"fill `{name}` (tensorrt_llm: `tensorrtllm`)"
-            else:
-                kind, reason, fix = "blocking", "Triton uses this string literally", f"fill `{name}`"
-            findings.append(Placeholder(file, line, name, fld, kind, reason, fix, param))
-    notes: list[str] = []
-    # decoupled
+            findings.append(Placeholder(file, line, name, fld, *_classify(v, name, param, is_python), param))
+    return findings
+
+
+def _decoupled(sc: _Scan, lines: _Lines, notes: list[str]) -> dict:
+    """``model_transaction_policy.decoupled``: value, line and state; a note when it is not the tutorial's True."""
     dec: dict = {"value": None, "line": None, "state": "missing"}
     for v in sc.values:
         if len(v.path) == 1 and v.path[0].name == "model_transaction_policy" and v.field == "decoupled":
@@ -235,53 +237,86 @@ def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str
                      "model_transaction_policy { decoupled: True }")
     elif dec["state"] == "invalid":
         notes.append(f"decoupled has the value {dec['value']!r} (line {dec['line']}), which is not a boolean")
-    # engine path
+    return dec
+
+
+def _engine_state(val: str, expected_engine_path: str | None) -> str:
+    if "${" in val:
+        return "placeholder"
+    if not val:
+        return "empty"
+    if not val.startswith("/"):
+        return "relative"
+    if expected_engine_path and val.rstrip("/") == expected_engine_path.rstrip("/"):
+        return "ok"
+    return "other_container_path" if val.startswith("/opt/ml/model/") else "host_path"
+
+
+def _engine_path(sc: _Scan, lines: _Lines, expected_engine_path: str | None) -> dict:
+    """The engine path parameter (``gpt_model_path``…): key, value, line and state."""
     eng: dict = {"param": None, "value": None, "line": None, "state": "missing", "expected": expected_engine_path}
     for pb in sc.params:
         if pb.key in ENGINE_PATH_KEYS:
-            eng.update(param=pb.key, value=pb.value, line=lines.at(pb.value_span[0]) if pb.value_span else lines.at(pb.start))
-            val = pb.value or ""
-            if "${" in val:
-                eng["state"] = "placeholder"
-            elif not val:
-                eng["state"] = "empty"
-            elif not val.startswith("/"):
-                eng["state"] = "relative"
-            elif expected_engine_path and val.rstrip("/") == expected_engine_path.rstrip("/"):
-                eng["state"] = "ok"
-            elif val.startswith("/opt/ml/model/"):
-                eng["state"] = "other_container_path"
-            else:
-                eng["state"] = "host_path"
+            eng.update(param=pb.key, value=pb.value,
+                       line=lines.at(pb.value_span[0]) if pb.value_span else lines.at(pb.start))
+            eng["state"] = _engine_state(pb.value or "", expected_engine_path)
             break
-    if backend in ("tensorrtllm", "${triton_backend}") or (eng["param"] is not None):
-        msgs = {
-            "placeholder": f"engine path {eng['param']} is still a placeholder; inside the LMI container it must be "
-                           f"{expected_engine_path}",
-            "empty": f"engine path {eng['param']} is empty; it must be {expected_engine_path}",
-            "relative": f"engine path {eng['value']!r} is relative; it must be the path inside the serving "
-                        f"container, {expected_engine_path}",
-            "host_path": f"engine path {eng['value']!r} looks like a path on this machine; inside the LMI container "
-                         f"the engines are at {expected_engine_path}",
-            "other_container_path": f"engine path {eng['value']!r} differs from {expected_engine_path}: make sure the "
-                                    "folder name matches the one uploaded",
-            "missing": "no gpt_model_path parameter: the tensorrtllm backend cannot find the engines",
-        }
-        if eng["state"] in msgs and not (eng["state"] == "missing" and backend is None):
-            notes.append(msgs[eng["state"]])
-    # untouched template? (every name found above is live, so only a template holding all of them can match:
-    # a file with other names skips the whole-text pass)
+    return eng
+
+
+def _engine_note(eng: dict, backend: str | None, expected_engine_path: str | None) -> str | None:
+    """What to say about the engine path of a tensorrtllm model (None: nothing)."""
+    if not (backend in ("tensorrtllm", "${triton_backend}") or (eng["param"] is not None)):
+        return None
+    msgs = {
+        "placeholder": f"engine path {eng['param']} is still a placeholder; inside the LMI container it must be "
+                       f"{expected_engine_path}",
+        "empty": f"engine path {eng['param']} is empty; it must be {expected_engine_path}",
+        "relative": f"engine path {eng['value']!r} is relative; it must be the path inside the serving "
+                    f"container, {expected_engine_path}",
+        "host_path": f"engine path {eng['value']!r} looks like a path on this machine; inside the LMI container "
+                     f"the engines are at {expected_engine_path}",
+        "other_container_path": f"engine path {eng['value']!r} differs from {expected_engine_path}: make sure the "
+                                "folder name matches the one uploaded",
+        "missing": "no gpt_model_path parameter: the tensorrtllm backend cannot find the engines",
+    }
+    if eng["state"] in msgs and not (eng["state"] == "missing" and backend is None):
+        return msgs[eng["state"]]
+    return None
+
+
+def _untouched(text: str, findings: list[Placeholder], notes: list[str]) -> list[str]:
+    """The upstream templates (``tag/model``) whose live placeholders are exactly the file's: no fill applied.
+    Every name found is live, so only a template holding all of them can match: a file with other names skips
+    the whole-text pass."""
     found = {f.name for f in findings}
     candidates = [(f"{tag}/{model}", set(v["live"])) for model, tags in _table().items()
                   for tag, v in tags.items() if found <= set(v["live"])]
     live = placeholder_names(text)[0] if candidates else found
-    untouched: list[str] = []
-    if live:
-        untouched = [name for name, tlive in candidates if tlive == live]
-        if untouched:
-            notes.append("the file still has every placeholder of the upstream template "
-                         f"({', '.join(untouched[:3])}{'…' if len(untouched) > 3 else ''}): no fill was applied — "
-                         "fill_template.py without -i only prints the result")
+    if not live:
+        return []
+    untouched = [name for name, tlive in candidates if tlive == live]
+    if untouched:
+        notes.append("the file still has every placeholder of the upstream template "
+                     f"({', '.join(untouched[:3])}{'…' if len(untouched) > 3 else ''}): no fill was applied — "
+                     "fill_template.py without -i only prints the result")
+    return untouched
+
+
+def _check_text(text: str, path: str | os.PathLike, *, expected_engine_path: str | None, parse: bool) -> CheckReport:
+    file = str(path)
+    sc = _scan(text)
+    lines = _Lines(text)
+    backend_v = _top_value(sc, "backend")
+    backend = _unquote(backend_v.raw) if backend_v is not None and backend_v.kind == "str" else None
+    findings = _findings(sc, lines, file, backend == "python")
+    notes: list[str] = []
+    dec = _decoupled(sc, lines, notes)
+    eng = _engine_path(sc, lines, expected_engine_path)
+    eng_note = _engine_note(eng, backend, expected_engine_path)
+    if eng_note:
+        notes.append(eng_note)
+    untouched = _untouched(text, findings, notes)
     parses, perr = (_parse_model_config(text, sc) if parse else (None, "not tried"))
     if sc.bad is not None:
         notes.append(f"unreadable character at line {lines.at(sc.bad)}")
