@@ -238,3 +238,32 @@ def test_remote_run_takes_role_region_and_instance_from_the_recipe(tmp_path, aws
     err = capsys.readouterr().err
     assert rc == 2 and "no IAM role for the job" in err and "[remote] role" in err
     assert aws.standin.creates == []
+
+
+def test_remote_run_of_a_failed_job_reports_the_reason_and_the_logs_fix(tmp_path, aws):  # noqa: F811
+    """RemotePipeline.run without a front end: a job that fails is the job step's failure, with SageMaker's reason,
+    the `remote logs` fix, the check step never started, and the same in run.log."""
+    import threading
+
+    a = _answers(tmp_path / "work", ctx=Context(), **{
+        "run.where": "sagemaker", "remote.role": ROLE, "remote.region": "us-east-1",
+        "remote.instance_type": "ml.g5.xlarge", "env.target_arch": "sm86"})
+    pipe = build_run(a, remote_endpoint=aws.endpoint_url, remote_poll=0.05,
+                     wheelhouse=str(_wheelhouse_standin(tmp_path)))
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(pipe.run()), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 60
+    while not aws.standin.jobs and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert aws.standin.jobs, out and (out[0].error, out[0].fix)
+    [job] = list(aws.standin.jobs)
+    aws.standin.set(job, "Failed", failure="AlgorithmError: build failed: CUDA out of memory")
+    t.join(60)
+    [rep] = out
+    assert not rep.ok and rep.stopped_at == "job"
+    assert rep.error == f"the training job {job} failed: AlgorithmError: build failed: CUDA out of memory"
+    assert rep.fix == f"see the job's log: lmi-wizard remote logs {job}"
+    assert [s.status for s in rep.steps] == ["done", "failed", "pending"]
+    log = Path(rep.log_path).read_text()
+    assert f"stopped at job: {rep.error}" in log and f"— fix: see the job's log: lmi-wizard remote logs {job}" in log
