@@ -1,4 +1,4 @@
-"""core/checkout.py against REAL git repositories with REAL tags, cloned over file:// URLs (no network)."""
+"""core/checkout/ against REAL git repositories with REAL tags, cloned over file:// URLs (no network)."""
 
 from __future__ import annotations
 

@@ -162,7 +162,7 @@ class Context:
         """``(problem, fix)`` when S3 said the bucket does not exist, else None (exists, or not asked)."""
         return self._facts.get("bucket-missing:" + bucket) if bucket else None
 
-    # --- the checkout (core/checkout.py, core/models.py, core/flags.py) -------------------------
+    # --- the checkout (core/checkout/, core/models.py, core/build/) -------------------------
     def examples(self, checkout_dir: str | os.PathLike | None) -> list[str]:
         """Model example folder names of the checkout (empty when there is none yet)."""
         if not checkout_dir:
@@ -185,7 +185,7 @@ class Context:
         if checkout_dir:
             self.forget(self._examples_key(checkout_dir))
 
-    # --- the checkout plan (core/checkout.py; asks git about the folder) ------------------------------
+    # --- the checkout plan (core/checkout/; asks git about the folder) ------------------------------
     def checkout_plan(self, args: dict):
         """``core.checkout.plan_checkout(**args)`` cached for these arguments (a rule asks on every check; git
         is asked again when the folder, its ``.git``, HEAD or index changed, or after :meth:`forget_checkout_plan`)."""
