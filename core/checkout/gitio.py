@@ -91,47 +91,51 @@ def parse_git_progress(line: str) -> list[GitProgress]:
 # --------------------------------------------------------------------------------------------------------
 # git's errors
 
+def _rule(pattern: str, problem: str, fix: str) -> tuple[re.Pattern, str, str]:
+    """One line of git's stderr (``pattern``, case-insensitive) → the problem and the fix to show."""
+    return re.compile(pattern, re.I), problem, fix
+
+
+_NOT_WRITABLE = ("cannot write the checkout into {dest}", "choose a --dest in a folder you can write to")
+
+# first match wins: "Permission denied (publickey)" is a credentials problem before any other "Permission denied"
 _ERRORS: list[tuple[re.Pattern, str, str]] = [
-    (re.compile(r"Operation too slow|Less than \d+ bytes/sec transferred", re.I),
-     "no answer from {url} for {silence:g} s",
-     "check the network / proxy (HTTPS_PROXY) or use a reachable mirror; to wait longer set " + SETTING
-     + " (seconds, now {silence:g})"),
-    (re.compile(r"Remote branch (\S+) not found in upstream|Could not find remote branch (\S+)", re.I),
-     "tag {tag} not found in {url}",
-     "check the version (the tag is v plus the installed tensorrt-llm version); list the tags with "
-     "`git ls-remote --tags {qurl}`; a mirror may lack new tags"),
-    (re.compile(r"Could not resolve host|Name or service not known|Temporary failure in name resolution", re.I),
-     "cannot reach {url}: could not resolve the host name (offline?)",
-     "check the network or DNS, or point the URL setting at a reachable mirror (--backend-url/--trtllm-url)"),
-    (re.compile(r"Failed to connect|Connection refused|Connection timed out|Network is unreachable|"
-                r"Operation timed out|Could not connect", re.I),
-     "cannot connect to {url}",
-     "check the network, proxy (HTTPS_PROXY) or firewall, or use a reachable mirror URL"),
-    (re.compile(r"SSL certificate problem|server certificate verification failed|SSL_ERROR", re.I),
-     "TLS certificate problem talking to {url}",
-     "fix the CA certificates (GIT_SSL_CAINFO) or use a mirror with a valid certificate"),
-    (re.compile(r"Authentication failed|could not read Username|terminal prompts disabled|"
-                r"Permission denied \(publickey\)|HTTP Basic: Access denied|The requested URL returned error: 40[13]", re.I),
-     "{url} asks for credentials (private repository or mirror)",
-     "use a public URL, or configure a git credential helper / an access token for the mirror"),
-    (re.compile(r"No space left on device", re.I),
-     "the disk is full while cloning into {dest}",
-     "free some space or choose a --dest on a larger disk"),
-    (re.compile(r"could not create (leading )?director|could not create work tree|Read-only file system|"
-                r"unable to create (temporary )?file", re.I),
-     "cannot write the checkout into {dest}",
-     "choose a --dest in a folder you can write to"),
-    (re.compile(r"repository '.*' (not found|does not exist)|does not appear to be a git repository|"
-                r"Repository not found|The requested URL returned error: 404|not a git repository|"
-                r"No such file or directory", re.I),
-     "repository not found at {url}",
-     "check the URL setting (--backend-url/--trtllm-url); the defaults are the public GitHub repositories"),
-    (re.compile(r"Permission denied|Operation not permitted", re.I),
-     "cannot write the checkout into {dest}",
-     "choose a --dest in a folder you can write to"),
-    (re.compile(r"early EOF|RPC failed|the remote end hung up|unexpected disconnect|fetch-pack: invalid index", re.I),
-     "the connection to {url} broke during the clone",
-     "try again; on a slow link a mirror closer to this machine helps"),
+    _rule(r"Operation too slow|Less than \d+ bytes/sec transferred",
+          "no answer from {url} for {silence:g} s",
+          "check the network / proxy (HTTPS_PROXY) or use a reachable mirror; to wait longer set " + SETTING
+          + " (seconds, now {silence:g})"),
+    _rule(r"Remote branch (\S+) not found in upstream|Could not find remote branch (\S+)",
+          "tag {tag} not found in {url}",
+          "check the version (the tag is v plus the installed tensorrt-llm version); list the tags with "
+          "`git ls-remote --tags {qurl}`; a mirror may lack new tags"),
+    _rule(r"Could not resolve host|Name or service not known|Temporary failure in name resolution",
+          "cannot reach {url}: could not resolve the host name (offline?)",
+          "check the network or DNS, or point the URL setting at a reachable mirror (--backend-url/--trtllm-url)"),
+    _rule(r"Failed to connect|Connection refused|Connection timed out|Network is unreachable|"
+          r"Operation timed out|Could not connect",
+          "cannot connect to {url}",
+          "check the network, proxy (HTTPS_PROXY) or firewall, or use a reachable mirror URL"),
+    _rule(r"SSL certificate problem|server certificate verification failed|SSL_ERROR",
+          "TLS certificate problem talking to {url}",
+          "fix the CA certificates (GIT_SSL_CAINFO) or use a mirror with a valid certificate"),
+    _rule(r"Authentication failed|could not read Username|terminal prompts disabled|"
+          r"Permission denied \(publickey\)|HTTP Basic: Access denied|The requested URL returned error: 40[13]",
+          "{url} asks for credentials (private repository or mirror)",
+          "use a public URL, or configure a git credential helper / an access token for the mirror"),
+    _rule(r"No space left on device",
+          "the disk is full while cloning into {dest}",
+          "free some space or choose a --dest on a larger disk"),
+    _rule(r"could not create (leading )?director|could not create work tree|Read-only file system|"
+          r"unable to create (temporary )?file", *_NOT_WRITABLE),
+    _rule(r"repository '.*' (not found|does not exist)|does not appear to be a git repository|"
+          r"Repository not found|The requested URL returned error: 404|not a git repository|"
+          r"No such file or directory",
+          "repository not found at {url}",
+          "check the URL setting (--backend-url/--trtllm-url); the defaults are the public GitHub repositories"),
+    _rule(r"Permission denied|Operation not permitted", *_NOT_WRITABLE),
+    _rule(r"early EOF|RPC failed|the remote end hung up|unexpected disconnect|fetch-pack: invalid index",
+          "the connection to {url} broke during the clone",
+          "try again; on a slow link a mirror closer to this machine helps"),
 ]
 
 
