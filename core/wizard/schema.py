@@ -108,49 +108,48 @@ def _parse_bool(f: "Field", raw: Any) -> bool:
     raise FieldError(f.key, f"expected true or false, got {raw!r}", "write true or false")
 
 
-def _parse_int(f: "Field", raw: Any) -> Optional[int]:
-    def bad() -> FieldError:
-        return FieldError(f.key, f"expected a whole number, got {raw!r}", "write a number such as 2")
+def _read_int(raw: Any) -> Optional[int]:
+    """A whole number from text (``2``, `` 1_000 ``; empty text: None) or a number; ValueError/TypeError if not one."""
+    if isinstance(raw, str):
+        s = raw.strip().replace("_", "")
+        return int(s, 10) if s else None
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, int):
+        return raw
+    raise TypeError(raw)
 
-    value = raw
-    if isinstance(value, bool):
-        raise bad()
-    if isinstance(value, str):
-        s = value.strip().replace("_", "")
-        if s == "":
-            return None
-        try:
-            value = int(s, 10)
-        except ValueError:
-            raise bad() from None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int):
-        raise bad()
-    check_range(f, value)
+
+def _read_float(raw: Any) -> Optional[float]:
+    """A number from text (empty text: None) or an int/float; ValueError/TypeError if not one."""
+    if isinstance(raw, str):
+        s = raw.strip()
+        return float(s) if s else None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    raise TypeError(raw)
+
+
+def _parse_number(f: "Field", raw: Any, read: Callable[[Any], Any], what: str, example: str) -> Any:
+    """``read(raw)`` within the field's range (None for empty text); a boolean is not a number. One FieldError
+    when it is not one."""
+    try:
+        if isinstance(raw, bool):
+            raise TypeError(raw)
+        value = read(raw)
+    except (ValueError, TypeError):
+        raise FieldError(f.key, f"expected {what}, got {raw!r}", f"write a number such as {example}") from None
+    if value is not None:
+        check_range(f, value)
     return value
+
+
+def _parse_int(f: "Field", raw: Any) -> Optional[int]:
+    return _parse_number(f, raw, _read_int, "a whole number", "2")
 
 
 def _parse_float(f: "Field", raw: Any) -> Optional[float]:
-    def bad() -> FieldError:
-        return FieldError(f.key, f"expected a number, got {raw!r}", "write a number such as 0.9")
-
-    value = raw
-    if isinstance(value, bool):
-        raise bad()
-    if isinstance(value, str):
-        s = value.strip()
-        if s == "":
-            return None
-        try:
-            value = float(s)
-        except ValueError:
-            raise bad() from None
-    if not isinstance(value, (int, float)):
-        raise bad()
-    value = float(value)
-    check_range(f, value)
-    return value
+    return _parse_number(f, raw, _read_float, "a number", "0.9")
 
 
 def _parse_mapping_value(f: "Field", raw: Any) -> dict:
