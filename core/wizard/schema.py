@@ -224,6 +224,17 @@ PARSERS: dict[Kind, Callable[["Field", Any], Any]] = {
 # fields and steps
 
 
+def _visible(visible_if: Optional[Callable[["Answers"], bool]], answers: "Answers") -> bool:
+    """A field's or step's ``visible_if``: shown when there is none, or when it cannot be decided (a rule that
+    raises WizardError on half-given answers)."""
+    if visible_if is None:
+        return True
+    try:
+        return bool(visible_if(answers))
+    except WizardError:
+        return True
+
+
 @dataclass(frozen=True)
 class Field:
     key: str
@@ -292,12 +303,7 @@ class Field:
         return [item if isinstance(item, Choice) else Choice(item) for item in raw or ()]
 
     def is_visible(self, answers: "Answers") -> bool:
-        if self.visible_if is None:
-            return True
-        try:
-            return bool(self.visible_if(answers))
-        except WizardError:
-            return True
+        return _visible(self.visible_if, answers)
 
     # -- values ------------------------------------------------------------------------------
     def parse(self, raw: Any) -> Any:
@@ -379,12 +385,7 @@ class Step:
     visible_if: Optional[Callable[["Answers"], bool]] = None  # e.g. Triton config only for the Triton layout
 
     def is_visible(self, answers: "Answers") -> bool:
-        if self.visible_if is None:
-            return True
-        try:
-            return bool(self.visible_if(answers))
-        except WizardError:
-            return True
+        return _visible(self.visible_if, answers)
 
     def visible_fields(self, answers: "Answers", *, advanced: bool = True) -> list[Field]:
         return [f for f in self.fields if f.is_visible(answers) and (advanced or not f.advanced)]
