@@ -40,16 +40,22 @@ def temp_name(final_name: str, kind: str = "tmp") -> str:
     return f".{final_name}{TEMP_MARKER}{kind}-"
 
 
-def _explain_oserror(path: Path, exc: OSError, verb: str) -> WizardError:
+def explain_oserror(exc: OSError, what: str, *, no_space_fix: str = "free disk space or choose another location",
+                    missing_folder: bool = True, fix: str = "check the path") -> WizardError:
+    """One line for a failed file operation: ``cannot {what}: <why>`` with its fix (permission / read-only,
+    disk full, a missing folder — unless ``missing_folder`` is off —, else the system's reason)."""
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return WizardError(f"cannot {verb} {path}: permission denied or read-only file system",
+        return WizardError(f"cannot {what}: permission denied or read-only file system",
                            "choose a writable location or fix the permissions")
     if exc.errno == errno.ENOSPC:
-        return WizardError(f"cannot {verb} {path}: no space left on device",
-                           "free disk space or choose another location")
-    if exc.errno == errno.ENOENT:
-        return WizardError(f"cannot {verb} {path}: folder does not exist", "create the folder first")
-    return WizardError(f"cannot {verb} {path}: {exc.strerror or exc}", "check the path")
+        return WizardError(f"cannot {what}: no space left on device", no_space_fix)
+    if missing_folder and exc.errno == errno.ENOENT:
+        return WizardError(f"cannot {what}: folder does not exist", "create the folder first")
+    return WizardError(f"cannot {what}: {exc.strerror or exc}", fix)
+
+
+def _explain_oserror(path: Path, exc: OSError, verb: str) -> WizardError:
+    return explain_oserror(exc, f"{verb} {path}")
 
 
 def _current_umask() -> int:

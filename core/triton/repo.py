@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..base.errors import WizardError
-from ..base.fsutil import walk_files
+from ..base.fsutil import explain_oserror, walk_files
 from ..base.progress import CancelToken, ProgressFn, emit
 
 TEMPLATE_SUBDIRS = (
@@ -86,13 +86,8 @@ class AssembleResult:
 
 
 def _explain(exc: OSError, what: str) -> WizardError:
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return WizardError(f"cannot {what}: permission denied or read-only file system",
-                           "choose a writable location or fix the permissions")
-    if exc.errno == errno.ENOSPC:
-        return WizardError(f"cannot {what}: no space left on device",
-                           "free disk space, or use engine_mode link/move on the same file system")
-    return WizardError(f"cannot {what}: {exc.strerror or exc}", "check the paths")
+    return explain_oserror(exc, what, missing_folder=False, fix="check the paths",
+                           no_space_fix="free disk space, or use engine_mode link/move on the same file system")
 
 
 def _copy_tree_writable(src: Path, dst: Path) -> None:
