@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from lmi_wizard.tui.cli.options import add_layout, add_s3_endpoint
+
 NAME = "check"
 HELP = "preflight a model repository (local folder or s3://…) that anyone produced: will LMI load it?"
 ORDER = 65
@@ -24,10 +26,8 @@ def register(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", metavar="PATH|s3://bucket/prefix/",
                    help="the model_id folder (Triton: the folder holding tensorrt_llm/; or tensorrt_llm/ itself), "
                         "the flat engine folder, or an S3 prefix")
-    p.add_argument("--layout", choices=("triton", "flat"),
-                   help="triton (LMI 0.25–0.32) or flat (LMI 0.33+); default: inferred from the files")
-    p.add_argument("--endpoint-url", metavar="URL",
-                   help="S3-compatible endpoint (default: AWS, or the AWS_ENDPOINT_URL variable)")
+    add_layout(p, "inferred from the files")
+    add_s3_endpoint(p)
     p.add_argument("--lmi-version", metavar="X.Y.Z",
                    help="the LMI release you deploy to (default: this image's, else from the installed tensorrt-llm)")
     p.add_argument("--json", action="store_true", help="print one JSON document")

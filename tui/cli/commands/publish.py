@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 
+from lmi_wizard.tui.cli.options import add_layout, add_s3_endpoint
+
 NAME = "publish"
 HELP = "upload the compiled model to S3 (or a local folder) the way LMI loads it, and print the model_id"
 ORDER = 60
@@ -29,10 +31,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "flat layout: the trtllm-build output folder with the tokenizer files")
     parser.add_argument("dest", metavar="DEST",
                         help="s3://bucket/folder1/folder2/ or a local folder (Triton layout: LMI gets folder1/)")
-    parser.add_argument("--layout", choices=("triton", "flat"),
-                        help="triton (LMI 0.25–0.32) or flat (LMI 0.33+); default: inferred from REPO_DIR")
-    parser.add_argument("--endpoint-url", metavar="URL",
-                        help="S3-compatible endpoint (default: AWS, or the AWS_ENDPOINT_URL variable)")
+    add_layout(parser, "inferred from REPO_DIR")
+    add_s3_endpoint(parser)
     parser.add_argument("--profile", metavar="NAME",
                         help="AWS profile to use (default: boto3's standard chain, e.g. AWS_PROFILE)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
