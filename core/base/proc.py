@@ -93,6 +93,26 @@ def _leader_gone(proc: subprocess.Popen) -> bool:
         return False
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, from /proc (none where there is no /proc)."""
+    out = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return out
+    for n in names:
+        if not n.isdigit():
+            continue
+        try:
+            with open(f"/proc/{n}/stat", "rb") as fh:
+                rest = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(rest) > 2 and int(rest[2]) == pgid and rest[0] not in (b"Z", b"X"):
+            out.append(int(n))
+    return out
+
+
 def kill_group(proc: subprocess.Popen, grace: float = 1.0) -> None:
     """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
     try:

@@ -36,26 +36,6 @@ def start_time(pid: int) -> Optional[str]:
     return fields[19].decode()
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``, from /proc."""
-    out = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
-    for d in names:
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            out.append(int(d))
-    return out
-
-
 def live_children(record: Path) -> list[dict]:
     """The entries of ``record`` whose process is still the one that was started, or whose process group
     still holds a process started after it (the builder's workers, when the builder itself is gone)."""
@@ -75,7 +55,7 @@ def live_children(record: Path) -> list[dict]:
         if start_time(pid) == start:
             out.append(e)
             continue
-        members = [m for m in _group_members(int(e.get("pgid") or pid))
+        members = [m for m in _proc.group_members(int(e.get("pgid") or pid))
                    if (start_time(m) or "0").isdigit() and int(start_time(m) or 0) >= int(start)]
         if members:
             pgid = int(e.get("pgid") or pid)

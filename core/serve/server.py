@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 from ..base.errors import WizardError
-from ..base.proc import _check_argv, _leader_gone, _split_lines
+from ..base.proc import _check_argv, _leader_gone, _split_lines, group_members
 from ..base.secrets import redact
 from .diagnose import FAILED_REGISTER
 from .staging import ENV_DROPPED
@@ -59,26 +59,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``, from /proc."""
-    out = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return out
-    for n in names:
-        if not n.isdigit():
-            continue
-        try:
-            with open(f"/proc/{n}/stat", "rb") as fh:
-                rest = fh.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(rest) > 2 and int(rest[2]) == pgid and rest[0] not in (b"Z", b"X"):
-            out.append(int(n))
-    return out
 
 
 @dataclass
