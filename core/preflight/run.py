@@ -64,9 +64,6 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
               telemetry_file="__default__", install_root="__default__", report: Optional[CheckReport] = None,
               progress: ProgressFn | None = None) -> CheckReport:
     """Check a local folder (or the mirror of an S3 prefix, shown as ``shown_root``)."""
-    from .. import layout as L
-    from ..facts import target as target_mod
-    from ..facts.gpu import detect_gpus
     from ..facts.versions import detect_tensorrt_llm
 
     root = Path(os.path.abspath(os.path.expanduser(os.fspath(root))))
@@ -83,89 +80,118 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
     emit(progress, "check", "detecting the runtime")
     if installed is None:
         installed = detect_tensorrt_llm()
+    lmi = _lmi_target(installed, lmi_version, layout, telemetry_file, install_root)
+    report.lmi = lmi.to_json()
+    inferred = infer_layout(root)
+    layout, how = _decide_layout(root, shown, layout, inferred, is_s3)
+    report.layout = layout
+    _layout_vs_lmi(ctx, layout, how, inferred, lmi)
+    where = _locate_model(ctx, report, root, shown, layout, is_s3)
+    if where is None:  # a Triton model repository with no model folder in it
+        report.model_dir = None
+        _finish(ctx, root)
+        return report
+    mdir, edir = where
+    report.model_dir = ctx.show(mdir)
+    report.engine_dir = ctx.show(edir)
+    if not is_s3:
+        _symlinks_outside(ctx, mdir)
+    _model_checks(ctx, root, mdir, edir, layout, installed, lmi, gpu_state, lmi_version, progress)
+    _finish(ctx, root)
+    return report
+
+
+def _lmi_target(installed, lmi_version: Optional[str], layout: Optional[str], telemetry_file, install_root):
+    """The LMI release in use (given, the image this runs in, or the one shipping the installed tensorrt-llm)."""
+    from ..facts import target as target_mod
+
     kw = {}
     if telemetry_file != "__default__":
         kw["telemetry_file"] = telemetry_file
     if install_root != "__default__":
         kw["install_root"] = install_root
-    try:
-        # 0.34+ published no TensorRT-LLM image: checked as a self-built image only when the layout is given
-        self_built = bool(lmi_version and layout and not target_mod.trtllm_image_published(lmi_version))
-        lmi = target_mod.determine_target(trtllm_version=installed.version if installed.installed else None,
-                                          lmi_override=lmi_version, layout_override=layout if self_built else None,
-                                          **kw)
-    except WizardError:
-        raise
-    report.lmi = lmi.to_json()
-    inferred = infer_layout(root)
-    if layout is None:
-        if inferred is None:
-            if is_s3 and not any(True for _ in root.iterdir()):
-                raise WizardError(f"nothing under {shown}", "check the prefix (aws s3 ls), or upload the model first "
-                                  "(lmi-wizard publish)")
-            raise WizardError(f"cannot tell what {shown} is: no config.pbtxt (Triton layout) and no config.json / "
-                              "engines (flat layout)", "point at the model folder, or say which with --layout "
-                              "triton|flat")
-        layout = inferred
-        how = "inferred from the files"
-    else:
+    # 0.34+ published no TensorRT-LLM image: checked as a self-built image only when the layout is given
+    self_built = bool(lmi_version and layout and not target_mod.trtllm_image_published(lmi_version))
+    return target_mod.determine_target(trtllm_version=installed.version if installed.installed else None,
+                                       lmi_override=lmi_version, layout_override=layout if self_built else None, **kw)
+
+
+def _decide_layout(root: Path, shown: str, layout: Optional[str], inferred: Optional[str],
+                   is_s3: bool) -> tuple[str, str]:
+    """The layout to check as, and how it was decided ("given" / "inferred from the files")."""
+    from .. import layout as L
+
+    if layout is not None:
         L._check_layout_name(layout)
-        how = "given"
-    report.layout = layout
-    # the layout of the LMI release in use
-    if lmi.layout != layout:
-        if lmi.source in ("override", "image"):
-            ctx.add("error", "layout-vs-lmi",
-                    f"this is the {layout} layout ({how}), but LMI {lmi.version} loads the {lmi.layout} layout: "
-                    f"{target_mod.layout_description(lmi.layout)}",
-                    "rebuild for that LMI release's layout (lmi-wizard), or deploy to an LMI release that loads "
-                    f"the {layout} layout (" + ("0.25–0.32" if layout == "triton" else "0.33+") + ")", None, "layout")
-        elif lmi.source == "tensorrt-llm":
-            ctx.add("warning", "layout-vs-lmi",
-                    f"this is the {layout} layout ({how}); LMI {lmi.version}, which ships the installed tensorrt-llm, "
-                    f"loads the {lmi.layout} layout", "pass --lmi-version of the image you deploy to", None, "layout")
+        return layout, "given"
+    if inferred is None:
+        if is_s3 and not any(True for _ in root.iterdir()):
+            raise WizardError(f"nothing under {shown}", "check the prefix (aws s3 ls), or upload the model first "
+                              "(lmi-wizard publish)")
+        raise WizardError(f"cannot tell what {shown} is: no config.pbtxt (Triton layout) and no config.json / "
+                          "engines (flat layout)", "point at the model folder, or say which with --layout "
+                          "triton|flat")
+    return inferred, "inferred from the files"
+
+
+def _layout_vs_lmi(ctx: _Ctx, layout: str, how: str, inferred: Optional[str], lmi) -> None:
+    """The layout against the one the LMI release in use loads, and against what the files look like."""
+    from ..facts import target as target_mod
+
+    if lmi.layout != layout and lmi.source in ("override", "image"):
+        ctx.add("error", "layout-vs-lmi",
+                f"this is the {layout} layout ({how}), but LMI {lmi.version} loads the {lmi.layout} layout: "
+                f"{target_mod.layout_description(lmi.layout)}",
+                "rebuild for that LMI release's layout (lmi-wizard), or deploy to an LMI release that loads "
+                f"the {layout} layout (" + ("0.25–0.32" if layout == "triton" else "0.33+") + ")", None, "layout")
+    elif lmi.layout != layout and lmi.source == "tensorrt-llm":
+        ctx.add("warning", "layout-vs-lmi",
+                f"this is the {layout} layout ({how}); LMI {lmi.version}, which ships the installed tensorrt-llm, "
+                f"loads the {lmi.layout} layout", "pass --lmi-version of the image you deploy to", None, "layout")
     if inferred is not None and inferred != layout:
         ctx.add("warning", "layout-given-differs", f"checking as the {layout} layout (given), but the files look "
                 f"like the {inferred} layout", f"check with --layout {inferred} if that is what you meant", None,
                 "layout")
 
-    # where the model is, and the rule LMI applies to model_id
-    mdir = root
-    if layout == L.TRITON:
-        if (root / L.PBTXT).is_file():
-            # the uploaded folder itself (folder2): model_id is its parent
-            if is_s3:
-                model_id, fl = L.destination_findings(shown, L.TRITON)
-                _layout_findings(ctx, fl)
-            else:
-                model_id = str(root.parent)
-            report.model_id = model_id
-            if model_id:
-                ctx.add("info", "model-id", f"this is the uploaded model folder: LMI's model_id is its parent "
-                        f"{model_id}" + ("/" if is_s3 and not model_id.endswith("/") else ""), None, None, "layout")
-            _layout_findings(ctx, L.check_local(root, L.TRITON))
-        else:
-            keys = _all_rel_files(root)
-            _layout_findings(ctx, L.check_listing(keys, shown, L.TRITON))
-            subs = _subfolders_with(root, L.PBTXT)
-            valid = [s for s in subs if (s / L.TOKENIZER_CONFIG).is_file()]
-            chosen = (valid or subs or [None])[0]
-            report.model_id = shown if (valid or subs) else None
-            if chosen is None:
-                report.model_dir = None
-                _finish(ctx, root)
-                return report
-            mdir = chosen
-            _layout_findings(ctx, L.check_local(mdir, L.TRITON))
-        edir = mdir / "1"
-    else:
+
+def _locate_model(ctx: _Ctx, report: CheckReport, root: Path, shown: str, layout: str,
+                  is_s3: bool) -> Optional[tuple[Path, Path]]:
+    """Where the model and its engines are, with the rule LMI applies to model_id; None when a Triton
+    repository holds no model folder."""
+    from .. import layout as L
+
+    if layout != L.TRITON:
         _layout_findings(ctx, L.check_local(root, L.FLAT))
         report.model_id = shown
-        edir = root
-    report.model_dir = ctx.show(mdir)
-    report.engine_dir = ctx.show(edir)
-    if not is_s3:
-        _symlinks_outside(ctx, mdir)
+        return root, root
+    if (root / L.PBTXT).is_file():  # the uploaded folder itself (folder2): model_id is its parent
+        if is_s3:
+            model_id, fl = L.destination_findings(shown, L.TRITON)
+            _layout_findings(ctx, fl)
+        else:
+            model_id = str(root.parent)
+        report.model_id = model_id
+        if model_id:
+            ctx.add("info", "model-id", f"this is the uploaded model folder: LMI's model_id is its parent "
+                    f"{model_id}" + ("/" if is_s3 and not model_id.endswith("/") else ""), None, None, "layout")
+        _layout_findings(ctx, L.check_local(root, L.TRITON))
+        return root, root / "1"
+    _layout_findings(ctx, L.check_listing(_all_rel_files(root), shown, L.TRITON))
+    subs = _subfolders_with(root, L.PBTXT)
+    valid = [s for s in subs if (s / L.TOKENIZER_CONFIG).is_file()]
+    chosen = (valid or subs or [None])[0]
+    report.model_id = shown if (valid or subs) else None
+    if chosen is None:
+        return None
+    _layout_findings(ctx, L.check_local(chosen, L.TRITON))
+    return chosen, chosen / "1"
+
+
+def _model_checks(ctx: _Ctx, root: Path, mdir: Path, edir: Path, layout: str, installed, lmi, gpu_state,
+                  lmi_version: Optional[str], progress: ProgressFn | None) -> None:
+    """Engine, version, GPU, config.pbtxt, tokenizer and serving.properties checks of the located model."""
+    from .. import layout as L
+    from ..facts.gpu import detect_gpus
 
     emit(progress, "check", "engine folder")
     facts = _engine_checks(ctx, edir, layout)
@@ -183,8 +209,6 @@ def check_dir(root: "str | os.PathLike", *, layout: Optional[str] = None, shown_
     props = next((p for p in (root / "serving.properties", mdir / "serving.properties") if p.is_file()), None)
     _lmi_checks(ctx, props, layout, facts, needs, lmi_version or (lmi.version if lmi.source in ("override", "image")
                                                                    else None), mdir)
-    _finish(ctx, root)
-    return report
 
 
 # one cause, one finding: the layout rule and the engine check both see these
