@@ -310,17 +310,23 @@ def _placed(intent: BuildIntent, converter: Optional[BuilderFlags], builder: Bui
     return placed
 
 
+def _trtllm_build_source(ex: Path, trtllm_build_source: Optional[str | os.PathLike]) -> Path:
+    """trtllm-build's source (``tensorrt_llm/commands/build.py``): given, else found above the example folder."""
+    bsrc = Path(trtllm_build_source) if trtllm_build_source else find_trtllm_build_source(ex)
+    if bsrc is None or not bsrc.is_file():
+        raise WizardError(f"trtllm-build's source (tensorrt_llm/commands/build.py) not found above {ex}",
+                          "use a full TensorRT-LLM checkout at the installed version")
+    return bsrc
+
+
 def example_builders(example_dir: str | os.PathLike, trtllm_build_source: Optional[str | os.PathLike] = None
                      ) -> tuple[Optional[BuilderFlags], BuilderFlags]:
     """(convert_checkpoint.py's flags or None, the build step's flags) of an example folder: trtllm-build's
     with a converter (0.8+), the legacy build.py's without. Raises WizardError when the folder has no builder."""
     ex = Path(example_dir)
     if (ex / "convert_checkpoint.py").is_file():
-        bsrc = Path(trtllm_build_source) if trtllm_build_source else find_trtllm_build_source(ex)
-        if bsrc is None or not bsrc.is_file():
-            raise WizardError(f"trtllm-build's source (tensorrt_llm/commands/build.py) not found above {ex}",
-                              "use a full TensorRT-LLM checkout at the installed version")
-        return discover_flags(ex / "convert_checkpoint.py"), discover_flags(bsrc)
+        converter = discover_flags(ex / "convert_checkpoint.py")
+        return converter, discover_flags(_trtllm_build_source(ex, trtllm_build_source))
     if (ex / "build.py").is_file():
         return None, discover_flags(ex / "build.py")
     raise WizardError(f"no builder in {ex}: neither convert_checkpoint.py nor build.py",
@@ -332,6 +338,86 @@ def extra_flag_findings(example_dir: str | os.PathLike, convert_flags: dict, bui
     warnings, unknown flags and refused values as errors) — what the wizard shows beside the two fields."""
     converter, builder = example_builders(example_dir)
     return place_flags(convert_flags, build_flags, converter, builder).findings
+
+
+def _convert_argv(cflags: BuilderFlags, intent: BuildIntent, world: int, ckpt: str, placed,
+                  dropped: list[Dropped]) -> list[str]:
+    """convert_checkpoint.py's arguments (two-step builds, 0.8+)."""
+    conv = _Emitter(cflags, "convert_checkpoint.py", dropped)
+    if intent.model_dir:
+        if not conv.put("--model_dir", intent.model_dir):
+            conv.drop("model folder", "--model_dir", "no --model_dir in convert_checkpoint.py")
+    conv.must("checkpoint folder", "--output_dir", ckpt)
+    if not _put_dtype(conv, intent.dtype):
+        conv.drop("dtype", "--dtype", "no --dtype in convert_checkpoint.py")
+    _parallelism(conv, intent, world, legacy=False)
+    if intent.parallel_build and world > 1 and conv.has("--workers"):
+        conv.put("--workers", intent.workers or world)
+    _apply_advanced(conv, placed.convert)
+    return conv.argv
+
+
+def _trtllm_build_argv(bflags: BuilderFlags, intent: BuildIntent, world: int, ckpt: str, out_dir: Path, placed,
+                       dropped: list[Dropped], translations: list[str]) -> list[str]:
+    """trtllm-build's arguments (two-step builds, 0.8+)."""
+    bld = _Emitter(bflags, "trtllm-build", dropped)
+    bld.must("checkpoint folder", "--checkpoint_dir", ckpt)
+    bld.must("engine folder", "--output_dir", str(out_dir))
+    bld.switch("gemm plugin", intent.gemm_plugin, ["--gemm_plugin", "--use_gemm_plugin"], intent.dtype)
+    bld.switch("gpt attention plugin", intent.gpt_attention_plugin,
+               ["--gpt_attention_plugin", "--use_gpt_attention_plugin"], intent.dtype)
+    if intent.inflight_batching and not bflags.has("--use_inflight_batching"):
+        translations.append("inflight batching → paged KV cache (trtllm-build has no --use_inflight_batching; "
+                            "in-flight batching needs paged KV cache, the gpt attention plugin and removed "
+                            "input padding)")
+    if bflags.has("--use_inflight_batching"):
+        bld.switch("inflight batching", intent.inflight_batching, ["--use_inflight_batching"])
+    paged = intent.effective_paged_kv
+    if bflags.get("--kv_cache_type") is not None:
+        bld.put("--kv_cache_type", "paged" if paged else "continuous")
+    else:
+        bld.switch("paged KV cache", paged, ["--paged_kv_cache"])
+    bld.switch("context FMHA", intent.context_fmha, ["--context_fmha", "--enable_context_fmha"])
+    bld.switch("remove input padding", intent.remove_input_padding, ["--remove_input_padding"])
+    if intent.parallel_build and world > 1:
+        if bflags.has("--workers"):
+            bld.put("--workers", intent.workers or world)
+        elif bflags.has("--parallel_build"):
+            bld.put("--parallel_build")
+        else:
+            bld.drop("parallel build", "--workers", "no --workers / --parallel_build in trtllm-build")
+    _lengths(bld, intent, translations)
+    _apply_advanced(bld, placed.build)
+    return bld.argv
+
+
+def _legacy_argv(lflags: BuilderFlags, intent: BuildIntent, world: int, out_dir: Path, placed,
+                 dropped: list[Dropped], translations: list[str]) -> list[str]:
+    """The example's build.py arguments (one-step builds, before 0.8)."""
+    em = _Emitter(lflags, "build.py", dropped)
+    if intent.model_dir:
+        if not em.put("--model_dir", intent.model_dir):
+            em.drop("model folder", "--model_dir", "no --model_dir in build.py")
+    _put_dtype(em, intent.dtype)
+    em.switch("gemm plugin", intent.gemm_plugin, ["--use_gemm_plugin", "--gemm_plugin"], intent.dtype)
+    em.switch("gpt attention plugin", intent.gpt_attention_plugin,
+              ["--use_gpt_attention_plugin", "--gpt_attention_plugin"], intent.dtype)
+    _parallelism(em, intent, world, legacy=True)
+    em.must("engine folder", "--output_dir", str(out_dir))
+    em.switch("inflight batching", intent.inflight_batching, ["--use_inflight_batching"])
+    em.switch("paged KV cache", intent.effective_paged_kv, ["--paged_kv_cache"])
+    em.switch("context FMHA", intent.context_fmha, ["--enable_context_fmha", "--context_fmha"])
+    em.switch("remove input padding", intent.remove_input_padding, ["--remove_input_padding"])
+    if intent.parallel_build and world > 1:
+        if lflags.has("--parallel_build"):
+            em.put("--parallel_build")
+        elif lflags.has("--workers"):
+            em.put("--workers", intent.workers or world)
+        else:
+            em.drop("parallel build", "--parallel_build", "no --parallel_build in build.py")
+    _lengths(em, intent, translations)
+    _apply_advanced(em, placed.build)
+    return em.argv
 
 
 def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: str = "python3",
@@ -350,100 +436,36 @@ def render_plan(example_dir: str | os.PathLike, intent: BuildIntent, *, python: 
     world = intent.effective_world_size
     findings = validate_intent(intent, gpu=gpu, model=model, trtllm_version=trtllm_version, purpose=purpose)
     # automatic adjustments the findings explain
-    if gpu is not None and gpu.sm is not None and gpu.sm < 80 and intent.context_fmha:
+    old_gpu = gpu is not None and gpu.sm is not None and gpu.sm < 80
+    if old_gpu and intent.context_fmha:
         intent = dataclasses.replace(intent, context_fmha=False)
     dropped: list[Dropped] = []
     translations: list[str] = []
     out_dir = Path(intent.output_dir)
     engine_dir = out_dir if out_dir.is_absolute() else ex / out_dir
-
     if convert_src.is_file():
         cflags = discover_flags(convert_src)
-        bsrc = Path(trtllm_build_source) if trtllm_build_source else find_trtllm_build_source(ex)
-        if bsrc is None or not bsrc.is_file():
-            raise WizardError(f"trtllm-build's source (tensorrt_llm/commands/build.py) not found above {ex}",
-                              "use a full TensorRT-LLM checkout at the installed version")
+        bsrc = _trtllm_build_source(ex, trtllm_build_source)
         bflags = discover_flags(bsrc)
         placed = _placed(intent, cflags, bflags, findings)
         ckpt = intent.checkpoint_dir or (str(out_dir) + "_ckpt" if str(out_dir) not in ("", ".") else "tllm_checkpoint")
-        conv = _Emitter(cflags, "convert_checkpoint.py", dropped)
-        if intent.model_dir:
-            if not conv.put("--model_dir", intent.model_dir):
-                conv.drop("model folder", "--model_dir", "no --model_dir in convert_checkpoint.py")
-        conv.must("checkpoint folder", "--output_dir", ckpt)
-        if not _put_dtype(conv, intent.dtype):
-            conv.drop("dtype", "--dtype", "no --dtype in convert_checkpoint.py")
-        _parallelism(conv, intent, world, legacy=False)
-        if intent.parallel_build and world > 1 and conv.has("--workers"):
-            conv.put("--workers", intent.workers or world)
-        _apply_advanced(conv, placed.convert)
-
-        bld = _Emitter(bflags, "trtllm-build", dropped)
-        bld.must("checkpoint folder", "--checkpoint_dir", ckpt)
-        bld.must("engine folder", "--output_dir", str(out_dir))
-        bld.switch("gemm plugin", intent.gemm_plugin, ["--gemm_plugin", "--use_gemm_plugin"], intent.dtype)
-        bld.switch("gpt attention plugin", intent.gpt_attention_plugin,
-                   ["--gpt_attention_plugin", "--use_gpt_attention_plugin"], intent.dtype)
-        if intent.inflight_batching and not bflags.has("--use_inflight_batching"):
-            translations.append("inflight batching → paged KV cache (trtllm-build has no --use_inflight_batching; "
-                                "in-flight batching needs paged KV cache, the gpt attention plugin and removed "
-                                "input padding)")
-        if bflags.has("--use_inflight_batching"):
-            bld.switch("inflight batching", intent.inflight_batching, ["--use_inflight_batching"])
-        paged = intent.effective_paged_kv
-        kvt = bflags.get("--kv_cache_type")
-        if kvt is not None:
-            bld.put("--kv_cache_type", "paged" if paged else "continuous")
-        else:
-            bld.switch("paged KV cache", paged, ["--paged_kv_cache"])
-        bld.switch("context FMHA", intent.context_fmha, ["--context_fmha", "--enable_context_fmha"])
-        bld.switch("remove input padding", intent.remove_input_padding, ["--remove_input_padding"])
-        if intent.parallel_build and world > 1:
-            if bflags.has("--workers"):
-                bld.put("--workers", intent.workers or world)
-            elif bflags.has("--parallel_build"):
-                bld.put("--parallel_build")
-            else:
-                bld.drop("parallel build", "--workers", "no --workers / --parallel_build in trtllm-build")
-        _lengths(bld, intent, translations)
-        _apply_advanced(bld, placed.build)
-        steps = [Step("convert", [python, "convert_checkpoint.py", *conv.argv], ex, convert_src, ex / ckpt),
-                 Step("trtllm-build", [*trtllm_build, *bld.argv], ex, bsrc, engine_dir)]
+        conv_argv = _convert_argv(cflags, intent, world, ckpt, placed, dropped)
+        bld_argv = _trtllm_build_argv(bflags, intent, world, ckpt, out_dir, placed, dropped, translations)
+        steps = [Step("convert", [python, "convert_checkpoint.py", *conv_argv], ex, convert_src, ex / ckpt),
+                 Step("trtllm-build", [*trtllm_build, *bld_argv], ex, bsrc, engine_dir)]
         notes = [f"convert_checkpoint.py: {n}" for n in cflags.notes] + [f"trtllm-build: {n}" for n in bflags.notes]
         layout = "two-step"
     elif legacy_src.is_file():
         lflags = discover_flags(legacy_src)
         placed = _placed(intent, None, lflags, findings)
-        em = _Emitter(lflags, "build.py", dropped)
-        if intent.model_dir:
-            if not em.put("--model_dir", intent.model_dir):
-                em.drop("model folder", "--model_dir", "no --model_dir in build.py")
-        _put_dtype(em, intent.dtype)
-        em.switch("gemm plugin", intent.gemm_plugin, ["--use_gemm_plugin", "--gemm_plugin"], intent.dtype)
-        em.switch("gpt attention plugin", intent.gpt_attention_plugin,
-                  ["--use_gpt_attention_plugin", "--gpt_attention_plugin"], intent.dtype)
-        _parallelism(em, intent, world, legacy=True)
-        em.must("engine folder", "--output_dir", str(out_dir))
-        em.switch("inflight batching", intent.inflight_batching, ["--use_inflight_batching"])
-        em.switch("paged KV cache", intent.effective_paged_kv, ["--paged_kv_cache"])
-        em.switch("context FMHA", intent.context_fmha, ["--enable_context_fmha", "--context_fmha"])
-        em.switch("remove input padding", intent.remove_input_padding, ["--remove_input_padding"])
-        if intent.parallel_build and world > 1:
-            if lflags.has("--parallel_build"):
-                em.put("--parallel_build")
-            elif lflags.has("--workers"):
-                em.put("--workers", intent.workers or world)
-            else:
-                em.drop("parallel build", "--parallel_build", "no --parallel_build in build.py")
-        _lengths(em, intent, translations)
-        _apply_advanced(em, placed.build)
-        steps = [Step("build", [python, "build.py", *em.argv], ex, legacy_src, engine_dir)]
+        argv = _legacy_argv(lflags, intent, world, out_dir, placed, dropped, translations)
+        steps = [Step("build", [python, "build.py", *argv], ex, legacy_src, engine_dir)]
         notes = [f"build.py: {n}" for n in lflags.notes]
         layout = "legacy"
     else:
         raise WizardError(f"no builder in {ex}: neither convert_checkpoint.py nor build.py",
                           "choose a model folder of the checkout that has one")
-    if gpu is not None and gpu.sm is not None and gpu.sm < 80 and not intent.context_fmha:
+    if old_gpu and not intent.context_fmha:
         translations.append(f"context FMHA turned off: it needs sm80+, this GPU is sm{gpu.sm}")
     return BuildPlan(steps, engine_dir, world, intent.tp_size, intent.pp_size, layout, dropped, translations,
                      findings, notes, intent, trtllm_version)
