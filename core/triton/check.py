@@ -171,40 +171,22 @@ def check_text(text: str, path: str | os.PathLike = "config.pbtxt", *,
     return rep
 
 
-def _names_in(v: _Value) -> list[str]:
-    """The closed ``${name}``s of a scanned value (none for a value without one)."""
-    raw = v.raw
-    if v.kind == "ph":
-        return [raw[2:-1]]
-    if v.kind != "str" or "${" not in raw:
-        return []
-    if raw.startswith('"${') and raw.find("}") == len(raw) - 2 and raw.count("$") == 1:
-        return [raw[3:-2]]  # the usual "${name}"
-    return [n for n, closed in _BRACED_SCAN.findall(raw) if closed]
-
-
-def _classify(v: _Value, name: str, param: str | None, is_python: bool) -> tuple[str, str, str]:
-    """(kind, reason, fix) of placeholder ``name`` in ``v``: blocking or optional, and why."""
-    if v.kind == "ph":
-        return "blocking", "unquoted: Triton cannot parse the file until it is filled", f"fill `{name}`"
-    if param is not None and not is_python and param in LOAD_FATAL_PARAMS:
-        return "blocking", LOAD_FATAL_PARAMS[param], f"fill `{name}`"
-    if param is not None and is_python and param in LOAD_FATAL_PYTHON_PARAMS:
-        return "blocking", LOAD_FATAL_PYTHON_PARAMS[param], f"fill `{name}`"
-    if param is not None:
-        return ("optional", "string_value parameter: the backend falls back to its default when it cannot read it",
-                f'fill `{name}` or delete the whole parameters {{ key: "{param}" … }} block')
-    if not v.path and v.field in ("backend", "platform"):
-        return ("blocking", f"Triton looks for a backend literally named `{_unquote(v.raw)}` and fails to load",
-                f"fill `{name}` (tensorrt_llm: `tensorrtllm`)")
-    return "blocking", "Triton uses this string literally", f"fill `{name}`"
-
-
 def _findings(sc: _Scan, lines: _Lines, file: str, is_python: bool) -> list[Placeholder]:
-    """Every unresolved ``${name}`` outside comments, with its line, field and kind."""
+    """Every unresolved ``${name}`` outside comments, with its line, field and kind: ``blocking`` (unquoted, a
+    load-fatal parameter, ``backend``/``platform``, any other string) or ``optional`` (a ``string_value``
+    parameter the backend falls back on). One loop with no calls per value: a big file has 100k's of them."""
     findings: list[Placeholder] = []
     for v in sc.values:
-        names = _names_in(v)
+        raw = v.raw
+        if v.kind == "ph":
+            names = [raw[2:-1]]
+        elif v.kind == "str" and "${" in raw:
+            if raw.startswith('"${') and raw.find("}") == len(raw) - 2 and raw.count("$") == 1:
+                names = [raw[3:-2]]  # the usual "${name}"
+            else:
+                names = [n for n, closed in _BRACED_SCAN.findall(raw) if closed]
+        else:
+            continue
         if not names:
             continue
         line = lines.at(v.start)
@@ -214,7 +196,23 @@ def _findings(sc: _Scan, lines: _Lines, file: str, is_python: bool) -> list[Plac
             fld = _field_label(v.path, v.field)
             param = next((f.key for f in v.path if f.name == "parameters" and f.key is not None), None)
         for name in names:
-            findings.append(Placeholder(file, line, name, fld, *_classify(v, name, param, is_python), param))
+            if v.kind == "ph":
+                kind, reason = "blocking", "unquoted: Triton cannot parse the file until it is filled"
+                fix = f"fill `{name}`"
+            elif param is not None and not is_python and param in LOAD_FATAL_PARAMS:
+                kind, reason, fix = "blocking", LOAD_FATAL_PARAMS[param], f"fill `{name}`"
+            elif param is not None and is_python and param in LOAD_FATAL_PYTHON_PARAMS:
+                kind, reason, fix = "blocking", LOAD_FATAL_PYTHON_PARAMS[param], f"fill `{name}`"
+            elif param is not None:
+                kind = "optional"
+                reason = "string_value parameter: the backend falls back to its default when it cannot read it"
+                fix = f'fill `{name}` or delete the whole parameters {{ key: "{param}" … }} block'
+            elif not v.path and v.field in ("backend", "platform"):
+                kind, reason = "blocking", f"Triton looks for a backend literally named `{_unquote(v.raw)}` and fails to load"
+                fix = f"fill `{name}` (tensorrt_llm: `tensorrtllm`)"
+            else:
+                kind, reason, fix = "blocking", "Triton uses this string literally", f"fill `{name}`"
+            findings.append(Placeholder(file, line, name, fld, kind, reason, fix, param))
     return findings
 
 

@@ -184,21 +184,6 @@ def _scan(text: str) -> _Scan:
         return _scan_text(text)
 
 
-def _param_block(sc: _Scan, m: re.Match) -> int:
-    """A whole top-level ``parameters { key value { string_value } }`` block matched by ``_FAST`` (groups 1-3)
-    into ``sc``; returns the offset after it."""
-    key_tok, val_tok = m.group(2, 3)
-    key = key_tok[1:-1] if "\\" not in key_tok else _unquote(key_tok)
-    vs = m.start(3)
-    ve = vs + len(val_tok)
-    end = m.end()
-    sc.params.append(ParamBlock(key, m.start(1), end, val_tok[1:-1] if "\\" not in val_tok else _unquote(val_tok),
-                                (vs, ve)))
-    if "${" in val_tok:
-        sc.values.append(_Value(_PARAM_VALUE_PATH, "string_value", "str", vs, ve, val_tok, f'parameters["{key}"]', key))
-    return end
-
-
 def _recorded_values(text: str, rec: list[int], ri: int, pos: int, ts: int, stack: list[_Frame],
                      values: list[_Value]) -> int:
     """Identifier/number values of the recorded fields (``rec[ri:]``) in the skipped gap ``[pos, ts)``;
@@ -253,18 +238,6 @@ def _list_item(sc: _Scan, stack: list[_Frame], top: _Frame, gi: int, tok: str, t
         sc.values.append(_Value(list(stack), "", "ph" if gi == 2 else "str", ts, pos, tok))
 
 
-def _open(sc: _Scan, stack: list[_Frame], tok: str, name: str, name_at: int, ts: int) -> None:
-    """``name {``, ``name <`` or ``name [``: a message or a list begins."""
-    if tok == "[":
-        stack.append(_Frame(name, "list", name_at, ts))
-        return
-    fr = _Frame(name, "msg", name_at, ts)
-    if name == "parameters" and not stack:
-        fr.param_idx = len(sc.params)
-        sc.params.append(ParamBlock(None, name_at, -1))
-    stack.append(fr)
-
-
 _ATTRIBUTES = frozenset({"name", "key", "string_value"})
 
 
@@ -284,11 +257,12 @@ def _attribute(sc: _Scan, stack: list[_Frame], top: _Frame, name: str, tok: str,
 
 
 def _scan_text(text: str) -> _Scan:
-    """One pass over ``text``: ``_FAST`` at the top level, ``_GEN`` inside messages; the helpers above handle
-    what a match found (kept out of this loop only where they run far less often than once per token)."""
+    """One pass over ``text``: ``_FAST`` at the top level, ``_GEN`` inside messages. What runs once per block
+    or message of a big file (a whole parameters block, an opening bracket) stays inline: a call
+    there cost 2-3 % of the scan (bench/bench_pbtxt_check.py); rarer cases are the helpers above."""
     sc = _Scan()
     stack: list[_Frame] = []
-    values = sc.values
+    values, params = sc.values, sc.params
     rec = _recorded_positions(text)
     ri = 0
     pos = 0
@@ -300,8 +274,17 @@ def _scan_text(text: str) -> _Scan:
             off = 0
         else:
             m = fast_match(text, pos)
-            if m.lastindex <= 3:
-                pos = _param_block(sc, m)
+            if m.lastindex <= 3:  # a whole parameters block (inline: the commonest match of a big file)
+                key_tok, val_tok = m.group(2, 3)
+                key = key_tok[1:-1] if "\\" not in key_tok else _unquote(key_tok)
+                vs = m.start(3)
+                ve = vs + len(val_tok)
+                pos = m.end()
+                params.append(ParamBlock(key, m.start(1), pos,
+                                         val_tok[1:-1] if "\\" not in val_tok else _unquote(val_tok), (vs, ve)))
+                if "${" in val_tok:
+                    values.append(_Value(_PARAM_VALUE_PATH, "string_value", "str", vs, ve, val_tok,
+                                         f'parameters["{key}"]', key))
                 continue
             gi = m.lastindex - 3  # _FAST has 3 groups before _GEN's
             off = 3
@@ -325,8 +308,15 @@ def _scan_text(text: str) -> _Scan:
             continue
         got = _gap_name(text, gs, ts)
         name, name_at = got if got is not None else ("?", ts)
-        if gi == 3:  # { < [
-            _open(sc, stack, tok, name, name_at, ts)
+        if gi == 3:  # { < [ (inline: once per message of a big file)
+            if tok == "[":
+                stack.append(_Frame(name, "list", name_at, ts))
+                continue
+            fr = _Frame(name, "msg", name_at, ts)
+            if name == "parameters" and not stack:
+                fr.param_idx = len(params)
+                params.append(ParamBlock(None, name_at, -1))
+            stack.append(fr)
             continue
         # a string (1) or an unquoted placeholder (2), as the value of field `name`
         if gi == 2 or "${" in tok or (len(stack) <= 1 and name in _RECORDED_FIELDS):
