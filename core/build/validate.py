@@ -105,10 +105,20 @@ class ModelFacts:
 def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, model=None,
                     trtllm_version: Optional[str] = None, purpose: str = "build") -> list[Finding]:
     """Reasons an intent will not build or serve here. ``purpose``: "build" or "serve"."""
+    model = ModelFacts.coerce(model)
+    out = _intent_findings(intent)
+    if gpu is not None:
+        out += _gpu_findings(intent, gpu, trtllm_version, purpose)
+    if model is not None:
+        out += _model_findings(intent, model, gpu)
+    return out
+
+
+def _intent_findings(intent: BuildIntent) -> list[Finding]:
+    """The intent on its own: parallel sizes, dtype, lengths, what inflight batching needs."""
     out: list[Finding] = []
     tp, pp = intent.tp_size, intent.pp_size
     world = intent.effective_world_size
-    model = ModelFacts.coerce(model)
     for name, v in (("tensor parallel size", tp), ("pipeline parallel size", pp), ("world size", world)):
         if not isinstance(v, int) or v < 1:
             out.append(Finding("error", "parallel_size", f"{name} must be a positive whole number (got {v})",
@@ -135,54 +145,71 @@ def validate_intent(intent: BuildIntent, *, gpu: Optional[GpuFacts] = None, mode
     if intent.inflight_batching and not (intent.gpt_attention_plugin and intent.remove_input_padding):
         out.append(Finding("warning", "ifb_plugins", "inflight batching needs the gpt attention plugin and removed "
                            "input padding", "turn both on"))
-    ver = release_tuple(trtllm_version)
-    if gpu is not None:
-        if world > gpu.count:
-            if purpose == "serve":
-                out.append(Finding("error", "world_gt_gpus", f"world size {world} needs {world} GPUs, this machine "
-                                   f"shows {gpu.count}", "serve on an instance with enough GPUs or lower TP"))
-            else:
-                out.append(Finding("warning", "world_gt_gpus", f"world size {world} > {gpu.count} visible GPU(s): "
-                                   "the build runs serially (slower), and serving needs "
-                                   f"{world} GPUs of this architecture", None))
-        if gpu.sm is not None:
-            if gpu.sm < 80 and intent.context_fmha:
-                out.append(Finding("warning", "context_fmha_sm", f"context FMHA needs sm80+ (Ampere or newer); "
-                                   f"{gpu.name or 'this GPU'} is sm{gpu.sm}, so it is turned off", None))
-            if gpu.sm == 75 and ver is not None and ver >= (0, 14, 0):
-                out.append(Finding("error", "sm75_unsupported", f"TensorRT-LLM {trtllm_version} no longer supports "
-                                   f"sm75 (T4, {gpu.name or 'this GPU'}); support ended with 0.14",
-                                   "use an LMI image with TensorRT-LLM ≤ 0.13 or an sm80+ GPU (A10G, L4, A100, H100)"))
-            if gpu.sm < 70:
-                out.append(Finding("error", "sm_too_old", f"sm{gpu.sm} is not supported by TensorRT-LLM",
-                                   "use a Volta (sm70) or newer GPU"))
-    if model is not None:
-        hit = tp_split_problem(model.num_attention_heads, model.num_key_value_heads, tp) if isinstance(tp, int) else None
-        if hit:
-            out.append(Finding("error", *hit))
-        if model.num_hidden_layers and pp > model.num_hidden_layers:
-            out.append(Finding("error", "pp_layers", f"PP {pp} is more than the model's {model.num_hidden_layers} layers",
-                               "lower PP"))
-        params = model.estimated_parameters()
-        if params and gpu is not None and gpu.memory_bytes and tp >= 1 and pp >= 1:
-            b = BYTES_PER_DTYPE.get(intent.dtype, 2)
-            per_gpu = params * b / (tp * pp)
-            mem = gpu.memory_bytes
-            kv_tok = model.kv_bytes_per_token(b)
-            seq = intent.max_seq_len or ((intent.max_input_len or 0) + (intent.max_output_len or 0)) or None
-            kv_need = kv_tok * seq * (intent.max_batch_size or 1) / (tp * pp) if kv_tok and seq else None
-            if per_gpu > 0.95 * mem:
-                out.append(Finding("error", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU "
-                                   f"({params / 1e9:.1f} B params × {b:g} B / TP {tp}{f' / PP {pp}' if pp > 1 else ''}) "
-                                   f"do not fit in {gib(mem)}", "raise TP/PP or use a GPU with more memory"))
-            elif per_gpu > 0.8 * mem or (kv_need and per_gpu + kv_need > 0.9 * mem):
-                extra = f" + KV cache for batch {intent.max_batch_size or 1} × {seq} tokens ≈ {gib(kv_need)}" if kv_need else ""
-                out.append(Finding("warning", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU{extra} of "
-                                   f"{gib(mem)}: little headroom for the KV cache",
-                                   "raise TP, lower max batch size / lengths, or use a bigger GPU"))
-            else:
-                out.append(Finding("info", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU of {gib(mem)}", None))
     return out
+
+
+def _gpu_findings(intent: BuildIntent, gpu: GpuFacts, trtllm_version: Optional[str], purpose: str) -> list[Finding]:
+    """The intent on this machine's GPUs: their count, and what their architecture supports."""
+    out: list[Finding] = []
+    world = intent.effective_world_size
+    if world > gpu.count:
+        if purpose == "serve":
+            out.append(Finding("error", "world_gt_gpus", f"world size {world} needs {world} GPUs, this machine "
+                               f"shows {gpu.count}", "serve on an instance with enough GPUs or lower TP"))
+        else:
+            out.append(Finding("warning", "world_gt_gpus", f"world size {world} > {gpu.count} visible GPU(s): "
+                               "the build runs serially (slower), and serving needs "
+                               f"{world} GPUs of this architecture", None))
+    if gpu.sm is None:
+        return out
+    ver = release_tuple(trtllm_version)
+    if gpu.sm < 80 and intent.context_fmha:
+        out.append(Finding("warning", "context_fmha_sm", f"context FMHA needs sm80+ (Ampere or newer); "
+                           f"{gpu.name or 'this GPU'} is sm{gpu.sm}, so it is turned off", None))
+    if gpu.sm == 75 and ver is not None and ver >= (0, 14, 0):
+        out.append(Finding("error", "sm75_unsupported", f"TensorRT-LLM {trtllm_version} no longer supports "
+                           f"sm75 (T4, {gpu.name or 'this GPU'}); support ended with 0.14",
+                           "use an LMI image with TensorRT-LLM ≤ 0.13 or an sm80+ GPU (A10G, L4, A100, H100)"))
+    if gpu.sm < 70:
+        out.append(Finding("error", "sm_too_old", f"sm{gpu.sm} is not supported by TensorRT-LLM",
+                           "use a Volta (sm70) or newer GPU"))
+    return out
+
+
+def _model_findings(intent: BuildIntent, model: ModelFacts, gpu: Optional[GpuFacts]) -> list[Finding]:
+    """The intent against the model: how TP splits its heads, PP its layers, and (with a GPU) its memory."""
+    out: list[Finding] = []
+    tp, pp = intent.tp_size, intent.pp_size
+    hit = tp_split_problem(model.num_attention_heads, model.num_key_value_heads, tp) if isinstance(tp, int) else None
+    if hit:
+        out.append(Finding("error", *hit))
+    if model.num_hidden_layers and pp > model.num_hidden_layers:
+        out.append(Finding("error", "pp_layers", f"PP {pp} is more than the model's {model.num_hidden_layers} layers",
+                           "lower PP"))
+    params = model.estimated_parameters()
+    if params and gpu is not None and gpu.memory_bytes and tp >= 1 and pp >= 1:
+        out.append(_memory_finding(intent, model, params, gpu.memory_bytes))
+    return out
+
+
+def _memory_finding(intent: BuildIntent, model: ModelFacts, params: float, mem: int) -> Finding:
+    """The weights (and the KV cache of the longest batch) per GPU against its memory."""
+    tp, pp = intent.tp_size, intent.pp_size
+    b = BYTES_PER_DTYPE.get(intent.dtype, 2)
+    per_gpu = params * b / (tp * pp)
+    kv_tok = model.kv_bytes_per_token(b)
+    seq = intent.max_seq_len or ((intent.max_input_len or 0) + (intent.max_output_len or 0)) or None
+    kv_need = kv_tok * seq * (intent.max_batch_size or 1) / (tp * pp) if kv_tok and seq else None
+    if per_gpu > 0.95 * mem:
+        return Finding("error", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU "
+                       f"({params / 1e9:.1f} B params × {b:g} B / TP {tp}{f' / PP {pp}' if pp > 1 else ''}) "
+                       f"do not fit in {gib(mem)}", "raise TP/PP or use a GPU with more memory")
+    if per_gpu > 0.8 * mem or (kv_need and per_gpu + kv_need > 0.9 * mem):
+        extra = f" + KV cache for batch {intent.max_batch_size or 1} × {seq} tokens ≈ {gib(kv_need)}" if kv_need else ""
+        return Finding("warning", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU{extra} of "
+                       f"{gib(mem)}: little headroom for the KV cache",
+                       "raise TP, lower max batch size / lengths, or use a bigger GPU")
+    return Finding("info", "weights_memory", f"weights ≈ {gib(per_gpu)} per GPU of {gib(mem)}", None)
 
 
 def validate_advanced(flags: "BuilderFlags", name: str, value: Any) -> list[str]:
