@@ -44,10 +44,32 @@ def register(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lmi_wizard.core.base.errors import WizardError
-    from lmi_wizard.core.lmi import LmiAnswers, all_styles, check_answers, engine_info, normalise, render, write_configs
-    from lmi_wizard.core.tokenizer import tokenizer_needs_trust_remote_code
+    from lmi_wizard.core.lmi import all_styles, check_answers, write_configs
 
-    from lmi_wizard.core.facts import target
+    extra = _extra_options(args)
+    layout = _checked_layout(args)
+    a = _answers(args, layout, extra)
+    findings = check_answers(a)
+    errs = [f for f in findings if f.level == "error"]
+    written = []
+    if args.write and not errs:
+        written = write_configs(a, args.write, args.style, force=args.force)
+    if args.json:
+        doc = all_styles(a)
+        doc["written"] = written
+        print(json.dumps(doc, indent=2))
+    else:
+        _print_human(a, args.style, findings, written)
+    if errs:
+        raise WizardError("; ".join(f.problem for f in errs), "; ".join(f.fix for f in errs if f.fix),
+                          exit_code=1)
+    return 0
+
+
+def _extra_options(args: argparse.Namespace) -> dict:
+    """``--option KEY=VALUE`` pairs; an --option for the degrees is the same answer as --tp/--pp (cross-checked
+    like them, never a second key): it fills ``args.tp``/``args.pp`` when those are not given."""
+    from lmi_wizard.core.base.errors import WizardError
 
     extra = {}
     for item in args.option:
@@ -55,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
             raise WizardError(f"--option {item!r} is not KEY=VALUE", "write e.g. --option max_input_len=1024")
         k, v = item.split("=", 1)
         extra[k.strip()] = v.strip()
-    # an --option for the degrees is the same answer as --tp/--pp (cross-checked like them, never a second key)
     for key, flag in (("tensor_parallel_degree", "tp"), ("pipeline_parallel_degree", "pp"),
                       ("pipeline_parallel_size", "pp")):
         for name in (key, "option." + key):
@@ -64,6 +85,14 @@ def run(args: argparse.Namespace) -> int:
                     setattr(args, flag, int(extra.pop(name)))
                 except ValueError:
                     raise WizardError(f"--option {name} must be a whole number", f"give e.g. --{flag} 2") from None
+    return extra
+
+
+def _checked_layout(args: argparse.Namespace) -> str:
+    """The layout (given, else the --lmi-version's, else triton), after the arguments that cannot work."""
+    from lmi_wizard.core.base.errors import WizardError
+    from lmi_wizard.core.facts import target
+
     if args.lmi_version:
         try:
             target.parse_lmi_version(args.lmi_version)
@@ -79,12 +108,21 @@ def run(args: argparse.Namespace) -> int:
                           "give the folder holding tokenizer_config.json (e.g. triton_model_repo/tensorrt_llm/)")
     if args.write and Path(args.write).exists() and not Path(args.write).is_dir():
         raise WizardError(f"{args.write} is a file, not a folder", "give the folder the configs are written to")
+    return layout
+
+
+def _answers(args: argparse.Namespace, layout: str, extra: dict):
+    """The LMI answers: the arguments, else what the engine's config.json says, else the defaults."""
+    from lmi_wizard.core.base.errors import WizardError
+    from lmi_wizard.core.lmi import LmiAnswers, engine_info, normalise
+    from lmi_wizard.core.tokenizer import tokenizer_needs_trust_remote_code
+
     e = engine_info(args.engine_dir) if args.engine_dir else None
     if args.engine_dir and (e is None or (e.tp is None and e.max_batch_size is None)):
         raise WizardError(f"no engine config.json with TP/max batch size in {args.engine_dir}",
                           "give the folder holding the engines and their config.json")
     needs = tokenizer_needs_trust_remote_code(args.tokenizer_dir) if args.tokenizer_dir else None
-    a = normalise(LmiAnswers(
+    return normalise(LmiAnswers(
         model_id=args.model_id, layout=layout,
         tp=args.tp or (e.tp if e and e.tp else 1), pp=args.pp or (e.pp if e and e.pp else 1),
         max_rolling_batch_size=args.max_rolling_batch_size or (e.max_batch_size if e else None),
@@ -93,30 +131,22 @@ def run(args: argparse.Namespace) -> int:
         engine_tp=e.tp if e else None, engine_pp=e.pp if e else None,
         engine_max_batch_size=e.max_batch_size if e else None,
         tokenizer_needs_trust=needs, lmi_version=args.lmi_version, extra=extra))
-    findings = check_answers(a)
-    errs = [f for f in findings if f.level == "error"]
-    written = []
-    if args.write and not errs:
-        written = write_configs(a, args.write, args.style, force=args.force)
-    if args.json:
-        doc = all_styles(a)
-        doc["written"] = written
-        print(json.dumps(doc, indent=2))
-    else:
-        styles = ("env", "properties", "extracted") if args.style == "all" else (args.style,)
-        titles = {"env": "1. Environment variables", "properties": "2. serving.properties (S3 model_id)",
-                  "extracted": "3. Extracted artifacts: /opt/ml/model/serving.properties"}
-        for s in styles:
-            print(f"# {titles[s]}")
-            print(render(a, s))
-        if "extracted" in styles and a.layout == "triton":
-            print(f"# config.pbtxt: gpt_model_path = /opt/ml/model/{a.subfolder}/1\n")
-        for f in findings:
-            if f.level != "error":  # errors: one line below, from the WizardError
-                print(str(f), file=sys.stderr)
-        for w in written:
-            print(f"wrote {w}")
-    if errs:
-        raise WizardError("; ".join(f.problem for f in errs), "; ".join(f.fix for f in errs if f.fix),
-                          exit_code=1)
-    return 0
+
+
+def _print_human(a, style: str, findings: list, written: list) -> None:
+    """The chosen styles as text, warnings on stderr (errors come as one line from the WizardError)."""
+    from lmi_wizard.core.lmi import render
+
+    styles = ("env", "properties", "extracted") if style == "all" else (style,)
+    titles = {"env": "1. Environment variables", "properties": "2. serving.properties (S3 model_id)",
+              "extracted": "3. Extracted artifacts: /opt/ml/model/serving.properties"}
+    for s in styles:
+        print(f"# {titles[s]}")
+        print(render(a, s))
+    if "extracted" in styles and a.layout == "triton":
+        print(f"# config.pbtxt: gpt_model_path = /opt/ml/model/{a.subfolder}/1\n")
+    for f in findings:
+        if f.level != "error":
+            print(str(f), file=sys.stderr)
+    for w in written:
+        print(f"wrote {w}")
