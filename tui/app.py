@@ -184,6 +184,13 @@ class WizardApp(App):
             except (RuntimeError, ValueError, TypeError):
                 pass
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """New model is not offered on the Run screen (a run there is the model's; its footer has no room at 80
+        columns); Done and every other screen offer it."""
+        if action == "new_model" and getattr(self.screen, "STEP", None) == "run":
+            return False  # hidden: the footer leaves it out
+        return True
+
     def action_new_model(self) -> None:
         """Start over for another model: the model-specific answers (``core.wizard.MODEL_SECTIONS``: model, build,
         Triton values, tokenizer, destination, LMI) are cleared, environment and checkout kept; on to Model."""
