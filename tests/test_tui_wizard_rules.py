@@ -240,7 +240,7 @@ async def test_field_checkboxes_are_never_clipped(tmp_path):
 
 def test_fixes_speak_the_tui_inside_the_tui():
     """Item 5: one mapping (the schema's Field.flag / label, the run keys): CLI words become the field or the key."""
-    from lmi_wizard.core import checkout
+    from lmi_wizard.core.checkout import gitio as checkout_git
 
     say = core_wizard.for_tui
     assert say("continue the earlier run with --resume, or replace it with --force") == \
@@ -258,7 +258,7 @@ def test_fixes_speak_the_tui_inside_the_tui():
         if f.flag:
             assert f.flag not in say(f"use {f.flag} here"), f.key
     # core's own fixes, through the screen: the checkout's offline-clone fix names the URL fields
-    fixes = " ".join(fix for _, _, fix in checkout._ERRORS)
+    fixes = " ".join(fix for _, _, fix in checkout_git._ERRORS)
     assert "--backend-url" in fixes and "--backend-url" not in say(fixes) and "“tensorrtllm_backend URL”" in say(fixes)
 
 
