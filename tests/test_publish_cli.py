@@ -459,6 +459,22 @@ def test_a_folder_of_another_model_is_refused_every_time_until_force(s3, tmp_pat
     assert rc == 2 and "model 'Qwen/Qwen-7B-Chat'" in err
 
 
+def test_model_name_names_the_owner_so_a_runs_output_publishes_again_without_force(s3, tmp_path, capsys):
+    """`run` records [model] source; the verb's default is the tokenizer's name_or_path: --model-name makes
+    them the same model (no --force), and a different name is still refused."""
+    s3.make_bucket("models")
+    repo = make_triton_repo(tmp_path / "m")
+    (repo / "tokenizer_config.json").write_text(json.dumps({"name_or_path": "/tmp/some/download/folder"}))
+    dest = "s3://models/n/tensorrt_llm/"
+    ep = ("--endpoint-url", s3.endpoint_url)
+    assert run_cli(capsys, repo, dest, *ep, "--model-name", "baichuan-inc/Baichuan-13B-Chat")[0] == 0
+    assert _marker(s3, "n/tensorrt_llm/")["model"] == "baichuan-inc/Baichuan-13B-Chat"
+    rc, out, err = run_cli(capsys, repo, dest, *ep)  # default name: the tokenizer's folder, another model
+    assert rc == 2 and "model 'baichuan-inc/Baichuan-13B-Chat'" in err and "--force" in err
+    rc, out, err = run_cli(capsys, repo, dest, *ep, "--model-name", "baichuan-inc/Baichuan-13B-Chat")
+    assert rc == 0, err
+
+
 def test_a_rebuilt_engine_of_the_same_model_replaces_it_without_force(s3, tmp_path, capsys):
     s3.make_bucket("models")
     trt = make_triton_repo(tmp_path)

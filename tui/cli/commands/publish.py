@@ -36,6 +36,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", metavar="NAME",
                         help="AWS profile to use (default: boto3's standard chain, e.g. AWS_PROFILE)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--model-name", metavar="NAME",
+                        help="the model the destination's ownership marker records (default: the tokenizer's "
+                             "name_or_path, else the folder's name; `run` records [model] source — give the same "
+                             "name to publish a run's output again without --force)")
     parser.add_argument("--dry-run", action="store_true", help="check and show what would be sent; send nothing")
     parser.add_argument("--force", action="store_true",
                         help="publish into a folder (S3 or local) that holds another model's files or files not written by "
@@ -50,7 +54,7 @@ def _human(n: int) -> str:
 
 
 def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, progress=None, cancel=None,
-            client=None, profile=None, force=False) -> dict:
+            client=None, profile=None, force=False, model_name=None) -> dict:
     """Check, sync, verify, list. Returns the report (the ``--json`` document)."""
     from lmi_wizard.core.layout import TRITON, check_listing, check_local, destination_findings, infer_layout, parse_destination, source_folder
     from lmi_wizard.core.base.findings import raise_first
@@ -67,7 +71,7 @@ def publish(repo_dir, dest, *, layout=None, endpoint_url=None, dry_run=False, pr
     if dest.is_s3 and client is None:
         client = s3.make_client(endpoint_url, profile=profile)
     files = s3.scan_local(src)
-    owner = s3.owner_for(src, files, layout=layout)  # S3 or a local folder: one model per folder
+    owner = s3.owner_for(src, files, layout=layout, name=model_name)  # S3 or a local folder: one model per folder
     result = s3.sync(src, dest, endpoint_url=endpoint_url, client=client, progress=progress, cancel=cancel,
                      dry_run=dry_run, owner=owner, force=force)
 
@@ -187,7 +191,7 @@ def run(args) -> int:
         with net.reporting(progress, "publish"):
             report = publish(args.repo_dir, args.dest, layout=args.layout, endpoint_url=args.endpoint_url,
                              dry_run=args.dry_run, progress=progress, cancel=cancel, profile=args.profile,
-                             force=args.force)
+                             force=args.force, model_name=args.model_name)
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
