@@ -255,6 +255,7 @@ class Field:
     pin: Any = False  # a recipe always writes this value, defaulted or not (it describes the machine); or a
     # callable(value) -> bool: written when it says so (the load test: only when on, since recipes default to off)
     flag: Optional[str] = None  # its command-line spelling in the field-backed verbs, e.g. "--tp"
+    aliases: tuple[str, ...] = ()  # older/other spellings a verb also accepts (``cli_argv`` writes ``flag``)
     #: the answers its default is derived from: while not set by hand it follows them (``Answers.is_derived``)
     derived_from: tuple[str, ...] = ()
     #: a value set by hand that differs from the derived one is a warning naming both (e.g. llama's example folder
