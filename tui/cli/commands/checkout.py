@@ -17,15 +17,19 @@ HELP = "clone tensorrtllm_backend / TensorRT-LLM at the tag (shallow), or reuse 
 ORDER = 30
 
 
-def register(p: argparse.ArgumentParser) -> None:
-    from lmi_wizard.core.checkout import DEFAULT_BACKEND_URL, DEFAULT_TRTLLM_URL
+#: the Checkout/Environment fields this verb takes as options (their flags, defaults, help and parsing)
+FIELD_KEYS = ("env.tag", "checkout.dir", "checkout.backend_url", "checkout.trtllm_url")
 
-    p.add_argument("--tag", metavar="vX.Y.Z",
-                   help="release tag (default: the tag matching the installed tensorrt-llm, as `lmi-wizard doctor` finds it)")
-    p.add_argument("--dest", required=True, metavar="DIR", help="checkout folder (created; reused when at the tag)")
-    p.add_argument("--backend-url", default=DEFAULT_BACKEND_URL, metavar="URL",
-                   help="tensorrtllm_backend git URL (a mirror works; used up to 0.19)")
-    p.add_argument("--trtllm-url", default=DEFAULT_TRTLLM_URL, metavar="URL", help="TensorRT-LLM git URL")
+
+def register(p: argparse.ArgumentParser) -> None:
+    from ..fields import add_field_options
+
+    add_field_options(p, FIELD_KEYS, checked=("checkout.backend_url", "checkout.trtllm_url"),
+                      notes={"env.tag": "Default: the tag matching the installed tensorrt-llm, as "
+                                        "`lmi-wizard doctor` finds it.",
+                             "checkout.dir": "Created; reused when already at the tag.",
+                             "checkout.backend_url": "Used up to 0.19."},
+                      metavars={"env.tag": "vX.Y.Z", "checkout.backend_url": "URL", "checkout.trtllm_url": "URL"})
     p.add_argument("--depth", type=int, default=1, metavar="N", help="clone depth (0: full history; default 1)")
     p.add_argument("--log", metavar="FILE", help="append git's output to FILE")
     p.add_argument("--dry-run", action="store_true", help="say what would be done, do nothing")
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     depth = None if args.depth == 0 else args.depth  # negative: plan_checkout says why not
     kw = dict(backend_url=args.backend_url, trtllm_url=args.trtllm_url, depth=depth)
     if args.dry_run:
-        plan = plan_checkout(args.tag, args.dest, **kw)
+        plan = plan_checkout(args.tag, args.dir, **kw)
         if args.json:
             print(json.dumps(plan.to_dict(), indent=2))
             return 0 if plan.ok else plan.error.exit_code
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         state["last"] = key
         print(f"  {ev.message}", file=sys.stderr, flush=True)
 
-    co = checkout(args.tag, args.dest, log_path=args.log, progress=progress, **kw)
+    co = checkout(args.tag, args.dir, log_path=args.log, progress=progress, **kw)
     if args.json:
         print(json.dumps(co.to_dict(), indent=2))
     else:
