@@ -17,16 +17,18 @@ ORDER = 50
 
 
 def register(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="SOURCE", help="Hub repo id (owner/name) or a local folder")
+    from ..fields import add_field_argument, add_field_options
+
+    add_field_argument(p, "tokenizer.source", metavar="SOURCE")
     p.add_argument("dest", metavar="DEST_DIR",
                    help="triton layout: triton_model_repo/tensorrt_llm/; flat layout: the engine folder")
     p.add_argument("--layout", choices=("triton", "flat"), default="triton",
                    help="triton (LMI 0.25–0.32, default) or flat (LMI 0.33+)")
     p.add_argument("--endpoint", metavar="URL", help="Hub endpoint (default: HF_ENDPOINT or huggingface.co)")
     p.add_argument("--revision", metavar="REV", help="branch, tag or commit (default: main)")
-    p.add_argument("--pattern", metavar="GLOB", action="append", default=[], dest="patterns",
-                   help="also fetch files matching GLOB (repeatable; weights never): the wizard's "
-                        "tokenizer.extra_patterns")
+    add_field_options(p, ["tokenizer.extra_patterns"], checked=["tokenizer.extra_patterns"],
+                      metavars={"tokenizer.extra_patterns": "GLOB"},
+                      notes={"tokenizer.extra_patterns": "Repeatable; GLOB or GLOB,GLOB."})
     p.add_argument("--dry-run", action="store_true", help="show the plan (files and why) and write nothing")
     p.add_argument("--force", action="store_true", help="replace files in DEST_DIR that differ")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  [{(ev.done or 0) + 1}/{ev.total}] {ev.extra['file']}", file=sys.stderr)
 
     plan = plan_tokenizer(args.source, args.dest, layout=args.layout, revision=args.revision,
-                          endpoint=args.endpoint, extra_patterns=getattr(args, "patterns", None) or ())
+                          endpoint=args.endpoint, extra_patterns=args.extra_patterns or ())
     if args.dry_run:
         if args.json:
             print(json.dumps({"dry_run": True, "plan": plan.to_dict()}, indent=2))
