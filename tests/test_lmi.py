@@ -293,9 +293,9 @@ def test_extra_options_replace_generated_keys_never_duplicate():
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--tp", "0"], "--tp must be at least 1"),  # 0 used to become 1 silently
-    (["--pp", "0"], "--pp must be at least 1"),
-    (["--max-rolling-batch-size", "0"], "--max-rolling-batch-size must be at least 1"),
+    (["--tp", "0"], "argument --tp: 0 is below the minimum 1"),  # 0 used to become 1 silently (the Field's range)
+    (["--pp", "0"], "argument --pp: 0 is below the minimum 1"),
+    (["--max-rolling-batch-size", "0"], "argument --max-rolling-batch-size: 0 is below the minimum 1"),
     (["--lmi-version", "banana"], "is not a version"),  # used to be ignored
     (["--tokenizer-dir", "/nonexistent/tok"], "tokenizer folder not found"),  # used to be ignored
     (["--write", "FILE"], "is a file, not a folder"),
@@ -303,7 +303,10 @@ def test_extra_options_replace_generated_keys_never_duplicate():
 def test_cli_bad_values_are_one_line_exit_2(capsys, tmp_path, args, match):
     (tmp_path / "f").write_text("x")
     args = [str(tmp_path / "f") if a == "FILE" else a for a in args]
-    rc = cli.main(["lmi-config", "--model-id", S3, *args])
+    try:
+        rc = cli.main(["lmi-config", "--model-id", S3, *args])
+    except SystemExit as exc:  # the Field's own parsing, through argparse (exit 2)
+        rc = exc.code
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and match in err[0], err
 

@@ -18,14 +18,21 @@ HELP = "write the LMI config (env vars, serving.properties, /opt/ml/model layout
 ORDER = 70
 
 
+#: the wizard's fields this verb takes as options (``tui/cli/fields.py`` renders them)
+FIELD_KEYS = ("build.tp", "build.pp", "lmi.max_rolling_batch_size", "env.lmi_version")
+
+
 def register(p: argparse.ArgumentParser) -> None:
+    from ..fields import add_field_options
+
     p.add_argument("--model-id", required=True, metavar="URI",
                    help="what LMI loads: triton layout → the parent prefix of the uploaded tensorrt_llm/ "
                         "(s3://bucket/folder1/); flat → the uploaded folder")
-    p.add_argument("--tp", type=int, metavar="N", help="tensor parallel degree (default: the engine's, else 1)")
-    p.add_argument("--pp", type=int, metavar="N", help="pipeline parallel degree (default: the engine's, else 1)")
-    p.add_argument("--max-rolling-batch-size", type=int, metavar="N",
-                   help="requests batched together (default: the engine's max batch size)")
+    # the degrees and the batch come from the wizard's fields (parsing, range, help); not given, they follow the
+    # engine's config.json (--engine-dir), else the LMI defaults
+    add_field_options(p, FIELD_KEYS, defaults=dict.fromkeys(FIELD_KEYS), 
+                      notes={"build.tp": "Default: the engine's, else 1.", "build.pp": "Default: the engine's, else 1.",
+                             "lmi.max_rolling_batch_size": "Default: the engine's max batch size."})
     p.add_argument("--dtype", metavar="DTYPE", help="fp16 (default), bf16 or fp32 (extracted style)")
     p.add_argument("--layout", choices=("triton", "flat"),
                    help="triton (LMI 0.25–0.32) or flat (LMI 0.33); default: the --lmi-version's, else triton")
@@ -33,7 +40,6 @@ def register(p: argparse.ArgumentParser) -> None:
                    help="the tokenizer ships its own code (written as option.trust_remote_code=true)")
     p.add_argument("--engine-dir", metavar="DIR", help="engine folder (its config.json) to check against")
     p.add_argument("--tokenizer-dir", metavar="DIR", help="tokenizer folder: turns trust_remote_code on if needed")
-    p.add_argument("--lmi-version", metavar="X.Y.Z", help="check the layout against this LMI release")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="another option.KEY=VALUE (repeatable)")
     p.add_argument("--style", choices=("env", "properties", "extracted", "all"), default="all")
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 def _extra_options(args: argparse.Namespace) -> dict:
     """``--option KEY=VALUE`` pairs; an --option for the degrees is the same answer as --tp/--pp (cross-checked
     like them, never a second key): it fills ``args.tp``/``args.pp`` when those are not given."""
+    from lmi_wizard.core import wizard
     from lmi_wizard.core.base.errors import WizardError
 
     extra = {}
@@ -77,14 +84,15 @@ def _extra_options(args: argparse.Namespace) -> dict:
             raise WizardError(f"--option {item!r} is not KEY=VALUE", "write e.g. --option max_input_len=1024")
         k, v = item.split("=", 1)
         extra[k.strip()] = v.strip()
-    for key, flag in (("tensor_parallel_degree", "tp"), ("pipeline_parallel_degree", "pp"),
-                      ("pipeline_parallel_size", "pp")):
+    for key, field in (("tensor_parallel_degree", "build.tp"), ("pipeline_parallel_degree", "build.pp"),
+                       ("pipeline_parallel_size", "build.pp")):
+        f = wizard.field(field)
         for name in (key, "option." + key):
-            if name in extra and getattr(args, flag) is None:
-                try:
-                    setattr(args, flag, int(extra.pop(name)))
-                except ValueError:
-                    raise WizardError(f"--option {name} must be a whole number", f"give e.g. --{flag} 2") from None
+            if name in extra and getattr(args, f.name) is None:
+                try:  # the field's own parsing and range, as for --tp/--pp
+                    setattr(args, f.name, f.parse(extra.pop(name)))
+                except wizard.FieldError as exc:
+                    raise WizardError(f"--option {name}: {exc.message}", exc.fix or f"give e.g. {f.flag} 2") from None
     return extra
 
 
@@ -100,9 +108,6 @@ def _checked_layout(args: argparse.Namespace) -> str:
             raise WizardError(f"LMI version {args.lmi_version!r} is not a version", "give e.g. 0.30.0 or 0.33.0") from None
         target.require_published(args.lmi_version, args.layout)  # 0.34+: only a named layout (self-built image)
     layout = args.layout or (target.layout_for_lmi(args.lmi_version) if args.lmi_version else None) or "triton"
-    for flag, value in (("--tp", args.tp), ("--pp", args.pp), ("--max-rolling-batch-size", args.max_rolling_batch_size)):
-        if value is not None and value < 1:
-            raise WizardError(f"{flag} must be at least 1, not {value}", f"give {flag} 1 or more")
     if args.tokenizer_dir and not Path(args.tokenizer_dir).is_dir():
         raise WizardError(f"tokenizer folder not found: {args.tokenizer_dir}",
                           "give the folder holding tokenizer_config.json (e.g. triton_model_repo/tensorrt_llm/)")
