@@ -22,6 +22,7 @@ from typing import Any, Iterable, Optional
 
 from ..base.errors import WizardError
 from ..base.findings import Finding
+from ..facts.versions import BACKEND_URL, TRTLLM_URL  # the one place for the default remotes
 from . import rules as R
 from .answers import (Answers, build_method, builds_here, checkout_dir, examples_for, is_triton, model_ref,
                       not_prebuilt, suggest_fix, tag_for_version, trtllm_version, uses_backend_repo, work_path)
@@ -135,11 +136,11 @@ CHECKOUT = Step(
               derived_from=("env.trtllm_version", "env.tag")),
         Field("checkout.backend_url", "tensorrtllm_backend URL", Kind.TEXT,
               "Remote of the Triton backend (a mirror works).",
-              default="https://github.com/triton-inference-server/tensorrtllm_backend",
+              default=BACKEND_URL,
               validator=R.validate_url, advanced=True, visible_if=uses_backend_repo, flag="--backend-url",
               required=True),
         Field("checkout.trtllm_url", "TensorRT-LLM URL", Kind.TEXT, "Remote of TensorRT-LLM (a mirror works).",
-              default="https://github.com/NVIDIA/TensorRT-LLM", validator=R.validate_url, advanced=True,
+              default=TRTLLM_URL, validator=R.validate_url, advanced=True,
               flag="--trtllm-url", required=True),
         Field("checkout.shallow", "Shallow clone", Kind.BOOL,
               "Clone only the tag (no history): much faster.", default=True, advanced=True),
