@@ -537,3 +537,32 @@ def test_version_spellings_are_normalised_like_doctor(given, remotes, tmp_path, 
 def test_plain_release_spellings_need_no_lookup():
     assert ck.normalise_tag("v0.21.0rc1", backend_url="file:///nonexistent", trtllm_url="file:///nonexistent") \
         == ("v0.21.0rc1", [])
+
+
+def test_cli_checkout_options_are_the_fields(monkeypatch, capsys, tmp_path):
+    """One schema (issue 10): --tag/--dest/--backend-url/--trtllm-url are the env.tag/checkout.* Fields — their
+    default, help and check — rendered by tui/cli/fields.py; the verb declares none of them itself."""
+    import argparse
+    import dataclasses
+
+    from lmi_wizard.core import wizard
+    from lmi_wizard.tui.cli.commands import checkout as verb
+
+    f = wizard.field("checkout.trtllm_url")
+    monkeypatch.setitem(wizard.FIELDS, f.key, dataclasses.replace(f, default="file:///mirror/trtllm", help="TRTLLM-HELP"))
+    p = argparse.ArgumentParser()
+    verb.register(p)
+    assert "TRTLLM-HELP" in p.format_help()
+    args = p.parse_args(["--dest", "co"])
+    assert (args.tag, args.dir, args.trtllm_url) == (None, "co", "file:///mirror/trtllm")
+    assert args.backend_url == wizard.field("checkout.backend_url").default == ck.DEFAULT_BACKEND_URL
+    with pytest.raises(SystemExit):  # checkout.dir is required and has no static default: a required option
+        p.parse_args([])
+    capsys.readouterr()
+    # a bad URL: the Field's own rule, one line, exit 2, before anything runs
+    with pytest.raises(SystemExit) as e:
+        cli.main(["checkout", "--tag", "v0.21.0", "--dest", str(tmp_path / "co"), "--backend-url", "not a url"])
+    err = capsys.readouterr().err
+    found = wizard.check_field("checkout.backend_url", "not a url", wizard.Answers())
+    assert e.value.code == 2 and err.count("\n") == 1 and found.problem in err and "--backend-url" in err
+    assert not (tmp_path / "co").exists()

@@ -352,3 +352,30 @@ def test_undecodable_bytes_are_one_line_not_a_traceback(capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "not valid UTF-8" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_lmi_config_options_are_the_fields(monkeypatch, capsys):
+    """One schema (issue 10): --tp/--pp/--max-rolling-batch-size/--lmi-version are build.tp, build.pp,
+    lmi.max_rolling_batch_size and env.lmi_version — help, parsing and range from the Fields (a Field's alias
+    is a second spelling); not given, they stay unset so the engine's values apply."""
+    import argparse
+    import dataclasses
+
+    from lmi_wizard.core import wizard
+    from lmi_wizard.tui.cli.commands import lmi_config as verb
+
+    f = wizard.field("build.tp")
+    monkeypatch.setitem(wizard.FIELDS, f.key, dataclasses.replace(f, maximum=8, help="TP-HELP",
+                                                                    aliases=("--tensor-parallel",)))
+    p = argparse.ArgumentParser()
+    verb.register(p)
+    assert "TP-HELP" in p.format_help()
+    args = p.parse_args(["--model-id", S3])
+    assert (args.tp, args.pp, args.max_rolling_batch_size, args.lmi_version) == (None, None, None, None)
+    assert p.parse_args(["--model-id", S3, "--tensor-parallel", "8"]).tp == 8
+    with pytest.raises(wizard.FieldError) as fe:
+        wizard.field("build.tp").parse("9")
+    with pytest.raises(SystemExit) as e:  # the Field's maximum, changed above, is the verb's
+        cli.main(["lmi-config", "--model-id", S3, "--tp", "9"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and fe.value.message in err and "--tp" in err

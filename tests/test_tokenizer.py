@@ -586,3 +586,31 @@ def test_hub_retry_lines_are_quiet_and_counted():
         log.setLevel(level)
     assert hubnet.RETRIES.count == before + 1
     assert seen == ["something else the user should see"]
+
+
+def test_cli_tokenizer_options_are_the_fields(monkeypatch, capsys, tmp_path):
+    """One schema (issue 10): SOURCE and --pattern are tokenizer.source / tokenizer.extra_patterns — help,
+    parsing and the pattern rule from the Fields; what ``wizard.cli_argv`` writes parses back to the answer."""
+    import argparse
+    import dataclasses
+
+    from lmi_wizard.core import wizard
+    from lmi_wizard.tui.cli.commands import tokenizer as verb
+
+    for key, text in (("tokenizer.source", "SOURCE-HELP"), ("tokenizer.extra_patterns", "PATTERNS-HELP")):
+        monkeypatch.setitem(wizard.FIELDS, key, dataclasses.replace(wizard.field(key), help=text))
+    p = argparse.ArgumentParser()
+    verb.register(p)
+    assert "SOURCE-HELP" in p.format_help() and "PATTERNS-HELP" in p.format_help()
+    args = p.parse_args(["org/m", "d", "--pattern", "*.py", "--pattern", "a.txt,b.txt"])
+    assert (args.source, args.extra_patterns) == ("org/m", ["*.py", "a.txt", "b.txt"])
+    a = wizard.Answers({"tokenizer.extra_patterns": ["*.py", "vocab.bin"]})
+    argv = wizard.cli_argv(["tokenizer.extra_patterns"], a)
+    assert p.parse_args(["org/m", "d", *argv]).extra_patterns == ["*.py", "vocab.bin"]
+    # a pattern naming a sub-folder: the Field's rule (core.tokenizer.pattern_problem), one line, exit 2
+    with pytest.raises(SystemExit) as e:
+        cli.main(["tokenizer", "org/m", str(tmp_path / "t"), "--pattern", "sub/x.json"])
+    err = capsys.readouterr().err
+    found = wizard.check_field("tokenizer.extra_patterns", ["sub/x.json"], wizard.Answers())
+    assert e.value.code == 2 and err.count("\n") == 1 and found.problem in err and "--pattern" in err
+    assert not (tmp_path / "t").exists()
