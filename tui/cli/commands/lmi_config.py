@@ -32,7 +32,9 @@ def register(p: argparse.ArgumentParser) -> None:
     # engine's config.json (--engine-dir), else the LMI defaults
     add_field_options(p, FIELD_KEYS, defaults=dict.fromkeys(FIELD_KEYS), 
                       notes={"build.tp": "Default: the engine's, else 1.", "build.pp": "Default: the engine's, else 1.",
-                             "lmi.max_rolling_batch_size": "Default: the engine's max batch size."})
+                             "lmi.max_rolling_batch_size": "Default: the engine's max batch size.",
+                             "env.lmi_version": "Here: the layout is checked against this release."},
+                      metavars={"env.lmi_version": "X.Y.Z"})
     p.add_argument("--dtype", metavar="DTYPE", help="fp16 (default), bf16 or fp32 (extracted style)")
     p.add_argument("--layout", choices=("triton", "flat"),
                    help="triton (LMI 0.25–0.32) or flat (LMI 0.33); default: the --lmi-version's, else triton")
