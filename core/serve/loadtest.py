@@ -25,14 +25,11 @@ from .. import lmi
 from ..base.errors import Cancelled, WizardError
 from ..base.progress import CancelToken, ProgressFn, emit
 from . import diagnose, gpumem
+from .defaults import DEFAULT_GRACE, DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, DEFAULT_TIMEOUT
 from .server import WHERE_IT_RUNS, DjlServer, find_djl_serving, free_port
 from .staging import CONTAINER_ROOT, Staging, stage
 
 STEP = "serve_test"
-DEFAULT_TIMEOUT = 1200.0  # the LMI image's own MODEL_LOADING_TIMEOUT
-DEFAULT_GRACE = 10.0
-DEFAULT_PROMPT = "What is Deep Learning?"
-DEFAULT_MAX_NEW_TOKENS = 32
 
 
 @dataclass

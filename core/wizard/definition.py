@@ -27,7 +27,7 @@ from . import rules as R
 from .answers import (Answers, build_method, builds_here, checkout_dir, examples_for, is_triton, model_ref,
                       not_prebuilt, suggest_fix, tag_for_version, trtllm_version, uses_backend_repo, work_path)
 from .schema import Choice, Field, FieldError, Kind, Step
-from ..serve.loadtest import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, DEFAULT_TIMEOUT
+from ..serve.defaults import DEFAULT_MAX_NEW_TOKENS, DEFAULT_PROMPT, DEFAULT_TIMEOUT
 
 __all__ = ["STEPS", "FIELDS", "MODEL_SECTIONS", "start_new_model", "derived_findings", "BUILD_FLAG_KEYS", "cli_argv", "step", "field", "steps_for", "check_field", "validate_field", "validate_step",
            "validate_all"]
