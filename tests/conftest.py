@@ -3,9 +3,12 @@
 - Upstream fixtures (real upstream files): ``fixtures_dir`` / ``FIXTURES`` / marker ``needs_fixtures``; when none
   is reachable those tests SKIP with one line saying how to get them (tests/support/fixtures.py).
 - S3: ``s3_server`` (a moto ThreadedMotoServer on 127.0.0.1, random port) and ``s3`` (tests/s3server.py).
-- Upstream stand-ins: ``remotes`` (bare git repos with real tags), ``local_tok``, ``hub`` (fake Hub on 127.0.0.1).
+- Upstream stand-ins: ``remotes`` (bare git repos with real tags), ``fault_remotes`` (the tutorial's two only),
+  ``local_tok``, ``hub`` (fake Hub on 127.0.0.1), ``aws`` (moto + the SageMaker stand-in).
+- TUI: ``workdir`` (a checkout-shaped work folder for ``tests.support.tui.app_at``).
 - Processes: ``alive`` (pid → still running, zombies count as gone) from tests/support/procs.py.
-- TUI: ``environment_report`` / ``text_of`` helpers live in tests/support/tui.py.
+- Plain helpers shared by several modules live in tests/support/<topic>.py (tui, pipeline, engines, serve, remote,
+  builders, layouts, procs, fixtures, nvml, repos); a test module never imports another (test_architecture).
 Markers (pyproject): ``slow``, ``e2e``, ``tui``, ``needs_fixtures``; ``pytest -m "not slow"`` is the fast loop.
 """
 
@@ -87,6 +90,22 @@ def remotes(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def fault_remotes(tmp_path_factory):
+    """The tutorial's upstreams only (tensorrtllm_backend v0.5.0 + TensorRT-LLM v0.5.0 with the legacy build.py
+    stand-in, which HANG_PIDS_FILE makes hang with a worker child), as bare git repositories: test_faults and
+    test_orphans kill and resume its builds."""
+    from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
+    from tests.support.pipeline import LEGACY_BUILD
+
+    base = tmp_path_factory.mktemp("fault-remotes")
+    backend = make_repo(base / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
+                        gitlinks=BACKEND_GITLINKS, bare=True)
+    trt = make_repo(base / "TensorRT-LLM", {"v0.5.0": trtllm_tree(
+        "v0.5.0", {"baichuan": "flat"}, extra={"examples/baichuan/build.py": LEGACY_BUILD})}, bare=True)
+    return {"backend": file_url(backend), "trt_old": file_url(trt)}
+
+
+@pytest.fixture(scope="module")
 def local_tok(tmp_path_factory):
     """The Baichuan repo's files as a local folder (weights included: they must never be copied)."""
     from tests.hubserver import baichuan_repo
@@ -104,6 +123,59 @@ def hub():
 
     with FakeHub([baichuan_repo(), qwen_repo()]) as h:
         yield h
+
+
+@pytest.fixture
+def aws(s3):
+    """The moto server with the SageMaker stand-in (tests/sagemaker_standin.py) hooked in, a bucket
+    ``models``, and boto3 clients for SageMaker, CloudWatch Logs and Secrets Manager on it."""
+    import boto3
+
+    from tests.sagemaker_standin import SageMakerJobStandIn
+
+    standin = SageMakerJobStandIn()
+    s3.server.hooks.append(standin)
+    s3.make_bucket("models")
+    kw = dict(endpoint_url=s3.endpoint_url, region_name="us-east-1")
+    s3.sm = boto3.client("sagemaker", **kw)
+    s3.logs = boto3.client("logs", **kw)
+    s3.secrets = boto3.client("secretsmanager", **kw)
+    s3.standin = standin
+    return s3
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    """A checkout-shaped work folder (tensorrtllm_backend v0.5.0 with TensorRT-LLM's baichuan/llama/gpt examples,
+    the real upstream files the git fixtures use, written to disk) and a local Llama-2-7b model folder next to
+    it (``tmp_path/models/Llama-2-7b``); for single-screen Pilot tests with ``tests.support.tui.app_at``."""
+    import json
+
+    from tests.gitfixtures import backend_tree, trtllm_tree
+    from tests.support.pipeline import LEGACY_BUILD
+
+    work = tmp_path / "work"
+    co = work / "tensorrtllm_backend"
+    for rel, content in backend_tree("v0.5.0").items():
+        (co / rel).parent.mkdir(parents=True, exist_ok=True)
+        (co / rel).write_text(content)
+    files = trtllm_tree("v0.5.0", {"baichuan": "flat", "llama": "flat", "gpt": "flat"},
+                        extra={"examples/baichuan/build.py": LEGACY_BUILD})
+    for rel, content in files.items():
+        p = co / "tensorrt_llm" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(content) if isinstance(content, str) else p.write_bytes(content)
+    model = tmp_path / "models" / "Llama-2-7b"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
+        "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008,
+        "torch_dtype": "float16"}))
+    (model / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer"}))
+    (model / "tokenizer.model").write_bytes(b"\x00sentencepiece")
+    (model / "special_tokens_map.json").write_text("{}")
+    (model / "model-00001-of-00002.safetensors").write_bytes(b"\0" * 64)  # weights: never taken
+    return work
 
 
 @pytest.fixture

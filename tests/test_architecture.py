@@ -258,3 +258,41 @@ def test_every_package_folder_is_listed_for_wheels():
             rel = init.parent.relative_to(ROOT / top)
             found.add(".".join([name, *rel.parts]))
     assert found <= listed, f"missing from [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+# ------------------------------------------------------------------------------------- the tests themselves
+def imports_of_test_modules(folder: Path) -> list[str]:
+    """'path:line imports M' for each import, anywhere under ``folder`` (tests/), of one of its test modules
+    (``test_*.py``), spelled ``tests.test_x``, ``from tests import test_x`` or bare ``test_x``. A test module
+    never imports another: shared helpers live in tests/support/<topic>.py, shared fixtures in tests/conftest.py
+    (a test module imported by another runs its own tests' module-level code twice and hides its fixtures'
+    origin)."""
+    modules = {p.stem for p in folder.glob("test_*.py")}
+    bad = {}
+    for path in sorted(folder.rglob("*.py")):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue  # tests/.fixtures: upstream files, not ours
+        for line, name, _ in imports_of(path):
+            parts = name.split(".")
+            parts = parts[1:] if parts[0] == "tests" else parts
+            if parts and parts[0] in modules:
+                bad.setdefault((str(rel), line), f"tests/{rel}:{line} imports {'.'.join(parts[:1])}")
+    return [bad[k] for k in sorted(bad)]
+
+
+def test_no_test_module_imports_another():
+    bad = imports_of_test_modules(ROOT / "tests")
+    assert not bad, ("test modules importing test modules (move the helper to tests/support/<topic>.py or the "
+                     "fixture to tests/conftest.py):\n" + "\n".join(bad))
+
+
+def test_the_test_import_check_can_fail(tmp_path):
+    (tmp_path / "support").mkdir()
+    (tmp_path / "support" / "tui.py").write_text("from tests.support.pipeline import LEGACY_BUILD\n")
+    (tmp_path / "test_b.py").write_text("X = 1\n")
+    (tmp_path / "test_a.py").write_text("from tests.support.tui import app_at\nfrom tests.test_b import X\n"
+                                        "def f():\n    import test_b\n    from tests import test_b as b\n")
+    (tmp_path / "conftest.py").write_text("import tests.test_b\n")
+    assert imports_of_test_modules(tmp_path) == ["tests/conftest.py:1 imports test_b", "tests/test_a.py:2 imports test_b",
+                                             "tests/test_a.py:4 imports test_b", "tests/test_a.py:5 imports test_b"]

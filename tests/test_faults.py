@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -40,18 +39,12 @@ from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.core import wizard as S
 from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.core.base.progress import CancelToken
-from tests.gitfixtures import BACKEND_GITLINKS, backend_tree, file_url, make_repo, trtllm_tree
 from tests.hubserver import FakeHub, baichuan_repo, llama_repo
 from tests.s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.stand_ins.layout import install_console_script, install_stand_in, make_checkout
-from tests.support.pipeline import LEGACY_BUILD, tutorial_recipe
-PY = sys.executable
-ROOT = Path(__file__).resolve().parent.parent
-MiB = 1024 * 1024
-CLI = [PY, "-m", "lmi_wizard.tui.main"]
+from tests.support.builders import CLI, ROOT, hanging_build
+from tests.support.pipeline import tutorial_recipe
 
-# the legacy build.py stand-in (tests/stand_ins/baichuan_build.py): HANG_PIDS_FILE makes it hang with a worker child
-BUILD = LEGACY_BUILD
+MiB = 1024 * 1024
 
 
 # ------------------------------------------------------------------------------------------- upload killed
@@ -144,16 +137,6 @@ def test_upload_killed_mid_multipart_then_rerun_sends_only_what_is_missing(tmp_p
 
 
 # ------------------------------------------------------------------------------------------- builder faults
-@pytest.fixture(scope="module")
-def remotes(tmp_path_factory):
-    base = tmp_path_factory.mktemp("fault-remotes")
-    backend = make_repo(base / "tensorrtllm_backend", {"v0.5.0": backend_tree("v0.5.0")},
-                        gitlinks=BACKEND_GITLINKS, bare=True)
-    trt = make_repo(base / "TensorRT-LLM", {"v0.5.0": trtllm_tree(
-        "v0.5.0", {"baichuan": "flat"}, extra={"examples/baichuan/build.py": BUILD})}, bare=True)
-    return {"backend": file_url(backend), "trt_old": file_url(trt)}
-
-
 @pytest.fixture
 def hub():
     with FakeHub([baichuan_repo()]) as h:
@@ -164,13 +147,13 @@ def _state(work: Path) -> dict:
     return json.loads((work / P.RUN_DIR / P.STATE_NAME).read_text())
 
 
-def test_builder_killed_from_outside_state_kept_says_where_and_resumes(remotes, hub, tmp_path, monkeypatch):
+def test_builder_killed_from_outside_state_kept_says_where_and_resumes(fault_remotes, hub, tmp_path, monkeypatch):
     work = tmp_path / "work"
     pids = tmp_path / "pids"
     monkeypatch.setenv("HANG_PIDS_FILE", str(pids))
     out = {}
     t = threading.Thread(target=lambda: out.setdefault("rep", P.Pipeline(
-        tutorial_recipe(remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()))
+        tutorial_recipe(fault_remotes, work, "out/b/c/"), hf_endpoint=hub.endpoint).run()))
     t.start()
     leader, child, pgid = map(int, wait_for(lambda: pids.exists() and pids.read_text().split(), 60, "the builder"))
     os.kill(leader, signal.SIGKILL)  # the OOM killer, or someone's kill -9
@@ -186,16 +169,16 @@ def test_builder_killed_from_outside_state_kept_says_where_and_resumes(remotes, 
     assert state["steps"]["checkout"]["status"] == "done" and state["steps"]["build"]["status"] == "failed"
     assert "[stand-in build.py] building rank 0 (forever)" in Path(rep.log_path).read_text()
     monkeypatch.delenv("HANG_PIDS_FILE")
-    again = P.Pipeline(tutorial_recipe(remotes, work, "out/b/c/"), resume=True, hf_endpoint=hub.endpoint).run()
+    again = P.Pipeline(tutorial_recipe(fault_remotes, work, "out/b/c/"), resume=True, hf_endpoint=hub.endpoint).run()
     assert again.ok, again.error
     status = {s.name: s.status for s in again.steps}
     assert status["checkout"] == "skipped" and status["build"] == "done"
 
 
-def test_ctrl_c_of_lmi_wizard_run_cancels_kills_builder_group_and_resume_finishes(remotes, hub, tmp_path):
+def test_ctrl_c_of_lmi_wizard_run_cancels_kills_builder_group_and_resume_finishes(fault_remotes, hub, tmp_path):
     work = tmp_path / "work"
     recipe = tmp_path / "recipe.toml"
-    recipe.write_text(R.dumps_recipe(tutorial_recipe(remotes, work, "out/b/c/")))
+    recipe.write_text(R.dumps_recipe(tutorial_recipe(fault_remotes, work, "out/b/c/")))
     pids = tmp_path / "pids"
     env = dict(os.environ, HANG_PIDS_FILE=str(pids), HF_ENDPOINT=hub.endpoint)
     log = tmp_path / "run.out"
@@ -228,10 +211,10 @@ def test_ctrl_c_of_lmi_wizard_run_cancels_kills_builder_group_and_resume_finishe
     assert doc["ok"] and {s["name"]: s["status"] for s in doc["steps"]}["checkout"] == "skipped"
 
 
-def test_failing_builder_in_run_says_where_it_stopped(remotes, hub, tmp_path):
+def test_failing_builder_in_run_says_where_it_stopped(fault_remotes, hub, tmp_path):
     work = tmp_path / "work"
     recipe = tmp_path / "recipe.toml"
-    recipe.write_text(R.dumps_recipe(tutorial_recipe(remotes, work, "out/b/c/")))
+    recipe.write_text(R.dumps_recipe(tutorial_recipe(fault_remotes, work, "out/b/c/")))
     env = dict(os.environ, STANDIN_FAIL="1", HF_ENDPOINT=hub.endpoint)
     res = subprocess.run(CLI + ["run", str(recipe)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert res.returncode != 0
@@ -244,24 +227,8 @@ def test_failing_builder_in_run_says_where_it_stopped(remotes, hub, tmp_path):
     assert res.returncode == 2 and "--resume" in res.stderr
 
 
-def _hanging_build(fixtures_dir: Path, tmp_path: Path, extra=()):
-    ex = make_checkout(fixtures_dir, tmp_path / "co", "main")
-    install_stand_in("hang.py", ex / "convert_checkpoint.py")
-    hf = tmp_path / "hf"
-    hf.mkdir()
-    (hf / "config.json").write_bytes(llama_repo().files["config.json"])
-    bindir = tmp_path / "bin"  # the second step's program must exist before the first runs
-    install_console_script(bindir, "trtllm-build", "fake_trtllm_build.py", PY)
-    pids = tmp_path / "pids"
-    env = dict(os.environ, HANG_PIDS_FILE=str(pids), HANG_IGNORE_TERM="1",
-               PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    argv = CLI + ["build", "--example-dir", str(ex), "--model-dir", str(tmp_path / "hf"), "--tp", "2",
-                  "--output-dir", "engines", "--python", PY, "--log", str(tmp_path / "build.log"), *extra]
-    return ex, pids, env, argv
-
-
 def test_ctrl_c_of_lmi_wizard_build_leaves_no_orphan(fixtures_dir, tmp_path):
-    ex, pids, env, argv = _hanging_build(fixtures_dir, tmp_path)
+    ex, pids, env, argv = hanging_build(fixtures_dir, tmp_path)
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, preexec_fn=restore_sigint)
     pgid = None
@@ -284,7 +251,7 @@ def test_ctrl_c_of_lmi_wizard_build_leaves_no_orphan(fixtures_dir, tmp_path):
 
 
 def test_hanging_builder_stopped_by_timeout(fixtures_dir, tmp_path):
-    ex, pids, env, argv = _hanging_build(fixtures_dir, tmp_path, ["--timeout", "2"])
+    ex, pids, env, argv = hanging_build(fixtures_dir, tmp_path, ["--timeout", "2"])
     res = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 1
     assert "time limit" in res.stdout and "convert failed" in res.stdout
@@ -464,9 +431,9 @@ def test_existing_outputs_need_force(tmp_path, fixtures_dir, capsys):
     assert res.replaced_existing and "${triton_backend}" in (rdir / "tensorrt_llm" / "config.pbtxt").read_text()
 
 
-def test_plan_script_and_recipe_files_are_not_overwritten_without_force(remotes, tmp_path, capsys):
+def test_plan_script_and_recipe_files_are_not_overwritten_without_force(fault_remotes, tmp_path, capsys):
     recipe = tmp_path / "recipe.toml"
-    recipe.write_text(R.dumps_recipe(tutorial_recipe(remotes, tmp_path / "work", "out/b/c/")))
+    recipe.write_text(R.dumps_recipe(tutorial_recipe(fault_remotes, tmp_path / "work", "out/b/c/")))
     script = tmp_path / "plan.sh"
     script.write_text("# my own script\n")
     assert cli.main(["plan", str(recipe), "-o", str(script)]) == 2

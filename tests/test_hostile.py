@@ -28,7 +28,7 @@ from lmi_wizard.core import s3 as s3mod
 from lmi_wizard.core.base.errors import WizardError
 from tests.hubserver import FakeHub, hostile_repo, llama_repo
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.test_check import NOT_LMI, NO_GPU, NO_TRTLLM, flat_repo, triton_repo
+from tests.support.engines import NOT_LMI, NO_GPU, NO_TRTLLM, flat_repo, triton_repo
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent

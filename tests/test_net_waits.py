@@ -14,8 +14,8 @@ from lmi_wizard.core.base.errors import WizardError
 from lmi_wizard.tui.cli import main as cli
 from tests.hubserver import SilentServer
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.test_publish_step import _recipe
-from tests.support.tui import async_test, environment_report
+from tests.support.pipeline import prebuilt_flat, publish_recipe
+from tests.support.tui import async_test, environment_report, wait_for
 
 
 class Collect:
@@ -63,7 +63,7 @@ def test_a_silent_s3_endpoint_shows_the_wait_and_the_retries_in_the_run(tmp_path
     one-line failure (what the Run screen's log pane shows too: the same progress events)."""
     monkeypatch.setenv("LMI_WIZARD_NET_TIMEOUT", "6")  # 3 attempts of 2 s; the wait shows after 1 s
     with SilentServer() as silent:
-        recipe = _recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
+        recipe = publish_recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
         recipe.write_text(recipe.read_text().replace(s3.endpoint_url, silent.url))
         assert cli.main(["run", str(recipe)]) == 1
     cap = capsys.readouterr()
@@ -76,7 +76,7 @@ def test_a_silent_s3_endpoint_shows_the_wait_and_the_retries_in_the_run(tmp_path
 
 def test_an_answering_endpoint_says_nothing_about_waits(tmp_path, s3, monkeypatch, capsys):
     s3.make_bucket("lmi-llm")
-    recipe = _recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
+    recipe = publish_recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
     assert cli.main(["run", str(recipe)]) == 0
     assert "waiting for" not in capsys.readouterr().out
     assert not net._waits  # every wait ended
@@ -86,15 +86,13 @@ def test_an_answering_endpoint_says_nothing_about_waits(tmp_path, s3, monkeypatc
 async def test_the_run_screen_shows_the_wait(tmp_path, monkeypatch):
     from lmi_wizard.core.wizard import recipe as R
     from lmi_wizard.tui.app import WizardApp
-    from tests.test_pipeline import _prebuilt_flat
-    from tests.test_tui_flow import wait_for
 
     monkeypatch.setenv("LMI_WIZARD_NET_TIMEOUT", "6")
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                  "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(k, v)
     with SilentServer() as silent:
-        a = _prebuilt_flat(tmp_path, "s3://lmi-llm/trtllm/chat/", f'endpoint_url = "{silent.url}"')
+        a = prebuilt_flat(tmp_path, "s3://lmi-llm/trtllm/chat/", f'endpoint_url = "{silent.url}"')
         state = tmp_path / "state.toml"
         R.save_state(R.WizardState(a, "run", None, state))
         app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="1.0.0"),

@@ -26,7 +26,7 @@ from lmi_wizard.core.wizard import recipe as R
 from tests.hubserver import FakeHub, SilentServer, baichuan_repo
 from tests.support.pipeline import tutorial_recipe
 from tests.support.procs import alive, group_gone, wait_for
-from tests.test_faults import CLI, ROOT, _hanging_build, remotes  # noqa: F401  (its remotes fixture)
+from tests.support.builders import CLI, ROOT, hanging_build
 
 SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"]
 EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
@@ -93,7 +93,7 @@ def _finish(proc: subprocess.Popen, name: str, pgid: int) -> str:
 
 @pytest.mark.parametrize("sig", SIGNALS)
 def test_build_verb_leaves_no_builder(sig, fixtures_dir, tmp_path):
-    ex, pids, env, argv = _hanging_build(fixtures_dir, tmp_path)
+    ex, pids, env, argv = hanging_build(fixtures_dir, tmp_path)
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
@@ -143,11 +143,11 @@ def hub():
         yield h
 
 
-def _start_run(remotes, hub, tmp_path, *extra) -> tuple[subprocess.Popen, Path, Path, dict]:
+def _start_run(fault_remotes, hub, tmp_path, *extra) -> tuple[subprocess.Popen, Path, Path, dict]:
     work = tmp_path / "work"
     recipe = tmp_path / "recipe.toml"
     if not recipe.exists():
-        recipe.write_text(R.dumps_recipe(tutorial_recipe(remotes, work, "out/b/c/")))
+        recipe.write_text(R.dumps_recipe(tutorial_recipe(fault_remotes, work, "out/b/c/")))
     pids = tmp_path / "pids"
     env = dict(os.environ, HANG_PIDS_FILE=str(pids), HF_ENDPOINT=hub.endpoint)
     proc = subprocess.Popen(CLI + ["run", str(recipe), *extra], env=env, cwd=ROOT, stdout=subprocess.PIPE,
@@ -156,8 +156,8 @@ def _start_run(remotes, hub, tmp_path, *extra) -> tuple[subprocess.Popen, Path, 
 
 
 @pytest.mark.parametrize("sig", SIGNALS)
-def test_run_verb_leaves_no_builder(sig, remotes, hub, tmp_path):
-    proc, pids, _, _ = _start_run(remotes, hub, tmp_path)
+def test_run_verb_leaves_no_builder(sig, fault_remotes, hub, tmp_path):
+    proc, pids, _, _ = _start_run(fault_remotes, hub, tmp_path)
     try:
         leader, child, pgid = map(int, wait_for(lambda: pids.exists() and pids.read_text().split(), 120,
                                                 "the builder", proc=proc))
@@ -172,8 +172,8 @@ def test_run_verb_leaves_no_builder(sig, remotes, hub, tmp_path):
         assert "cancelled" in text
 
 
-def test_new_run_refuses_while_a_killed_runs_builder_lives(remotes, hub, tmp_path):
-    proc, pids, recipe, env = _start_run(remotes, hub, tmp_path)
+def test_new_run_refuses_while_a_killed_runs_builder_lives(fault_remotes, hub, tmp_path):
+    proc, pids, recipe, env = _start_run(fault_remotes, hub, tmp_path)
     pgid = None
     try:
         leader, child, pgid = map(int, wait_for(lambda: pids.exists() and pids.read_text().split(), 120,

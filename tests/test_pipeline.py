@@ -26,7 +26,7 @@ from lmi_wizard.core.base.progress import CancelToken
 from tests.gitfixtures import BACKEND_GITLINKS, FIXTURES, backend_tree, file_url, make_repo, trtllm_tree
 from tests.hubserver import FakeHub, baichuan_repo, qwen_repo
 from tests.support.pipeline import (CONVERT, FAKE_SECRETS, LEGACY_BUILD, TRTLLM_BUILD,  # noqa: F401
-                                    tutorial_recipe, tutorial_text)
+                                    prebuilt_flat, tutorial_recipe, tutorial_text)
 from tests.support.fixtures import fixture_glob, params
 
 
@@ -593,38 +593,6 @@ region = "us-west-2"
                                 "--profile", "prod", "--region", "us-west-2"]
 
 
-def _prebuilt_flat(tmp_path: Path, uri: str, extra: str = "") -> S.Answers:
-    """A prebuilt flat engine folder (no checkout, no build) + a local tokenizer folder, published to ``uri``."""
-    edir = tmp_path / "engines"
-    edir.mkdir(parents=True, exist_ok=True)
-    (edir / "rank0.engine").write_bytes(b"E" * 100)
-    (edir / "config.json").write_text(json.dumps({
-        "pretrained_config": {"architecture": "QWenForCausalLM", "dtype": "bfloat16",
-                              "mapping": {"world_size": 1, "tp_size": 1, "pp_size": 1}},
-        "build_config": {"max_batch_size": 16, "max_input_len": 1024, "max_seq_len": 2048}}))
-    tok = tmp_path / "qwen"
-    if not tok.exists():
-        for name, data in qwen_repo().files.items():
-            (tok / name).parent.mkdir(parents=True, exist_ok=True)
-            (tok / name).write_bytes(data)
-    return R.loads_recipe(f'''
-[env]
-trtllm_version = "1.0.0"
-[checkout]
-work_dir = "{tmp_path / 'work'}"
-[model]
-source = "Qwen/Qwen-7B-Chat"
-[build]
-method = "prebuilt"
-engine_dir = "{edir}"
-[tokenizer]
-source = "{tok}"
-[destination]
-uri = "{uri}"
-{extra}
-''', ctx=S.Context(installed_trtllm=None, gpus=[]))
-
-
 @pytest.mark.parametrize("where, words", [
     ("engines/published", "inside the model folder"),
     ("engines", "is the model folder itself"),
@@ -637,7 +605,7 @@ def test_bad_local_destination_is_refused_before_anything_runs(tmp_path, where, 
     environment step runs and before anything is written (was: found only by the publish step, after the build)."""
     (tmp_path / "a-file").write_text("not a folder")
     uri = str(tmp_path / where) if where != "." else str(tmp_path)
-    pipe = P.Pipeline(_prebuilt_flat(tmp_path, uri))
+    pipe = P.Pipeline(prebuilt_flat(tmp_path, uri))
     problems = pipe.blocking_problems()
     assert [p.key for p in problems] == ["destination.uri"] and words in problems[0].message
     with pytest.raises(WizardError) as ei:
@@ -651,7 +619,7 @@ def test_bad_local_destination_is_refused_before_anything_runs(tmp_path, where, 
 
 
 def test_good_local_destination_is_no_blocking_problem(tmp_path):
-    pipe = P.Pipeline(_prebuilt_flat(tmp_path, str(tmp_path / "published" / "qwen")))
+    pipe = P.Pipeline(prebuilt_flat(tmp_path, str(tmp_path / "published" / "qwen")))
     assert pipe.blocking_problems() == []
 
 
@@ -675,7 +643,7 @@ def test_recipe_profile_is_passed_to_the_client_not_set_in_the_environment(tmp_p
         return real(*args, **kw)
 
     monkeypatch.setattr(s3_mod, "make_client", spy)
-    a = _prebuilt_flat(tmp_path, "s3://lmi-llm/trtllm/qwen/",
+    a = prebuilt_flat(tmp_path, "s3://lmi-llm/trtllm/qwen/",
                        f'endpoint_url = "{s3.endpoint_url}"\nprofile = "lmi"\nregion = "us-east-1"')
     rep = P.Pipeline(a).run()
     assert rep.ok, (rep.error, rep.fix)
@@ -683,7 +651,7 @@ def test_recipe_profile_is_passed_to_the_client_not_set_in_the_environment(tmp_p
     assert "trtllm/qwen/rank0.engine" in s3.objects("lmi-llm", "trtllm/qwen/")
     assert "AWS_PROFILE" not in os.environ
 
-    b = _prebuilt_flat(tmp_path / "b", "s3://lmi-llm/trtllm/qwen2/",
+    b = prebuilt_flat(tmp_path / "b", "s3://lmi-llm/trtllm/qwen2/",
                        f'endpoint_url = "{s3.endpoint_url}"\nprofile = "nope"\nregion = "us-east-1"')
     rep = P.Pipeline(b).run()
     assert not rep.ok and rep.stopped_at == "publish"
@@ -698,7 +666,7 @@ def test_publish_record_covers_files_in_linked_folders(tmp_path):
     real = tmp_path / "elsewhere"
     real.mkdir()
     (real / "rank0.extra").write_bytes(b"X" * 64)
-    a = _prebuilt_flat(tmp_path, "published/qwen")
+    a = prebuilt_flat(tmp_path, "published/qwen")
     (tmp_path / "engines" / "1").symlink_to(real, target_is_directory=True)
     rep = P.Pipeline(a).run()
     assert rep.ok, (rep.error, rep.fix)
@@ -802,7 +770,7 @@ def test_each_step_declares_every_answer_it_reads(remotes, hub, tmp_path, monkey
     work = tmp_path / "work"
     # the load test too: the djl-serving stand-in on PATH (tests/test_serve_step.py), staged in a temporary root
     from tests.stand_ins.layout import install_console_script
-    from tests.test_serve_step import SERVE
+    from tests.support.serve import SERVE
 
     install_console_script(tmp_path / "bin", "djl-serving", "djl_serving_standin.py", sys.executable)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
@@ -814,7 +782,7 @@ def test_each_step_declares_every_answer_it_reads(remotes, hub, tmp_path, monkey
     assert first.ok and first.outputs["serve_test"]["ok"], (first.error, first.fix)
     assert P.Pipeline(a, hf_endpoint=hub.endpoint, resume=True, serve_options=serve).run().ok  # still_valid
     P.plan_script(a)
-    P.plan_script(_prebuilt_flat(tmp_path / "flat", "s3://lmi-llm/qwen/"))
+    P.plan_script(prebuilt_flat(tmp_path / "flat", "s3://lmi-llm/qwen/"))
     P.plan_script(S.Answers({"env.trtllm_version": "0.12.0", "model.source": "meta-llama/Llama-2-7b-hf",
                              "build.method": "lmi-partition", "build.tp": 2, "checkout.work_dir": str(tmp_path / "p"),
                              "destination.uri": "s3://lmi-llm/llama/tensorrt_llm/"},

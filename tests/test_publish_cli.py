@@ -16,7 +16,7 @@ import pytest
 from lmi_wizard.tui.cli.main import main
 from lmi_wizard.core.s3 import MARKER_NAME as MARKER
 from s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (fixtures)
-from test_layout import HF_CONFIG, TUTORIAL_DEST, TUTORIAL_MODEL_ID, make_flat_repo, make_triton_repo
+from tests.support.layouts import HF_CONFIG, TUTORIAL_DEST, TUTORIAL_MODEL_ID, make_flat_repo, make_triton_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,23 +20,12 @@ from lmi_wizard.core import s3 as s3mod
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.cli import main as cli
 from tests.s3server import DROPPED, Gate, s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.test_pipeline import _prebuilt_flat
+from tests.support.pipeline import PUBLISH_BUCKET as BUCKET, PUBLISH_DEST as DEST, PUBLISH_PREFIX as PREFIX
+from tests.support.pipeline import prebuilt_flat, publish_recipe
 from tests.support.tui import async_test, environment_report, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
-BUCKET, PREFIX = "lmi-llm", "trtllm/chat/"
-DEST = f"s3://{BUCKET}/{PREFIX}"
 MiB = 1024 * 1024
-
-
-def _recipe(base: Path, s3, source: str, engine: bytes) -> Path:
-    """A recipe publishing a prebuilt flat engine folder (model ``source``, engine bytes ``engine``) to DEST."""
-    a = _prebuilt_flat(base, DEST, f'endpoint_url = "{s3.endpoint_url}"')
-    a["model.source"] = source
-    (base / "engines" / "rank0.engine").write_bytes(engine)
-    path = base / "recipe.toml"
-    path.write_text(R.dumps_recipe(a))
-    return path
 
 
 def _model_files(s3) -> dict:
@@ -49,7 +38,7 @@ def _marker(s3) -> dict:
 
 def test_run_into_a_folder_owned_by_another_model_is_refused_until_force(tmp_path, s3, capsys):
     s3.make_bucket(BUCKET)
-    qwen = _recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
+    qwen = publish_recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
     assert cli.main(["run", str(qwen)]) == 0, capsys.readouterr()
     capsys.readouterr()
     marker = _marker(s3)
@@ -57,7 +46,7 @@ def test_run_into_a_folder_owned_by_another_model_is_refused_until_force(tmp_pat
     assert marker["source"].endswith(str(tmp_path / "qwen" / "engines"))
 
     # a second model into the same folder: refused before any file is sent, exit 2, one line naming owner + fix
-    baichuan = _recipe(tmp_path / "baichuan", s3, "baichuan-inc/Baichuan-13B-Chat", b"B" * 100)
+    baichuan = publish_recipe(tmp_path / "baichuan", s3, "baichuan-inc/Baichuan-13B-Chat", b"B" * 100)
     s3.log.clear()
     assert cli.main(["run", str(baichuan)]) == 2
     cap = capsys.readouterr()
@@ -86,7 +75,7 @@ def test_run_into_a_folder_owned_by_another_model_is_refused_until_force(tmp_pat
 
 def test_run_killed_mid_publish_resumes_without_force(tmp_path, s3, capsys):
     s3.make_bucket(BUCKET)
-    recipe = _recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
+    recipe = publish_recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
     src = tmp_path / "qwen" / "engines"
     engine = src / "rank0.engine"
     with open(engine, "wb") as fh:  # 3 parts of 8 MiB, each with its own bytes
@@ -134,7 +123,7 @@ def test_run_killed_mid_publish_resumes_without_force(tmp_path, s3, capsys):
 
 def test_our_temp_and_staging_files_are_never_published_and_are_named(tmp_path, s3, capsys):
     s3.make_bucket(BUCKET)
-    recipe = _recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
+    recipe = publish_recipe(tmp_path / "qwen", s3, "Qwen/Qwen-7B-Chat", b"Q" * 100)
     src = tmp_path / "qwen" / "engines"
     # what a killed atomic write and a killed tokenizer download leave: inside the model folder and beside it
     (src / ".config.json.lmi-wizard-tmp-k3j2.tmp").write_text("{half")
@@ -181,7 +170,7 @@ async def test_tui_ctrl_f_publishes_over_another_models_folder(tmp_path, s3):
     from textual.widgets import Button
 
     from lmi_wizard.tui.app import WizardApp
-    from tests.test_tui_flow import wait_for
+    from tests.support.tui import wait_for
 
     s3.make_bucket(BUCKET)
     theirs = {"tool": "lmi-wizard", "version": 1, "model": "Qwen/Qwen-7B-Chat", "source": "elsewhere:/models/qwen",
@@ -189,7 +178,7 @@ async def test_tui_ctrl_f_publishes_over_another_models_folder(tmp_path, s3):
               "claimed": "2026-12-01T00:00:00+00:00", "updated": "2026-12-01T00:00:00+00:00"}
     s3.client.put_object(Bucket=BUCKET, Key=PREFIX + s3mod.MARKER_NAME, Body=json.dumps(theirs).encode())
     s3.client.put_object(Bucket=BUCKET, Key=PREFIX + "rank0.engine", Body=b"Q" * 100)
-    a = _prebuilt_flat(tmp_path, DEST, f'endpoint_url = "{s3.endpoint_url}"')
+    a = prebuilt_flat(tmp_path, DEST, f'endpoint_url = "{s3.endpoint_url}"')
     a["model.source"] = "baichuan-inc/Baichuan-13B-Chat"
     state = tmp_path / "state.toml"
     R.save_state(R.WizardState(a, "run", None, state))
@@ -216,7 +205,7 @@ def test_a_local_destination_folder_holds_one_model_too(tmp_path, capsys):
     dest = tmp_path / "published" / "chat"
 
     def recipe(base: Path, source: str, engine: bytes) -> Path:
-        a = _prebuilt_flat(base, str(dest))
+        a = prebuilt_flat(base, str(dest))
         a["model.source"] = source
         (base / "engines" / "rank0.engine").write_bytes(engine)
         path = base / "recipe.toml"

@@ -24,65 +24,14 @@ from lmi_wizard.core.remote.submit import load_recipe_text
 from lmi_wizard.core.wizard import Context
 from lmi_wizard.tui.cli import main as cli
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.sagemaker_standin import SageMakerJobStandIn
+from tests.support.remote import ROLE, put_log_events, recipe, wheelhouse_standin
 
-ROLE = "arn:aws:iam::123456789012:role/lmi-compile"
 IMAGE_033 = "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-tensorrtllm0.21.0-cu128"
 NO_GPU = Context(gpus=[])  # this test machine's GPU never decides the target
 
 
-def recipe(tmp: Path, name: str, *, dest: str = None, tp: int = 2, arch: str = "sm90", secret: str = "hf/token",
-           instance: str = None, extra: str = "") -> Path:
-    text = f"""format = 1
-
-[env]
-trtllm_version = "0.21.0rc1"
-target_arch = "{arch}"
-
-[model]
-source = "meta-llama/Llama-2-7b-hf"
-name = "{name}"
-
-[build]
-tp = {tp}
-
-[destination]
-uri = "{dest or f's3://models/{name}/'}"
-
-[remote]
-hf_token_secret = "{secret}"
-""" + (f'instance_type = "{instance}"\n' if instance else "") + extra
-    p = tmp / f"{name}.toml"
-    p.write_text(text)
-    return p
-
-
-@pytest.fixture
-def aws(s3):
-    """The moto server with the SageMaker stand-in hooked in, a bucket, the log group's clients."""
-    import boto3
-
-    standin = SageMakerJobStandIn()
-    s3.server.hooks.append(standin)
-    s3.make_bucket("models")
-    kw = dict(endpoint_url=s3.endpoint_url, region_name="us-east-1")
-    s3.sm = boto3.client("sagemaker", **kw)
-    s3.logs = boto3.client("logs", **kw)
-    s3.secrets = boto3.client("secretsmanager", **kw)
-    s3.standin = standin
-    return s3
-
-
 def _remote(*args, endpoint):
     return ["remote", *args, "--region", "us-east-1", "--endpoint-url", endpoint]
-
-
-def _wheelhouse_standin(tmp: Path) -> Path:
-    """STAND-IN wheelhouse for the submit tests (the real one is built and installed in the slow test below)."""
-    d = tmp / "wheels"
-    d.mkdir()
-    (d / "lmi_wizard-0.1.0-py3-none-any.whl").write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    return d
 
 
 # ------------------------------------------------------------------------------------ instances, images
@@ -318,35 +267,22 @@ def test_hf_token_read_inside_the_job_never_in_the_request(tmp_path, aws):
 
 
 # ---------------------------------------------------------------------------------------------- logs
-def _put(logs, stream: str, events: list[tuple[int, str]]) -> None:
-    try:
-        logs.create_log_group(logGroupName=L.LOG_GROUP)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
-    try:
-        logs.create_log_stream(logGroupName=L.LOG_GROUP, logStreamName=stream)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
-    logs.put_log_events(logGroupName=L.LOG_GROUP, logStreamName=stream,
-                        logEvents=[{"timestamp": t, "message": m} for t, m in events])
-
-
 def test_log_tailing_like_the_sdk(aws):
     tail = L.JobLogs(aws.logs, "job-a")
     assert tail.poll() == []  # no group yet: normal until the instance starts
     aws.logs.create_log_group(logGroupName=L.LOG_GROUP)
     assert tail.poll() == []  # no stream yet
     t0 = int(time.time() * 1000)
-    _put(aws.logs, "job-a/algo-1-100", [(t0, "a1"), (t0 + 20, "a3")])
-    _put(aws.logs, "job-a/algo-2-100", [(t0 + 10, "b2")])
-    _put(aws.logs, "job-ab/algo-1-100", [(t0 + 5, "other job")])  # prefix "job-a/" keeps it out
+    put_log_events(aws.logs, "job-a/algo-1-100", [(t0, "a1"), (t0 + 20, "a3")])
+    put_log_events(aws.logs, "job-a/algo-2-100", [(t0 + 10, "b2")])
+    put_log_events(aws.logs, "job-ab/algo-1-100", [(t0 + 5, "other job")])  # prefix "job-a/" keeps it out
     assert [ln.message for ln in tail.poll()] == ["a1", "b2", "a3"]
     assert tail.poll() == []  # nextForwardToken: nothing twice
-    _put(aws.logs, "job-a/algo-1-100", [(t0 + 30, "a4")])
+    put_log_events(aws.logs, "job-a/algo-1-100", [(t0 + 30, "a4")])
     assert [(ln.stream, ln.message) for ln in tail.poll()] == [("job-a/algo-1-100", "a4")]
     many = [(t0 + 100 + i, f"line {i}") for i in range(2500)]
     for i in range(0, len(many), 1000):
-        _put(aws.logs, "job-a/algo-2-100", many[i:i + 1000])
+        put_log_events(aws.logs, "job-a/algo-2-100", many[i:i + 1000])
     got = tail.poll()
     assert [ln.message for ln in got] == [m for _, m in many]
 
@@ -364,12 +300,12 @@ def _run_cli_in_thread(argv):
 
 
 def test_three_recipes_in_parallel_failed_stopped_completed(tmp_path, aws, capsys):
-    from tests.test_check import flat_repo
+    from tests.support.engines import flat_repo
     from lmi_wizard.core import s3 as s3mod
 
     ep = aws.endpoint_url
     paths = [recipe(tmp_path, n, instance="ml.p5.48xlarge") for n in ("alpha", "bravo", "charlie")]
-    wheels = _wheelhouse_standin(tmp_path)
+    wheels = wheelhouse_standin(tmp_path)
     t, box = _run_cli_in_thread(_remote("run", *map(str, paths), "--role", ROLE, "--wheelhouse", str(wheels),
                                         "--poll", "0.05", "--json", endpoint=ep))
     names = aws.standin.wait_created(3)
@@ -383,9 +319,9 @@ def test_three_recipes_in_parallel_failed_stopped_completed(tmp_path, aws, capsy
     assert [k for k in objs if "/wheels/" in k] == ["lmi-wizard-remote/wheels/py3.12/lmi_wizard-0.1.0-py3-none-any.whl"]
     # the jobs log (three streams, interleaved in time), then end three ways
     t0 = int(time.time() * 1000)
-    _put(aws.logs, f"{by['alpha']}/algo-1-1", [(t0, "alpha: checkout"), (t0 + 30, "alpha: build")])
-    _put(aws.logs, f"{by['bravo']}/algo-1-1", [(t0 + 10, "bravo: checkout"), (t0 + 40, "bravo: OOM")])
-    _put(aws.logs, f"{by['charlie']}/algo-1-1", [(t0 + 20, "charlie: checkout")])
+    put_log_events(aws.logs, f"{by['alpha']}/algo-1-1", [(t0, "alpha: checkout"), (t0 + 30, "alpha: build")])
+    put_log_events(aws.logs, f"{by['bravo']}/algo-1-1", [(t0 + 10, "bravo: checkout"), (t0 + 40, "bravo: OOM")])
+    put_log_events(aws.logs, f"{by['charlie']}/algo-1-1", [(t0 + 20, "charlie: checkout")])
     # alpha's job publishes a valid flat model (what `lmi-wizard run` in the job leaves at the destination)
     s3mod.sync(flat_repo(tmp_path / "alpha-model"), "s3://models/alpha/", client=aws.client)
     assert cli.main(_remote("stop", by["charlie"], endpoint=ep)) == 0
@@ -442,7 +378,7 @@ def test_three_recipes_in_parallel_failed_stopped_completed(tmp_path, aws, capsy
 def test_quota_error_names_the_quota(tmp_path, aws, capsys):
     aws.standin.quota("ml.p5.48xlarge", 0)
     rc = cli.main(_remote("run", str(recipe(tmp_path, "q")), "--role", ROLE, "--instance-type", "ml.p5.48xlarge",
-                          "--wheelhouse", str(_wheelhouse_standin(tmp_path)), "--json", endpoint=aws.endpoint_url))
+                          "--wheelhouse", str(wheelhouse_standin(tmp_path)), "--json", endpoint=aws.endpoint_url))
     cap = capsys.readouterr()
     assert rc == 1
     assert "'ml.p5.48xlarge for training job usage'" in cap.err and "Service Quotas" in cap.err

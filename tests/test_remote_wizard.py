@@ -16,9 +16,8 @@ from lmi_wizard.core.pipeline import Pipeline, RemotePipeline, build_run
 from lmi_wizard.core.wizard import Context, recipe as R, validate_all, validate_step
 from lmi_wizard.tui.app import WizardApp
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.test_remote import ROLE, _put, _wheelhouse_standin, aws  # noqa: F401  (aws: a pytest fixture)
-from tests.test_tui_flow import wait_for
-from tests.support.tui import async_test, environment_report
+from tests.support.remote import ROLE, put_log_events, wheelhouse_standin
+from tests.support.tui import async_test, environment_report, wait_for
 
 import pytest
 
@@ -105,13 +104,13 @@ def test_recipe_with_remote_sections_round_trips_and_plans_here(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- the TUI
-def _app(tmp_path: Path, aws, **values) -> WizardApp:  # noqa: F811
+def _app(tmp_path: Path, aws, **values) -> WizardApp:
     a = _answers(tmp_path / "work", ctx=Context(), **values)
     state = tmp_path / "state.toml"
     R.save_state(R.WizardState(a, "review", None, state))
     return WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.21.0rc1"),
                      start_at="review", pipeline_options={"remote_endpoint": aws.endpoint_url, "remote_poll": 0.05,
-                                                          "wheelhouse": str(_wheelhouse_standin(tmp_path))})
+                                                          "wheelhouse": str(wheelhouse_standin(tmp_path))})
 
 
 def _text(app, selector: str) -> str:
@@ -123,9 +122,9 @@ def _log(app) -> list[str]:
 
 
 @async_test
-async def test_review_sagemaker_then_run_shows_job_states_and_log_lines(tmp_path, aws):  # noqa: F811
+async def test_review_sagemaker_then_run_shows_job_states_and_log_lines(tmp_path, aws):
     from lmi_wizard.core import s3 as s3mod
-    from tests.test_check import flat_repo
+    from tests.support.engines import flat_repo
 
     app = _app(tmp_path, aws, **{"env.target_arch": "sm86"})  # the stand-in GPU is sm90
     async with app.run_test(size=(110, 40)) as pilot:
@@ -151,7 +150,7 @@ async def test_review_sagemaker_then_run_shows_job_states_and_log_lines(tmp_path
         assert req["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge" and req["RoleArn"] == ROLE
         await wait_for(pilot, lambda: any(f"{job}: InProgress" in ln for ln in _log(app)), 20)
         t0 = int(time.time() * 1000)
-        _put(aws.logs, f"{job}/algo-1-1", [(t0, "lmi-wizard run: checkout"), (t0 + 10, "lmi-wizard run: build")])
+        put_log_events(aws.logs, f"{job}/algo-1-1", [(t0, "lmi-wizard run: checkout"), (t0 + 10, "lmi-wizard run: build")])
         await wait_for(pilot, lambda: any("lmi-wizard run: build" in ln for ln in _log(app)), 20)
         assert "InProgress" in str(app.screen.query_one("#bar-label").render())
         s3mod.sync(flat_repo(tmp_path / "model"), "s3://models/llama/", client=aws.client)  # what the job publishes
@@ -186,7 +185,7 @@ async def test_review_sagemaker_then_run_shows_job_states_and_log_lines(tmp_path
 
 
 @async_test
-async def test_ctrl_x_on_the_run_screen_stops_the_training_job(tmp_path, aws):  # noqa: F811
+async def test_ctrl_x_on_the_run_screen_stops_the_training_job(tmp_path, aws):
     app = _app(tmp_path, aws, **{"run.where": "sagemaker", "remote.role": ROLE, "remote.region": "us-east-1"})
     async with app.run_test(size=(110, 40)) as pilot:
         await pilot.pause(0.3)
@@ -210,7 +209,7 @@ async def test_ctrl_x_on_the_run_screen_stops_the_training_job(tmp_path, aws):  
 def test_plan_verb_accepts_a_recipe_with_remote_sections(tmp_path, capsys):
     """`lmi-wizard plan` (and `run`, through the same loader and check) reads [remote] and [env] target_arch."""
     from lmi_wizard.tui.cli import main as cli
-    from tests.test_remote import recipe
+    from tests.support.remote import recipe
 
     arch = Context().gpu_arch or "sm90"  # this machine's GPU, if any: planning here for it is allowed
     inst = {"sm80": "ml.p4d.24xlarge", "sm86": "ml.g5.12xlarge", "sm89": "ml.g6e.12xlarge"}.get(arch, "ml.p5.48xlarge")
@@ -223,10 +222,10 @@ def test_plan_verb_accepts_a_recipe_with_remote_sections(tmp_path, capsys):
     assert "lmi-wizard build --example-dir" in cap.out and "unknown section" not in cap.err
 
 
-def test_remote_run_takes_role_region_and_instance_from_the_recipe(tmp_path, aws, capsys):  # noqa: F811
+def test_remote_run_takes_role_region_and_instance_from_the_recipe(tmp_path, aws, capsys):
     """[remote] role / region / instance_type stand in for --role / --region / --instance-type."""
     from lmi_wizard.tui.cli import main as cli
-    from tests.test_remote import recipe
+    from tests.support.remote import recipe
 
     path = recipe(tmp_path, "fromrecipe", instance="ml.p5.48xlarge",
                   extra=f'role = "{ROLE}"\nregion = "xx-nowhere-1"\n')
@@ -240,7 +239,7 @@ def test_remote_run_takes_role_region_and_instance_from_the_recipe(tmp_path, aws
     assert aws.standin.creates == []
 
 
-def test_remote_run_of_a_failed_job_reports_the_reason_and_the_logs_fix(tmp_path, aws):  # noqa: F811
+def test_remote_run_of_a_failed_job_reports_the_reason_and_the_logs_fix(tmp_path, aws):
     """RemotePipeline.run without a front end: a job that fails is the job step's failure, with SageMaker's reason,
     the `remote logs` fix, the check step never started, and the same in run.log."""
     import threading
@@ -249,7 +248,7 @@ def test_remote_run_of_a_failed_job_reports_the_reason_and_the_logs_fix(tmp_path
         "run.where": "sagemaker", "remote.role": ROLE, "remote.region": "us-east-1",
         "remote.instance_type": "ml.g5.xlarge", "env.target_arch": "sm86"})
     pipe = build_run(a, remote_endpoint=aws.endpoint_url, remote_poll=0.05,
-                     wheelhouse=str(_wheelhouse_standin(tmp_path)))
+                     wheelhouse=str(wheelhouse_standin(tmp_path)))
     out: list = []
     t = threading.Thread(target=lambda: out.append(pipe.run()), daemon=True)
     t.start()

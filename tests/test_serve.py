@@ -27,13 +27,13 @@ from lmi_wizard.core import lmi
 from lmi_wizard.core.base.errors import Cancelled, WizardError
 from lmi_wizard.core.base.progress import CancelToken
 from lmi_wizard.core.serve import ServeOptions, diagnose, serve_test
-from lmi_wizard.core.serve.server import group_members
 from lmi_wizard.tui.cli import main as cli
 from tests.stand_ins.layout import install_console_script
-from tests.test_check import NO_GPU, NO_TRTLLM, NOT_LMI, fill_config, flat_repo, model_folder, triton_repo
+from tests.support.engines import CHECK_KW, fill_config, flat_repo, model_folder, triton_repo
+from tests.support.procs import alive
+from tests.support.serve import assert_nothing_left
 from tests.hubserver import llama_repo
 
-CHECK_KW = dict(installed=NO_TRTLLM, gpu_state=NO_GPU, **NOT_LMI)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,20 +48,6 @@ def djl(tmp_path, monkeypatch):
     for k in ("STANDIN_FAIL", "STANDIN_LMI", "STANDIN_WORKERS", "STANDIN_LEADER_IGNORES_TERM"):
         monkeypatch.delenv(k, raising=False)
     return types.SimpleNamespace(exe=str(exe), rec=rec, read=lambda: json.loads(rec.read_text()))
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
-
-
-def assert_nothing_left(record: dict) -> None:
-    pids = [record["pid"], *record["workers"]]
-    assert not [p for p in pids if alive(p)], f"still running: {[p for p in pids if alive(p)]}"
-    assert group_members(record["pgid"]) == []
 
 
 def fake_nvml(record_path: Path, *, base_used: int = 2 * 2**30, per_worker: int = 30 * 2**30,

@@ -24,11 +24,8 @@ from lmi_wizard.core.wizard import recipe as R
 from tests.hubserver import qwen_repo
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
 from tests.stand_ins.layout import install_console_script
-from tests.test_check import NO_GPU, NO_TRTLLM, NOT_LMI
-from tests.test_serve import assert_nothing_left
+from tests.support.serve import SERVE, assert_nothing_left
 
-CHECK_KW = dict(installed=NO_TRTLLM, gpu_state=NO_GPU, **NOT_LMI)
-SERVE = {"grace": 0.3, "nvml": False, "check_kw": CHECK_KW, "free_timeout": 2}
 BUCKET, PREFIX = "lmi-llm", "trtllm/qwen-tp1/"
 
 

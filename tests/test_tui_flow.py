@@ -19,22 +19,11 @@ from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.support.pipeline import LEGACY_BUILD, tutorial_recipe
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.support.tui import async_test, environment_report, text_of
-from tests.test_tui_review_run import painted
+from tests.support.tui import async_test, environment_report, painted, text_of, wait_for
 
 
 def screen_name(app) -> str:
     return type(app.screen).__name__
-
-
-async def wait_for(pilot, cond, timeout: float = 60.0) -> None:
-    import time
-
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting")
-        await pilot.pause(0.05)
 
 
 def prepared_state(remotes, tmp_path: Path, dest: str) -> Path:

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
 from textual.app import App, ComposeResult
 
 from lmi_wizard.tui.widgets.codeview import MARKER, CodeView
-from tests.test_tui_screens import app_at, workdir  # noqa: F401  (pytest fixture)
-from tests.support.tui import async_test
-
-
-def painted(app) -> list[str]:
-    """The rows the terminal shows (the screen composed as ``export_screenshot`` does), as text."""
-    w, h = app.size
-    console = Console(width=w, height=h, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
-    console.print(app.screen._compositor.render_update(full=True))
-    return console.export_text().splitlines()
+from tests.support.tui import app_at, async_test, painted
 
 
 def unfold(rows: list[str]) -> list[str]:

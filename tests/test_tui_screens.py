@@ -5,51 +5,11 @@ destination's model_id and layout rule, saving the review's script and recipe.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from textual.widgets import Button, Input, OptionList
 
 from lmi_wizard.core.wizard import recipe as R
-from lmi_wizard.tui.app import WizardApp
-from tests.gitfixtures import backend_tree, trtllm_tree
-from tests.support.pipeline import LEGACY_BUILD
-from tests.support.tui import async_test, environment_report, text_of
-
-
-@pytest.fixture
-def workdir(tmp_path) -> Path:
-    work = tmp_path / "work"
-    co = work / "tensorrtllm_backend"
-    for rel, content in backend_tree("v0.5.0").items():
-        (co / rel).parent.mkdir(parents=True, exist_ok=True)
-        (co / rel).write_text(content)
-    files = trtllm_tree("v0.5.0", {"baichuan": "flat", "llama": "flat", "gpt": "flat"},
-                        extra={"examples/baichuan/build.py": LEGACY_BUILD})
-    for rel, content in files.items():
-        p = co / "tensorrt_llm" / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(content) if isinstance(content, str) else p.write_bytes(content)
-    model = tmp_path / "models" / "Llama-2-7b"
-    model.mkdir(parents=True)
-    (model / "config.json").write_text(json.dumps({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
-        "num_hidden_layers": 32, "num_attention_heads": 32, "vocab_size": 32000, "intermediate_size": 11008,
-        "torch_dtype": "float16"}))
-    (model / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer"}))
-    (model / "tokenizer.model").write_bytes(b"\x00sentencepiece")
-    (model / "special_tokens_map.json").write_text("{}")
-    (model / "model-00001-of-00002.safetensors").write_bytes(b"\0" * 64)  # weights: never taken
-    return work
-
-
-def app_at(tmp_path: Path, work: Path, step: str, **values) -> WizardApp:
-    a = R.loads_recipe(f'[env]\ntrtllm_version = "0.5.0"\n[checkout]\nwork_dir = "{work}"\n', require=False)
-    for k, v in values.items():
-        a[k] = v
-    state = tmp_path / "state.toml"
-    R.save_state(R.WizardState(a, step, None, state))
-    return WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at=step)
+from tests.support.tui import app_at, async_test, text_of
 
 
 @async_test

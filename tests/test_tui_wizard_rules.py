@@ -12,8 +12,7 @@ from lmi_wizard.core import wizard as core_wizard
 from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.test_tui_screens import app_at, workdir  # noqa: F401  (pytest fixture)
-from tests.support.tui import async_test, environment_report
+from tests.support.tui import app_at, async_test, environment_report
 
 
 def text_of(app, selector: str) -> str:

@@ -1,12 +1,15 @@
 """The tutorial as the pipeline tests run it: the stand-in builders' sources (files in tests/stand_ins/) and
-the tutorial recipe (tests/data/recipes/tutorial.toml) over the ``remotes`` fixture (tests/conftest.py)."""
+the tutorial recipe (tests/data/recipes/tutorial.toml) over the ``remotes`` fixture (tests/conftest.py); and a
+prebuilt flat engine folder with a local tokenizer (no checkout, no build) for the publish tests."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from lmi_wizard.core import wizard as S
 from lmi_wizard.core.wizard import recipe as R
+from tests.hubserver import qwen_repo
 
 TESTS = Path(__file__).resolve().parents[1]
 STAND_INS = TESTS / "stand_ins"
@@ -42,3 +45,50 @@ def tutorial_text(remotes, work: Path, dest: str, tokenizer: str | None = None) 
                        ("trtllm_url", remotes["trt_old"]), ("dest", dest)):
         text = text.replace("{" + key + "}", value)
     return text + tok
+
+
+def prebuilt_flat(tmp_path: Path, uri: str, extra: str = "") -> S.Answers:
+    """A prebuilt flat engine folder (no checkout, no build) + a local tokenizer folder, published to ``uri``."""
+    edir = tmp_path / "engines"
+    edir.mkdir(parents=True, exist_ok=True)
+    (edir / "rank0.engine").write_bytes(b"E" * 100)
+    (edir / "config.json").write_text(json.dumps({
+        "pretrained_config": {"architecture": "QWenForCausalLM", "dtype": "bfloat16",
+                              "mapping": {"world_size": 1, "tp_size": 1, "pp_size": 1}},
+        "build_config": {"max_batch_size": 16, "max_input_len": 1024, "max_seq_len": 2048}}))
+    tok = tmp_path / "qwen"
+    if not tok.exists():
+        for name, data in qwen_repo().files.items():
+            (tok / name).parent.mkdir(parents=True, exist_ok=True)
+            (tok / name).write_bytes(data)
+    return R.loads_recipe(f'''
+[env]
+trtllm_version = "1.0.0"
+[checkout]
+work_dir = "{tmp_path / 'work'}"
+[model]
+source = "Qwen/Qwen-7B-Chat"
+[build]
+method = "prebuilt"
+engine_dir = "{edir}"
+[tokenizer]
+source = "{tok}"
+[destination]
+uri = "{uri}"
+{extra}
+''', ctx=S.Context(installed_trtllm=None, gpus=[]))
+
+
+PUBLISH_BUCKET, PUBLISH_PREFIX = "lmi-llm", "trtllm/chat/"
+PUBLISH_DEST = f"s3://{PUBLISH_BUCKET}/{PUBLISH_PREFIX}"
+
+
+def publish_recipe(base: Path, s3, source: str, engine: bytes) -> Path:
+    """A recipe file publishing a prebuilt flat engine folder (model ``source``, engine bytes ``engine``) to
+    PUBLISH_DEST on the ``s3`` fixture's server."""
+    a = prebuilt_flat(base, PUBLISH_DEST, f'endpoint_url = "{s3.endpoint_url}"')
+    a["model.source"] = source
+    (base / "engines" / "rank0.engine").write_bytes(engine)
+    path = base / "recipe.toml"
+    path.write_text(R.dumps_recipe(a))
+    return path

@@ -169,6 +169,31 @@ async def settle_screen(pilot) -> None:
     await pilot.pause()
 
 
+async def wait_for(pilot, cond, timeout: float = 60.0) -> None:
+    """Let the app run until ``cond()`` holds (checked every 50 ms); the bound only stops a hang."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting")
+        await pilot.pause(0.05)
+
+
+def app_at(tmp_path: Path, work: Path, step: str, **values):
+    """A WizardApp opened at ``step`` over the checkout-shaped ``work`` folder (the ``workdir`` fixture of
+    tests/conftest.py), TensorRT-LLM 0.5.0 installed, answers ``values`` (dotted keys) set."""
+    from lmi_wizard.core.wizard import recipe as R
+    from lmi_wizard.tui.app import WizardApp
+
+    a = R.loads_recipe(f'[env]\ntrtllm_version = "0.5.0"\n[checkout]\nwork_dir = "{work}"\n', require=False)
+    for k, v in values.items():
+        a[k] = v
+    state = tmp_path / "state.toml"
+    R.save_state(R.WizardState(a, step, None, state))
+    return WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.5.0"), start_at=step)
+
+
 def text_of(app, selector: str) -> str:
     """The rendered text of one Static on the current screen."""
     from textual.widgets import Static
@@ -187,6 +212,18 @@ def screen_text(app) -> str:
                       force_terminal=False, legacy_windows=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+def painted(app) -> list[str]:
+    """The rows the terminal shows (the screen composed as ``export_screenshot`` does), as text."""
+    import io
+
+    from rich.console import Console
+
+    w, h = app.size
+    console = Console(width=w, height=h, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
 
 
 def screen_words(app) -> str:
