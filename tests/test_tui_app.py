@@ -6,7 +6,7 @@ from textual.widgets import Button, Input, Select
 
 from lmi_wizard.core.wizard import recipe
 from lmi_wizard.tui.app import WizardApp
-from tests.support.tui import async_test, environment_report, text_of
+from tests.support.tui import async_test, environment_report, settle, text_of, wait_for
 
 
 @async_test
@@ -64,8 +64,8 @@ async def test_answers_are_saved_as_the_user_goes_and_reopening_resumes(tmp_path
         await pilot.pause()
         sel = app.screen.query_one("#f-env--lmi_layout", Select)
         sel.value = "triton"  # (flat with TensorRT-LLM 0.12 is a combination no LMI image has: it blocks)
-        await pilot.pause(0.5)  # debounce
-        assert "lmi_layout = \"triton\"" in state.read_text()
+        # the debounced save writes it (never written: the wait times out and fails)
+        await wait_for(pilot, lambda: state.exists() and 'lmi_layout = "triton"' in state.read_text(), 10)
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert type(app.screen).__name__ == "CheckoutScreen"
@@ -90,7 +90,7 @@ async def test_damaged_state_file_is_reported_not_a_crash(tmp_path):
         assert type(app.screen).__name__ == "EnvironmentScreen"
         assert app.session.load_problem and "damaged" in app.session.load_problem
         await pilot.press("ctrl+n")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CheckoutScreen")
     assert (tmp_path / "state.toml.damaged").read_text() == "this is = = not toml"  # kept, not overwritten
     assert recipe.load_state(state).last_step == "checkout"
 
@@ -123,8 +123,7 @@ async def test_ctrl_l_looks_up_the_real_tags_of_the_remote(tmp_path):
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+l")
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        await settle(pilot)  # the look-up worker ended and its result is shown
         target = text_of(app, "#env-target")
         assert "@ v0.12.0" in target and "confirm it" in target  # a dev build: nearest release, to confirm
         assert "git ls-remote" in text_of(app, "#message") or "tags from" in text_of(app, "#message")

@@ -19,7 +19,7 @@ from lmi_wizard.core.wizard import recipe as R
 from lmi_wizard.tui.app import WizardApp
 from tests.support.pipeline import LEGACY_BUILD, tutorial_recipe
 from tests.s3server import s3, s3_server  # noqa: F401  (pytest fixtures)
-from tests.support.tui import async_test, environment_report, painted, text_of, wait_for
+from tests.support.tui import async_test, environment_report, painted, settle, text_of, wait_for
 
 
 def screen_name(app) -> str:
@@ -41,7 +41,7 @@ async def walk_to_done(app, pilot) -> dict:
              "DestinationScreen", "ReviewScreen"]
     for name in order:
         await wait_for(pilot, lambda: screen_name(app) == name)
-        await pilot.pause(0.3)
+        await settle(pilot)
         if name == "CheckoutScreen":
             await wait_for(pilot, lambda: app.screen.plan is not None)
             seen["plan"] = text_of(app, "#checkout-plan")
@@ -69,12 +69,12 @@ async def walk_to_done(app, pilot) -> dict:
     await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
     seen["run_ok"] = app.screen.report.ok
     seen["run_error"] = (app.screen.report.error, app.screen.report.fix)
-    await pilot.pause(0.3)
+    await settle(pilot)
     seen["steps"] = [app.screen.query_one("#run-steps", DataTable).get_row_at(i)
                      for i in range(app.screen.query_one("#run-steps", DataTable).row_count)]
     await pilot.press("ctrl+n")
     await wait_for(pilot, lambda: screen_name(app) == "DoneScreen")
-    await pilot.pause(0.2)
+    await settle(pilot)
     return seen
 
 
@@ -143,7 +143,7 @@ optional_placeholders = "keep"
     R.save_state(R.WizardState(a, "triton", None, state))
     app = WizardApp(state_path=state, environment=environment_report(tmp_path, trtllm="0.13.0"))
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause(0.3)
+        await settle(pilot)
         assert screen_name(app) == "TritonScreen"
         table = app.screen.query_one("#placeholders", DataTable)
         rows = {table.get_row_at(i)[1]: table.get_row_at(i) for i in range(table.row_count)}
@@ -166,7 +166,7 @@ optional_placeholders = "keep"
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press("1", "enter")
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert app.answers["triton.substitutions"] == {"num_versions": "1"}
         names = [table.get_row_at(i)[1] for i in range(table.row_count)]
         assert "${num_versions}" not in names
@@ -179,7 +179,7 @@ optional_placeholders = "keep"
         assert "max_tokens_in_paged_kv_cache" not in before_diff  # unchanged so far: no hunk
         table.move_cursor(row=names.index("${max_tokens_in_paged_kv_cache}"))
         await pilot.press("delete")
-        await pilot.pause(0.2)
+        await settle(pilot)
         after = [table.get_row_at(i)[1] for i in range(table.row_count)]
         assert after == [n for n in names if n != "${max_tokens_in_paged_kv_cache}"]
         assert app.answers["triton.delete_params"] == ["max_tokens_in_paged_kv_cache"]
@@ -199,7 +199,7 @@ optional_placeholders = "keep"
         names = [table.get_row_at(i)[1] for i in range(table.row_count)]
         table.move_cursor(row=names.index("${num_versions}"))
         await pilot.press("delete")
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert "blocks and cannot be deleted" in text_of(app, "#message")
         assert app.answers["triton.delete_params"] == ["max_tokens_in_paged_kv_cache"]
         assert "${num_versions}" in [table.get_row_at(i)[1] for i in range(table.row_count)]
@@ -208,12 +208,12 @@ optional_placeholders = "keep"
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press("1", "enter")
-        await pilot.pause(0.2)
+        await settle(pilot)
         # a second optional row deleted: both keys are listed, the remaining optional rows stay
         names = [table.get_row_at(i)[1] for i in range(table.row_count)]
         table.move_cursor(row=names.index("${kv_cache_host_memory_bytes}"))
         await pilot.press("delete")
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert app.answers["triton.delete_params"] == ["max_tokens_in_paged_kv_cache", "kv_cache_host_memory_bytes"]
         assert table.row_count == len(names) - 1 and table.row_count > 0
         await pilot.press("ctrl+n")
@@ -265,7 +265,7 @@ uri = "out/baichuan/tensorrt_llm/"
         assert app.screen.query_one("#back", Button).disabled
         await pilot.press("ctrl+x")
         await wait_for(pilot, lambda: not app.screen.running, 20)
-        await pilot.pause(0.3)
+        await settle(pilot)
         # after the stop: the bar is still (a determinate bar), Cancel is gone, Back and Run again are offered
         bar = app.screen.query_one("#bar", ProgressBar)
         assert bar.total is not None and "stopped" in str(app.screen.query_one("#bar-label", Label).render())
@@ -337,9 +337,10 @@ async def test_existing_output_is_never_replaced_without_ctrl_f(remotes, hub, tm
         assert mine.read_text() == "made by hand"
         assert "Ctrl+F" in text_of(app, "#message")
         assert app.screen.query_one("#next", Button).disabled
+        refused = app.screen.report
         await pilot.press("ctrl+f")
-        await pilot.pause(0.2)
-        await wait_for(pilot, lambda: not app.screen.running and app.screen.report is not None, 120)
+        await wait_for(pilot, lambda: app.screen.report is not refused and not app.screen.running
+                       and app.screen.report is not None, 120)
         assert app.screen.report.ok, (app.screen.report.error, app.screen.report.fix)
         assert not app.screen.query_one("#next", Button).disabled
     assert (work / "triton_model_repo" / "tensorrt_llm" / "config.pbtxt").is_file()
