@@ -285,8 +285,7 @@ def _wait_ready(server: DjlServer, options: ServeOptions, cancel: CancelToken, t
 def _explained(server: DjlServer, exit_code: Optional[int], fallback: str, layout: str,
                before) -> tuple[str, str, Optional[str]]:
     """(error, fix, code) from the server's log (diagnose.explain), else ``fallback``."""
-    time.sleep(0.05)  # let the reader threads take the last lines
-    d = diagnose.explain(server.log(), layout=layout, exit_code=exit_code,
+    d = diagnose.explain(server.settled_log(), layout=layout, exit_code=exit_code,
                          gpu_others=before.others() if before is not None else ())
     if d is None:
         return (fallback + (f" (exit code {exit_code})" if exit_code is not None else ""),
@@ -308,7 +307,7 @@ def _ask(server: DjlServer, options: ServeOptions, res: ServeResult, layout: str
     res.latency_s = round(elapsed, 4)
     text, n, err = _answer_text(body)
     if status != 200 or err:
-        d = diagnose.explain(server.log(), layout=layout,
+        d = diagnose.explain(server.settled_log(), layout=layout,
                              gpu_others=before.others() if before is not None else ())
         res.error = f"loaded, but the prompt failed (HTTP {status}): {err or str(body)[:300]}"
         res.fix = d.fix if d is not None and d.code != "load-failed" else \

@@ -118,6 +118,7 @@ class DjlServer:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._stop_lock = threading.Lock()
+        self._count = 0  # lines read so far (``lines`` keeps only the tail)
         self._stopped: Optional[StopReport] = None
         self.ready = False
 
@@ -158,6 +159,7 @@ class DjlServer:
             line = redact(raw.decode("utf-8", errors="replace"))
             with self._lock:
                 self.lines.append(line)
+                self._count += 1
             if FAILED_REGISTER in line:
                 self.failed_register.set()
             if self.on_line is not None:
@@ -180,6 +182,19 @@ class DjlServer:
     def log(self) -> list[str]:
         with self._lock:
             return list(self.lines)
+
+    def settled_log(self, quiet: float = 0.3, limit: float = 2.0) -> list[str]:
+        """The log once it has been quiet for ``quiet`` s (at most ``limit`` s): the line that explains a failed
+        answer is written around the answer, and the reader threads may not have it yet when the answer came."""
+        end, seen = time.monotonic() + limit, -1
+        while time.monotonic() < end:
+            with self._lock:
+                count = self._count
+            if count == seen:
+                break
+            seen = count
+            time.sleep(quiet)
+        return self.log()
 
     # ---------------------------------------------------------------------------------- talk
     def ping(self, timeout: float = 5.0) -> Ping:
