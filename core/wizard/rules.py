@@ -17,9 +17,17 @@ from typing import Any, Iterable, Mapping, Optional
 from ..base.errors import WizardError
 from ..base.findings import SEVERITIES, Finding, error, warning
 from ..facts.versions import release_tuple, try_parse_version
-from ..models import is_hf_id
 from .answers import (Answers, build_intent, build_method, builds_here, checkout_args, checkout_dir, gpu_facts,
                       model_ref, needs_checkout, not_prebuilt, resolve_layout, trtllm_version, work_path, local_source)
+
+
+def is_hf_id(value: str) -> bool:
+    """``core.models.is_hf_id`` (the one rule), imported on first use: the first screen does not need
+    ``core.models`` and its tables (bench/bench_tui.py)."""
+    from ..models import is_hf_id as rule
+
+    return rule(value)
+
 
 HF_ID_FIX = "write a Hugging Face repo id (owner/name or name), or the path of an existing folder"
 
