@@ -61,7 +61,7 @@ DEFERRED: dict[tuple[str, str], str] = {
     ("lmi_wizard.core.remote.aws", "botocore"): "comes with boto3; only remote runs on AWS need it",
     ("lmi_wizard.core.remote.instances", "botocore"): "botocore's data only when instance types are looked up",
     ("lmi_wizard.core.remote.wheelhouse", "packaging"): "wheel tags only when a wheelhouse is built",
-    ("lmi_wizard.core.wizard.rules", "boto3"): "only the remote-run rules that ask AWS need it",
+    ("lmi_wizard.core.wizard.where", "boto3"): "only the remote-run rules that ask AWS need it",
     ("lmi_wizard.core.triton.check", "google"): "protobuf text_format: only the strict parse of a config.pbtxt",
     ("lmi_wizard.core.triton.check", "tritonclient"): "Triton's ModelConfig proto: only the strict parse",
     ("lmi_wizard.tui.plain", "questionary"): "plain mode only; `--version`/verbs never load it",

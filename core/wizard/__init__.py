@@ -6,6 +6,7 @@ Front ends and the pipeline import from here (``from lmi_wizard.core import wiza
 - ``context``       Context: detection facts with typed accessors (model_config, set_model_config, forget_examples …)
 - ``answers``       Answers and the values derived from them (layout, tag, build method, paths, model_ref …)
 - ``rules``         validators, cross-field checks and gates, all returning ``core.base.findings.Finding``
+- ``where``         Review's rules: run here or on SageMaker (``core.remote``), the deployment's GPU architecture
 - ``definition``    STEPS / FIELDS and the registry API (step, field, steps_for, validate_step, validate_all)
 - ``triton_config`` the Triton config fill and its gate (screen preview, rule and pipeline step share it)
 - ``speak``         fixes in the front end's words (``for_tui``: a setting → the field's label, --resume → Ctrl+R)

@@ -24,6 +24,7 @@ from ..base.errors import WizardError
 from ..base.findings import Finding
 from ..facts.versions import BACKEND_URL, TRTLLM_URL  # the one place for the default remotes
 from . import rules as R
+from . import where as W
 from .answers import (Answers, build_method, builds_here, checkout_dir, examples_for, is_triton, model_ref,
                       not_prebuilt, suggest_fix, tag_for_version, trtllm_version, uses_backend_repo, work_path)
 from .schema import Choice, Field, FieldError, Kind, Step
@@ -116,7 +117,7 @@ ENVIRONMENT = Step(
               "The GPU architecture of the instances that will serve the engine (sm80 p4d, sm86 g5, sm89 g6/g6e, "
               "sm90 p5). An engine runs only on the architecture it was built on: building here on another one is "
               "refused, a compile on SageMaker runs on an instance of this one. Default: this machine's GPU.",
-              default=lambda a: a.ctx.gpu_arch, choices=R.arch_choices, advanced=True, placeholder="sm90"),
+              default=lambda a: a.ctx.gpu_arch, choices=W.arch_choices, advanced=True, placeholder="sm90"),
     ),
     checks=R.check_environment,
 )
@@ -347,28 +348,28 @@ REVIEW = Step(
         Field("remote.instance_type", "SageMaker instance type", Kind.CHOICE,
               "The training instance that compiles: the deployment's GPU architecture and at least TP × PP GPUs. "
               "Proposed: the smallest such instance. --instance-type overrides it." + _REMOTE_HELP,
-              default=R.propose_instance, choices=R.instance_choices, strict_choices=False,
-              validator=R.validate_instance_type, placeholder="ml.p5.48xlarge", visible_if=R.runs_remote),
+              default=W.propose_instance, choices=W.instance_choices, strict_choices=False,
+              validator=W.validate_instance_type, placeholder="ml.p5.48xlarge", visible_if=R.runs_remote),
         Field("remote.role", "IAM role ARN", Kind.TEXT,
               "The role the job runs as (SageMaker assumes it): reads the inputs, writes the destination, reads "
               "the token secret; `lmi-wizard remote policy` prints its policy." + _REMOTE_HELP,
-              validator=R.validate_role, placeholder="arn:aws:iam::123456789012:role/lmi-compile",
+              validator=W.validate_role, placeholder="arn:aws:iam::123456789012:role/lmi-compile",
               visible_if=R.runs_remote),
         Field("remote.region", "AWS region", Kind.TEXT,
               "Where the job runs (its LMI image is pulled from this region). Default: the destination's region, "
               "else your AWS configuration's." + _REMOTE_HELP,
-              default=R.remote_region, validator=R.validate_region, placeholder="us-east-1", visible_if=R.runs_remote),
+              default=W.remote_region, validator=W.validate_region, placeholder="us-east-1", visible_if=R.runs_remote),
         Field("remote.image", "LMI image", Kind.TEXT,
               "The image the job runs in. Default: the release's Deep Learning Container in the region." + _REMOTE_HELP,
-              validator=R.validate_image, advanced=True, visible_if=R.runs_remote,
+              validator=W.validate_image, advanced=True, visible_if=R.runs_remote,
               placeholder="763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.33.0-tensorrtllm0.21.0-cu128"),
         Field("remote.hf_token_secret", "Hugging Face token secret", Kind.TEXT,
               "Name or ARN of a Secrets Manager secret holding the Hugging Face token (a plain string, or JSON with "
               "an HF_TOKEN key). The job reads it with its role; the token itself never travels in the request."
-              + _REMOTE_HELP, validator=R.validate_secret_id, placeholder="hf/token", advanced=True,
+              + _REMOTE_HELP, validator=W.validate_secret_id, placeholder="hf/token", advanced=True,
               visible_if=R.runs_remote),
     ),
-    checks=R.check_review,
+    checks=W.check_review,
 )
 RUN = Step("run", "Run", "Every step's output in one log; Cancel stops the running process group.")
 DONE = Step("done", "Done", "The final tree, the destination listing, the three LMI configurations, "
