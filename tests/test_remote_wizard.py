@@ -134,13 +134,14 @@ async def test_review_sagemaker_then_run_shows_job_states_and_log_lines(tmp_path
         msg = _text(app, "#message")
         assert "sm86" in msg and "run it on SageMaker" in msg and "ml.g5.xlarge" in msg
         app.screen.query_one("#f-run--where", Select).value = "sagemaker"
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.screen.query_one("#f-remote--instance_type", Input).value, 10)
         assert app.screen.query_one("#f-remote--instance_type", Input).value == "ml.g5.xlarge"  # proposed
         assert app.screen.query_one("#next", Button).disabled  # the role is still missing
         assert "remote.role" in msg or "role" in _text(app, "#message")
         app.screen.query_one("#f-remote--role", Input).value = ROLE
         app.screen.query_one("#f-remote--region", Input).value = "us-east-1"
-        await pilot.pause(0.3)
+        # the form checks the new values after its debounce: wait for the gate, not for a fixed time
+        await wait_for(pilot, lambda: not app.screen.query_one("#next", Button).disabled, 10)
         assert not app.screen.query_one("#next", Button).disabled, _text(app, "#message")
         assert "lmi-wizard remote run" in app.screen.script and "--instance-type ml.g5.xlarge" in app.screen.script
         await pilot.press("ctrl+n")
